@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LivevideoConfig(AppConfig):
+    name = "livevideo"
+    verbose_name = "Live video"

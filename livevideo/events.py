@@ -1,0 +1,36 @@
+"""What a broadcast announces on its real-time topic. Services call these inside their
+transaction; ``realtime.publish`` sends only after it commits."""
+
+from __future__ import annotations
+
+from realtime.publish import publish, publish_latest
+
+from livevideo import selectors
+from livevideo.models import Broadcast, Comment
+
+
+def comment_created(comment: Comment) -> None:
+    publish(
+        selectors.broadcast_topic(comment.broadcast_id),
+        "comment.created",
+        selectors.comment_data(comment),
+    )
+
+
+def comment_removed(comment: Comment) -> None:
+    publish(selectors.broadcast_topic(comment.broadcast_id), "comment.removed", {"id": comment.pk})
+
+
+def broadcast_status(broadcast: Broadcast) -> None:
+    publish(
+        selectors.broadcast_topic(broadcast.pk), "broadcast.status", selectors.status_data(broadcast)
+    )
+
+
+def reactions_changed(broadcast_id: int) -> None:
+    """Totals are coalesced: viewers get the absolute totals a few times a second at most."""
+    publish_latest(
+        selectors.broadcast_topic(broadcast_id),
+        "reactions",
+        lambda: selectors.reaction_totals(broadcast_id=broadcast_id),
+    )

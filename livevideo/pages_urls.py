@@ -1,0 +1,3 @@
+"""Page URLs (home, watch, studio, accounts)."""
+
+urlpatterns: list = []

@@ -1,0 +1,125 @@
+"""Every read the product makes: pages, the API and the stream's hello use these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from livevideo.models import Broadcast, BroadcastStatus, Comment, ReactionKind, ReactionTotal
+
+
+def display_name(user: AbstractBaseUser) -> str:
+    return user.get_full_name().strip() or user.get_username()
+
+
+def user_data(user: AbstractBaseUser) -> dict[str, Any]:
+    """A user as the API and the stream show one."""
+    return {"id": user.pk, "username": user.get_username(), "display_name": display_name(user)}
+
+
+def broadcast_list(*, status: str | None = None) -> QuerySet[Broadcast]:
+    """Broadcasts, newest first, optionally of one status."""
+    qs = Broadcast.objects.select_related("broadcaster").order_by("-created_at", "-id")
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def broadcast_home(*, recent_ended: int = 12) -> dict[str, list[Broadcast]]:
+    """The home page: live first, then upcoming (soonest first), then recently ended."""
+    base = Broadcast.objects.select_related("broadcaster")
+    return {
+        "live": list(base.filter(status=BroadcastStatus.LIVE).order_by("-started_at", "-id")),
+        "upcoming": list(
+            base.filter(status=BroadcastStatus.SCHEDULED).order_by(
+                "scheduled_for", "-created_at"
+            )
+        ),
+        "ended": list(
+            base.filter(status=BroadcastStatus.ENDED).order_by("-ended_at", "-id")[:recent_ended]
+        ),
+    }
+
+
+def broadcasts_managed_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
+    """What a broadcaster runs; staff run them all."""
+    qs = Broadcast.objects.select_related("broadcaster").order_by("-created_at", "-id")
+    return qs if user.is_staff else qs.filter(broadcaster=user)
+
+
+def reaction_totals(*, broadcast_id: int) -> dict[str, Any]:
+    """``{totals: {kind: n}, total}`` from the running totals, every kind present."""
+    totals = dict.fromkeys(ReactionKind.values, 0)
+    for kind, count in ReactionTotal.objects.filter(broadcast_id=broadcast_id).values_list(
+        "kind", "count"
+    ):
+        totals[kind] = count
+    return {"totals": totals, "total": sum(totals.values())}
+
+
+def comments_visible(*, broadcast_id: int) -> QuerySet[Comment]:
+    """Comments not removed, oldest first."""
+    return (
+        Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+
+
+def comments_count(*, broadcast_id: int) -> int:
+    return Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False).count()
+
+
+def viewer_count(*, broadcast_id: int) -> int:
+    """Concurrent viewers now, from the presence store."""
+    from presence.selectors import topic_viewer_count
+
+    return topic_viewer_count(broadcast_topic(broadcast_id))
+
+
+def broadcast_topic(broadcast_id: int) -> str:
+    """The real-time topic that carries one broadcast's events."""
+    return f"broadcast.{broadcast_id}"
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, as the API and the stream write times."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def comment_data(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.pk,
+        "broadcast": comment.broadcast_id,
+        "author": user_data(comment.author),
+        "text": comment.text,
+        "created_at": iso(comment.created_at),
+    }
+
+
+def status_data(broadcast: Broadcast) -> dict[str, Any]:
+    """The ``broadcast.status`` event's data."""
+    return {
+        "status": broadcast.status,
+        "started_at": iso(broadcast.started_at),
+        "ended_at": iso(broadcast.ended_at),
+    }
+
+
+def broadcast_data(broadcast: Broadcast) -> dict[str, Any]:
+    """A broadcast as the REST detail and the stream's ``hello`` show it."""
+    return {
+        "id": broadcast.pk,
+        "title": broadcast.title,
+        "description": broadcast.description,
+        "broadcaster": user_data(broadcast.broadcaster),
+        "stream_url": broadcast.stream_url,
+        "scheduled_for": iso(broadcast.scheduled_for),
+        **status_data(broadcast),
+        "reactions": reaction_totals(broadcast_id=broadcast.pk),
+        "viewers": viewer_count(broadcast_id=broadcast.pk),
+        "comments_count": comments_count(broadcast_id=broadcast.pk),
+    }

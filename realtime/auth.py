@@ -1,0 +1,5 @@
+"""Stream authentication: the session cookie, or ``Authorization: Token <key>``."""
+
+from channels.auth import AuthMiddlewareStack
+
+TokenOrSessionAuthMiddleware = AuthMiddlewareStack

@@ -1,0 +1,33 @@
+"""Shared fixtures: personas, factories and real Redis.
+
+Tests that need Redis skip with a reason outside CI; under ``CI=true`` they fail instead, so CI
+can never pass without having run them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def _redis_available(url: str) -> bool:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+    return True
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A real, empty Redis database for this test."""
+    if not _redis_available(TEST_REDIS_URL):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required under CI=true and is not answering at {TEST_REDIS_URL}")
+        pytest.skip(f"no Redis at {TEST_REDIS_URL} (start redis-server to run this test)")
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    return TEST_REDIS_URL
