@@ -11,7 +11,16 @@ import os
 import pytest
 import redis
 
+# Test users hash passwords fast; server processes started by tests inherit the environment.
+os.environ.setdefault("LIVEVIDEO_FAST_PASSWORD_HASHER", "1")
+
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _redis_available(url: str) -> bool:
