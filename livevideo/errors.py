@@ -30,3 +30,13 @@ class WrongStatus(ServiceError):
     """The broadcast's status does not allow this (HTTP 409)."""
 
     code = "conflict"
+
+
+class RateLimited(ServiceError):
+    """Too many attempts; try again after ``retry_after`` seconds (HTTP 429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, round(retry_after + 0.49))

@@ -35,6 +35,17 @@ class Broadcast(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Moderation settings, changed through livevideo.moderation.
+    slow_mode_seconds = models.PositiveIntegerField(
+        default=0, help_text="One comment per viewer per this many seconds (0: off)."
+    )
+    blocked_words = models.TextField(
+        blank=True, max_length=5000, help_text="Comments containing any of these are refused."
+    )
+    allow_links = models.BooleanField(default=False, help_text="Allow links in comments.")
+    pinned_comment = models.ForeignKey(
+        "Comment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -64,6 +75,9 @@ class Reaction(models.Model):
     class Meta:
         indexes = [models.Index(fields=["broadcast", "created_at"], name="reaction_bc_created")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.broadcast_id}"
+
 
 class ReactionTotal(models.Model):
     """Running count per broadcast and kind, updated in the same transaction as the rows.
@@ -82,6 +96,9 @@ class ReactionTotal(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["broadcast", "kind"], name="reaction_total_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.count}"
 
 
 class Comment(models.Model):
@@ -111,3 +128,62 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return self.text[:50]
+
+
+class BroadcastBan(models.Model):
+    """A user barred from commenting and reacting on one broadcast: until ``until`` (a
+    time-out) or for good (a ban, ``until`` null)."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="bans")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    until = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "user"], name="broadcast_ban_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.broadcast_id} until {self.until or 'forever'}"
+
+
+class ModerationAction(models.Model):
+    """The audit trail: who did what to whom, on which broadcast."""
+
+    class Action(models.TextChoices):
+        REMOVE_COMMENT = "remove_comment", "Removed a comment"
+        RESTORE_COMMENT = "restore_comment", "Restored a comment"
+        PIN_COMMENT = "pin_comment", "Pinned a comment"
+        UNPIN_COMMENT = "unpin_comment", "Unpinned a comment"
+        TIMEOUT = "timeout", "Timed out a user"
+        BAN = "ban", "Banned a user"
+        UNBAN = "unban", "Lifted a ban"
+        SETTINGS = "settings", "Changed moderation settings"
+
+    broadcast = models.ForeignKey(
+        Broadcast, on_delete=models.CASCADE, related_name="moderation_actions"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    comment = models.ForeignKey(
+        Comment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["broadcast", "-created_at"], name="modaction_bc_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from livevideo.models import Broadcast, BroadcastStatus, Comment, ReactionKind, ReactionTotal
 
@@ -44,20 +45,41 @@ def broadcast_home(*, recent_ended: int = 12) -> dict[str, list[Broadcast]]:
     }
 
 
+BROADCASTERS_GROUP = "broadcasters"
+
+
+def is_platform_staff(user: AbstractBaseUser) -> bool:
+    """Staff who run and moderate every broadcast: superusers, and staff accounts that are not
+    broadcaster accounts (a broadcaster is staff only to reach the admin for their own)."""
+    if not user.is_authenticated or not user.is_staff:
+        return False
+    if user.is_superuser:
+        return True
+    # Cached on the user object: permission checks ask many times per request.
+    if not hasattr(user, "_livevideo_platform_staff"):
+        user._livevideo_platform_staff = not user.groups.filter(name=BROADCASTERS_GROUP).exists()
+    return user._livevideo_platform_staff
+
+
 def broadcasts_managed_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
     """What a broadcaster runs; staff run them all."""
     qs = Broadcast.objects.select_related("broadcaster").order_by("-created_at", "-id")
-    return qs if user.is_staff else qs.filter(broadcaster=user)
+    return qs if is_platform_staff(user) else qs.filter(broadcaster=user)
+
+
+def _reaction_totals_of(broadcast_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """``reaction_totals`` of many broadcasts in one query."""
+    totals = {pk: dict.fromkeys(ReactionKind.values, 0) for pk in broadcast_ids}
+    for pk, kind, count in ReactionTotal.objects.filter(broadcast_id__in=broadcast_ids).values_list(
+        "broadcast_id", "kind", "count"
+    ):
+        totals[pk][kind] = count
+    return {pk: {"totals": t, "total": sum(t.values())} for pk, t in totals.items()}
 
 
 def reaction_totals(*, broadcast_id: int) -> dict[str, Any]:
     """``{totals: {kind: n}, total}`` from the running totals, every kind present."""
-    totals = dict.fromkeys(ReactionKind.values, 0)
-    for kind, count in ReactionTotal.objects.filter(broadcast_id=broadcast_id).values_list(
-        "kind", "count"
-    ):
-        totals[kind] = count
-    return {"totals": totals, "total": sum(totals.values())}
+    return _reaction_totals_of([broadcast_id])[broadcast_id]
 
 
 def comments_visible(*, broadcast_id: int) -> QuerySet[Comment]:
@@ -71,6 +93,18 @@ def comments_visible(*, broadcast_id: int) -> QuerySet[Comment]:
 
 def comments_count(*, broadcast_id: int) -> int:
     return Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False).count()
+
+
+def _comments_counts_of(broadcast_ids: Sequence[int]) -> dict[int, int]:
+    """``comments_count`` of many broadcasts in one query (absent: none)."""
+    rows = (
+        Comment.objects.filter(broadcast_id__in=broadcast_ids, is_removed=False)
+        .order_by()
+        .values("broadcast_id")
+        .annotate(n=Count("id"))
+        .values_list("broadcast_id", "n")
+    )
+    return dict(rows)
 
 
 def viewer_count(*, broadcast_id: int) -> int:
@@ -111,15 +145,27 @@ def status_data(broadcast: Broadcast) -> dict[str, Any]:
 
 def broadcast_data(broadcast: Broadcast) -> dict[str, Any]:
     """A broadcast as the REST detail and the stream's ``hello`` show it."""
-    return {
-        "id": broadcast.pk,
-        "title": broadcast.title,
-        "description": broadcast.description,
-        "broadcaster": user_data(broadcast.broadcaster),
-        "stream_url": broadcast.stream_url,
-        "scheduled_for": iso(broadcast.scheduled_for),
-        **status_data(broadcast),
-        "reactions": reaction_totals(broadcast_id=broadcast.pk),
-        "viewers": viewer_count(broadcast_id=broadcast.pk),
-        "comments_count": comments_count(broadcast_id=broadcast.pk),
-    }
+    return broadcasts_data([broadcast])[0]
+
+
+def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
+    """Each broadcast as ``broadcast_data`` shows it, in two queries however many there are
+    (plus one viewer-count read per broadcast from the presence store)."""
+    ids = [b.pk for b in broadcasts]
+    reactions = _reaction_totals_of(ids)
+    comments = _comments_counts_of(ids)
+    return [
+        {
+            "id": b.pk,
+            "title": b.title,
+            "description": b.description,
+            "broadcaster": user_data(b.broadcaster),
+            "stream_url": b.stream_url,
+            "scheduled_for": iso(b.scheduled_for),
+            **status_data(b),
+            "reactions": reactions[b.pk],
+            "viewers": viewer_count(broadcast_id=b.pk),
+            "comments_count": comments.get(b.pk, 0),
+        }
+        for b in broadcasts
+    ]

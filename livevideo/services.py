@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -16,26 +17,30 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from livevideo import events
+from livevideo import events, moderation, selectors
 from livevideo.errors import InvalidInput, NotAllowed, WrongStatus
 from livevideo.models import (
     Broadcast,
     BroadcastStatus,
     Comment,
+    ModerationAction,
     Reaction,
     ReactionKind,
     ReactionTotal,
 )
 
-BROADCASTERS_GROUP = "broadcasters"
+BROADCASTERS_GROUP = selectors.BROADCASTERS_GROUP
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
 COMMENT_MAX = 500
 
 
 def can_manage(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
-    """The broadcaster and staff run and moderate a broadcast."""
-    return bool(actor.is_authenticated and (actor.is_staff or broadcast.broadcaster_id == actor.pk))
+    """The broadcaster and platform staff run and moderate a broadcast."""
+    return bool(
+        actor.is_authenticated
+        and (broadcast.broadcaster_id == actor.pk or selectors.is_platform_staff(actor))
+    )
 
 
 def _require_manager(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
@@ -89,8 +94,10 @@ def broadcast_create(
         ReactionTotal.objects.bulk_create(
             [ReactionTotal(broadcast=broadcast, kind=kind) for kind in ReactionKind.values]
         )
-        group, _ = Group.objects.get_or_create(name=BROADCASTERS_GROUP)
-        broadcaster.groups.add(group)
+        if not broadcaster.is_staff:
+            # Platform staff stay out of the group: joining it would narrow them to their own.
+            group, _ = Group.objects.get_or_create(name=BROADCASTERS_GROUP)
+            broadcaster.groups.add(group)
     return broadcast
 
 
@@ -212,6 +219,8 @@ def reaction_check(*, broadcast: Broadcast, user: AbstractBaseUser, kind: object
     _require_participant(user)
     clean = reaction_kind_clean(kind)
     _require_live(broadcast, "Reactions are accepted")
+    moderation.participation_check(broadcast=broadcast, user=user)
+    moderation.reaction_rate_check(broadcast=broadcast, user=user)
     return clean
 
 
@@ -226,6 +235,9 @@ def comment_create(*, broadcast: Broadcast, author: AbstractBaseUser, text: obje
     _require_participant(author)
     clean = _clean_text(text, field="text", max_length=COMMENT_MAX, required=True)  # type: ignore[arg-type]
     _require_live(broadcast, "Comments are accepted")
+    moderation.participation_check(broadcast=broadcast, user=author)
+    moderation.comment_text_check(broadcast=broadcast, text=clean)
+    moderation.comment_rate_check(broadcast=broadcast, user=author)
     with transaction.atomic():
         comment = Comment.objects.create(broadcast=broadcast, author=author, text=clean)
         events.comment_created(comment)
@@ -240,12 +252,24 @@ def comment_remove(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
         raise NotAllowed("Only the author, the broadcaster or staff may remove this comment.")
     if comment.is_removed:
         return comment
+    broadcast = comment.broadcast
     with transaction.atomic():
         comment.is_removed = True
         comment.removed_by = actor
         comment.removed_at = timezone.now()
         comment.save(update_fields=["is_removed", "removed_by", "removed_at"])
+        moderation.record(
+            broadcast=broadcast,
+            actor=actor,
+            action=ModerationAction.Action.REMOVE_COMMENT,
+            target_user=comment.author,
+            comment=comment,
+        )
         events.comment_removed(comment)
+        if broadcast.pinned_comment_id == comment.pk:
+            broadcast.pinned_comment = None
+            broadcast.save(update_fields=["pinned_comment"])
+            events.comment_pinned(broadcast)
     return comment
 
 
@@ -253,8 +277,25 @@ def comment_restore(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
     """Undo a removal (moderators only); viewers see it again after a refresh."""
     _require_manager(comment.broadcast, actor)
     if comment.is_removed:
-        comment.is_removed = False
-        comment.removed_by = None
-        comment.removed_at = None
-        comment.save(update_fields=["is_removed", "removed_by", "removed_at"])
+        with transaction.atomic():
+            comment.is_removed = False
+            comment.removed_by = None
+            comment.removed_at = None
+            comment.save(update_fields=["is_removed", "removed_by", "removed_at"])
+            moderation.record(
+                broadcast=comment.broadcast,
+                actor=actor,
+                action=ModerationAction.Action.RESTORE_COMMENT,
+                target_user=comment.author,
+                comment=comment,
+            )
     return comment
+
+
+def user_create(
+    *, username: str, password: str, display_name: str = "", is_staff: bool = False
+) -> AbstractBaseUser:
+    """A new account (already validated by the caller); the display name is its first name."""
+    return get_user_model().objects.create_user(
+        username=username, password=password, first_name=display_name.strip(), is_staff=is_staff
+    )

@@ -140,9 +140,11 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 REST_FRAMEWORK = {
+    # Token first: DRF takes the WWW-Authenticate challenge from the first class, so
+    # unauthenticated requests get 401 (Session alone would make them 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -187,7 +189,9 @@ LOGGING = {
 REALTIME = {
     # Bounded per-topic history for recovery after a reconnect.
     "HISTORY_BACKEND": (
-        "realtime.history.redis.RedisHistory" if REDIS_URL else "realtime.history.memory.MemoryHistory"
+        "realtime.history.redis.RedisHistory"
+        if REDIS_URL
+        else "realtime.history.memory.MemoryHistory"
     ),
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     "REDIS_URL": REDIS_URL,
@@ -199,13 +203,34 @@ REALTIME = {
 }
 
 # --- Presence (presence/) -----------------------------------------------------------------
+# A connection counts from its first heartbeat; it and its user lapse HEARTBEAT_INTERVAL +
+# GRACE_PERIOD after the last one (a process that died). A closed connection stops counting at
+# once, but its user stays online GRACE_PERIOD longer, so a reconnect shows no offline at all.
 PRESENCE = {
     "BACKEND": (
-        "presence.backends.redis.RedisPresenceStore" if REDIS_URL else "presence.backends.memory.MemoryPresenceStore"
+        "presence.backends.redis.RedisPresenceStore"
+        if REDIS_URL
+        else "presence.backends.memory.MemoryPresenceStore"
     ),
-    "REDIS_URL": REDIS_URL,
+    "OPTIONS": {"url": REDIS_URL} if REDIS_URL else {},
     "HEARTBEAT_INTERVAL": float(os.environ.get("PRESENCE_HEARTBEAT_INTERVAL", "15")),
     "GRACE_PERIOD": float(os.environ.get("PRESENCE_GRACE_PERIOD", "10")),
+    # `viewers` and `presence` events go out at most this often per topic.
     "DEBOUNCE": float(os.environ.get("PRESENCE_DEBOUNCE", "1.0")),
+    # Above this many users joining plus leaving in one event, it carries counts only.
     "MAX_LISTED_USERS": int(os.environ.get("PRESENCE_MAX_LISTED_USERS", "50")),
+}
+
+# --- Rate limits and moderation (livevideo/ratelimit/) ------------------------------------
+RATE_LIMITS = {
+    "BACKEND": (
+        "livevideo.ratelimit.redis.RedisRateLimiter"
+        if REDIS_URL
+        else "livevideo.ratelimit.memory.MemoryRateLimiter"
+    ),
+    "OPTIONS": {"url": REDIS_URL} if REDIS_URL else {},
+    # (hits, seconds) per user and broadcast; sign-in per username and per client address.
+    "COMMENT": (int(os.environ.get("RATE_COMMENTS", "5")), 10.0),
+    "REACTION": (int(os.environ.get("RATE_REACTIONS", "20")), 1.0),
+    "SIGN_IN": (int(os.environ.get("RATE_SIGN_IN", "10")), 300.0),
 }

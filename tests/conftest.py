@@ -7,6 +7,7 @@ can never pass without having run them.
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 import redis
@@ -40,3 +41,12 @@ def redis_url() -> str:
         pytest.skip(f"no Redis at {TEST_REDIS_URL} (start redis-server to run this test)")
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     return TEST_REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    """Each test starts with no rate-limit counts (a fresh store, or fresh Redis keys)."""
+    config = dict(settings.RATE_LIMITS)
+    if "redis" in config["BACKEND"]:
+        config["OPTIONS"] = {**config["OPTIONS"], "prefix": f"test-ratelimit:{uuid.uuid4()}:"}
+    settings.RATE_LIMITS = config

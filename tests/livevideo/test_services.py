@@ -169,7 +169,9 @@ class TestComments:
         assert not Comment.objects.exists()
 
     def test_500_characters_is_fine(self, live, viewer):
-        assert len(services.comment_create(broadcast=live, author=viewer, text="y" * 500).text) == 500
+        assert (
+            len(services.comment_create(broadcast=live, author=viewer, text="y" * 500).text) == 500
+        )
 
     def test_only_while_live(self, broadcast, viewer):
         with pytest.raises(WrongStatus):

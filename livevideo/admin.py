@@ -1,0 +1,220 @@
+"""The admin. Staff see everything; broadcasters see and run only their own broadcasts.
+
+Every change goes through ``livevideo.services`` (actions included), so the admin keeps the same
+rules and emits the same real-time events as the pages and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from livevideo import selectors, services
+from livevideo.errors import ServiceError
+from livevideo.forms import BroadcastForm
+from livevideo.models import Broadcast, Comment, Reaction
+
+
+def sees_everything(request: HttpRequest) -> bool:
+    """Platform staff see every broadcast; broadcasters only their own."""
+    return selectors.is_platform_staff(request.user)
+
+
+def _apply_each(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    objects: Iterable[Model],
+    service: Callable[[Any], object],
+    done: str,
+) -> None:
+    """Run a service on each selected object; report successes and each refusal."""
+    succeeded = 0
+    for obj in objects:
+        try:
+            service(obj)
+        except ServiceError as exc:
+            model_admin.message_user(request, f"“{obj}”: {exc.message}", messages.ERROR)
+        else:
+            succeeded += 1
+    if succeeded:
+        model_admin.message_user(request, f"{succeeded} {done}.", messages.SUCCESS)
+
+
+class BroadcasterScopedAdmin(admin.ModelAdmin):
+    """Limits broadcasters to rows of their own broadcasts; ``owner_lookup`` reaches the owner."""
+
+    owner_lookup = "broadcast__broadcaster"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        if sees_everything(request):
+            return qs
+        return qs.filter(**{self.owner_lookup: request.user})
+
+    def broadcast_of(self, obj: Model) -> Broadcast:
+        return obj.broadcast
+
+    def _owns(self, request: HttpRequest, obj: Model | None) -> bool:
+        if obj is None or sees_everything(request):
+            return True
+        return self.broadcast_of(obj).broadcaster_id == request.user.pk
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_view_permission(request, obj) and self._owns(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_change_permission(request, obj) and self._owns(request, obj)
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(BroadcasterScopedAdmin):
+    owner_lookup = "broadcaster"
+    form = BroadcastForm
+    list_display = ("title", "broadcaster", "status", "started_at", "ended_at", "reaction_total")
+    list_filter = ("status",)
+    search_fields = ("title", "broadcaster__username")
+    date_hierarchy = "created_at"
+    actions = ("start_broadcasts", "end_broadcasts")
+
+    def broadcast_of(self, obj: Model) -> Broadcast:
+        return obj
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("broadcaster")
+            .annotate(_reaction_total=Coalesce(Sum("reaction_totals__count"), 0))
+        )
+
+    def get_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> list[str]:
+        # Only a superuser picks someone else as the broadcaster, and only when adding.
+        owner = ["broadcaster"] if obj is not None or request.user.is_superuser else []
+        return [*owner, *BroadcastForm.Meta.fields, *self.get_readonly_fields(request, obj)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> tuple:
+        if obj is None:
+            return ()
+        return ("broadcaster", "status", "started_at", "ended_at", "created_at", "reactions")
+
+    def save_model(
+        self, request: HttpRequest, obj: Broadcast, form: BroadcastForm, change: bool
+    ) -> None:
+        details = {name: form.cleaned_data[name] for name in BroadcastForm.Meta.fields}
+        if change:
+            services.broadcast_update(broadcast=obj, actor=request.user, **details)
+            return
+        broadcaster = form.cleaned_data.get("broadcaster") or request.user
+        created = services.broadcast_create(broadcaster=broadcaster, **details)
+        # The admin goes on with ``obj`` (log entry, redirect): give it the saved row's identity.
+        obj.pk, obj.broadcaster, obj.created_at = (
+            created.pk,
+            created.broadcaster,
+            created.created_at,
+        )
+        obj._state.adding = False
+
+    @admin.display(description="Reactions", ordering="_reaction_total")
+    def reaction_total(self, obj: Broadcast) -> int:
+        return obj._reaction_total
+
+    @admin.display(description="Reaction totals")
+    def reactions(self, obj: Broadcast) -> str:
+        totals = selectors.reaction_totals(broadcast_id=obj.pk)["totals"]
+        return format_html_join(", ", "{}: {}", totals.items())
+
+    @admin.action(description="Start (go live)", permissions=["change"])
+    def start_broadcasts(self, request: HttpRequest, queryset: QuerySet[Broadcast]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset,
+            lambda b: services.broadcast_start(broadcast=b, actor=request.user),
+            "broadcast(s) started",
+        )
+
+    @admin.action(description="End", permissions=["change"])
+    def end_broadcasts(self, request: HttpRequest, queryset: QuerySet[Broadcast]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset,
+            lambda b: services.broadcast_end(broadcast=b, actor=request.user),
+            "broadcast(s) ended",
+        )
+
+
+@admin.register(Comment)
+class CommentAdmin(BroadcasterScopedAdmin):
+    """Comments are moderated with the Remove / Restore actions, never edited."""
+
+    list_display = ("text", "author", "broadcast", "created_at", "is_removed")
+    list_filter = (("broadcast", admin.RelatedOnlyFieldListFilter), "is_removed")
+    search_fields = ("text", "author__username", "broadcast__title")
+    list_select_related = ("author", "broadcast")
+    fields = readonly_fields = (
+        "broadcast",
+        "author",
+        "text",
+        "created_at",
+        "is_removed",
+        "removed_by",
+        "removed_at",
+    )
+    actions = ("remove_comments", "restore_comments")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
+        # The list's actions need "change"; a single comment's page is view-only.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
+        return False
+
+    @admin.action(description="Remove (hide for everyone)", permissions=["change"])
+    def remove_comments(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast"),
+            lambda c: services.comment_remove(comment=c, actor=request.user),
+            "comment(s) removed",
+        )
+
+    @admin.action(description="Restore", permissions=["change"])
+    def restore_comments(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast"),
+            lambda c: services.comment_restore(comment=c, actor=request.user),
+            "comment(s) restored",
+        )
+
+
+@admin.register(Reaction)
+class ReactionAdmin(BroadcasterScopedAdmin):
+    """Read-only: reactions come from viewers; the totals live on each broadcast."""
+
+    list_display = ("broadcast", "user", "kind", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("broadcast", "user")
+    # Counting millions of rows for "n of N" would make every page slow.
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Reaction | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Reaction | None = None) -> bool:
+        return False

@@ -1,0 +1,187 @@
+"""Pages: home, watch, sign-up and the studio. Thin: selectors read, services write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
+
+from livevideo import selectors, services
+from livevideo.errors import ServiceError
+from livevideo.forms import BroadcastForm, SignupForm
+from livevideo.models import Broadcast, Comment, ReactionKind
+
+COMMENTS_SHOWN = 100
+REACTION_ICONS = {
+    ReactionKind.LIKE: "👍",
+    ReactionKind.CELEBRATE: "🎉",
+    ReactionKind.SUPPORT: "🤝",
+    ReactionKind.LOVE: "❤️",
+    ReactionKind.INSIGHTFUL: "💡",
+    ReactionKind.FUNNY: "😂",
+}
+
+
+def _recent_comments(broadcast_id: int) -> list[Comment]:
+    """The last visible comments, oldest first (newest at the bottom, as in a chat)."""
+    newest_first = selectors.comments_visible(broadcast_id=broadcast_id).reverse()
+    return list(newest_first[:COMMENTS_SHOWN])[::-1]
+
+
+def _reactions(totals: dict[str, int]) -> list[dict[str, Any]]:
+    """Every reaction kind with its label, icon and count, in the contract's order."""
+    return [
+        {"kind": kind, "label": kind.label, "icon": REACTION_ICONS[kind], "count": totals[kind]}
+        for kind in ReactionKind
+    ]
+
+
+def _managed_broadcast(request: HttpRequest, broadcast_id: int) -> Broadcast:
+    """A broadcast the user runs; anyone else's is a 404, so ids reveal nothing."""
+    return get_object_or_404(selectors.broadcasts_managed_by(user=request.user), pk=broadcast_id)
+
+
+def _studio_url(broadcast: Broadcast) -> str:
+    return reverse("studio_broadcast", kwargs={"broadcast_id": broadcast.pk})
+
+
+def _redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = fallback
+    return redirect(target)
+
+
+def _attempt(request: HttpRequest, action: Callable[[], object], success: str) -> None:
+    """Run a service; its refusal becomes a message for the user, never an error page."""
+    try:
+        action()
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "livevideo/home.html", selectors.broadcast_home())
+
+
+@ensure_csrf_cookie  # watch.js reads the CSRF token from the cookie for its API calls.
+def watch(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    broadcast = get_object_or_404(selectors.broadcast_list(), pk=broadcast_id)
+    data = selectors.broadcast_data(broadcast)
+    context = {
+        "broadcast": broadcast,
+        "broadcast_data": data,
+        "reactions": _reactions(data["reactions"]["totals"]),
+        "comments": _recent_comments(broadcast.pk),
+        "comments_limit": COMMENTS_SHOWN,
+        "comment_max": services.COMMENT_MAX,
+    }
+    return render(request, "livevideo/watch.html", context)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.user_create(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            display_name=form.cleaned_data["display_name"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {selectors.display_name(user)}!")
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def studio(request: HttpRequest) -> HttpResponse:
+    broadcasts = selectors.broadcasts_managed_by(user=request.user)
+    return render(request, "livevideo/studio/index.html", {"broadcasts": broadcasts})
+
+
+@login_required
+def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    totals = selectors.reaction_totals(broadcast_id=broadcast.pk)
+    context = {
+        "broadcast": broadcast,
+        "viewers": selectors.viewer_count(broadcast_id=broadcast.pk),
+        "reactions": _reactions(totals["totals"]),
+        "reactions_total": totals["total"],
+        "comments": _recent_comments(broadcast.pk),
+    }
+    return render(request, "livevideo/studio/broadcast.html", context)
+
+
+@login_required
+def studio_broadcast_form(request: HttpRequest, broadcast_id: int | None = None) -> HttpResponse:
+    """Create a broadcast (no id) or edit one's details."""
+    broadcast = _managed_broadcast(request, broadcast_id) if broadcast_id else None
+    form = BroadcastForm(request.POST or None, instance=broadcast)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if broadcast is None:
+                broadcast = services.broadcast_create(broadcaster=request.user, **form.cleaned_data)
+                messages.success(request, "Broadcast created. Go live when you are ready.")
+            else:
+                services.broadcast_update(
+                    broadcast=broadcast, actor=request.user, **form.cleaned_data
+                )
+                messages.success(request, "Broadcast saved.")
+        except ServiceError as exc:
+            form.add_service_error(exc)
+        else:
+            return redirect("studio_broadcast", broadcast_id=broadcast.pk)
+    return render(request, "livevideo/studio/form.html", {"form": form, "broadcast": broadcast})
+
+
+@login_required
+@require_POST
+def studio_start(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    _attempt(
+        request,
+        lambda: services.broadcast_start(broadcast=broadcast, actor=request.user),
+        f"“{broadcast.title}” is live.",
+    )
+    return _redirect_back(request, _studio_url(broadcast))
+
+
+@login_required
+@require_POST
+def studio_end(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    _attempt(
+        request,
+        lambda: services.broadcast_end(broadcast=broadcast, actor=request.user),
+        f"“{broadcast.title}” has ended.",
+    )
+    return _redirect_back(request, _studio_url(broadcast))
+
+
+@login_required
+@require_POST
+def studio_comment_remove(request: HttpRequest, broadcast_id: int, comment_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    comment = get_object_or_404(
+        selectors.comments_visible(broadcast_id=broadcast.pk), pk=comment_id
+    )
+    _attempt(
+        request,
+        lambda: services.comment_remove(comment=comment, actor=request.user),
+        "Comment removed.",
+    )
+    return redirect(_studio_url(broadcast))

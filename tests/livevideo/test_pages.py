@@ -1,0 +1,314 @@
+"""The HTML side as people use it: home, watch, accounts and the studio."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+
+from livevideo import services
+from livevideo.models import Broadcast, BroadcastStatus, ReactionKind
+from tests.factories import PASSWORD, BroadcastFactory, CommentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+XSS = "<script>alert(1)</script>"
+XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+@pytest.fixture
+def viewer():
+    return UserFactory(username="viewer", first_name="Vera Viewer")
+
+
+@pytest.fixture
+def broadcaster():
+    return UserFactory(username="caster", first_name="Cass Caster")
+
+
+@pytest.fixture
+def other_broadcaster():
+    return UserFactory(username="rival")
+
+
+@pytest.fixture
+def staff():
+    return UserFactory(username="staff", is_staff=True)
+
+
+@pytest.fixture
+def scheduled(broadcaster) -> Broadcast:
+    return services.broadcast_create(broadcaster=broadcaster, title="Rehearsal")
+
+
+@pytest.fixture
+def live(broadcaster) -> Broadcast:
+    broadcast = services.broadcast_create(broadcaster=broadcaster, title="Launch day")
+    return services.broadcast_start(broadcast=broadcast, actor=broadcaster)
+
+
+@pytest.fixture
+def rivals_broadcast(other_broadcaster) -> Broadcast:
+    return services.broadcast_create(broadcaster=other_broadcaster, title="Rival show")
+
+
+def _text(response) -> str:
+    return response.content.decode()
+
+
+class TestHome:
+    def test_live_first_then_upcoming_soonest_first_then_ended(self, client):
+        now = timezone.now()
+        BroadcastFactory(title="Later show", scheduled_for=now + timedelta(days=2))
+        BroadcastFactory(title="Soon show", scheduled_for=now + timedelta(hours=1))
+        BroadcastFactory(title="Past show", ended=True)
+        live = BroadcastFactory(title="On air show", live=True)
+
+        page = _text(client.get(reverse("home")))
+
+        order = [page.index(t) for t in ("On air show", "Soon show", "Later show", "Past show")]
+        assert order == sorted(order)
+        assert reverse("watch", args=[live.pk]) in page
+
+    def test_anonymous_sees_sign_in_and_no_studio(self, client):
+        page = _text(client.get(reverse("home")))
+        assert reverse("login") in page
+        assert reverse("signup") in page
+        assert reverse("studio") not in page
+
+    def test_broadcaster_sees_their_name_studio_and_sign_out(self, client, live, broadcaster):
+        client.force_login(broadcaster)
+        page = _text(client.get(reverse("home")))
+        assert "Cass Caster" in page
+        assert f'href="{reverse("studio")}"' in page
+        assert f'action="{reverse("logout")}"' in page
+
+
+class TestWatch:
+    def test_anonymous_sees_the_broadcast_and_an_invitation(self, client, live):
+        services.reaction_create(broadcast=live, user=UserFactory(), kind="love")
+
+        response = client.get(reverse("watch", args=[live.pk]))
+
+        page = _text(response)
+        assert response.status_code == 200
+        assert "Launch day" in page
+        assert "Cass Caster" in page
+        assert 'class="badge badge-live"' in page
+        for kind in ReactionKind.values:
+            assert f'data-reaction="{kind}"' in page
+        assert 'aria-label="Love (1)"' in page
+        assert "to comment and react" in page
+        assert "data-composer" not in page
+        data = response.context["broadcast_data"]
+        assert data["id"] == live.pk
+        assert '<script id="broadcast-data" type="application/json">' in page
+
+    def test_video_only_when_there_is_a_stream(self, client, live):
+        page = _text(client.get(reverse("watch", args=[live.pk])))
+        assert "<video" not in page
+        assert "data-player-placeholder" in page
+
+        with_stream = BroadcastFactory(live=True, stream_url="https://cdn.example.com/a.m3u8")
+        page = _text(client.get(reverse("watch", args=[with_stream.pk])))
+        assert '<video class="player-video" src="https://cdn.example.com/a.m3u8"' in page
+        assert "playsinline" in page
+
+    def test_signed_in_viewer_gets_a_composer_while_live(self, client, live, viewer):
+        client.force_login(viewer)
+        page = _text(client.get(reverse("watch", args=[live.pk])))
+        assert 'maxlength="500"' in page
+        assert "0 / 500" in page
+        assert "to comment and react" not in page
+
+    def test_composer_is_closed_until_live(self, client, scheduled, viewer):
+        client.force_login(viewer)
+        page = _text(client.get(reverse("watch", args=[scheduled.pk])))
+        assert "Comments are open while the broadcast is live." in page
+        assert re.search(r"<textarea[^>]*\sdisabled", page)
+        assert re.search(r'class="badge badge-scheduled"[^>]*>Upcoming<', page)
+
+    def test_last_hundred_visible_comments_oldest_first(self, client, live):
+        comments = [CommentFactory(broadcast=live, text=f"note-{i:03d}") for i in range(103)]
+        services.comment_remove(comment=comments[-1], actor=live.broadcaster)
+
+        page = _text(client.get(reverse("watch", args=[live.pk])))
+
+        assert "note-001" not in page
+        assert "note-102" not in page
+        shown = [f"note-{i:03d}" for i in range(2, 102)]
+        positions = [page.index(text) for text in shown]
+        assert positions == sorted(positions)
+
+    def test_comment_text_is_escaped(self, client, live):
+        CommentFactory(broadcast=live, text=XSS)
+        page = _text(client.get(reverse("watch", args=[live.pk])))
+        assert XSS_ESCAPED in page
+        assert XSS not in page
+
+    def test_unknown_broadcast_is_404(self, client):
+        assert client.get(reverse("watch", args=[999999])).status_code == 404
+
+    def test_sets_the_csrf_cookie_for_api_calls(self, client, live):
+        response = client.get(reverse("watch", args=[live.pk]))
+        assert "csrftoken" in response.cookies
+
+
+class TestAccounts:
+    def test_signup_creates_the_user_and_signs_in(self, client):
+        response = client.post(
+            reverse("signup"),
+            {
+                "username": "newbie",
+                "display_name": "New Bie",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            },
+            follow=True,
+        )
+        user = get_user_model().objects.get(username="newbie")
+        assert user.first_name == "New Bie"
+        assert user.check_password(PASSWORD)
+        assert response.context["user"] == user
+        assert "Welcome, New Bie!" in _text(response)
+
+    def test_signup_with_mismatched_passwords_explains(self, client):
+        response = client.post(
+            reverse("signup"),
+            {"username": "newbie", "password1": PASSWORD, "password2": PASSWORD + "x"},
+        )
+        assert response.status_code == 200
+        assert "The two password fields didn\u2019t match." in _text(response)
+        assert not get_user_model().objects.filter(username="newbie").exists()
+
+    def test_login_then_logout_is_post_only(self, client, viewer):
+        response = client.post(
+            reverse("login"), {"username": "viewer", "password": PASSWORD}, follow=True
+        )
+        assert response.context["user"] == viewer
+
+        assert client.get(reverse("logout")).status_code == 405
+        assert client.get(reverse("home")).context["user"] == viewer
+
+        response = client.post(reverse("logout"), follow=True)
+        assert not response.context["user"].is_authenticated
+
+
+class TestStudio:
+    def test_requires_sign_in(self, client, live):
+        for url in (reverse("studio"), reverse("studio_broadcast", args=[live.pk])):
+            response = client.get(url)
+            assert response.status_code == 302
+            assert response.url.startswith(reverse("login"))
+
+    def test_lists_only_own_broadcasts(self, client, broadcaster, live, rivals_broadcast):
+        client.force_login(broadcaster)
+        page = _text(client.get(reverse("studio")))
+        assert "Launch day" in page
+        assert "Rival show" not in page
+
+    def test_staff_sees_every_broadcast(self, client, staff, live, rivals_broadcast):
+        client.force_login(staff)
+        page = _text(client.get(reverse("studio")))
+        assert "Launch day" in page
+        assert "Rival show" in page
+
+    def test_another_broadcasters_broadcast_is_404(self, client, broadcaster, rivals_broadcast):
+        client.force_login(broadcaster)
+        pk = rivals_broadcast.pk
+        assert client.get(reverse("studio_broadcast", args=[pk])).status_code == 404
+        assert client.get(reverse("studio_edit", args=[pk])).status_code == 404
+        assert client.post(reverse("studio_start", args=[pk])).status_code == 404
+        rivals_broadcast.refresh_from_db()
+        assert rivals_broadcast.status == BroadcastStatus.SCHEDULED
+
+    def test_create_then_edit_a_broadcast(self, client, viewer):
+        client.force_login(viewer)
+        response = client.post(
+            reverse("studio_new"),
+            {"title": "My first show", "stream_url": "https://cdn.example.com/s.m3u8"},
+        )
+        broadcast = Broadcast.objects.get(title="My first show")
+        assert broadcast.broadcaster == viewer
+        assert response.url == reverse("studio_broadcast", args=[broadcast.pk])
+
+        client.post(
+            reverse("studio_edit", args=[broadcast.pk]),
+            {"title": "Renamed show", "description": "Now with notes."},
+        )
+        broadcast.refresh_from_db()
+        assert (broadcast.title, broadcast.description) == ("Renamed show", "Now with notes.")
+        assert broadcast.stream_url == ""
+
+    def test_create_rejects_bad_input_with_reasons(self, client, viewer):
+        client.force_login(viewer)
+        response = client.post(
+            reverse("studio_new"), {"title": "   ", "stream_url": "ftp://example.com/v"}
+        )
+        page = _text(response)
+        assert response.status_code == 200
+        assert "This field is required." in page
+        assert "Enter a valid URL." in page
+        assert not Broadcast.objects.exists()
+
+    def test_go_live_then_end(self, client, broadcaster, scheduled):
+        client.force_login(broadcaster)
+        page = _text(client.post(reverse("studio_start", args=[scheduled.pk]), follow=True))
+        scheduled.refresh_from_db()
+        assert scheduled.status == BroadcastStatus.LIVE
+        assert "“Rehearsal” is live." in page
+
+        page = _text(client.post(reverse("studio_end", args=[scheduled.pk]), follow=True))
+        scheduled.refresh_from_db()
+        assert scheduled.status == BroadcastStatus.ENDED
+        assert "has ended" in page
+
+    def test_wrong_status_is_a_message_not_an_error(self, client, broadcaster, scheduled):
+        client.force_login(broadcaster)
+        response = client.post(reverse("studio_end", args=[scheduled.pk]), follow=True)
+        assert response.status_code == 200
+        assert "A scheduled broadcast cannot become ended." in _text(response)
+        scheduled.refresh_from_db()
+        assert scheduled.status == BroadcastStatus.SCHEDULED
+
+    def test_start_and_end_need_post(self, client, broadcaster, scheduled):
+        client.force_login(broadcaster)
+        assert client.get(reverse("studio_start", args=[scheduled.pk])).status_code == 405
+
+    def test_returns_to_the_page_it_came_from(self, client, broadcaster, scheduled):
+        client.force_login(broadcaster)
+        studio = reverse("studio")
+        response = client.post(reverse("studio_start", args=[scheduled.pk]), {"next": studio})
+        assert response.url == studio
+        response = client.post(
+            reverse("studio_end", args=[scheduled.pk]), {"next": "https://evil.example/"}
+        )
+        assert response.url == reverse("studio_broadcast", args=[scheduled.pk])
+
+    def test_broadcast_page_shows_totals_and_moderates(self, client, broadcaster, live):
+        fan = UserFactory()
+        services.reactions_record(broadcast=live, taps=[(fan, "like"), (fan, "like")])
+        bad = CommentFactory(broadcast=live, text=XSS)
+        CommentFactory(broadcast=live, text="A kind word")
+        client.force_login(broadcaster)
+
+        response = client.get(reverse("studio_broadcast", args=[live.pk]))
+        page = _text(response)
+        assert "watching now" in page
+        assert response.context["reactions_total"] == 2
+        assert {r["kind"]: r["count"] for r in response.context["reactions"]}["like"] == 2
+        assert XSS_ESCAPED in page
+        assert XSS not in page
+
+        remove = reverse("studio_comment_remove", args=[live.pk, bad.pk])
+        page = _text(client.post(remove, follow=True))
+        bad.refresh_from_db()
+        assert bad.is_removed
+        assert bad.removed_by == broadcaster
+        assert "Comment removed." in page
+        assert XSS_ESCAPED not in page
+        assert "A kind word" in page
