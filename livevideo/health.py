@@ -1,0 +1,61 @@
+"""Liveness, readiness and metrics endpoints for operators and load balancers."""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+import realtime.metrics  # noqa: F401  (registers the platform's metrics)
+
+READY_TIMEOUT = 1.0
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up and answering (no dependency is checked)."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database_ok() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+def _redis_ok() -> str:
+    if not settings.REDIS_URL:
+        return "not configured"
+    try:
+        redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=READY_TIMEOUT, socket_connect_timeout=READY_TIMEOUT
+        ).ping()
+    except redis.RedisError as exc:
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready for traffic: the database answers and, when configured, Redis does too."""
+    checks = {"database": _database_ok(), "redis": _redis_ok()}
+    ready = all(value in ("ok", "not configured") for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """This process's Prometheus metrics."""
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,45 @@
+"""Answer 503 with a reason, not 500, while the database is unreachable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost or refused database connection becomes a clear, retryable 503.
+
+    Django closes the broken connection at the end of the request, so the next request
+    reconnects by itself once the database is back: no restart needed.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable: %s", exception)
+        response: HttpResponse
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                {"detail": "The database is unavailable; try again shortly."}, status=503
+            )
+        else:
+            response = HttpResponse(
+                "The service is briefly unavailable; try again shortly.",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response

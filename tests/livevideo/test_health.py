@@ -1,0 +1,50 @@
+"""Operators' endpoints: liveness, readiness, metrics, and 503s while the database is down."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_without_dependencies(client: Client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database_and_redis(client: Client, settings, redis_url):
+    settings.REDIS_URL = redis_url
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readyz_reports_redis_down(client: Client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["redis"].startswith("error")
+
+
+def test_metrics_are_prometheus_text(client: Client):
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    assert b"realtime_connections" in response.content
+
+
+@pytest.mark.parametrize(("path", "json"), [("/api/broadcasts/", True), ("/", False)])
+def test_database_errors_become_503(client: Client, monkeypatch, path, json):
+    def broken(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("livevideo.selectors.broadcast_list", broken)
+    monkeypatch.setattr("livevideo.selectors.broadcast_home", broken)
+    response = client.get(path)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    if json:
+        assert "unavailable" in response.json()["detail"]
