@@ -51,6 +51,8 @@ def _require_manager(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
 def _clean_text(value: str, *, field: str, max_length: int, required: bool) -> str:
     if not isinstance(value, str):
         raise InvalidInput("Must be a string.", field=field)
+    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise InvalidInput("Contains characters that are not allowed.", field=field)
     value = value.strip()
     if required and not value:
         raise InvalidInput("May not be blank.", field=field)

@@ -1,9 +1,11 @@
-"""Reads of presence state. (Interface placeholder: the presence platform fills this in.)"""
+"""Reads of presence state, for the REST views (sync)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypedDict
+
+from presence.backends import get_store
 
 
 class UserPresence(TypedDict):
@@ -13,9 +15,15 @@ class UserPresence(TypedDict):
 
 def topic_viewer_count(topic: str) -> int:
     """Concurrent connections on ``topic`` across every process."""
-    return 0
+    return get_store().viewer_counts([topic])[topic]
 
 
 def users_presence(user_ids: list[int]) -> dict[int, UserPresence]:
     """Online state and last heartbeat of each user (unknown users: offline, never seen)."""
-    return {uid: {"online": False, "last_seen": None} for uid in user_ids}
+    return {
+        uid: {
+            "online": state.online,
+            "last_seen": datetime.fromtimestamp(state.last_seen, UTC) if state.last_seen else None,
+        }
+        for uid, state in get_store().users_presence(user_ids).items()
+    }

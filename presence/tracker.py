@@ -1,13 +1,277 @@
-"""Connection presence: called by the stream consumers. (Interface placeholder.)"""
+"""Connection presence: called by the stream consumers.
+
+Each process keeps a table of its local connections. One background task per process
+heartbeats all of them every ``HEARTBEAT_INTERVAL`` seconds in one batched store call, so the
+connections of a process that dies lapse within ``HEARTBEAT_INTERVAL + GRACE_PERIOD``.
+
+Events, per topic, come from every process that has local connections on it or just saw one
+close; each process sends what it reads from the shared store, so all of them send the same
+absolute numbers and a duplicate is harmless (latest wins):
+
+- ``viewers`` ``{count}``: read from the store when the debounce timer fires, so it is exact
+  across processes. A topic is flushed at most once per ``DEBOUNCE`` seconds (the first change
+  after a quiet spell goes out at once), and every heartbeat re-reads the count, which is how
+  changes made by other processes, or by a dead process's lapsing connections, reach a topic.
+- ``presence`` ``{joined, left, joined_count, left_count}``: signed-in users who joined or left
+  the topic's audience since the last flush. A user leaves only after ``GRACE_PERIOD`` with no
+  connection to the topic in any process, so a reconnect inside it shows neither. Above
+  ``MAX_LISTED_USERS`` users in one event, the lists are empty and only the counts say how many.
+  Users whose only connection was on a process that died lapse silently (no ``left``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+import realtime.publish
+from presence.backends import Connection, PresenceStore, get_store
+
+logger = logging.getLogger(__name__)
+
+User = dict[str, Any]
+T = TypeVar("T")
+
+# A left check waits this much past the grace period, so the store has surely expired it.
+SETTLE = 0.05
+
+
+@dataclass
+class _Topic:
+    """This process's view of one topic."""
+
+    connections: dict[str, User | None] = field(default_factory=dict)
+    dirty: bool = False  # the viewer count may have changed since the last flush
+    joined: dict[int, User] = field(default_factory=dict)
+    leaving: dict[int, tuple[User, float]] = field(default_factory=dict)  # id -> (user, due)
+    last_count: int | None = None
+    last_flush: float = -math.inf
+    timer: asyncio.TimerHandle | None = None
+    flushing: bool = False
+
+    def has_user(self, user_id: int) -> bool:
+        return any(user and user["id"] == user_id for user in self.connections.values())
+
+    def next_due(self, now: float) -> float | None:
+        """When the next flush is needed, or None when nothing is pending."""
+        dues = [when for _, when in self.leaving.values()]
+        if self.dirty or self.joined:
+            dues.append(now)
+        return min(dues, default=None)
+
+
+class Tracker:
+    """Presence for the connections of one process (one event loop)."""
+
+    def __init__(
+        self,
+        *,
+        store: PresenceStore,
+        heartbeat_interval: float,
+        debounce: float,
+        max_listed_users: int,
+    ):
+        self.store = store
+        self.heartbeat_interval = heartbeat_interval
+        self.debounce = debounce
+        self.max_listed_users = max_listed_users
+        self._topics: dict[str, _Topic] = {}
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(cls) -> Tracker:
+        config = settings.PRESENCE
+        return cls(
+            store=get_store(),
+            heartbeat_interval=config["HEARTBEAT_INTERVAL"],
+            debounce=config["DEBOUNCE"],
+            max_listed_users=config["MAX_LISTED_USERS"],
+        )
+
+    async def connection_opened(self, *, topic: str, connection_id: str, user: User | None) -> None:
+        """Count the connection at once; a signed-in user new to the topic has joined."""
+        state = self._topics.setdefault(topic, _Topic())
+        uid = user["id"] if user else None
+        newcomer = (
+            uid is not None
+            and not state.has_user(uid)
+            and state.leaving.pop(uid, None) is None  # back inside the grace period
+        )
+        state.connections[connection_id] = user
+        self._ensure_heartbeat()
+        if newcomer and not await self._safely(self.store.ausers_on_topic(topic, [uid]), {uid}):
+            state.joined[uid] = user
+        await self._safely(self.store.aheartbeat([Connection(topic, connection_id, uid)]), None)
+        self._changed(topic)
+
+    async def connection_closed(self, *, topic: str, connection_id: str, user: User | None) -> None:
+        """Stop counting the connection at once; its user leaves after the grace period."""
+        state = self._topics.get(topic)
+        if state is None or connection_id not in state.connections:
+            return
+        del state.connections[connection_id]
+        uid = user["id"] if user else None
+        if uid is not None and not state.has_user(uid):
+            due = asyncio.get_running_loop().time() + self.store.grace + SETTLE
+            state.leaving[uid] = (user, due)
+        await self._safely(self.store.aremove(Connection(topic, connection_id, uid)), None)
+        self._changed(topic)
+
+    def close(self) -> None:
+        """Stop the heartbeat and every pending flush (at shutdown, and in tests)."""
+        for state in self._topics.values():
+            if state.timer:
+                state.timer.cancel()
+        for task in [self._heartbeat_task, *self._tasks]:
+            if task:
+                task.cancel()
+        self._topics.clear()
+
+    def _changed(self, topic: str) -> None:
+        self._topics.setdefault(topic, _Topic()).dirty = True
+        self._schedule(topic)
+
+    def _schedule(self, topic: str) -> None:
+        """Arm the topic's flush timer, at most one flush per debounce; forget idle topics."""
+        state = self._topics.get(topic)
+        if state is None or state.flushing:
+            return  # closed, or the running flush schedules the next one when it ends
+        loop = asyncio.get_running_loop()
+        due = state.next_due(loop.time())
+        if due is None:
+            if not state.connections and not state.timer:
+                del self._topics[topic]
+            return
+        due = max(due, state.last_flush + self.debounce)
+        if state.timer:
+            if state.timer.when() <= due:
+                return
+            state.timer.cancel()
+        state.timer = loop.call_at(due, self._start_flush, topic)
+
+    def _start_flush(self, topic: str) -> None:
+        state = self._topics[topic]
+        state.timer = None
+        state.flushing = True
+        task = asyncio.create_task(self._flush(topic, state))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, topic: str, state: _Topic) -> None:
+        now = state.last_flush = asyncio.get_running_loop().time()
+        try:
+            if state.dirty:
+                state.dirty = False
+                count = (await self.store.aviewer_counts([topic]))[topic]
+                if count != state.last_count:
+                    state.last_count = count
+                    self._publish(topic, "viewers", {"count": count})
+            left = await self._gone(topic, state, now)
+            joined, state.joined = list(state.joined.values()), {}
+            if joined or left:
+                self._publish(topic, "presence", self._presence_data(joined, left))
+        except Exception:
+            logger.exception("presence flush failed for %s", topic)
+        finally:
+            state.flushing = False
+            self._schedule(topic)
+
+    async def _gone(self, topic: str, state: _Topic, now: float) -> list[User]:
+        """Users whose grace period is over and who have no connection to the topic left."""
+        due = [uid for uid, (_, when) in state.leaving.items() if when <= now]
+        if not due:
+            return []
+        staying = await self.store.ausers_on_topic(topic, due)
+        left = []
+        for uid in due:
+            entry = state.leaving.get(uid)
+            if entry and entry[1] <= now:  # not back, nor gone again, while we asked
+                del state.leaving[uid]
+                if uid not in staying:
+                    left.append(entry[0])
+        return left
+
+    def _presence_data(self, joined: list[User], left: list[User]) -> dict[str, Any]:
+        listed = len(joined) + len(left) <= self.max_listed_users
+        return {
+            "joined": joined if listed else [],
+            "left": left if listed else [],
+            "joined_count": len(joined),
+            "left_count": len(left),
+        }
+
+    @staticmethod
+    def _publish(topic: str, event_type: str, data: dict[str, Any]) -> None:
+        realtime.publish.publish(topic, event_type, data, recoverable=False)
+
+    def _ensure_heartbeat(self) -> None:
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = asyncio.create_task(self._heartbeat_forever())
+
+    async def _heartbeat_forever(self) -> None:
+        """Heartbeat every local connection in one batch, then re-read each topic's count."""
+        while any(state.connections for state in self._topics.values()):
+            await asyncio.sleep(self.heartbeat_interval)
+            connections = [
+                Connection(topic, cid, user["id"] if user else None)
+                for topic, state in self._topics.items()
+                for cid, user in state.connections.items()
+            ]
+            await self._safely(self.store.aheartbeat(connections), None)
+            for topic in {conn.topic for conn in connections} & self._topics.keys():
+                self._changed(topic)
+
+    @staticmethod
+    async def _safely(call: Awaitable[T], fallback: T) -> T:
+        """Presence must never break watching: a store outage is logged, and the next
+        heartbeat repairs what it missed.
+        """
+        try:
+            return await call
+        except Exception:
+            logger.exception("presence store call failed")
+            return fallback
+
+
+# One tracker per event loop: a process runs one loop, while tests run one loop per test.
+_trackers: dict[asyncio.AbstractEventLoop, Tracker] = {}
+
+
+def get_tracker() -> Tracker:
+    """The tracker of the running event loop, built from settings on first use."""
+    loop = asyncio.get_running_loop()
+    tracker = _trackers.get(loop)
+    if tracker is None:
+        for old in [lp for lp in _trackers if lp.is_closed()]:
+            del _trackers[old]
+        tracker = _trackers[loop] = Tracker.from_settings()
+    return tracker
+
+
+def _reset_trackers(*, setting: str, **kwargs: Any) -> None:
+    if setting == "PRESENCE":
+        for loop, tracker in _trackers.items():
+            if not loop.is_closed():
+                tracker.close()
+        _trackers.clear()
+
+
+setting_changed.connect(_reset_trackers)
 
 
 async def connection_opened(*, topic: str, connection_id: str, user: dict[str, Any] | None) -> None:
     """A viewer connected to ``topic``; ``user`` is ``{id, username, display_name}`` or None."""
+    await get_tracker().connection_opened(topic=topic, connection_id=connection_id, user=user)
 
 
 async def connection_closed(*, topic: str, connection_id: str, user: dict[str, Any] | None) -> None:
     """That connection is gone."""
+    await get_tracker().connection_closed(topic=topic, connection_id=connection_id, user=user)

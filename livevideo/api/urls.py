@@ -1,3 +1,32 @@
-"""REST API URLs."""
+"""REST API URLs, under ``/api/``."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from livevideo.api import views
+
+app_name = "api"
+
+broadcast = "broadcasts/<int:broadcast_id>/"
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("broadcasts/", views.BroadcastListView.as_view(), name="broadcast-list"),
+    path(broadcast, views.BroadcastDetailView.as_view(), name="broadcast-detail"),
+    path(f"{broadcast}start/", views.BroadcastStartView.as_view(), name="broadcast-start"),
+    path(f"{broadcast}end/", views.BroadcastEndView.as_view(), name="broadcast-end"),
+    path(f"{broadcast}comments/", views.CommentListView.as_view(), name="comment-list"),
+    path(
+        f"{broadcast}comments/<int:comment_id>/",
+        views.CommentDetailView.as_view(),
+        name="comment-detail",
+    ),
+    path(f"{broadcast}reactions/", views.ReactionsView.as_view(), name="reactions"),
+    path(f"{broadcast}viewers/", views.ViewersView.as_view(), name="viewers"),
+    path("presence/", views.PresenceView.as_view(), name="presence"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^(?P<path>.*)$", views.not_found, name="not-found"),
+]

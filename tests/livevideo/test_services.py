@@ -237,3 +237,13 @@ class TestSelectors:
         assert data["status"] == "live"
         assert data["started_at"].endswith("Z")
         assert data["comments_count"] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["nul \x00 byte", "lone \ud800 surrogate"])
+def test_unstorable_characters_are_refused(text):
+    owner = User.objects.create_user("o", password="pw-owner-123")
+    broadcast = services.broadcast_create(broadcaster=owner, title="t")
+    services.broadcast_start(broadcast=broadcast, actor=owner)
+    with pytest.raises(InvalidInput):
+        services.comment_create(broadcast=broadcast, author=owner, text=text)

@@ -1,0 +1,149 @@
+"""What the API accepts (types and sizes) and what it answers (schema only).
+
+Input serializers only check JSON types and sizes; the rules (blank titles, http(s) URLs, live
+status) belong to ``livevideo.services``. Output is built by ``livevideo.selectors`` so REST and
+the real-time stream show the same shapes; the output serializers describe those shapes in the
+OpenAPI schema and are never used to render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+
+from livevideo import services
+from livevideo.models import BroadcastStatus, ReactionKind
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: DRF's CharField would turn ``5`` into ``"5"``.
+
+    (DRF already refuses NUL and lone surrogates, which the database could not store.)
+    """
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+# --- input -------------------------------------------------------------------------------
+
+
+class TokenSerializer(AuthTokenSerializer):
+    """``{username, password}`` -> ``{token}``; DRF's, with strict strings and sane sizes."""
+
+    username = StrictCharField(write_only=True, max_length=150)
+    password = StrictCharField(
+        write_only=True, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+
+class BroadcastQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=BroadcastStatus.choices, required=False, help_text="Only broadcasts in this status."
+    )
+
+
+class BroadcastCreateSerializer(serializers.Serializer):
+    title = StrictCharField(max_length=services.TITLE_MAX)
+    description = StrictCharField(
+        max_length=services.DESCRIPTION_MAX, required=False, allow_blank=True, default=""
+    )
+    stream_url = StrictCharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="http(s) URL."
+    )
+    scheduled_for = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class CommentCreateSerializer(serializers.Serializer):
+    text = StrictCharField(max_length=services.COMMENT_MAX)
+
+
+class ReactionCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ReactionKind.choices)
+
+
+# --- output: describes the selectors' dicts in the schema -----------------------------------
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+ReactionCountsSerializer = type(
+    "ReactionCountsSerializer",
+    (serializers.Serializer,),
+    {kind: serializers.IntegerField(min_value=0) for kind in ReactionKind.values},
+)
+
+
+class ReactionTotalsSerializer(serializers.Serializer):
+    totals = ReactionCountsSerializer(help_text="Taps per kind; every kind is present.")
+    total = serializers.IntegerField(min_value=0)
+
+
+class BroadcastSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=BroadcastStatus.choices)
+    broadcaster = UserSerializer()
+    stream_url = serializers.CharField(allow_blank=True)
+    scheduled_for = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    reactions = ReactionTotalsSerializer()
+    viewers = serializers.IntegerField(min_value=0, help_text="Concurrent viewers now.")
+    comments_count = serializers.IntegerField(min_value=0, help_text="Visible comments.")
+
+
+class CommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    broadcast = serializers.IntegerField()
+    author = UserSerializer()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AcceptedSerializer(serializers.Serializer):
+    accepted = serializers.BooleanField()
+
+
+class ViewersSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=0)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="Why the request was refused.")
+
+
+class PresenceQuerySerializer(serializers.Serializer):
+    """``?user_ids=1,2,3``: comma-separated user ids, at most ``MAX_IDS`` of them."""
+
+    MAX_IDS = 100
+    # Ids are database keys: none exceeds a signed 64-bit integer (19 digits).
+    MAX_ID = 2**63 - 1
+
+    user_ids = StrictCharField(
+        max_length=MAX_IDS * 21, help_text=f"Comma-separated user ids, at most {MAX_IDS}."
+    )
+
+    def validate_user_ids(self, value: str) -> list[int]:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not parts:
+            raise serializers.ValidationError("Give at least one user id.")
+        if not all(part.isascii() and part.isdigit() and len(part) <= 19 for part in parts):
+            raise serializers.ValidationError("User ids must be positive integers.")
+        ids = list(dict.fromkeys(int(part) for part in parts))
+        if not all(0 < uid <= self.MAX_ID for uid in ids):
+            raise serializers.ValidationError("User ids must be positive integers.")
+        if len(ids) > self.MAX_IDS:
+            raise serializers.ValidationError(f"At most {self.MAX_IDS} user ids at once.")
+        return ids

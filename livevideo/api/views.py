@@ -1,0 +1,276 @@
+"""The REST API: each view checks input types, calls one service or selector, answers JSON.
+
+Rules and permissions live in ``livevideo.services`` (their errors become 400/403/409/429 in
+``livevideo.api.errors``); shapes come from ``livevideo.selectors``, shared with the stream.
+Anonymous writes are refused with 401 by DRF's ``IsAuthenticatedOrReadOnly`` default.
+
+Throttling: every view names a ``throttle_scope``; turning it on is a settings change
+(``DEFAULT_THROTTLE_CLASSES = [ScopedRateThrottle]`` and a rate per scope), which DRF answers
+with 429 and ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import api_view, permission_classes, schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from livevideo import selectors, services
+from livevideo.api import serializers as s
+from livevideo.api.pagination import BroadcastPagination, CommentPagination
+from livevideo.models import Broadcast
+from presence import selectors as presence
+
+_FIELD_ERRORS = {
+    "type": "object",
+    "description": "`{field: [message]}`, or `{detail: message}` when no one field is at fault.",
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+    },
+}
+_ERRORS = {
+    400: OpenApiResponse(_FIELD_ERRORS, description="Bad input."),
+    401: OpenApiResponse(s.ErrorSerializer, description="Not signed in."),
+    403: OpenApiResponse(s.ErrorSerializer, description="Not allowed (or missing CSRF token)."),
+    404: OpenApiResponse(s.ErrorSerializer, description="No such broadcast, comment or page."),
+    409: OpenApiResponse(
+        s.ErrorSerializer, description="The broadcast's status does not allow this."
+    ),
+    429: OpenApiResponse(s.ErrorSerializer, description="Too many; see Retry-After."),
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: _ERRORS[code] for code in codes}
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _paginated(
+    view: APIView, request: Request, queryset: QuerySet, render: Callable[[list], list]
+) -> Response:
+    """One page of ``queryset`` by the view's ``pagination_class``, its items ``render``-ed."""
+    paginator = view.pagination_class()  # type: ignore[attr-defined]
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(render(page))
+
+
+def _broadcast(broadcast_id: int) -> Broadcast:
+    return get_object_or_404(selectors.broadcast_list(), pk=broadcast_id)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Get an API token",
+        description="Send it as `Authorization: Token <key>`; writes then need no CSRF token.",
+        tags=["auth"],
+        auth=[],
+        responses={200: s.TokenSerializer, **_errors(400)},
+    )
+)
+class TokenView(ObtainAuthToken):
+    # DRF's view with strict input; unlike DRF's, it honours the throttling settings.
+
+    serializer_class = s.TokenSerializer
+    throttle_classes = APIView.throttle_classes
+    throttle_scope = "auth"
+
+
+class BroadcastListView(APIView):
+    pagination_class = BroadcastPagination
+    throttle_scope = "broadcasts"
+
+    @extend_schema(
+        summary="List broadcasts, newest first",
+        description="Each item has the same shape as the broadcast detail.",
+        parameters=[s.BroadcastQuerySerializer],
+        responses={200: s.BroadcastSerializer(many=True), **_errors(400, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        query = _valid(s.BroadcastQuerySerializer, request.query_params)
+        broadcasts = selectors.broadcast_list(status=query.get("status"))
+        return _paginated(self, request, broadcasts, selectors.broadcasts_data)
+
+    @extend_schema(
+        summary="Create a broadcast; the caller becomes its broadcaster",
+        request=s.BroadcastCreateSerializer,
+        responses={201: s.BroadcastSerializer, **_errors(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        broadcast = services.broadcast_create(
+            broadcaster=request.user, **_valid(s.BroadcastCreateSerializer, request.data)
+        )
+        return Response(selectors.broadcast_data(broadcast), status=status.HTTP_201_CREATED)
+
+
+class BroadcastDetailView(APIView):
+    throttle_scope = "broadcasts"
+
+    @extend_schema(summary="One broadcast", responses={200: s.BroadcastSerializer, **_errors(404)})
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        return Response(selectors.broadcast_data(_broadcast(broadcast_id)))
+
+
+class _TransitionView(APIView):
+    """Moves a broadcast along scheduled -> live -> ended; subclasses name the service."""
+
+    transition: Callable[..., Broadcast]
+    throttle_scope = "broadcasts"
+
+    @extend_schema(
+        request=None, responses={200: s.BroadcastSerializer, **_errors(401, 403, 404, 409)}
+    )
+    def post(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = self.transition(broadcast=_broadcast(broadcast_id), actor=request.user)
+        return Response(selectors.broadcast_data(broadcast))
+
+
+@extend_schema_view(post=extend_schema(summary="Go live (broadcaster or staff)"))
+class BroadcastStartView(_TransitionView):
+    """scheduled -> live; 409 for a broadcast that is not scheduled."""
+
+    transition = staticmethod(services.broadcast_start)
+
+
+@extend_schema_view(post=extend_schema(summary="End a live broadcast (broadcaster or staff)"))
+class BroadcastEndView(_TransitionView):
+    """live -> ended; 409 for a broadcast that is not live."""
+
+    transition = staticmethod(services.broadcast_end)
+
+
+class CommentListView(APIView):
+    pagination_class = CommentPagination
+    throttle_scope = "comments"
+
+    @extend_schema(
+        summary="Visible comments, oldest first",
+        responses={200: s.CommentSerializer(many=True), **_errors(404)},
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        _broadcast(broadcast_id)
+        comments = selectors.comments_visible(broadcast_id=broadcast_id)
+        return _paginated(
+            self, request, comments, lambda page: [selectors.comment_data(c) for c in page]
+        )
+
+    @extend_schema(
+        summary="Comment on a live broadcast",
+        request=s.CommentCreateSerializer,
+        responses={201: s.CommentSerializer, **_errors(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = _broadcast(broadcast_id)
+        comment = services.comment_create(
+            broadcast=broadcast,
+            author=request.user,
+            **_valid(s.CommentCreateSerializer, request.data),
+        )
+        return Response(selectors.comment_data(comment), status=status.HTTP_201_CREATED)
+
+
+class CommentDetailView(APIView):
+    throttle_scope = "comments"
+
+    @extend_schema(
+        summary="Remove a comment (its author, the broadcaster or staff)",
+        responses={204: None, **_errors(401, 403, 404)},
+    )
+    def delete(self, request: Request, broadcast_id: int, comment_id: int) -> Response:
+        comment = get_object_or_404(
+            selectors.comments_visible(broadcast_id=broadcast_id).select_related("broadcast"),
+            pk=comment_id,
+        )
+        services.comment_remove(comment=comment, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReactionsView(APIView):
+    throttle_scope = "reactions"
+
+    @extend_schema(
+        summary="Reaction totals", responses={200: s.ReactionTotalsSerializer, **_errors(404)}
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = _broadcast(broadcast_id)
+        return Response(selectors.reaction_totals(broadcast_id=broadcast.pk))
+
+    @extend_schema(
+        summary="React to a live broadcast",
+        request=s.ReactionCreateSerializer,
+        responses={202: s.AcceptedSerializer, **_errors(400, 401, 403, 404, 409, 429)},
+    )
+    def post(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = _broadcast(broadcast_id)
+        services.reaction_create(
+            broadcast=broadcast,
+            user=request.user,
+            **_valid(s.ReactionCreateSerializer, request.data),
+        )
+        return Response({"accepted": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class ViewersView(APIView):
+    throttle_scope = "viewers"
+
+    @extend_schema(
+        summary="Concurrent viewers now", responses={200: s.ViewersSerializer, **_errors(404)}
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = _broadcast(broadcast_id)
+        return Response({"count": selectors.viewer_count(broadcast_id=broadcast.pk)})
+
+
+_PRESENCE = {
+    "type": "object",
+    "description": "Keyed by user id (as a string).",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "online": {"type": "boolean"},
+            "last_seen": {"type": "string", "format": "date-time", "nullable": True},
+        },
+        "required": ["online", "last_seen"],
+    },
+}
+
+
+class PresenceView(APIView):
+    throttle_scope = "presence"
+
+    @extend_schema(
+        summary="Who is online",
+        parameters=[s.PresenceQuerySerializer],
+        responses={200: OpenApiResponse(_PRESENCE), **_errors(400)},
+    )
+    def get(self, request: Request) -> Response:
+        user_ids = _valid(s.PresenceQuerySerializer, request.query_params)["user_ids"]
+        states = presence.users_presence(user_ids)
+        return Response(
+            {
+                str(uid): {"online": st["online"], "last_seen": selectors.iso(st["last_seen"])}
+                for uid, st in states.items()
+            }
+        )
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+@schema(None)
+def not_found(request: Request, path: str) -> Response:
+    """Unknown paths under /api/ answer JSON too, not Django's HTML 404 page."""
+    raise exceptions.NotFound("No such API endpoint (paths end with a slash).")

@@ -1,0 +1,114 @@
+"""The presence store contract, shared by every backend.
+
+A store keeps, for every connection, a deadline: the connection counts as live until then. The
+tracker heartbeats each live connection, pushing its deadline to ``now + ttl``; a connection
+that is closed stops counting at once, but its user stays on the topic for ``grace`` more
+seconds, so a reconnect inside that window shows no offline at all. A process that dies simply
+stops heartbeating: its connections lapse within ``ttl`` and leave no ghosts.
+
+Times are floats in seconds from the injected ``clock`` (``time.time`` by default), so tests
+move time forward instead of sleeping.
+
+Async twins (``a<name>``) default to running the sync method in a thread; a backend with a
+native async client or with no I/O overrides them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from asgiref.sync import sync_to_async
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One viewer's connection to a topic; ``user_id`` is None for anonymous viewers.
+
+    ``connection_id`` must be unique across the deployment (channel names are); ``topic`` must
+    not contain a newline (stores use it as a separator).
+    """
+
+    topic: str
+    connection_id: str
+    user_id: int | None = None
+
+
+class UserState(NamedTuple):
+    online: bool
+    last_seen: float | None
+
+
+class PresenceStore:
+    """Base class: holds the timing rules; subclasses provide the storage."""
+
+    def __init__(self, *, ttl: float, grace: float, clock: Callable[[], float] = time.time):
+        if grace > ttl:
+            raise ValueError("the grace period cannot exceed the heartbeat ttl")
+        self.ttl = ttl
+        self.grace = grace
+        self.clock = clock
+
+    @classmethod
+    def from_settings(cls, config: dict[str, Any]) -> PresenceStore:
+        """Build from ``settings.PRESENCE``; its ``OPTIONS`` go to the backend's constructor."""
+        grace = config["GRACE_PERIOD"]
+        options = config.get("OPTIONS", {})
+        return cls(ttl=config["HEARTBEAT_INTERVAL"] + grace, grace=grace, **options)
+
+    # Methods that subclasses must implement.
+
+    def heartbeat(self, connections: Iterable[Connection]) -> None:
+        """Mark each connection live until ``now + ttl``, its user online on its topic as long,
+        and record ``now`` as the user's last_seen. Many connections go in one batch.
+        """
+        raise NotImplementedError("subclasses of PresenceStore must provide a heartbeat() method")
+
+    def remove(self, connection: Connection) -> None:
+        """The connection closed: it stops counting now; its user stays on its topic (and
+        online) until ``now + grace`` unless another connection keeps them; last_seen = now.
+        """
+        raise NotImplementedError("subclasses of PresenceStore must provide a remove() method")
+
+    def viewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
+        """Live connections per topic, exact across processes; lapsed ones are purged."""
+        raise NotImplementedError(
+            "subclasses of PresenceStore must provide a viewer_counts() method"
+        )
+
+    def users_on_topic(self, topic: str, user_ids: Iterable[int]) -> set[int]:
+        """Those of ``user_ids`` with a live or still-in-grace connection to ``topic``."""
+        raise NotImplementedError(
+            "subclasses of PresenceStore must provide a users_on_topic() method"
+        )
+
+    def users_presence(self, user_ids: Iterable[int]) -> dict[int, UserState]:
+        """Online state (any live or in-grace connection) and last_seen of each user."""
+        raise NotImplementedError(
+            "subclasses of PresenceStore must provide a users_presence() method"
+        )
+
+    def close(self) -> None:
+        """Release connections to the storage (at shutdown, and in tests); optional."""
+
+    # Async twins.
+
+    async def aheartbeat(self, connections: Iterable[Connection]) -> None:
+        await sync_to_async(self.heartbeat)(list(connections))
+
+    async def aremove(self, connection: Connection) -> None:
+        await sync_to_async(self.remove)(connection)
+
+    async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
+        return await sync_to_async(self.viewer_counts)(list(topics))
+
+    async def ausers_on_topic(self, topic: str, user_ids: Iterable[int]) -> set[int]:
+        return await sync_to_async(self.users_on_topic)(topic, list(user_ids))
+
+    async def ausers_presence(self, user_ids: Iterable[int]) -> dict[int, UserState]:
+        return await sync_to_async(self.users_presence)(list(user_ids))
+
+    async def aclose(self) -> None:
+        self.close()

@@ -1,0 +1,59 @@
+"""GET /api/schema/ and /api/docs/"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.staticfiles import finders
+from drf_spectacular.validation import validate_schema
+from rest_framework.test import APIClient
+
+CONTRACT_PATHS = {
+    "/api/auth/token/": {"post"},
+    "/api/broadcasts/": {"get", "post"},
+    "/api/broadcasts/{broadcast_id}/": {"get"},
+    "/api/broadcasts/{broadcast_id}/start/": {"post"},
+    "/api/broadcasts/{broadcast_id}/end/": {"post"},
+    "/api/broadcasts/{broadcast_id}/comments/": {"get", "post"},
+    "/api/broadcasts/{broadcast_id}/comments/{comment_id}/": {"delete"},
+    "/api/broadcasts/{broadcast_id}/reactions/": {"get", "post"},
+    "/api/broadcasts/{broadcast_id}/viewers/": {"get"},
+    "/api/presence/": {"get"},
+}
+
+
+def test_the_schema_is_valid_openapi_3_covering_the_contract(anonymous: APIClient, db) -> None:
+    response = anonymous.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    assert {path: set(ops) for path, ops in schema["paths"].items()} == CONTRACT_PATHS
+
+
+def test_the_schema_documents_the_detail_and_error_shapes(anonymous: APIClient, db) -> None:
+    schema = anonymous.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    broadcast = schema["components"]["schemas"]["Broadcast"]
+    start = schema["paths"]["/api/broadcasts/{broadcast_id}/start/"]["post"]
+
+    assert set(broadcast["properties"]) == {
+        "id", "title", "description", "status", "broadcaster", "stream_url", "scheduled_for",
+        "started_at", "ended_at", "reactions", "viewers", "comments_count",
+    }  # fmt: skip
+    assert set(start["responses"]) == {"200", "401", "403", "404", "409"}
+
+
+def test_the_docs_page_uses_only_local_static_files(anonymous: APIClient, db) -> None:
+    response = anonymous.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert finders.find(asset.removeprefix("/static/")), f"{asset} is not a static file"
+    assert 'url: "/api/schema/"' in html
+    assert not re.search(r"https?://", html), "the page must not load anything remote"

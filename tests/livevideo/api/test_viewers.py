@@ -1,0 +1,34 @@
+"""GET /api/broadcasts/<id>/viewers/"""
+
+from __future__ import annotations
+
+from rest_framework.test import APIClient
+
+from livevideo import selectors
+from presence.backends import Connection, PresenceStore
+from tests.livevideo.api.asserts import assert_error
+
+
+def test_the_count_is_this_broadcast_s_live_connections(
+    anonymous: APIClient, live, scheduled, viewer, presence_store: PresenceStore
+) -> None:
+    topic = selectors.broadcast_topic(live.pk)
+    presence_store.heartbeat(
+        [
+            Connection(topic, "a", viewer.pk),
+            Connection(topic, "b", viewer.pk),
+            Connection(topic, "c"),
+            Connection(selectors.broadcast_topic(scheduled.pk), "d"),
+        ]
+    )
+
+    assert anonymous.get(f"/api/broadcasts/{live.pk}/viewers/").json() == {"count": 3}
+    assert anonymous.get(f"/api/broadcasts/{live.pk}/").json()["viewers"] == 3
+
+
+def test_no_viewers_is_zero(anonymous: APIClient, live, presence_store: PresenceStore) -> None:
+    assert anonymous.get(f"/api/broadcasts/{live.pk}/viewers/").json() == {"count": 0}
+
+
+def test_an_unknown_broadcast_is_404(anonymous: APIClient) -> None:
+    assert_error(anonymous.get("/api/broadcasts/424242/viewers/"), 404)
