@@ -7,9 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from livevideo.models import Broadcast, BroadcastStatus, Comment, ReactionKind, ReactionTotal
+import presence.selectors
+from livevideo.models import (
+    Broadcast,
+    BroadcastBan,
+    BroadcastStatus,
+    Comment,
+    ModerationAction,
+    ReactionKind,
+    ReactionTotal,
+)
 
 
 def display_name(user: AbstractBaseUser) -> str:
@@ -21,9 +31,16 @@ def user_data(user: AbstractBaseUser) -> dict[str, Any]:
     return {"id": user.pk, "username": user.get_username(), "display_name": display_name(user)}
 
 
+def _broadcasts() -> QuerySet[Broadcast]:
+    """Broadcasts with what ``broadcast_data`` shows of them loaded in the same query."""
+    return Broadcast.objects.select_related("broadcaster", "pinned_comment__author")
+
+
 def broadcast_list(*, status: str | None = None) -> QuerySet[Broadcast]:
     """Broadcasts, newest first, optionally of one status."""
-    qs = Broadcast.objects.select_related("broadcaster").order_by("-created_at", "-id")
+    qs = Broadcast.objects.select_related("broadcaster", "pinned_comment__author").order_by(
+        "-created_at", "-id"
+    )
     if status:
         qs = qs.filter(status=status)
     return qs
@@ -31,13 +48,11 @@ def broadcast_list(*, status: str | None = None) -> QuerySet[Broadcast]:
 
 def broadcast_home(*, recent_ended: int = 12) -> dict[str, list[Broadcast]]:
     """The home page: live first, then upcoming (soonest first), then recently ended."""
-    base = Broadcast.objects.select_related("broadcaster")
+    base = _broadcasts()
     return {
         "live": list(base.filter(status=BroadcastStatus.LIVE).order_by("-started_at", "-id")),
         "upcoming": list(
-            base.filter(status=BroadcastStatus.SCHEDULED).order_by(
-                "scheduled_for", "-created_at"
-            )
+            base.filter(status=BroadcastStatus.SCHEDULED).order_by("scheduled_for", "-created_at")
         ),
         "ended": list(
             base.filter(status=BroadcastStatus.ENDED).order_by("-ended_at", "-id")[:recent_ended]
@@ -63,7 +78,9 @@ def is_platform_staff(user: AbstractBaseUser) -> bool:
 
 def broadcasts_managed_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
     """What a broadcaster runs; staff run them all."""
-    qs = Broadcast.objects.select_related("broadcaster").order_by("-created_at", "-id")
+    qs = Broadcast.objects.select_related("broadcaster", "pinned_comment__author").order_by(
+        "-created_at", "-id"
+    )
     return qs if is_platform_staff(user) else qs.filter(broadcaster=user)
 
 
@@ -109,9 +126,7 @@ def _comments_counts_of(broadcast_ids: Sequence[int]) -> dict[int, int]:
 
 def viewer_count(*, broadcast_id: int) -> int:
     """Concurrent viewers now, from the presence store."""
-    from presence.selectors import topic_viewer_count
-
-    return topic_viewer_count(broadcast_topic(broadcast_id))
+    return presence.selectors.topic_viewer_count(broadcast_topic(broadcast_id))
 
 
 def broadcast_topic(broadcast_id: int) -> str:
@@ -149,11 +164,12 @@ def broadcast_data(broadcast: Broadcast) -> dict[str, Any]:
 
 
 def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
-    """Each broadcast as ``broadcast_data`` shows it, in two queries however many there are
-    (plus one viewer-count read per broadcast from the presence store)."""
+    """Each broadcast as ``broadcast_data`` shows it, in two queries and one presence-store
+    read however many there are."""
     ids = [b.pk for b in broadcasts]
     reactions = _reaction_totals_of(ids)
     comments = _comments_counts_of(ids)
+    viewers = presence.selectors.topic_viewer_counts([broadcast_topic(pk) for pk in ids])
     return [
         {
             "id": b.pk,
@@ -164,8 +180,28 @@ def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
             "scheduled_for": iso(b.scheduled_for),
             **status_data(b),
             "reactions": reactions[b.pk],
-            "viewers": viewer_count(broadcast_id=b.pk),
+            "viewers": viewers[broadcast_topic(b.pk)],
             "comments_count": comments.get(b.pk, 0),
+            "pinned_comment": comment_data(b.pinned_comment) if b.pinned_comment else None,
         }
         for b in broadcasts
     ]
+
+
+def bans_active(*, broadcast_id: int) -> QuerySet[BroadcastBan]:
+    """Bans and time-outs still in force on a broadcast, newest first."""
+    return (
+        BroadcastBan.objects.filter(broadcast_id=broadcast_id)
+        .filter(Q(until__isnull=True) | Q(until__gt=timezone.now()))
+        .select_related("user")
+        .order_by("-created_at", "-id")
+    )
+
+
+def moderation_actions_recent(*, broadcast_id: int, limit: int = 10) -> list[ModerationAction]:
+    """The latest lines of a broadcast's audit trail."""
+    return list(
+        ModerationAction.objects.filter(broadcast_id=broadcast_id).select_related(
+            "actor", "target_user"
+        )[:limit]
+    )

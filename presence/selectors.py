@@ -15,7 +15,12 @@ class UserPresence(TypedDict):
 
 def topic_viewer_count(topic: str) -> int:
     """Concurrent connections on ``topic`` across every process."""
-    return get_store().viewer_counts([topic])[topic]
+    return topic_viewer_counts([topic])[topic]
+
+
+def topic_viewer_counts(topics: list[str]) -> dict[str, int]:
+    """``topic_viewer_count`` of many topics in one store read."""
+    return get_store().viewer_counts(topics)
 
 
 def users_presence(user_ids: list[int]) -> dict[int, UserPresence]:

@@ -89,6 +89,14 @@ class ReactionTotalsSerializer(serializers.Serializer):
     total = serializers.IntegerField(min_value=0)
 
 
+class CommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    broadcast = serializers.IntegerField()
+    author = UserSerializer()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class BroadcastSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -102,14 +110,9 @@ class BroadcastSerializer(serializers.Serializer):
     reactions = ReactionTotalsSerializer()
     viewers = serializers.IntegerField(min_value=0, help_text="Concurrent viewers now.")
     comments_count = serializers.IntegerField(min_value=0, help_text="Visible comments.")
-
-
-class CommentSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    broadcast = serializers.IntegerField()
-    author = UserSerializer()
-    text = serializers.CharField()
-    created_at = serializers.DateTimeField()
+    pinned_comment = CommentSerializer(
+        allow_null=True, help_text="The comment the broadcaster pinned, or null."
+    )
 
 
 class AcceptedSerializer(serializers.Serializer):

@@ -34,6 +34,7 @@ def test_the_detail_shape_is_exactly_the_contract(anonymous: APIClient, live, vi
         "reactions": {"totals": {**dict.fromkeys(ReactionKind.values, 0), "love": 1}, "total": 1},
         "viewers": 0,
         "comments_count": 1,
+        "pinned_comment": None,
     }
 
 

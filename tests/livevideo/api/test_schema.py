@@ -39,7 +39,7 @@ def test_the_schema_documents_the_detail_and_error_shapes(anonymous: APIClient, 
 
     assert set(broadcast["properties"]) == {
         "id", "title", "description", "status", "broadcaster", "stream_url", "scheduled_for",
-        "started_at", "ended_at", "reactions", "viewers", "comments_count",
+        "started_at", "ended_at", "reactions", "viewers", "comments_count", "pinned_comment",
     }  # fmt: skip
     assert set(start["responses"]) == {"200", "401", "403", "404", "409"}
 
