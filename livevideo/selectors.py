@@ -198,10 +198,13 @@ def bans_active(*, broadcast_id: int) -> QuerySet[BroadcastBan]:
     )
 
 
+def moderation_actions(*, broadcast_id: int) -> QuerySet[ModerationAction]:
+    """A broadcast's audit trail, newest first."""
+    return ModerationAction.objects.filter(broadcast_id=broadcast_id).select_related(
+        "actor", "target_user"
+    )
+
+
 def moderation_actions_recent(*, broadcast_id: int, limit: int = 10) -> list[ModerationAction]:
     """The latest lines of a broadcast's audit trail."""
-    return list(
-        ModerationAction.objects.filter(broadcast_id=broadcast_id).select_related(
-            "actor", "target_user"
-        )[:limit]
-    )
+    return list(moderation_actions(broadcast_id=broadcast_id)[:limit])

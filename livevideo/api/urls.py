@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from livevideo.api import views
+from livevideo.api import moderation, views
 
 app_name = "api"
 
@@ -25,6 +25,15 @@ urlpatterns = [
     ),
     path(f"{broadcast}reactions/", views.ReactionsView.as_view(), name="reactions"),
     path(f"{broadcast}viewers/", views.ViewersView.as_view(), name="viewers"),
+    path(
+        f"{broadcast}moderation/",
+        moderation.ModerationSettingsView.as_view(),
+        name="moderation-settings",
+    ),
+    path(f"{broadcast}moderation/log/", moderation.AuditLogView.as_view(), name="audit-log"),
+    path(f"{broadcast}bans/", moderation.BanListView.as_view(), name="ban-list"),
+    path(f"{broadcast}bans/<int:user_id>/", moderation.BanDetailView.as_view(), name="ban-detail"),
+    path(f"{broadcast}pinned/", moderation.PinnedCommentView.as_view(), name="pinned"),
     path("presence/", views.PresenceView.as_view(), name="presence"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
