@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import selectors, services
+from livevideo import moderation, selectors, services
 from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
@@ -88,6 +88,14 @@ class TokenView(ObtainAuthToken):
     serializer_class = s.TokenSerializer
     throttle_classes = APIView.throttle_classes
     throttle_scope = "auth"
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        moderation.sign_in_rate_check(
+            username=username if isinstance(username, str) else "",
+            client=request.META.get("REMOTE_ADDR", ""),
+        )
+        return super().post(request, *args, **kwargs)
 
 
 class BroadcastListView(APIView):

@@ -135,3 +135,17 @@ def test_comments_over_the_rate_limit_get_429_with_retry_after(as_viewer, live, 
     response = as_viewer.post(url(live, "comments/"), {"text": "two"}, format="json")
     assert_error(response, 429)
     assert 1 <= int(response["Retry-After"]) <= 10
+
+
+def test_token_sign_in_attempts_are_limited(anonymous, viewer, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "SIGN_IN": (2, 300.0)}
+    for _ in range(2):
+        response = anonymous.post(
+            "/api/auth/token/", {"username": "vera", "password": "wrong"}, format="json"
+        )
+        assert response.status_code == 400
+    response = anonymous.post(
+        "/api/auth/token/", {"username": "vera", "password": "wrong"}, format="json"
+    )
+    assert_error(response, 429)
+    assert response["Retry-After"]
