@@ -1,0 +1,130 @@
+"""Real processes for fault and scale tests: app servers, and a private PostgreSQL.
+
+Each test that stops a service starts its own copy on a spare port, so the shared servers the
+rest of the suite uses are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if os.path.isdir("/usr/lib/postgresql")
+        else ""
+    )
+    / "bin"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, *, timeout: float = 5) -> tuple[int, bytes]:
+    """GET ``url``: (status, body), for any status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_until(check, *, timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``check()`` until it is truthy or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return True
+        time.sleep(interval)
+    return False
+
+
+class AppServer:
+    """``livevideo.asgi:application`` under daphne in its own process."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(tempfile.mkstemp(prefix="appserver-", suffix=".log")[1])
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*command, "livevideo.asgi:application"],
+                cwd=ROOT,
+                env={**os.environ, "DJANGO_SETTINGS_MODULE": "livevideo.settings", **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if not wait_until(lambda: http_get(f"{self.url}/healthz")[0] == 200, timeout=30):
+            self.stop()
+            raise RuntimeError(f"app server did not start:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_path.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """Die without cleaning up, as a crashed process does."""
+        self.process.kill()
+        self.process.wait()
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on a spare port, which a test may stop and start."""
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError(f"no PostgreSQL server binaries in {PG_BIN}")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="private-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self._run("initdb", "-D", str(self.dir / "data"), "-U", "postgres", "-A", "trust")
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(PG_BIN / tool), *args]
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root.
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        self._run(
+            "pg_ctl", "-D", str(self.dir / "data"), "-l", str(self.dir / "log"), "-w",
+            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
