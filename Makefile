@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/livevideo
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: setup run test test-real test-default lint format services bench
+.PHONY: setup run test test-real test-default test-e2e lint format services bench
 
 setup: $(VENV)/.installed
 
@@ -24,13 +24,19 @@ services:
 	.ci/services
 
 # The whole suite: against PostgreSQL and Redis, then on the embedded default.
-test: setup services lint test-real test-default
+test: setup services lint test-real test-default test-e2e
 
 test-real:
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q
 
 test-default:
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q
+
+# Real browsers (Debian's Chromium) against a forked Daphne, in their own pytest run: Playwright
+# keeps an event loop in the test thread, which the async tests above cannot share.
+test-e2e: setup
+	.ci/chromium
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/e2e
 
 lint: setup
 	$(BIN)/ruff check .
@@ -39,3 +45,25 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Load tests (docs/performance.md): real server processes on PostgreSQL and Redis.
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/livevideo_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/7
+BENCH_ARGS ?=
+LOADTEST := DATABASE_URL=$(BENCH_PG_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python manage.py loadtest
+
+bench-db: setup
+	$(BIN)/python -c "import psycopg, sys; u = sys.argv[1]; c = psycopg.connect(u.rsplit('/', 1)[0] + '/postgres', autocommit=True); \
+	c.execute('SELECT 1 FROM pg_database WHERE datname = %s', [u.rsplit('/', 1)[1]]).fetchone() or c.execute('CREATE DATABASE ' + u.rsplit('/', 1)[1])" $(BENCH_PG_URL)
+
+# The standard scenario: 10,000 viewers, 100 reactions/s and 5 comments/s for 60 s.
+bench: bench-db
+	$(LOADTEST) --viewers 10000 --reactions 100 --comments 5 --duration 60 $(BENCH_ARGS)
+
+# About 20 s: 500 viewers for 10 s.
+bench-quick: bench-db
+	$(LOADTEST) --viewers 500 --workers 2 --reactions 50 --comments 5 --duration 10 $(BENCH_ARGS)
+
+# The tutorial-style baseline and ours, same load, same run: the ratio of their capacity.
+bench-compare: bench-db
+	$(LOADTEST) --compare baseline,uvicorn --viewers 1000 --reactions 100 --comments 10 --duration 30 $(BENCH_ARGS)

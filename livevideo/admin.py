@@ -15,10 +15,12 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
-from livevideo import selectors, services
+from livevideo import moderation, selectors, services
 from livevideo.errors import ServiceError
-from livevideo.forms import BroadcastForm
-from livevideo.models import Broadcast, Comment, Reaction
+from livevideo.forms import BroadcastAdminForm, BroadcastForm, ModerationSettingsForm
+from livevideo.models import Broadcast, BroadcastBan, Comment, ModerationAction, Reaction
+
+MODERATION_FIELDS = ModerationSettingsForm.Meta.fields
 
 
 def sees_everything(request: HttpRequest) -> bool:
@@ -75,7 +77,7 @@ class BroadcasterScopedAdmin(admin.ModelAdmin):
 @admin.register(Broadcast)
 class BroadcastAdmin(BroadcasterScopedAdmin):
     owner_lookup = "broadcaster"
-    form = BroadcastForm
+    form = BroadcastAdminForm
     list_display = ("title", "broadcaster", "status", "started_at", "ended_at", "reaction_total")
     list_filter = ("status",)
     search_fields = ("title", "broadcaster__username")
@@ -96,7 +98,14 @@ class BroadcastAdmin(BroadcasterScopedAdmin):
     def get_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> list[str]:
         # Only a superuser picks someone else as the broadcaster, and only when adding.
         owner = ["broadcaster"] if obj is not None or request.user.is_superuser else []
-        return [*owner, *BroadcastForm.Meta.fields, *self.get_readonly_fields(request, obj)]
+        # Moderation settings once the broadcast exists (they start at their defaults).
+        settings = MODERATION_FIELDS if obj is not None else ()
+        return [
+            *owner,
+            *BroadcastForm.Meta.fields,
+            *settings,
+            *self.get_readonly_fields(request, obj),
+        ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> tuple:
         if obj is None:
@@ -109,6 +118,13 @@ class BroadcastAdmin(BroadcasterScopedAdmin):
         details = {name: form.cleaned_data[name] for name in BroadcastForm.Meta.fields}
         if change:
             services.broadcast_update(broadcast=obj, actor=request.user, **details)
+            if set(MODERATION_FIELDS) & set(form.changed_data):
+                # Through the service, so the change is checked and lands in the audit trail.
+                moderation.moderation_settings_update(
+                    broadcast=obj,
+                    actor=request.user,
+                    **{name: form.cleaned_data[name] for name in MODERATION_FIELDS},
+                )
             return
         broadcaster = form.cleaned_data.get("broadcaster") or request.user
         created = services.broadcast_create(broadcaster=broadcaster, **details)
@@ -217,4 +233,73 @@ class ReactionAdmin(BroadcasterScopedAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Reaction | None = None) -> bool:
+        return False
+
+
+class ModerationRecordAdmin(BroadcasterScopedAdmin):
+    """Read-only records of moderation, for whoever may run broadcasts (the broadcasters group
+    or staff with broadcast permissions), each seeing only their own broadcasts' rows."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.has_perm("livevideo.view_broadcast") and self._owns(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # The list's actions need "change"; a single record's page is view-only.
+        return (
+            obj is None
+            and request.user.has_perm("livevideo.change_broadcast")
+            and self._owns(request, obj)
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(BroadcastBan)
+class BroadcastBanAdmin(ModerationRecordAdmin):
+    """Bans and time-outs; the studio makes them, "Lift" here ends them."""
+
+    list_display = ("user", "broadcast", "until", "reason", "created_by", "created_at")
+    list_filter = (("broadcast", admin.RelatedOnlyFieldListFilter),)
+    search_fields = ("user__username", "broadcast__title")
+    list_select_related = ("user", "broadcast", "created_by")
+    fields = readonly_fields = ("broadcast", "user", "until", "reason", "created_by", "created_at")
+    actions = ("lift_bans",)
+
+    @admin.action(description="Lift (ban or time-out)", permissions=["change"])
+    def lift_bans(self, request: HttpRequest, queryset: QuerySet[BroadcastBan]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast", "user"),
+            lambda ban: moderation.user_unban(
+                broadcast=ban.broadcast, actor=request.user, user=ban.user
+            ),
+            "ban(s) lifted",
+        )
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(ModerationRecordAdmin):
+    """The audit trail: who did what to whom, on which broadcast. Never edited."""
+
+    list_display = ("created_at", "broadcast", "action", "actor", "target_user", "detail")
+    list_filter = (("broadcast", admin.RelatedOnlyFieldListFilter), "action")
+    search_fields = ("actor__username", "target_user__username", "broadcast__title")
+    list_select_related = ("broadcast", "actor", "target_user")
+    date_hierarchy = "created_at"
+    fields = readonly_fields = (
+        "created_at",
+        "broadcast",
+        "action",
+        "actor",
+        "target_user",
+        "comment",
+        "detail",
+    )
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

@@ -8,6 +8,7 @@ from django.core.validators import URLValidator
 
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
+from livevideo.moderation import MAX_SLOW_MODE_SECONDS
 
 
 class SignupForm(UserCreationForm):
@@ -23,7 +24,15 @@ class SignupForm(UserCreationForm):
         fields = ("username", "display_name")
 
 
-class BroadcastForm(forms.ModelForm):
+class ServiceErrorsMixin:
+    """Shows a rule a service refused on its field (or on the whole form)."""
+
+    def add_service_error(self, error: ServiceError) -> None:
+        field = error.field if error.field in self.fields else None
+        self.add_error(field, error.message)
+
+
+class BroadcastForm(ServiceErrorsMixin, forms.ModelForm):
     """A broadcast's details, used by the studio and the admin (its status is never edited)."""
 
     # Only http(s): the stream URL ends up in a <video src>.
@@ -49,7 +58,43 @@ class BroadcastForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 4}),
         }
 
-    def add_service_error(self, error: ServiceError) -> None:
-        """Show a rule the service refused on its field (or on the whole form)."""
-        field = error.field if error.field in self.fields else None
-        self.add_error(field, error.message)
+
+class ModerationSettingsForm(ServiceErrorsMixin, forms.ModelForm):
+    """Slow mode, blocked words and links; ``moderation_settings_update`` applies them."""
+
+    slow_mode_seconds = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_SLOW_MODE_SECONDS,
+        label="Slow mode (seconds)",
+        help_text="One comment per viewer per this many seconds (0 or empty: off).",
+    )
+
+    class Meta:
+        model = Broadcast
+        fields = ("slow_mode_seconds", "blocked_words", "allow_links")
+        widgets = {
+            "blocked_words": forms.Textarea(
+                attrs={"rows": 3, "placeholder": "One per line or comma-separated"}
+            ),
+        }
+
+    def clean_slow_mode_seconds(self) -> int:
+        return self.cleaned_data["slow_mode_seconds"] or 0
+
+
+class BroadcastAdminForm(BroadcastForm, ModerationSettingsForm):
+    """The admin's broadcast form: details plus the moderation settings."""
+
+    class Meta(BroadcastForm.Meta):
+        fields = (*BroadcastForm.Meta.fields, *ModerationSettingsForm.Meta.fields)
+
+
+class TimeoutForm(forms.Form):
+    seconds = forms.IntegerField(min_value=1)
+    reason = forms.CharField(max_length=200, required=False)
+
+
+class BanForm(forms.Form):
+    remove_comments = forms.BooleanField(required=False)
+    reason = forms.CharField(max_length=200, required=False)

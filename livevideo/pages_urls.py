@@ -5,6 +5,10 @@ from django.urls import path
 
 from livevideo import views
 
+# Moderation from the studio: one comment, or one user, of a broadcast.
+comment = "studio/<int:broadcast_id>/comments/<int:comment_id>/"
+user = "studio/<int:broadcast_id>/users/<int:user_id>/"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("broadcasts/<int:broadcast_id>/", views.watch, name="watch"),
@@ -18,9 +22,15 @@ urlpatterns = [
     path("studio/<int:broadcast_id>/edit/", views.studio_broadcast_form, name="studio_edit"),
     path("studio/<int:broadcast_id>/start/", views.studio_start, name="studio_start"),
     path("studio/<int:broadcast_id>/end/", views.studio_end, name="studio_end"),
+    path(f"{comment}remove/", views.studio_comment_remove, name="studio_comment_remove"),
+    path(f"{comment}pin/", views.studio_comment_pin, name="studio_comment_pin"),
+    path("studio/<int:broadcast_id>/unpin/", views.studio_unpin, name="studio_unpin"),
+    path(f"{user}timeout/", views.studio_user_timeout, name="studio_user_timeout"),
+    path(f"{user}ban/", views.studio_user_ban, name="studio_user_ban"),
+    path(f"{user}unban/", views.studio_user_unban, name="studio_user_unban"),
     path(
-        "studio/<int:broadcast_id>/comments/<int:comment_id>/remove/",
-        views.studio_comment_remove,
-        name="studio_comment_remove",
+        "studio/<int:broadcast_id>/moderation/",
+        views.studio_moderation_settings,
+        name="studio_moderation_settings",
     ),
 ]

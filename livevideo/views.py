@@ -5,22 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from livevideo import selectors, services
+from livevideo import moderation, selectors, services
 from livevideo.errors import ServiceError
-from livevideo.forms import BroadcastForm, SignupForm
+from livevideo.forms import BanForm, BroadcastForm, ModerationSettingsForm, SignupForm, TimeoutForm
 from livevideo.models import Broadcast, Comment, ReactionKind
 
 COMMENTS_SHOWN = 100
+AUDIT_SHOWN = 10
+# The HTTP status of each ServiceError code, for studio.js's requests.
+ERROR_STATUS = {"invalid": 400, "forbidden": 403, "conflict": 409, "rate_limited": 429}
 REACTION_ICONS = {
     ReactionKind.LIKE: "👍",
     ReactionKind.CELEBRATE: "🎉",
@@ -54,23 +58,39 @@ def _studio_url(broadcast: Broadcast) -> str:
     return reverse("studio_broadcast", kwargs={"broadcast_id": broadcast.pk})
 
 
-def _redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
+def _back_url(request: HttpRequest, fallback: str) -> str:
+    """The form's ``next`` when it is a safe local URL, else ``fallback``."""
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
+    if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        target = fallback
-    return redirect(target)
+        return target
+    return fallback
 
 
-def _attempt(request: HttpRequest, action: Callable[[], object], success: str) -> None:
+def _answer(request: HttpRequest, back: str, message: str, status: int = 200) -> HttpResponse:
+    """studio.js posts with ``Accept: application/json`` and gets the message as JSON; a plain
+    form post gets the message flashed and a redirect."""
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse({"message": message}, status=status)
+    (messages.success if status < 400 else messages.error)(request, message)
+    return redirect(back)
+
+
+def _run(
+    request: HttpRequest, action: Callable[[], object], success: str, back: str
+) -> HttpResponse:
     """Run a service; its refusal becomes a message for the user, never an error page."""
     try:
         action()
     except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
+        return _answer(request, back, exc.message, ERROR_STATUS.get(exc.code, 400))
+    return _answer(request, back, success)
+
+
+def _invalid(request: HttpRequest, form: forms.Form, back: str) -> HttpResponse:
+    reasons = [f"{error}" for errors in form.errors.values() for error in errors]
+    return _answer(request, back, " ".join(reasons), 400)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -79,10 +99,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @ensure_csrf_cookie  # watch.js reads the CSRF token from the cookie for its API calls.
 def watch(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = get_object_or_404(selectors.broadcast_list(), pk=broadcast_id)
+    broadcast = get_object_or_404(
+        selectors.broadcast_list().select_related("pinned_comment__author"), pk=broadcast_id
+    )
     data = selectors.broadcast_data(broadcast)
     context = {
         "broadcast": broadcast,
+        "pinned": broadcast.pinned_comment,
         "broadcast_data": data,
         "reactions": _reactions(data["reactions"]["totals"]),
         "comments": _recent_comments(broadcast.pk),
@@ -122,6 +145,9 @@ def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
         "reactions": _reactions(totals["totals"]),
         "reactions_total": totals["total"],
         "comments": _recent_comments(broadcast.pk),
+        "settings_form": ModerationSettingsForm(instance=broadcast),
+        "bans": selectors.bans_active(broadcast_id=broadcast.pk),
+        "audit": selectors.moderation_actions_recent(broadcast_id=broadcast.pk, limit=AUDIT_SHOWN),
     }
     return render(request, "livevideo/studio/broadcast.html", context)
 
@@ -152,36 +178,146 @@ def studio_broadcast_form(request: HttpRequest, broadcast_id: int | None = None)
 @require_POST
 def studio_start(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _managed_broadcast(request, broadcast_id)
-    _attempt(
+    return _run(
         request,
         lambda: services.broadcast_start(broadcast=broadcast, actor=request.user),
         f"“{broadcast.title}” is live.",
+        _back_url(request, _studio_url(broadcast)),
     )
-    return _redirect_back(request, _studio_url(broadcast))
 
 
 @login_required
 @require_POST
 def studio_end(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _managed_broadcast(request, broadcast_id)
-    _attempt(
+    return _run(
         request,
         lambda: services.broadcast_end(broadcast=broadcast, actor=request.user),
         f"“{broadcast.title}” has ended.",
+        _back_url(request, _studio_url(broadcast)),
     )
-    return _redirect_back(request, _studio_url(broadcast))
+
+
+def _managed_comment(request: HttpRequest, broadcast_id: int, comment_id: int) -> Comment:
+    """A visible comment on a broadcast the user runs (else 404)."""
+    broadcast = _managed_broadcast(request, broadcast_id)
+    comment = get_object_or_404(
+        selectors.comments_visible(broadcast_id=broadcast.pk), pk=comment_id
+    )
+    comment.broadcast = broadcast
+    return comment
 
 
 @login_required
 @require_POST
 def studio_comment_remove(request: HttpRequest, broadcast_id: int, comment_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
-    comment = get_object_or_404(
-        selectors.comments_visible(broadcast_id=broadcast.pk), pk=comment_id
-    )
-    _attempt(
+    comment = _managed_comment(request, broadcast_id, comment_id)
+    return _run(
         request,
         lambda: services.comment_remove(comment=comment, actor=request.user),
         "Comment removed.",
+        _studio_url(comment.broadcast),
     )
-    return redirect(_studio_url(broadcast))
+
+
+@login_required
+@require_POST
+def studio_comment_pin(request: HttpRequest, broadcast_id: int, comment_id: int) -> HttpResponse:
+    comment = _managed_comment(request, broadcast_id, comment_id)
+    return _run(
+        request,
+        lambda: moderation.comment_pin(comment=comment, actor=request.user),
+        "Comment pinned.",
+        _studio_url(comment.broadcast),
+    )
+
+
+@login_required
+@require_POST
+def studio_unpin(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    return _run(
+        request,
+        lambda: moderation.comment_unpin(broadcast=broadcast, actor=request.user),
+        "Comment unpinned.",
+        _studio_url(broadcast),
+    )
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds} s"
+
+
+@login_required
+@require_POST
+def studio_user_timeout(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    target = get_object_or_404(get_user_model(), pk=user_id)
+    form = TimeoutForm(request.POST)
+    back = _studio_url(broadcast)
+    if not form.is_valid():
+        return _invalid(request, form, back)
+    seconds = form.cleaned_data["seconds"]
+    return _run(
+        request,
+        lambda: moderation.user_timeout(
+            broadcast=broadcast,
+            actor=request.user,
+            user=target,
+            seconds=seconds,
+            reason=form.cleaned_data["reason"],
+        ),
+        f"{selectors.display_name(target)} is timed out for {_duration(seconds)}.",
+        back,
+    )
+
+
+@login_required
+@require_POST
+def studio_user_ban(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    target = get_object_or_404(get_user_model(), pk=user_id)
+    form = BanForm(request.POST)
+    back = _studio_url(broadcast)
+    if not form.is_valid():
+        return _invalid(request, form, back)
+    removed = " and their comments removed" if form.cleaned_data["remove_comments"] else ""
+    return _run(
+        request,
+        lambda: moderation.user_ban(
+            broadcast=broadcast, actor=request.user, user=target, **form.cleaned_data
+        ),
+        f"{selectors.display_name(target)} is banned from this broadcast{removed}.",
+        back,
+    )
+
+
+@login_required
+@require_POST
+def studio_user_unban(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    target = get_object_or_404(get_user_model(), pk=user_id)
+    return _run(
+        request,
+        lambda: moderation.user_unban(broadcast=broadcast, actor=request.user, user=target),
+        f"{selectors.display_name(target)} may take part again.",
+        _studio_url(broadcast),
+    )
+
+
+@login_required
+@require_POST
+def studio_moderation_settings(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    form = ModerationSettingsForm(request.POST, instance=broadcast)
+    back = _studio_url(broadcast)
+    if not form.is_valid():
+        return _invalid(request, form, back)
+    return _run(
+        request,
+        lambda: moderation.moderation_settings_update(
+            broadcast=broadcast, actor=request.user, **form.cleaned_data
+        ),
+        "Moderation settings saved.",
+        back,
+    )

@@ -1,14 +1,12 @@
 /*
- * The watch page: reactions, comments and live state for one broadcast.
+ * The watch page: reactions, comments, presence and live state for one broadcast.
  *
  * It starts from the server-rendered page and the embedded broadcast data (#broadcast-data),
- * writes through the REST API, and applies contract events with applyEvent(). The real-time
- * client (realtime.js) plugs in through window.LiveVideoWatch:
+ * writes through the REST API, and applies contract events with applyEvent(). The watch
+ * template imports realtime.js as a module and hands its connect() to start():
  *
- *   // realtime: for each received event
- *   window.LiveVideoWatch.applyEvent(event);
+ *   window.LiveVideoWatch.start(connect);   // connect(broadcastId, {onEvent, onState})
  *
- * If realtime.js loads first it can wait for the "livevideo:watch-ready" event on document.
  * User text is only ever set with textContent, never as HTML.
  */
 (function () {
@@ -26,9 +24,10 @@
   const commentList = root.querySelector("[data-comment-list]");
   const commentsEmpty = root.querySelector("[data-comments-empty]");
   const commentTemplate = document.getElementById("comment-template");
+  const newCommentsPill = root.querySelector("[data-new-comments]");
   const composer = root.querySelector("[data-composer]");
   const reactionError = root.querySelector("[data-reaction-error]");
-  const presence = new Map();
+  const floats = window.LiveVideoFloats.create(root.querySelector("[data-float-layer]"));
 
   // --- REST --------------------------------------------------------------------------------
 
@@ -37,7 +36,7 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  /** Fetch JSON; resolves to {ok, status, body}, and rejects only when the network fails. */
+  /** Fetch JSON; resolves to {ok, status, body, retryAfter}, rejects only on network failure. */
   async function api(path, options) {
     const init = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
     init.headers = Object.assign(
@@ -54,11 +53,12 @@
         body = null;
       }
     }
-    return { ok: response.ok, status: response.status, body: body };
+    const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+    return { ok: response.ok, status: response.status, body: body, retryAfter: retryAfter };
   }
 
   const FALLBACK_ERRORS = {
-    401: "Please sign in again.",
+    401: "You are signed out. Sign in again to take part.",
     403: "You are not allowed to do that.",
     404: "This broadcast no longer exists.",
     409: "The broadcast is not live.",
@@ -68,6 +68,10 @@
   /** The API's reason: {"detail": ...} or field errors {"field": ["..."]}. */
   function errorMessage(result) {
     const body = result.body;
+    // DRF's wording for a lost session is not helpful to a viewer.
+    if (result.status === 401 || /credentials were not provided/i.test((body && body.detail) || "")) {
+      return FALLBACK_ERRORS[401];
+    }
     if (body && typeof body.detail === "string") return body.detail;
     if (body && typeof body === "object") {
       const reasons = Object.values(body).flat().filter((r) => typeof r === "string");
@@ -83,13 +87,19 @@
 
   const NETWORK_ERROR = "Could not reach the server. Check your connection and try again.";
 
-  // --- Rendering state ----------------------------------------------------------------------
+  // --- Status, viewers, connection ----------------------------------------------------------
 
   const STATUS_LABELS = { scheduled: "Upcoming", live: "Live", ended: "Ended" };
   const PLAYER_MESSAGES = {
     scheduled: "This broadcast has not started yet.",
     live: "The broadcaster is live: follow the chat and reactions.",
     ended: "This broadcast has ended.",
+  };
+  const CONNECTION_LABELS = {
+    connecting: "Connecting…",
+    live: "Live updates",
+    reconnecting: "Reconnecting…",
+    offline: "Offline",
   };
 
   function renderStatus(data) {
@@ -113,35 +123,74 @@
     }
   }
 
-  function renderReactions(data) {
-    state.reactions = data;
+  function renderViewers(data) {
+    state.viewers = data.count;
+    root.querySelector("[data-viewers]").textContent = String(data.count);
+  }
+
+  function setConnection(connectionState) {
+    const element = root.querySelector("[data-connection]");
+    element.dataset.state = connectionState;
+    element.textContent = CONNECTION_LABELS[connectionState] || connectionState;
+  }
+
+  // --- Reactions ----------------------------------------------------------------------------
+
+  const icons = {};
+  root.querySelectorAll("[data-reaction]").forEach((button) => {
+    icons[button.dataset.reaction] = button.querySelector(".reaction-icon").textContent;
+  });
+  let serverTotals = Object.assign({}, state.reactions.totals);
+  const pendingOwn = {}; // this viewer's taps not yet counted in a server total
+
+  function renderCounts() {
     root.querySelectorAll("[data-reaction]").forEach((button) => {
-      const count = data.totals[button.dataset.reaction] || 0;
+      const kind = button.dataset.reaction;
+      const count = (serverTotals[kind] || 0) + (pendingOwn[kind] || 0);
       button.querySelector("[data-count]").textContent = String(count);
       const label = button.querySelector(".reaction-label").textContent;
       button.setAttribute("aria-label", label + " (" + count + ")");
     });
   }
 
-  function renderViewers(data) {
-    state.viewers = data.count;
-    root.querySelector("[data-viewers]").textContent = String(data.count);
+  /** Absolute totals from the server: float what changed since the last ones (minus our own
+   * taps, which floated when tapped), then show the new counts. */
+  function applyTotals(data) {
+    const diff = {};
+    for (const [kind, total] of Object.entries(data.totals)) {
+      const grew = total - (serverTotals[kind] || 0);
+      const own = Math.min(pendingOwn[kind] || 0, Math.max(0, grew));
+      pendingOwn[kind] = (pendingOwn[kind] || 0) - own;
+      diff[kind] = grew - own;
+    }
+    serverTotals = Object.assign({}, data.totals);
+    state.reactions = data;
+    renderCounts();
+    floats.burst(diff, icons);
   }
 
-  function renderPresence(data) {
-    (data.joined || []).forEach((user) => presence.set(user.id, user));
-    (data.left || []).forEach((user) => presence.delete(user.id));
-    const list = root.querySelector("[data-presence-list]");
-    list.replaceChildren(
-      ...Array.from(presence.values()).map((user) => {
-        const item = document.createElement("li");
-        item.className = "chip";
-        item.textContent = user.display_name || user.username;
-        return item;
-      })
-    );
-    root.querySelector("[data-presence]").hidden = presence.size === 0;
+  async function react(kind) {
+    pendingOwn[kind] = (pendingOwn[kind] || 0) + 1;
+    renderCounts();
+    floats.burst({ [kind]: 1 }, icons);
+    let failure = null;
+    try {
+      const result = await api(apiBase + "reactions/", {
+        method: "POST",
+        body: JSON.stringify({ kind: kind }),
+      });
+      if (!result.ok) failure = errorMessage(result);
+    } catch (_) {
+      failure = NETWORK_ERROR;
+    }
+    if (failure && pendingOwn[kind] > 0) {
+      pendingOwn[kind] -= 1;
+      renderCounts();
+    }
+    showError(reactionError, failure);
   }
+
+  const presence = window.LiveVideoPresence.create(root);
 
   // --- Comments -----------------------------------------------------------------------------
 
@@ -162,12 +211,18 @@
     return commentList.scrollHeight - commentList.scrollTop - commentList.clientHeight < 48;
   }
 
+  function scrollToNewest() {
+    commentList.scrollTop = commentList.scrollHeight;
+    newCommentsPill.hidden = true;
+  }
+
   function appendComment(comment) {
     if (commentList.querySelector('[data-comment-id="' + Number(comment.id) + '"]')) return;
-    const stick = nearBottom();
+    const stick = nearBottom() || comment.author.id === userId;
     const item = commentTemplate.content.firstElementChild.cloneNode(true);
     item.dataset.commentId = String(comment.id);
     item.dataset.authorId = String(comment.author.id);
+    item.querySelector("[data-presence-user]").dataset.presenceUser = String(comment.author.id);
     item.querySelector(".comment-author").textContent =
       comment.author.display_name || comment.author.username;
     item.querySelector("time").dateTime = comment.created_at;
@@ -176,13 +231,27 @@
     commentList.append(item);
     while (commentList.children.length > commentsLimit) commentList.firstElementChild.remove();
     commentsEmpty.hidden = true;
-    if (stick) commentList.scrollTop = commentList.scrollHeight;
+    presence.track([comment.author.id]);
+    if (stick) scrollToNewest();
+    else newCommentsPill.hidden = false;
   }
 
   function removeComment(data) {
     const item = commentList.querySelector('[data-comment-id="' + Number(data.id) + '"]');
     if (item) item.remove();
     commentsEmpty.hidden = commentList.children.length > 0;
+    if (Number(data.id) === state.pinnedId) renderPinned({ comment: null });
+  }
+
+  function renderPinned(data) {
+    const box = root.querySelector("[data-pinned]");
+    const comment = data.comment;
+    state.pinnedId = comment ? comment.id : null;
+    box.hidden = !comment;
+    box.querySelector("[data-pinned-author]").textContent = comment
+      ? comment.author.display_name || comment.author.username
+      : "";
+    box.querySelector("[data-pinned-text]").textContent = comment ? comment.text : "";
   }
 
   /** Refetch everything over REST (after a `reset`: history no longer covers the gap). */
@@ -201,12 +270,14 @@
     commentList.replaceChildren();
     comments.forEach(appendComment);
     commentsEmpty.hidden = comments.length > 0;
+    scrollToNewest();
   }
 
   function applySnapshot(broadcast) {
     renderStatus(broadcast);
-    renderReactions(broadcast.reactions);
+    applyTotals(broadcast.reactions);
     renderViewers({ count: broadcast.viewers });
+    if ("pinned_comment" in broadcast) renderPinned({ comment: broadcast.pinned_comment });
   }
 
   // --- The real-time hook -------------------------------------------------------------------
@@ -215,47 +286,51 @@
     hello: (data) => applySnapshot(data.broadcast),
     "comment.created": appendComment,
     "comment.removed": removeComment,
+    "comment.pinned": renderPinned,
     "broadcast.status": renderStatus,
-    reactions: renderReactions,
+    reactions: applyTotals,
     viewers: renderViewers,
-    presence: renderPresence,
+    presence: presence.apply,
     reset: () => resync(),
   };
 
-  /** realtime: apply one contract event {type, id, ts, data} to the page. */
+  /** Apply one contract event {type, id, ts, data} to the page. */
   function applyEvent(event) {
     const handler = event && handlers[event.type];
     if (handler) handler(event.data || {});
   }
 
+  function applyEvents(events) {
+    (Array.isArray(events) ? events : [events]).forEach(applyEvent);
+  }
+
+  /** Connect with realtime.js's connect(); without it the page just does not update live. */
+  function start(connect) {
+    if (typeof connect !== "function") return setConnection("offline");
+    window.LiveVideoWatch.client = connect(state.id, {
+      onEvent: applyEvents,
+      onState: setConnection,
+    });
+    return window.LiveVideoWatch.client;
+  }
+
   window.LiveVideoWatch = {
     broadcastId: state.id,
     applyEvent: applyEvent,
-    applyEvents: (events) => events.forEach(applyEvent),
+    applyEvents: applyEvents,
     resync: resync,
+    start: start,
   };
-  document.dispatchEvent(new CustomEvent("livevideo:watch-ready", { detail: window.LiveVideoWatch }));
 
   // --- User actions -------------------------------------------------------------------------
 
   root.querySelectorAll("[data-reaction]").forEach((button) => {
-    button.addEventListener("click", async () => {
-      const kind = button.dataset.reaction;
-      try {
-        const result = await api(apiBase + "reactions/", {
-          method: "POST",
-          body: JSON.stringify({ kind: kind }),
-        });
-        if (!result.ok) return showError(reactionError, errorMessage(result));
-        showError(reactionError, "");
-        // Counted at once for feedback; the next absolute `reactions` event corrects it.
-        const totals = Object.assign({}, state.reactions.totals);
-        totals[kind] = (totals[kind] || 0) + 1;
-        renderReactions({ totals: totals, total: state.reactions.total + 1 });
-      } catch (_) {
-        showError(reactionError, NETWORK_ERROR);
-      }
-    });
+    button.addEventListener("click", () => react(button.dataset.reaction));
+  });
+
+  newCommentsPill.addEventListener("click", scrollToNewest);
+  commentList.addEventListener("scroll", () => {
+    if (nearBottom()) newCommentsPill.hidden = true;
   });
 
   commentList.addEventListener("click", async (clickEvent) => {
@@ -271,6 +346,9 @@
     }
   });
 
+  let waitUntil = 0; // rate limited or slow mode: no sending before this time (ms)
+  let waitTimer = null;
+
   function updateComposer() {
     if (!composer) return;
     const textarea = composer.querySelector("textarea");
@@ -279,7 +357,25 @@
     counter.textContent = length + " / " + commentMax;
     counter.classList.toggle("counter-warn", length > commentMax * 0.9);
     composer.querySelector("[type=submit]").disabled =
-      textarea.disabled || !textarea.value.trim() || length > commentMax;
+      textarea.disabled || !textarea.value.trim() || length > commentMax || Date.now() < waitUntil;
+  }
+
+  /** Show the server's reason with a countdown, and keep Send disabled until it is over. */
+  function waitBeforeSending(errorBox, reason, seconds) {
+    waitUntil = Date.now() + seconds * 1000;
+    clearInterval(waitTimer);
+    const tick = () => {
+      const left = Math.ceil((waitUntil - Date.now()) / 1000);
+      if (left <= 0) {
+        clearInterval(waitTimer);
+        showError(errorBox, "");
+      } else {
+        showError(errorBox, reason + " You can send again in " + left + " s.");
+      }
+      updateComposer();
+    };
+    waitTimer = setInterval(tick, 1000);
+    tick();
   }
 
   if (composer) {
@@ -290,27 +386,32 @@
       // Enter sends, Shift+Enter makes a new line, as in most chats.
       if (keyEvent.key === "Enter" && !keyEvent.shiftKey && !keyEvent.isComposing) {
         keyEvent.preventDefault();
-        composer.requestSubmit();
+        if (!composer.querySelector("[type=submit]").disabled) composer.requestSubmit();
       }
     });
     composer.addEventListener("submit", async (submitEvent) => {
       submitEvent.preventDefault();
       const text = textarea.value.trim();
       if (!text) return showError(errorBox, "Write something first.");
-      const submit = composer.querySelector("[type=submit]");
-      submit.disabled = true;
+      if (text.length > commentMax) {
+        return showError(errorBox, "Comments are at most " + commentMax + " characters.");
+      }
+      composer.querySelector("[type=submit]").disabled = true;
       try {
         const result = await api(apiBase + "comments/", {
           method: "POST",
           body: JSON.stringify({ text: text }),
         });
-        if (!result.ok) {
+        if (result.status === 429 && result.retryAfter) {
+          waitBeforeSending(errorBox, errorMessage(result), result.retryAfter);
+        } else if (!result.ok) {
           showError(errorBox, errorMessage(result));
         } else {
           showError(errorBox, "");
-          textarea.value = "";
-          commentList.scrollTop = commentList.scrollHeight;
+          // The stream may have shown the comment already and the viewer typed on: keep that.
+          if (textarea.value.trim() === text) textarea.value = "";
           appendComment(result.body);
+          scrollToNewest();
         }
       } catch (_) {
         showError(errorBox, NETWORK_ERROR);
@@ -321,6 +422,12 @@
   }
 
   commentList.querySelectorAll("[data-comment-id]").forEach(decorateComment);
-  commentList.scrollTop = commentList.scrollHeight;
+  state.pinnedId = Number(root.querySelector("[data-pinned]").dataset.pinnedId) || null;
+  scrollToNewest();
   updateComposer();
+  presence.track(
+    [state.broadcaster.id].concat(
+      Array.from(commentList.querySelectorAll("[data-author-id]"), (c) => Number(c.dataset.authorId))
+    )
+  );
 })();

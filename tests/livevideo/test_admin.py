@@ -7,14 +7,16 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from livevideo import services
-from livevideo.models import Broadcast, BroadcastStatus
+from livevideo import moderation, services
+from livevideo.models import Broadcast, BroadcastBan, BroadcastStatus, ModerationAction
 from tests.factories import CommentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:livevideo_broadcast_changelist")
 COMMENTS = reverse("admin:livevideo_comment_changelist")
+BANS = reverse("admin:livevideo_broadcastban_changelist")
+AUDIT = reverse("admin:livevideo_moderationaction_changelist")
 
 
 def _broadcaster(username: str):
@@ -184,3 +186,83 @@ def test_reactions_are_read_only(client, superuser):
     client.force_login(superuser)
     assert client.get(reverse("admin:livevideo_reaction_changelist")).status_code == 200
     assert client.get(reverse("admin:livevideo_reaction_add")).status_code == 403
+
+
+class TestModeration:
+    @pytest.fixture
+    def trouble(self, broadcaster, rival, own, rivals):
+        """A troll timed out on the broadcaster's show and banned from the rival's."""
+        troll = UserFactory(username="troll")
+        moderation.user_timeout(broadcast=own, actor=broadcaster, user=troll, seconds=600)
+        moderation.user_ban(broadcast=rivals, actor=rival, user=troll, reason="rival's reason")
+        return troll
+
+    def test_broadcaster_sees_only_own_audit_rows_and_filters(self, client, broadcaster, trouble):
+        client.force_login(broadcaster)
+        response = client.get(AUDIT)
+        rows = list(response.context["cl"].result_list)
+        assert [(r.action, r.target_user) for r in rows] == [("timeout", trouble)]
+        assert "The rival show" not in response.content.decode()  # not even in the filter
+        assert not client.get(AUDIT + "?action__exact=ban").context["cl"].result_list
+
+    def test_audit_trail_is_read_only(self, client, broadcaster, own, trouble):
+        client.force_login(broadcaster)
+        row = ModerationAction.objects.get(broadcast=own)
+        assert client.get(reverse("admin:livevideo_moderationaction_add")).status_code == 403
+        page = client.get(_change_url(row)).content.decode()
+        assert "Timed out a user" in page
+        assert 'name="_save"' not in page
+        client.post(_change_url(row), {"detail": "rewritten"})
+        row.refresh_from_db()
+        assert row.detail != "rewritten"
+
+    def test_rivals_audit_row_is_hidden(self, client, broadcaster, rivals, trouble):
+        client.force_login(broadcaster)
+        row = ModerationAction.objects.get(broadcast=rivals)
+        response = client.get(_change_url(row), follow=True)
+        assert "rival&#x27;s reason" not in response.content.decode()
+
+    def test_lift_reaches_only_own_bans_and_is_audited(
+        self, client, broadcaster, own, rivals, trouble
+    ):
+        client.force_login(broadcaster)
+        page = client.get(BANS).content.decode()
+        assert "My own show" in page
+        assert "The rival show" not in page
+
+        page = _act(client, BANS, "lift_bans", *BroadcastBan.objects.all()).content.decode()
+        assert "1 ban(s) lifted." in page
+        assert list(BroadcastBan.objects.values_list("broadcast", flat=True)) == [rivals.pk]
+        assert ModerationAction.objects.filter(broadcast=own, action="unban").exists()
+
+    def test_superuser_sees_every_row(self, client, superuser, trouble):
+        client.force_login(superuser)
+        rows = client.get(AUDIT).context["cl"].result_list
+        assert sorted(r.action for r in rows) == ["ban", "timeout"]
+
+    def test_broadcast_change_page_edits_moderation_through_the_service(
+        self, client, broadcaster, own
+    ):
+        client.force_login(broadcaster)
+        page = client.get(_change_url(own)).content.decode()
+        assert 'name="slow_mode_seconds"' in page
+        assert 'name="blocked_words"' in page
+
+        details = {"title": own.title, "description": "", "stream_url": ""}
+        client.post(_change_url(own), {**details, "slow_mode_seconds": "0"})
+        assert not ModerationAction.objects.exists()  # nothing changed, nothing audited
+
+        client.post(
+            _change_url(own), {**details, "slow_mode_seconds": "20", "blocked_words": "spam"}
+        )
+        own.refresh_from_db()
+        assert (own.slow_mode_seconds, own.blocked_words) == (20, "spam")
+        assert ModerationAction.objects.get(broadcast=own).actor == broadcaster
+
+    def test_broadcast_change_refuses_a_too_long_slow_mode(self, client, broadcaster, own):
+        client.force_login(broadcaster)
+        response = client.post(_change_url(own), {"title": own.title, "slow_mode_seconds": "9999"})
+        assert response.status_code == 200
+        assert "less than or equal to 3600" in response.content.decode()
+        own.refresh_from_db()
+        assert own.slow_mode_seconds == 0

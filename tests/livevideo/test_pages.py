@@ -11,7 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from livevideo import services
-from livevideo.models import Broadcast, BroadcastStatus, ReactionKind
+from livevideo.errors import NotAllowed
+from livevideo.models import (
+    Broadcast,
+    BroadcastBan,
+    BroadcastStatus,
+    ModerationAction,
+    ReactionKind,
+)
 from tests.factories import PASSWORD, BroadcastFactory, CommentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -312,3 +319,136 @@ class TestStudio:
         assert "Comment removed." in page
         assert XSS_ESCAPED not in page
         assert "A kind word" in page
+
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+
+
+class TestStudioModeration:
+    """The studio's moderation tools: studio.js posts with Accept: application/json."""
+
+    @pytest.fixture
+    def comment(self, live, viewer):
+        return CommentFactory(broadcast=live, author=viewer, text="First!")
+
+    def _post(self, client, name, *args, data=None, **extra):
+        return client.post(reverse(name, args=args), data or {}, **extra)
+
+    def test_page_has_the_live_panel_and_the_tools(self, client, broadcaster, live, comment):
+        client.force_login(broadcaster)
+        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        assert "comments per minute" in page
+        assert "data-chart" in page
+        assert reverse("studio_comment_pin", args=[live.pk, comment.pk]) in page
+        assert reverse("studio_user_ban", args=[live.pk, comment.author_id]) in page
+        assert 'name="slow_mode_seconds"' in page
+        assert "Nobody is banned or timed out." in page
+
+    def test_pin_shows_on_the_watch_page_then_unpin(self, client, broadcaster, live, comment):
+        client.force_login(broadcaster)
+        response = self._post(client, "studio_comment_pin", live.pk, comment.pk, **JSON)
+        assert response.json() == {"message": "Comment pinned."}
+        live.refresh_from_db()
+        assert live.pinned_comment == comment
+        assert "data-pinned-text>First!<" in _text(client.get(reverse("watch", args=[live.pk])))
+
+        self._post(client, "studio_unpin", live.pk, **JSON)
+        live.refresh_from_db()
+        assert live.pinned_comment is None
+        actions = ModerationAction.objects.filter(broadcast=live).values_list("action", flat=True)
+        assert set(actions) == {"pin_comment", "unpin_comment"}
+
+    def test_time_out_stops_the_author_commenting(self, client, broadcaster, live, comment, viewer):
+        client.force_login(broadcaster)
+        response = self._post(
+            client, "studio_user_timeout", live.pk, viewer.pk, data={"seconds": "600"}, **JSON
+        )
+        assert response.json() == {"message": "Vera Viewer is timed out for 10 min."}
+        ban = BroadcastBan.objects.get(broadcast=live, user=viewer)
+        assert timedelta(seconds=590) < ban.until - timezone.now() <= timedelta(seconds=600)
+        with pytest.raises(NotAllowed, match="timed out"):
+            services.comment_create(broadcast=live, author=viewer, text="again")
+        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        assert "timed out until" in page
+
+    def test_ban_removes_comments_then_unban(self, client, broadcaster, live, comment, viewer):
+        client.force_login(broadcaster)
+        page = _text(
+            self._post(
+                client,
+                "studio_user_ban",
+                live.pk,
+                viewer.pk,
+                data={"remove_comments": "on"},
+                follow=True,
+            )
+        )
+        assert "Vera Viewer is banned from this broadcast and their comments removed." in page
+        comment.refresh_from_db()
+        assert comment.is_removed
+        assert BroadcastBan.objects.get(broadcast=live, user=viewer).until is None
+
+        self._post(client, "studio_user_unban", live.pk, viewer.pk)
+        assert not BroadcastBan.objects.filter(broadcast=live).exists()
+        actions = list(
+            ModerationAction.objects.filter(broadcast=live).values_list("action", flat=True)
+        )
+        assert actions == ["unban", "remove_comment", "ban"]
+
+    def test_settings_are_saved_and_audited(self, client, broadcaster, live):
+        client.force_login(broadcaster)
+        data = {"slow_mode_seconds": "30", "blocked_words": "spam, scam", "allow_links": "on"}
+        response = self._post(client, "studio_moderation_settings", live.pk, data=data, **JSON)
+        assert response.status_code == 200
+        live.refresh_from_db()
+        assert (live.slow_mode_seconds, live.blocked_words, live.allow_links) == (
+            30,
+            "spam, scam",
+            True,
+        )
+        assert ModerationAction.objects.get(broadcast=live).action == "settings"
+
+    def test_refusals_are_messages_with_reasons(self, client, broadcaster, live, viewer):
+        client.force_login(broadcaster)
+        response = self._post(client, "studio_user_ban", live.pk, broadcaster.pk, **JSON)
+        assert response.status_code == 403
+        assert "cannot be timed out or banned" in response.json()["message"]
+
+        response = self._post(
+            client, "studio_user_timeout", live.pk, viewer.pk, data={"seconds": "soon"}, **JSON
+        )
+        assert response.status_code == 400
+        assert response.json()["message"] == "Enter a whole number."
+
+        response = self._post(
+            client, "studio_moderation_settings", live.pk, data={"slow_mode_seconds": "99999"}
+        )
+        assert response.status_code == 302
+        page = _text(client.get(response.url))
+        assert "Ensure this value is less than or equal to 3600." in page
+        assert not BroadcastBan.objects.exists()
+        live.refresh_from_db()
+        assert live.slow_mode_seconds == 0
+
+    def test_others_broadcasts_are_404_and_untouched(self, client, live, comment, viewer):
+        client.force_login(UserFactory(username="stranger"))
+        attempts = [
+            ("studio_comment_pin", live.pk, comment.pk),
+            ("studio_comment_remove", live.pk, comment.pk),
+            ("studio_unpin", live.pk),
+            ("studio_user_timeout", live.pk, viewer.pk),
+            ("studio_user_ban", live.pk, viewer.pk),
+            ("studio_user_unban", live.pk, viewer.pk),
+            ("studio_moderation_settings", live.pk),
+        ]
+        for name, *args in attempts:
+            assert self._post(client, name, *args, data={"seconds": "60"}).status_code == 404
+        assert not ModerationAction.objects.exists()
+        assert not BroadcastBan.objects.exists()
+
+    def test_sign_in_and_post_required(self, client, broadcaster, live, viewer):
+        url = reverse("studio_user_ban", args=[live.pk, viewer.pk])
+        assert client.post(url).url.startswith(reverse("login"))
+        client.force_login(broadcaster)
+        assert client.get(url).status_code == 405
+        assert self._post(client, "studio_user_ban", live.pk, 999999).status_code == 404

@@ -1,0 +1,92 @@
+"""Screenshots of the watch page and the studio, at desktop and phone sizes, for the docs.
+
+Written to docs/screenshots/ on every run, so they always show the pages as they are.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Page, expect
+
+from livevideo import moderation, services
+from tests.factories import UserFactory
+
+SHOTS = settings.BASE_DIR / "docs" / "screenshots"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+CHAT = [
+    ("ann", "Ann Archer", "Hello from Lisbon! 👋"),
+    ("bob", "Bob Brown", "Is the recording going to be available afterwards?"),
+    ("cho", "Cho Chen", "The new dashboard looks great."),
+    ("dev", "Dev Patel", "Can you show the mobile layout too?"),
+    ("ann", "Ann Archer", "+1 for the mobile layout"),
+    ("eve", "Eve Evans", "Loving the live reactions 🎉"),
+]
+# A short viewers/reactions history for the studio chart (what a few minutes would give).
+CHART = [(3, 2), (5, 4), (8, 9), (12, 7), (15, 14), (14, 22), (18, 12), (21, 17), (24, 30)]
+
+
+@pytest.fixture
+def scene():
+    """A live broadcast with a conversation, reactions and a pinned comment."""
+    caster = UserFactory(username="caster", first_name="Cass Caster")
+    broadcast = services.broadcast_create(
+        broadcaster=caster,
+        title="Launch day: a tour of the new release",
+        description="A walkthrough of what is new, then your questions live.",
+    )
+    services.broadcast_start(broadcast=broadcast, actor=caster)
+    users = {u: UserFactory(username=u, first_name=name) for u, name, _ in CHAT}
+    comments = [
+        services.comment_create(broadcast=broadcast, author=users[u], text=text)
+        for u, _, text in CHAT
+    ]
+    moderation.comment_pin(comment=comments[1], actor=caster)
+    taps = [(users["bob"], "like")] * 12 + [(users["cho"], "love")] * 7
+    services.reactions_record(broadcast=broadcast, taps=taps + [(users["eve"], "celebrate")] * 4)
+    moderation.user_timeout(broadcast=broadcast, actor=caster, user=users["dev"], seconds=600)
+    return broadcast, caster, users["ann"]
+
+
+def _shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=name.endswith("phone"))
+    assert path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_watch_page(open_as, scene, size):
+    broadcast, _, ann = scene
+    page = open_as(ann, f"/broadcasts/{broadcast.pk}/", viewport=SIZES[size])
+    expect(page.locator(".comment-text")).to_have_count(len(CHAT))
+    expect(page.locator("[data-pinned]")).to_be_visible()
+    page.get_by_label("Add a comment").fill("What a great launch!")
+    for kind in ("love", "like", "celebrate", "love", "like"):
+        page.locator(f'[data-reaction="{kind}"]').click()
+    page.wait_for_timeout(600)  # the sprites are mid-flight
+    _shoot(page, f"watch-{size}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_studio_page(open_as, scene, size):
+    broadcast, caster, _ = scene
+    page = open_as(
+        caster,
+        f"/studio/{broadcast.pk}/",
+        init_script="window.LiveVideoStudioOptions = {sampleMs: 100};",
+        viewport=SIZES[size],
+    )
+    expect(page.locator("[data-connection]")).not_to_have_text("Connecting…")
+    page.wait_for_timeout(1_500)  # the server's own viewers update lands first
+    total = 23
+    for viewers, reactions in CHART:
+        total += reactions
+        events = [
+            {"type": "viewers", "id": None, "ts": 0, "data": {"count": viewers}},
+            {"type": "reactions", "id": None, "ts": 0, "data": {"totals": {}, "total": total}},
+        ]
+        page.evaluate("(events) => window.LiveVideoStudio.applyEvents(events)", events)
+        page.wait_for_timeout(110)
+    expect(page.locator("[data-stat=viewers]")).to_have_text("24")
+    _shoot(page, f"studio-{size}")
