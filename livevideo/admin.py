@@ -17,10 +17,19 @@ from django.utils.html import format_html_join
 
 from livevideo import moderation, selectors, services
 from livevideo.errors import ServiceError
-from livevideo.forms import BroadcastAdminForm, BroadcastForm, ModerationSettingsForm
+from livevideo.forms import (
+    AdminSignInForm,
+    BroadcastAdminForm,
+    BroadcastForm,
+    ModerationSettingsForm,
+)
 from livevideo.models import Broadcast, BroadcastBan, Comment, ModerationAction, Reaction
 
 MODERATION_FIELDS = ModerationSettingsForm.Meta.fields
+
+
+# The admin's sign-in counts against the same limits as the site's and the API's.
+admin.site.login_form = AdminSignInForm
 
 
 def sees_everything(request: HttpRequest) -> bool:

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.validators import URLValidator
 
-from livevideo.errors import ServiceError
+from livevideo.errors import RateLimited, ServiceError
 from livevideo.models import Broadcast
-from livevideo.moderation import MAX_SLOW_MODE_SECONDS
+from livevideo.moderation import MAX_SLOW_MODE_SECONDS, sign_in_rate_check
+
+
+class RateLimitedSignInMixin:
+    """Counts every sign-in attempt against the account and the client address, before the
+    password is checked, so guessing is bounded across all server processes."""
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        username = self.cleaned_data.get("username") or ""
+        try:
+            sign_in_rate_check(username=username, client=self.request.META.get("REMOTE_ADDR", ""))
+        except RateLimited as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return super().clean()
+
+
+class SignInForm(RateLimitedSignInMixin, AuthenticationForm):
+    pass
+
+
+class AdminSignInForm(RateLimitedSignInMixin, AdminAuthenticationForm):
+    pass
 
 
 class SignupForm(UserCreationForm):

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from livevideo import views
+from livevideo.forms import SignInForm
 
 # Moderation from the studio: one comment, or one user, of a broadcast.
 comment = "studio/<int:broadcast_id>/comments/<int:comment_id>/"
@@ -12,7 +13,11 @@ user = "studio/<int:broadcast_id>/users/<int:user_id>/"
 urlpatterns = [
     path("", views.home, name="home"),
     path("broadcasts/<int:broadcast_id>/", views.watch, name="watch"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=SignInForm),
+        name="login",
+    ),
     # Django's LogoutView accepts POST only, so a link or an image cannot sign anyone out.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),

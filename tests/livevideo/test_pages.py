@@ -452,3 +452,14 @@ class TestStudioModeration:
         client.force_login(broadcaster)
         assert client.get(url).status_code == 405
         assert self._post(client, "studio_user_ban", live.pk, 999999).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_sign_in_attempts_are_limited(client, settings, path, db):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "SIGN_IN": (2, 300.0)}
+    for _ in range(2):
+        response = client.post(path, {"username": "nobody", "password": "wrong"})
+        assert b"Too many" not in response.content
+    response = client.post(path, {"username": "nobody", "password": "wrong"})
+    assert response.status_code == 200
+    assert b"Too many sign-in attempts" in response.content
