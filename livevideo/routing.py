@@ -1,3 +1,9 @@
 """WebSocket routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from livevideo.consumers import BroadcastConsumer
+
+websocket_urlpatterns = [
+    path("ws/broadcasts/<int:broadcast_id>/", BroadcastConsumer.as_asgi()),
+]

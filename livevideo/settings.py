@@ -198,12 +198,17 @@ REALTIME = {
         else "realtime.history.memory.MemoryHistory"
     ),
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
+    # Seconds a topic's history (in Redis) outlives its last event.
+    "HISTORY_TTL": int(os.environ.get("REALTIME_HISTORY_TTL", str(24 * 3600))),
     "REDIS_URL": REDIS_URL,
+    "KEY_PREFIX": "rt",  # Redis keys and channels: rt:{topic}, rt:{topic}:seq, rt:{topic}:log
     # Latest-wins snapshots (reaction totals) go out at most this often per topic.
     "SNAPSHOT_INTERVAL": float(os.environ.get("REALTIME_SNAPSHOT_INTERVAL", "0.25")),
     # A connection whose unsent backlog passes this many events is closed; it can resume.
     "MAX_BACKLOG": int(os.environ.get("REALTIME_MAX_BACKLOG", "1000")),
+    # Seconds of silence before a keep-alive (WebSocket event, SSE comment).
     "KEEPALIVE_INTERVAL": float(os.environ.get("REALTIME_KEEPALIVE_INTERVAL", "15")),
+    "SSE_RETRY_MS": 2000,  # the reconnect delay SSE clients are told
 }
 
 # --- Presence (presence/) -----------------------------------------------------------------

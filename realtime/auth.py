@@ -1,5 +1,82 @@
-"""Stream authentication: the session cookie, or ``Authorization: Token <key>``."""
+"""Stream authentication: ``Authorization: Token <key>`` (DRF authtoken), or the session
+cookie.
 
-from channels.auth import AuthMiddlewareStack
+The user is resolved once, when the WebSocket connects, and put in ``scope["user"]``.
+Unlike Channels' ``AuthMiddlewareStack`` this does not wrap ``send`` (which costs every
+frame of every connection) and keeps no lazy session in the scope: the stream never writes
+the session. A missing or unknown credential gives ``AnonymousUser``: anyone may watch, and
+what needs a user answers ``forbidden``.
+"""
 
-TokenOrSessionAuthMiddleware = AuthMiddlewareStack
+from __future__ import annotations
+
+from importlib import import_module
+from types import SimpleNamespace
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest, parse_cookie
+
+
+def token_key(authorization: str) -> str | None:
+    """The key of an ``Authorization: Token <key>`` header value, else None."""
+    scheme, _, key = authorization.strip().partition(" ")
+    key = key.strip()
+    return key if scheme.lower() == "token" and key else None
+
+
+def user_for_token(key: str) -> AbstractBaseUser | AnonymousUser:
+    """The active user a DRF token belongs to (AnonymousUser for an unknown key)."""
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return AnonymousUser()
+    return token.user
+
+
+def user_for_session(session_key: str) -> AbstractBaseUser | AnonymousUser:
+    """The user a session cookie belongs to, checked as Django checks it for a request."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
+
+
+@database_sync_to_async
+def user_from_headers(headers: dict[str, str]) -> AbstractBaseUser | AnonymousUser:
+    """The user of a connection: its token when it sends one, else its session cookie."""
+    key = token_key(headers.get("authorization", ""))
+    if key is not None:
+        return user_for_token(key)
+    session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
+    if session_key:
+        return user_for_session(session_key)
+    return AnonymousUser()
+
+
+async def request_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    """An HTTP stream's user: its session (Django's middleware) or its token."""
+    user = await request.auser()
+    if user.is_authenticated:
+        return user
+    key = token_key(request.headers.get("authorization", ""))
+    if key is None:
+        return user
+    return await database_sync_to_async(user_for_token)(key)
+
+
+class TokenOrSessionAuthMiddleware:
+    """ASGI middleware for WebSocket routes: sets ``scope["user"]`` once at connect."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        headers = {
+            name.decode("latin1").lower(): value.decode("latin1")
+            for name, value in scope.get("headers", [])
+        }
+        scope = {**scope, "user": await user_from_headers(headers)}
+        return await self.inner(scope, receive, send)

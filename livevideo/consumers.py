@@ -1,0 +1,100 @@
+"""A broadcast's real-time stream: what both transports ask, and the WebSocket consumer.
+
+``ws/broadcasts/<id>/`` and ``sse/broadcasts/<id>/`` carry the topic
+``broadcast.<id>``. An unknown broadcast is closed with 4404 (404 over SSE). Scheduled and
+ended broadcasts can be watched too: a scheduled one's viewers see it go live, and an ended
+one still gives its hello and replays what history holds, so a client that was cut off at
+the end learns that it ended.
+
+Over the WebSocket a signed-in viewer can react and comment: the same services as the REST
+API run, and a refusal comes back as an ``error`` event with the service's code (``invalid``,
+``forbidden``, ``conflict``, ``rate_limited``). A reaction is not acknowledged; the next
+``reactions`` totals include it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from livevideo import selectors, services
+from livevideo.errors import ServiceError
+from livevideo.models import Broadcast
+from presence import tracker
+from realtime.connection import StreamHooks
+from realtime.consumers import ClientError, StreamConsumer
+
+MAX_ID = 2**63 - 1  # the largest primary key (a 64-bit integer)
+
+
+class BroadcastStream(StreamHooks):
+    """The answers for one broadcast's stream, whatever the transport."""
+
+    broadcast_id: int
+
+    async def get_topic(self) -> str | None:
+        self.broadcast_id = int(self.route_kwargs["broadcast_id"])
+        if self.broadcast_id > MAX_ID:
+            return None  # no such row, and more than the database can even compare
+        exists = await database_sync_to_async(
+            Broadcast.objects.filter(pk=self.broadcast_id).exists
+        )()
+        return selectors.broadcast_topic(self.broadcast_id) if exists else None
+
+    async def get_hello_data(self) -> dict[str, Any]:
+        return {"broadcast": await database_sync_to_async(_broadcast_detail)(self.broadcast_id)}
+
+    async def stream_opened(self) -> None:
+        await tracker.connection_opened(**self._presence())
+
+    async def stream_closed(self) -> None:
+        await tracker.connection_closed(**self._presence())
+
+    def _presence(self) -> dict[str, Any]:
+        assert self.connection is not None
+        user = self.user if self.user is not None and self.user.is_authenticated else None
+        return {
+            "topic": self.connection.topic,
+            "connection_id": self.connection.id,
+            "user": selectors.user_data(user) if user is not None else None,
+        }
+
+
+def _broadcast_detail(broadcast_id: int) -> dict[str, Any]:
+    broadcast = Broadcast.objects.select_related("broadcaster").get(pk=broadcast_id)
+    return selectors.broadcast_data(broadcast)
+
+
+class BroadcastConsumer(BroadcastStream, StreamConsumer):
+    """``ws/broadcasts/<id>/``: the stream, plus reactions and comments from the viewer."""
+
+    client_message_types = ("reaction", "comment")
+
+    async def receive_reaction(self, message: dict[str, Any]) -> None:
+        """``{"type": "reaction", "kind": "like"}``."""
+        await self._run(services.reaction_create, user=self.user, kind=message.get("kind"))
+
+    async def receive_comment(self, message: dict[str, Any]) -> None:
+        """``{"type": "comment", "text": "..."}``; everyone gets it as ``comment.created``."""
+        await self._run(services.comment_create, author=self.user, text=message.get("text"))
+
+    async def _run(self, service: Callable[..., Any], **kwargs: Any) -> None:
+        await database_sync_to_async(_call_service)(service, self.broadcast_id, kwargs)
+
+
+def _call_service(service: Callable[..., Any], broadcast_id: int, kwargs: dict[str, Any]) -> None:
+    """Run a service on the broadcast as it is now; its refusal becomes a ``ClientError``."""
+    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise ClientError("not_found", "This broadcast no longer exists.")
+    try:
+        service(broadcast=broadcast, **kwargs)
+    except ServiceError as exc:
+        raise ClientError(exc.code, exc.message, **_extra(exc)) from None
+
+
+def _extra(exc: ServiceError) -> dict[str, Any]:
+    retry_after = getattr(exc, "retry_after", None)
+    return {"retry_after": retry_after} if retry_after is not None else {}

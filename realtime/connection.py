@@ -1,0 +1,164 @@
+"""One client's stream of one topic, whatever the transport.
+
+Opening joins the hub *before* reading history, so nothing published in between is lost;
+what arrives twice (in the replay and live) is dropped by id. Live events wait in a queue;
+the transport's writer takes everything queued at once and sends it as one frame. While the
+writer is busy sending (a client that does not read makes that send wait), the queue may
+grow to ``max_backlog`` events; one more and the connection leaves the hub at once (its
+memory stays bounded and nobody else waits for it) and the transport closes it; the client
+can reconnect and resume. A burst that arrives while the writer is idle is not held against
+the client: the writer takes it all on its next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from realtime import metrics
+from realtime.conf import get_history
+from realtime.hub import Hub, get_hub
+from realtime.protocol import Event, make_event, now_ms
+
+logger = logging.getLogger(__name__)
+
+
+class SlowConsumer(Exception):
+    """The client fell more than ``max_backlog`` events behind."""
+
+
+class Connection:
+    def __init__(
+        self,
+        topic: str,
+        *,
+        transport: str,
+        max_backlog: int,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.transport = transport  # "websocket" or "sse", for metrics
+        self.id = uuid.uuid4().hex
+        self.max_backlog = max_backlog
+        self.on_overflow = on_overflow
+        self.overflowed = False
+        self._queue: list[Event] = []
+        self._wake = asyncio.Event()
+        self._idle = False  # the writer is waiting for events (not sending)
+        self._last_id: int | None = None  # newest id queued or sent; None until opened
+        self._hub: Hub | None = None
+
+    async def open(
+        self, last_event_id: int | None, hello_data: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> list[Event]:
+        """Join the topic and return the first batch: ``hello``, then the events after
+        ``last_event_id`` (or ``reset`` when history no longer has them)."""
+        self._hub = get_hub()
+        metrics.CONNECTIONS.labels(self.transport).inc()
+        await self._hub.join(self.topic, self)
+        replay = await get_history().replay(self.topic, last_event_id)
+        hello = make_event("hello", {**await hello_data(), "last_event_id": replay.last_id})
+        if replay.reset:
+            first = [hello, make_event("reset", {"last_event_id": replay.last_id})]
+        else:
+            first = [hello, *replay.events]
+        # Anything queued meanwhile that the replay (or hello) already covers goes.
+        self._queue = [e for e in self._queue if e.id is None or e.id > replay.last_id]
+        self._last_id = max([replay.last_id] + [e.id for e in self._queue if e.id is not None])
+        return first
+
+    def push(self, event: Event) -> None:
+        """Queue an event (the hub calls this); never blocks."""
+        if self.overflowed:
+            return
+        if event.id is not None and self._last_id is not None:
+            if event.id <= self._last_id:
+                return
+            self._last_id = event.id
+        if len(self._queue) >= self.max_backlog and not self._idle:
+            self._overflow()
+            return
+        self._queue.append(event)
+        self._wake.set()
+
+    def _overflow(self) -> None:
+        metrics.SLOW_CLIENTS_DROPPED.inc()
+        self.overflowed = True
+        self._queue.clear()
+        self.close()
+        self._wake.set()
+        if self.on_overflow is not None:
+            self.on_overflow()
+
+    async def batches(self, keepalive: float) -> AsyncIterator[list[Event]]:
+        """Everything queued, one list at a time; an empty list after ``keepalive`` seconds
+        with nothing to send. Raises ``SlowConsumer`` once the backlog has overflowed."""
+        while True:
+            if not self._queue and not self.overflowed:
+                self._idle = True
+                try:
+                    async with asyncio.timeout(keepalive):
+                        await self._wake.wait()
+                except TimeoutError:
+                    self._idle = False
+                    yield []
+                    metrics.FRAMES_SENT.inc()
+                    continue
+                finally:
+                    self._idle = False
+            self._wake.clear()
+            if self.overflowed:
+                raise SlowConsumer
+            batch, self._queue = self._queue, []
+            yield batch
+            # The transport has written the frame.
+            metrics.FRAMES_SENT.inc()
+            metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - batch[0].ts) / 1000)
+
+    def close(self) -> None:
+        """Leave the topic (idempotent)."""
+        if self._hub is not None:
+            self._hub.leave(self.topic, self)
+            self._hub = None
+            metrics.CONNECTIONS.labels(self.transport).dec()
+
+
+class StreamHooks:
+    """What both transports ask the application about one connection; the WebSocket
+    consumer and the SSE view are each a subclass, and a product mixes in its answers."""
+
+    user: Any  # the connection's user (AnonymousUser when nobody signed in)
+    connection: Connection | None = None
+
+    @property
+    def route_kwargs(self) -> dict[str, Any]:
+        """The URL's captured parameters."""
+        raise NotImplementedError("subclasses of StreamHooks must provide route_kwargs")
+
+    async def get_topic(self) -> str | None:
+        """The topic this connection watches, or None when there is no such thing."""
+        raise NotImplementedError("subclasses of StreamHooks must provide get_topic()")
+
+    async def authorize(self, topic: str) -> bool:
+        """Whether this connection's user may watch ``topic``."""
+        return True
+
+    async def get_hello_data(self) -> dict[str, Any]:
+        """The ``hello`` event's data (``last_event_id`` is added)."""
+        return {}
+
+    async def stream_opened(self) -> None:
+        """The stream is opening (``self.connection`` is set; hello is read next)."""
+
+    async def stream_closed(self) -> None:
+        """The stream is gone."""
+
+    async def notify(self, hook: Awaitable[None]) -> None:
+        """Run ``stream_opened``/``stream_closed``: a failure is logged, the stream goes on."""
+        try:
+            await hook
+        except Exception:
+            logger.exception("realtime: a stream hook failed; the stream goes on")

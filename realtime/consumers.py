@@ -1,0 +1,211 @@
+"""The WebSocket transport: a generic consumer for one topic per connection.
+
+A plain ASGI application rather than a Channels ``AsyncConsumer``: events from the hub go
+from the connection's queue straight to ``send`` as one frame per batch, with no channel
+layer (no per-viewer channel in Redis) and no ``dispatch`` hop per event. Client messages
+are few and are handled one at a time, in order.
+
+Subclasses provide the ``StreamHooks`` (``get_topic``: None closes with 4404; ``authorize``:
+False closes with 4403; ``get_hello_data``; ``stream_opened``/``stream_closed``), and a
+``receive_<type>`` method for each client message type they list in
+``client_message_types``. ``ping`` is answered here. After the first frame one writer task
+sends everything, replies to this client included.
+
+Close codes: 4404 unknown topic, 4403 not authorized, 4008 slow consumer (resume with
+``last_event_id``). Unknown topics are accepted and then closed, so browsers see the code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from realtime.conf import option
+from realtime.connection import Connection, SlowConsumer, StreamHooks
+from realtime.protocol import KEEPALIVE, Event, frame, make_event, parse_last_event_id
+
+logger = logging.getLogger(__name__)
+
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+class ClientError(Exception):
+    """A client message that cannot be carried out: answered with an ``error`` event."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra  # more fields for the event's data (e.g. retry_after)
+
+
+class StreamConsumer(StreamHooks):
+    """Base WebSocket consumer; one instance per connection (use ``as_asgi()``)."""
+
+    client_message_types: tuple[str, ...] = ()  # handled by receive_<type>(message)
+
+    def __init__(self, scope: dict[str, Any], send: Callable[[dict[str, Any]], Awaitable[None]]):
+        self.scope = scope
+        self.user = scope.get("user")
+        self.base_send = send
+        self.connection: Connection | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._opened = False  # stream_opened was called: stream_closed is owed
+        self._closed = False
+
+    @classmethod
+    def as_asgi(cls) -> Callable[..., Awaitable[None]]:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await cls(scope, send).run(receive)
+
+        app.consumer_class = cls  # type: ignore[attr-defined]
+        return app
+
+    @property
+    def route_kwargs(self) -> dict[str, Any]:
+        return self.scope.get("url_route", {}).get("kwargs", {})
+
+    # The connection ---------------------------------------------------------------------
+
+    async def run(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        try:
+            if await self.open():
+                while True:
+                    message = await receive()
+                    if message["type"] == "websocket.receive":
+                        await self.on_frame(message.get("text"))
+                    elif message["type"] == "websocket.disconnect":
+                        break
+        finally:
+            await self.shut()
+
+    async def open(self) -> bool:
+        """Accept, join the topic and send the first frame; False if refused."""
+        topic = await self.get_topic()
+        code = CLOSE_NOT_FOUND if topic is None else None
+        if topic is not None and not await self.authorize(topic):
+            code = CLOSE_FORBIDDEN
+        await self.base_send({"type": "websocket.accept"})
+        if code is not None:
+            await self.close(code)
+            return False
+        try:
+            last_event_id = parse_last_event_id(self._query("last_event_id"))
+            bad_last_event_id = False
+        except ValueError:
+            last_event_id, bad_last_event_id = None, True
+        self.connection = Connection(
+            topic,  # type: ignore[arg-type]
+            transport="websocket",
+            max_backlog=option("MAX_BACKLOG"),
+            on_overflow=self._on_overflow,
+        )
+        self._opened = True
+        await self.notify(self.stream_opened())  # first, so hello counts this viewer
+        first = await self.connection.open(last_event_id, self.get_hello_data)
+        if bad_last_event_id:
+            first.append(_error("invalid", "last_event_id must be a whole number >= 0."))
+        await self.send_events(first)
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+        return True
+
+    async def _write(self) -> None:
+        """Send what the connection queues, one frame per batch; keep-alives when idle."""
+        assert self.connection is not None
+        try:
+            async for batch in self.connection.batches(option("KEEPALIVE_INTERVAL")):
+                await self.send_events(batch or [make_event(KEEPALIVE, {})])
+        except SlowConsumer:
+            pass  # _on_overflow closes
+
+    def _on_overflow(self) -> None:
+        self._closing = asyncio.get_running_loop().create_task(self._close_slow())
+
+    async def _close_slow(self) -> None:
+        logger.info(
+            "realtime: closing a slow consumer of %s", self.connection and self.connection.topic
+        )
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()  # it may be stuck sending to the client that stalled
+        await self.close(CLOSE_SLOW_CONSUMER)
+
+    def reply(self, event: Event) -> None:
+        """Send an event to this client only, in turn with the topic's events."""
+        if self.connection is not None:
+            self.connection.push(event)
+
+    async def send_events(self, events: list[Event]) -> None:
+        await self.base_send({"type": "websocket.send", "text": frame(events)})
+
+    async def close(self, code: int) -> None:
+        if not self._closed:
+            self._closed = True
+            await self.base_send({"type": "websocket.close", "code": code})
+
+    async def shut(self) -> None:
+        """Leave the topic and stop writing (idempotent)."""
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        if self.connection is not None:
+            self.connection.close()
+        if self._opened:
+            self._opened = False
+            await self.notify(self.stream_closed())
+
+    # Client messages --------------------------------------------------------------------
+
+    async def on_frame(self, text: str | None) -> None:
+        """Handle one client frame (``text`` is None for a binary one); anything wrong is
+        answered with an ``error`` event."""
+        try:
+            await self.on_message(_decode(text))
+        except ClientError as exc:
+            self.reply(_error(exc.code, exc.message, **exc.extra))
+        except Exception:
+            logger.exception("realtime: a client message failed")
+            self.reply(_error("internal", "Something went wrong; try again."))
+
+    async def on_message(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "ping":
+            self.reply(make_event("pong", {}))
+            return
+        if kind not in self.client_message_types:
+            raise ClientError("invalid", f"Unknown message type {kind!r}.")
+        await getattr(self, f"receive_{kind}")(message)
+
+    # Helpers ----------------------------------------------------------------------------
+
+    def _query(self, name: str) -> str | None:
+        values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
+        return values[-1] if values else None
+
+
+def _decode(text: str | None) -> dict[str, Any]:
+    if text is None:
+        raise ClientError("invalid", "Send JSON text frames.")
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ClientError("invalid", "Not valid JSON.") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ClientError("invalid", 'Send a JSON object with a string "type".')
+    return message
+
+
+def _error(code: str, message: str, **extra: Any) -> Event:
+    return make_event("error", {"code": code, "message": message, **extra})

@@ -1,0 +1,83 @@
+"""The history store contract: bounded per-topic history that numbers and announces events.
+
+A store is the single place that decides an event's id, so it is also the place that
+announces it: assigning the id, retaining the event and handing it to every subscriber of the
+topic happen as one step, which makes the order of ids the order of delivery everywhere.
+Snapshots (id null) are announced through the same store without being retained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from realtime.protocol import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """What a client resuming after ``after`` gets."""
+
+    last_id: int  # the newest id the topic has given out (0: none yet)
+    events: list[Event] = field(default_factory=list)  # retained, id > after, oldest first
+    reset: bool = False  # history does not cover ``after``: the client must refetch
+
+
+class HistoryStore:
+    """Base class for history stores; a setting names the one to use
+    (``REALTIME["HISTORY_BACKEND"]``)."""
+
+    # The hub class (dotted path) that receives what this store announces.
+    hub_class: ClassVar[str] = "realtime.hub.Hub"
+
+    def __init__(
+        self, *, size: int, ttl: int = 0, redis_url: str = "", key_prefix: str = "rt"
+    ) -> None:
+        self.size = size  # events kept per topic
+        self.ttl = ttl  # seconds a topic's history outlives its last event (0: for ever)
+        self.redis_url = redis_url
+        self.key_prefix = key_prefix  # for stores with a namespace
+
+    @staticmethod
+    def covers(after: int, *, first_id: int | None, last_id: int) -> bool:
+        """Whether a client that has seen every event up to ``after`` can resume without a
+        gap: it is up to date, or the first retained event directly follows what it has.
+        A client ahead of ``last_id`` saw ids this store no longer knows (it lost its data):
+        that is not covered either."""
+        if after == last_id:
+            return True
+        return first_id is not None and first_id - 1 <= after <= last_id
+
+    def replay_from(
+        self, after: int | None, *, retained: list[Event], first_id: int | None, last_id: int
+    ) -> Replay:
+        """A ``Replay`` from what a backend read; ``retained`` are the events with id > after."""
+        if after is None:
+            return Replay(last_id)
+        if not self.covers(after, first_id=first_id, last_id=last_id):
+            return Replay(last_id, reset=True)
+        return Replay(last_id, retained)
+
+    # Subclasses of HistoryStore must provide the following methods.
+
+    async def append(
+        self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
+    ) -> Event:
+        """Give the event the topic's next id (1, 2, ...), retain it (keeping the newest
+        ``size`` events of the topic) and announce it to the topic's subscribers in every
+        process, as one atomic step. ``data_json`` is ``data`` already encoded."""
+        raise NotImplementedError("subclasses of HistoryStore must provide an append() method")
+
+    async def announce(self, topic: str, event: Event) -> None:
+        """Hand an event without an id to the topic's subscribers in every process, without
+        retaining it."""
+        raise NotImplementedError("subclasses of HistoryStore must provide an announce() method")
+
+    async def replay(self, topic: str, after: int | None) -> Replay:
+        """The topic's newest id and, when ``after`` is given, the retained events newer than
+        it in order (or ``reset`` when they no longer cover it), read at one instant."""
+        raise NotImplementedError("subclasses of HistoryStore must provide a replay() method")
+
+    async def clear(self, topic: str) -> None:
+        """Forget the topic's events and ids (tests and operations)."""
+        raise NotImplementedError("subclasses of HistoryStore must provide a clear() method")

@@ -1,0 +1,62 @@
+"""History kept in this process: the embedded default, with no Redis.
+
+Events go straight to this process's hubs. One lock makes numbering, retaining and handing
+over a single step, so events published from different threads keep their id order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from realtime import hub
+from realtime.history.base import HistoryStore, Replay
+from realtime.protocol import Event, make_event
+
+
+class _Log:
+    __slots__ = ("events", "last_id")
+
+    def __init__(self, size: int) -> None:
+        self.events: deque[Event] = deque(maxlen=size)
+        self.last_id = 0
+
+
+class MemoryHistory(HistoryStore):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._lock = threading.Lock()
+        self._logs: dict[str, _Log] = {}
+
+    async def append(
+        self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
+    ) -> Event:
+        with self._lock:
+            log = self._logs.get(topic)
+            if log is None:
+                log = self._logs[topic] = _Log(self.size)
+            log.last_id += 1
+            event = make_event(event_type, data, event_id=log.last_id, ts=ts, data_json=data_json)
+            log.events.append(event)
+            hub.deliver_local(topic, event)
+        return event
+
+    async def announce(self, topic: str, event: Event) -> None:
+        with self._lock:
+            hub.deliver_local(topic, event)
+
+    async def replay(self, topic: str, after: int | None) -> Replay:
+        with self._lock:
+            log = self._logs.get(topic)
+            if log is None:
+                return self.replay_from(after, retained=[], first_id=None, last_id=0)
+            retained = [e for e in log.events if after is not None and e.id > after]  # type: ignore[operator]
+            first_id = log.events[0].id if log.events else None
+            return self.replay_from(
+                after, retained=retained, first_id=first_id, last_id=log.last_id
+            )
+
+    async def clear(self, topic: str) -> None:
+        with self._lock:
+            self._logs.pop(topic, None)

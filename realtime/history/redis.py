@@ -1,0 +1,99 @@
+"""History in Redis, shared by every process of a deployment.
+
+Per topic: a counter (``rt:{topic}:seq``) and a sorted set of encoded events scored by id
+(``rt:{topic}:log``), where ``rt`` is ``REALTIME["KEY_PREFIX"]``. One Lua script numbers,
+retains, trims and PUBLISHes an event to the topic's channel (``rt:{topic}``); Redis runs
+scripts one at a time, so every process receives a topic's events in id order. Keys expire
+``ttl`` seconds after the topic's last event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.commands.core import AsyncScript
+
+from realtime.clients import redis_client
+from realtime.history.base import HistoryStore, Replay
+from realtime.protocol import Event, decode_event, encoded_parts
+
+APPEND = AsyncScript(
+    None,  # type: ignore[arg-type]
+    b"""
+local id = redis.call('INCR', KEYS[1])
+local event = ARGV[1] .. id .. ARGV[2]
+redis.call('ZADD', KEYS[2], id, event)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+redis.call('PUBLISH', ARGV[5], event)
+return id
+""",
+)
+
+REPLAY = AsyncScript(
+    None,  # type: ignore[arg-type]
+    b"""
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local events = {}
+if ARGV[1] ~= '' then
+  events = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
+end
+return {last, first[2] or '', events}
+""",
+)
+
+
+class RedisHistory(HistoryStore):
+    hub_class = "realtime.hub.RedisHub"
+
+    def __init__(self, *, size: int, ttl: int = 0, redis_url: str = "", key_prefix: str = "rt"):
+        if not redis_url:
+            raise ValueError("RedisHistory needs REALTIME['REDIS_URL']")
+        super().__init__(size=size, ttl=ttl, redis_url=redis_url, key_prefix=key_prefix)
+
+    def channel(self, topic: str) -> str:
+        """The pub/sub channel that carries a topic's events."""
+        # The braces keep a topic's keys in one hash slot, should this run on a cluster.
+        return f"{self.key_prefix}:{{{topic}}}"
+
+    def topic_of(self, channel: bytes) -> str:
+        """The topic a channel carries (``channel``'s inverse)."""
+        return channel.decode()[len(self.key_prefix) + 2 : -1]
+
+    def _keys(self, topic: str) -> list[str]:
+        return [f"{self.channel(topic)}:seq", f"{self.channel(topic)}:log"]
+
+    async def append(
+        self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
+    ) -> Event:
+        prefix, suffix = encoded_parts(event_type, ts, data_json)
+        event_id = await APPEND(
+            keys=self._keys(topic),
+            args=[prefix, suffix, self.size, self.ttl, self.channel(topic)],
+            client=redis_client(self.redis_url),
+        )
+        return Event(event_type, int(event_id), ts, data, f"{prefix}{event_id}{suffix}")
+
+    async def announce(self, topic: str, event: Event) -> None:
+        await redis_client(self.redis_url).publish(self.channel(topic), event.encoded)
+
+    async def replay(self, topic: str, after: int | None) -> Replay:
+        last_id, first_id, encoded = await REPLAY(
+            keys=self._keys(topic),
+            args=["" if after is None else after],
+            client=redis_client(self.redis_url),
+        )
+        return self.replay_from(
+            after,
+            retained=[decode_event(e) for e in encoded],
+            first_id=int(first_id) if first_id else None,
+            last_id=int(last_id),
+        )
+
+    async def clear(self, topic: str) -> None:
+        await redis_client(self.redis_url).delete(*self._keys(topic))

@@ -1,0 +1,281 @@
+"""The per-process fan-out table: topic -> the connections of this process watching it.
+
+An event reaches a process once, is decoded once, and the hub hands the same ``Event`` (and
+its encoded string) to every local connection on the topic; each connection queues it and
+writes it in its own time. Nothing here is per viewer in Redis, and nothing goes through
+Channels' ``dispatch``.
+
+``Hub`` serves the in-process store: the store hands events to it directly. ``RedisHub``
+holds one Redis pub/sub subscription per topic with local connections (subscribed when the
+first joins, dropped when the last leaves) and one reader task. Pub/sub is at-most-once, so
+the reader watches ids: an id that skips ahead, or a reconnect to Redis, is filled in from the
+history store before anything newer is handed on.
+
+A hub belongs to one event loop (the server's). Tests run each test on a loop of its own, so
+hubs are kept per loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+import redis
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from realtime import metrics
+from realtime.conf import get_history
+from realtime.history.base import HistoryStore
+from realtime.history.redis import RedisHistory
+from realtime.protocol import Event, decode_event, make_event
+
+logger = logging.getLogger(__name__)
+
+
+class Subscriber(Protocol):
+    def push(self, event: Event) -> None:
+        """Take an event for sending; must not block."""
+
+
+class Hub:
+    """Local fan-out for one event loop."""
+
+    def __init__(self, history: HistoryStore) -> None:
+        self.history = history
+        self.loop = asyncio.get_running_loop()
+        self.topics: dict[str, set[Subscriber]] = {}
+
+    async def join(self, topic: str, subscriber: Subscriber) -> None:
+        """Start handing the topic's events to ``subscriber``. Once this returns, every event
+        the store announces later reaches it."""
+        self.topics.setdefault(topic, set()).add(subscriber)
+
+    def leave(self, topic: str, subscriber: Subscriber) -> None:
+        """Stop handing events to ``subscriber`` (idempotent)."""
+        subscribers = self.topics.get(topic)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self.topics[topic]
+
+    def deliver(self, topic: str, event: Event) -> None:
+        """Hand an event to every local subscriber of the topic."""
+        subscribers = tuple(self.topics.get(topic, ()))
+        for subscriber in subscribers:
+            subscriber.push(event)
+        metrics.EVENTS_DELIVERED.inc(len(subscribers))
+
+
+class RedisHub(Hub):
+    """Fan-out fed by Redis pub/sub: one subscription per topic, one reader task."""
+
+    IDLE_PING = 30.0  # seconds without a message before the reader checks the connection
+    JOIN_TIMEOUT = 10.0  # seconds a join waits for its subscription
+
+    history: RedisHistory
+
+    def __init__(self, history: HistoryStore) -> None:
+        super().__init__(history)
+        # Errors reach the reader, which reconnects and fills the gap itself. The name shows
+        # in CLIENT LIST (one pub/sub connection per server process).
+        self.client_name = f"realtime-hub-{os.getpid()}-{id(self):x}"
+        self._redis = Redis.from_url(
+            history.redis_url, retry=Retry(NoBackoff(), 0), client_name=self.client_name
+        )
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # orders subscribe/unsubscribe/reconnect
+        self._ready: dict[str, asyncio.Future[None]] = {}  # subscribed topics
+        self._last_seen: dict[str, int] = {}  # newest id handed on, per topic
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def join(self, topic: str, subscriber: Subscriber) -> None:
+        await super().join(topic, subscriber)
+        async with self._lock:
+            ready = self._ready.get(topic)
+            if ready is None:
+                ready = self._ready[topic] = self.loop.create_future()
+                if self._pubsub is None:
+                    self._start_reader()
+                else:
+                    await self._subscribe(topic)
+        # Redis down: fail (the client retries) rather than hang without a hello.
+        await asyncio.wait_for(asyncio.shield(ready), self.JOIN_TIMEOUT)
+
+    def leave(self, topic: str, subscriber: Subscriber) -> None:
+        super().leave(topic, subscriber)
+        if topic not in self.topics:
+            self._spawn(self._release(topic))
+
+    async def _release(self, topic: str) -> None:
+        async with self._lock:
+            if topic in self.topics or topic not in self._ready:
+                return  # someone joined again meanwhile
+            self._ready.pop(topic).cancel()
+            self._last_seen.pop(topic, None)
+            if not self._ready:
+                await self._stop_reader()
+            elif self._pubsub is not None:
+                # On failure the reader reconnects, with only the topics still wanted.
+                with contextlib.suppress(redis.RedisError, OSError):
+                    await self._pubsub.unsubscribe(self.history.channel(topic))
+
+    async def _subscribe(self, topic: str) -> None:
+        # On failure the reader reconnects and subscribes to every wanted topic.
+        with contextlib.suppress(redis.RedisError, OSError):
+            await self._pubsub.subscribe(self.history.channel(topic))  # type: ignore[union-attr]
+
+    def _start_reader(self) -> None:
+        self._pubsub = self._redis.pubsub()
+        self._reader = self.loop.create_task(self._read_forever())
+
+    async def _stop_reader(self) -> None:
+        reader, pubsub = self._reader, self._pubsub
+        self._reader = self._pubsub = None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        if pubsub is not None:
+            await pubsub.aclose()
+
+    async def _read_forever(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._pubsub
+            assert pubsub is not None
+            try:
+                async with self._lock:
+                    if self._ready:
+                        await pubsub.subscribe(*(self.history.channel(t) for t in self._ready))
+                await self._read(pubsub)
+            except (redis.RedisError, OSError) as exc:
+                metrics.REDIS_ERRORS.labels("subscribe").inc()
+                logger.warning("realtime: Redis pub/sub connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                async with self._lock:
+                    if self._pubsub is not pubsub:
+                        return  # stopped meanwhile
+                    await pubsub.aclose()
+                    self._pubsub = self._redis.pubsub()
+            else:
+                delay = 0.1
+
+    async def _read(self, pubsub: PubSub) -> None:
+        idle = False
+        while True:
+            message = await pubsub.get_message(timeout=self.IDLE_PING)
+            if message is None:
+                if idle:
+                    raise redis.ConnectionError("no answer to PING")
+                idle = True
+                await pubsub.ping()
+                continue
+            idle = False
+            try:
+                await self._handle(message)
+            except Exception:
+                logger.exception("realtime: could not hand on %r", message)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind not in ("message", "subscribe"):
+            return
+        topic = self.history.topic_of(message["channel"])
+        if topic not in self._ready:
+            return  # left meanwhile
+        if kind == "subscribe":
+            await self._subscribed(topic)
+        else:
+            await self._received(topic, decode_event(message["data"]))
+
+    async def _subscribed(self, topic: str) -> None:
+        """The subscription is live: note where the topic stands, or fill in what was
+        published while it was not (after a reconnect)."""
+        seen = self._last_seen.get(topic)
+        if seen is None:
+            self._advance(topic, (await self.history.replay(topic, None)).last_id)
+        else:
+            await self._fill(topic, seen, before=None)
+        ready = self._ready.get(topic)
+        if ready is not None and not ready.done():
+            ready.set_result(None)
+
+    async def _received(self, topic: str, event: Event) -> None:
+        if event.id is None:
+            self.deliver(topic, event)
+            return
+        seen = self._last_seen.get(topic, 0)
+        if event.id <= seen:
+            return  # already handed on by a fill
+        if event.id > seen + 1:
+            await self._fill(topic, seen, before=event.id)
+        self._advance(topic, event.id)
+        self.deliver(topic, event)
+
+    async def _fill(self, topic: str, seen: int, *, before: int | None) -> None:
+        """Hand on the events after ``seen`` (and before ``before``) from history; when
+        history no longer has them, tell the topic's clients to refetch."""
+        replay = await self.history.replay(topic, seen)
+        if replay.reset:
+            last = replay.last_id if before is None else before - 1
+            logger.warning("realtime: %s lost events %s..%s", topic, seen + 1, last)
+            self._advance(topic, last)
+            self.deliver(topic, make_event("reset", {"last_event_id": last}))
+            return
+        for event in replay.events:
+            if before is not None and event.id >= before:  # type: ignore[operator]
+                break
+            self._advance(topic, event.id)  # type: ignore[arg-type]
+            self.deliver(topic, event)
+
+    def _advance(self, topic: str, event_id: int) -> None:
+        """Note the newest id handed on, unless the topic was let go while we waited."""
+        if topic in self._ready:
+            self._last_seen[topic] = max(event_id, self._last_seen.get(topic, 0))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        for stale in [other for other in _hubs if other.is_closed()]:
+            del _hubs[stale]
+        history = get_history()
+        hub = _hubs[loop] = import_string(history.hub_class)(history)
+    return hub
+
+
+def deliver_local(topic: str, event: Event) -> None:
+    """Hand an event to this process's hubs, from any thread, in call order."""
+    for loop, hub in list(_hubs.items()):
+        if topic in hub.topics:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(hub.deliver, topic, event)
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting == "REALTIME":
+        _hubs.clear()
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,96 @@
+"""The stream's event envelope, and frames built from events encoded once.
+
+An event is ``{"type": str, "id": int | null, "ts": float, "data": {...}}``. Every process
+encodes an event to JSON once (or receives it already encoded from Redis) and keeps the
+string: a frame for a connection is those strings joined into a JSON array, so fanning one
+event out to many connections never encodes it again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+# Keep-alive on WebSocket: an event clients ignore, sent only when nothing else was sent.
+KEEPALIVE = "keepalive"
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    """``data`` as compact JSON; raises ``TypeError`` for anything JSON cannot carry."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def now_ms() -> float:
+    """The server's clock in milliseconds since the epoch, as events carry it."""
+    return round(time.time() * 1000, 3)
+
+
+def encoded_parts(event_type: str, ts: float, data_json: str) -> tuple[str, str]:
+    """The encoded event split around its id: ``prefix + str(id) + suffix``.
+
+    The history store assigns the id, so it can finish the string without decoding it.
+    """
+    return f'{{"type":{json.dumps(event_type)},"id":', f',"ts":{ts!r},"data":{data_json}}}'
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    id: int | None
+    ts: float
+    data: dict[str, Any]
+    encoded: str
+
+    @property
+    def recoverable(self) -> bool:
+        return self.id is not None
+
+
+def make_event(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    event_id: int | None = None,
+    ts: float | None = None,
+    data_json: str | None = None,
+) -> Event:
+    """Build and encode an event (``data_json`` when the caller has already encoded ``data``)."""
+    ts = now_ms() if ts is None else ts
+    prefix, suffix = encoded_parts(
+        event_type, ts, encode_data(data) if data_json is None else data_json
+    )
+    encoded = prefix + ("null" if event_id is None else str(event_id)) + suffix
+    return Event(event_type, event_id, ts, data, encoded)
+
+
+def decode_event(encoded: str | bytes) -> Event:
+    """An event received already encoded (from Redis); the string is kept as is."""
+    text = encoded.decode() if isinstance(encoded, bytes) else encoded
+    raw = json.loads(text)
+    return Event(raw["type"], raw["id"], raw["ts"], raw["data"], text)
+
+
+def frame(events: Iterable[Event]) -> str:
+    """One WebSocket text frame (or SSE ``data:``): the events as a JSON array, in order."""
+    return "[" + ",".join(event.encoded for event in events) + "]"
+
+
+def last_id(events: Iterable[Event]) -> int | None:
+    """The last non-null id among ``events`` (what an SSE message's ``id:`` carries)."""
+    found = None
+    for event in events:
+        if event.id is not None:
+            found = event.id
+    return found
+
+
+def parse_last_event_id(value: str | None) -> int | None:
+    """``last_event_id`` from a query string or header; ValueError unless a number >= 0."""
+    if value is None or value == "":
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise ValueError(value)
+    return int(value)

@@ -1,0 +1,305 @@
+"""The generic WebSocket transport, with a small consumer of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from channels.routing import URLRouter
+from django.urls import path
+
+from realtime import metrics
+from realtime.consumers import ClientError, StreamConsumer
+from realtime.hub import get_hub
+from realtime.publish import aflush, publish
+from tests.realtime.streamtools import WSClient, realtime_settings
+
+
+class TopicConsumer(StreamConsumer):
+    """``t/<name>/`` watches ``test.<name>``; "missing" does not exist, "secret" is refused."""
+
+    client_message_types = ("shout", "fail")
+    opened: list[str] = []
+    closed: list[str] = []
+
+    async def get_topic(self) -> str | None:
+        name = self.route_kwargs["name"]
+        return None if name == "missing" else f"test.{name}"
+
+    async def authorize(self, topic: str) -> bool:
+        return topic != "test.secret"
+
+    async def get_hello_data(self) -> dict[str, Any]:
+        return {"topic": self.connection.topic}  # type: ignore[union-attr]
+
+    async def stream_opened(self) -> None:
+        self.opened.append(self.connection.id)  # type: ignore[union-attr]
+
+    async def stream_closed(self) -> None:
+        self.closed.append(self.connection.id)  # type: ignore[union-attr]
+
+    async def receive_shout(self, message: dict[str, Any]) -> None:
+        if not isinstance(message.get("text"), str):
+            raise ClientError("invalid", "text must be a string")
+        publish(self.connection.topic, "shouted", {"text": message["text"]})  # type: ignore[union-attr]
+
+    async def receive_fail(self, message: dict[str, Any]) -> None:
+        raise RuntimeError("a bug")
+
+
+application = URLRouter([path("t/<str:name>/", TopicConsumer.as_asgi())])
+
+
+def stalling(app: Any, stalled: asyncio.Event, release: asyncio.Event | None = None) -> Any:
+    """The application as seen by a client that reads its first frame and then stops reading
+    (until ``release``): every later send waits, as a send to a full socket buffer does."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> Any:
+        sent = 0
+
+        async def slow_send(message: dict[str, Any]) -> None:
+            nonlocal sent
+            if message["type"] == "websocket.send":
+                sent += 1
+                if sent > 1:
+                    stalled.set()
+                    await (release or asyncio.Event()).wait()
+            await send(message)
+
+        return await app(scope, receive, slow_send)
+
+    return wrapped
+
+
+def client(name: str, query: str = "", app: Any = application) -> WSClient:
+    return WSClient(f"/t/{name}/{query}", application=app)
+
+
+async def test_hello_comes_first_with_the_hooks_data_and_the_newest_id():
+    publish("test.a", "shouted", {"text": "before"})
+    await aflush()
+    ws = client("a")
+    [hello] = await ws.connect()
+    assert hello["type"] == "hello"
+    assert hello["id"] is None
+    assert isinstance(hello["ts"], float)
+    assert hello["data"] == {"topic": "test.a", "last_event_id": 1}
+    await ws.nothing_more()  # no replay without last_event_id
+    await ws.close()
+
+
+async def test_events_published_after_connecting_arrive_in_order():
+    ws = client("a")
+    await ws.connect()
+    for n in range(3):
+        publish("test.a", "shouted", {"n": n})
+    publish("test.a", "viewers", {"count": 2}, recoverable=False)
+    publish("test.b", "shouted", {"n": "elsewhere"})
+    events = await ws.receive(4)
+    assert [(e["type"], e["id"], e["data"]) for e in events] == [
+        ("shouted", 1, {"n": 0}),
+        ("shouted", 2, {"n": 1}),
+        ("shouted", 3, {"n": 2}),
+        ("viewers", None, {"count": 2}),
+    ]
+    await ws.nothing_more()
+    await ws.close()
+
+
+async def test_what_queues_while_the_writer_is_busy_goes_out_in_one_frame():
+    stalled, release = asyncio.Event(), asyncio.Event()
+    ws = client("a", app=stalling(application, stalled, release))
+    await ws.connect()
+    publish("test.a", "shouted", {"n": 0})
+    await asyncio.wait_for(stalled.wait(), 3)  # the writer is sending frame [0]
+    for n in range(1, 5):
+        publish("test.a", "shouted", {"n": n})
+    await aflush()
+    await asyncio.sleep(0.05)  # every event has reached the connection's queue
+    release.set()
+    assert [e["id"] for e in await ws.frame()] == [1]
+    assert [e["id"] for e in await ws.frame()] == [2, 3, 4, 5]
+    await ws.close()
+
+
+async def test_resuming_replays_exactly_the_missed_events_then_live_ones():
+    first = client("a")
+    await first.connect()
+    publish("test.a", "shouted", {"n": 1})
+    [seen] = await first.receive(1)
+    await first.close()
+    for n in (2, 3, 4):
+        publish("test.a", "shouted", {"n": n})
+    await aflush()
+
+    again = client("a", f"?last_event_id={seen['id']}")
+    hello, *replayed = await again.connect()  # one frame: hello, then the replay
+    assert hello["type"] == "hello"
+    assert hello["data"]["last_event_id"] == 4
+    assert [(e["id"], e["data"]["n"]) for e in replayed] == [(2, 2), (3, 3), (4, 4)]
+    publish("test.a", "shouted", {"n": 5})
+    assert [e["id"] for e in await again.receive(1)] == [5]
+    await again.nothing_more()
+    await again.close()
+
+
+async def test_a_cursor_older_than_history_gets_reset(settings):
+    realtime_settings(settings, HISTORY_SIZE=3)
+    for n in range(6):
+        publish("test.a", "shouted", {"n": n})
+    await aflush()
+    ws = client("a", "?last_event_id=1")
+    hello, reset = await ws.connect()
+    assert hello["type"] == "hello"
+    assert (reset["type"], reset["id"], reset["data"]) == ("reset", None, {"last_event_id": 6})
+    publish("test.a", "shouted", {"n": 6})
+    assert [e["id"] for e in await ws.receive(1)] == [7]
+    await ws.close()
+
+
+async def test_a_bad_last_event_id_is_an_error_and_the_stream_goes_on():
+    ws = client("a", "?last_event_id=-3")
+    hello, error = await ws.connect()
+    assert hello["type"] == "hello"
+    assert error["type"] == "error"
+    assert error["data"]["code"] == "invalid"
+    publish("test.a", "shouted", {})
+    assert [e["type"] for e in await ws.receive(1)] == ["shouted"]
+    await ws.close()
+
+
+async def test_ping_gets_pong():
+    ws = client("a")
+    await ws.connect()
+    await ws.send({"type": "ping"})
+    [pong] = await ws.receive(1)
+    assert (pong["type"], pong["id"], pong["data"]) == ("pong", None, {})
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        ({"text": "not json"}, "Not valid JSON."),
+        ({"text": "[1, 2]"}, 'Send a JSON object with a string "type".'),
+        ({"text": '{"kind": "like"}'}, 'Send a JSON object with a string "type".'),
+        ({"text": '{"type": 5}'}, 'Send a JSON object with a string "type".'),
+        ({"text": '{"type": "dance"}'}, "Unknown message type 'dance'."),
+        ({"text": '{"type": "__class__"}'}, "Unknown message type '__class__'."),
+        ({"data": b"\x00\x01"}, "Send JSON text frames."),
+        ({"text": '{"type": "shout", "text": 5}'}, "text must be a string"),
+        ({"text": '{"type": "fail"}'}, "Something went wrong; try again."),
+    ],
+)
+async def test_a_bad_client_message_gets_an_error_and_the_socket_stays_open(frame, message):
+    ws = client("a")
+    await ws.connect()
+    await ws.send_raw(**frame)
+    [error] = await ws.receive(1)
+    assert error["type"] == "error"
+    assert error["id"] is None
+    assert error["data"]["message"] == message
+    assert error["data"]["code"] in ("invalid", "internal")
+    await ws.send({"type": "shout", "text": "still here"})
+    [shouted] = await ws.receive(1)
+    assert shouted["data"] == {"text": "still here"}
+    await ws.close()
+
+
+async def test_an_unknown_topic_is_closed_with_4404():
+    ws = client("missing")
+    connected, _ = await ws.communicator.connect()
+    assert connected  # accepted first, so that browsers see the code
+    assert await ws.closed_with() == 4404
+    assert get_hub().topics == {}
+
+
+async def test_a_refused_topic_is_closed_with_4403():
+    ws = client("secret")
+    await ws.communicator.connect()
+    assert await ws.closed_with() == 4403
+
+
+async def test_hooks_hear_of_open_and_close_and_the_hub_is_left_empty():
+    TopicConsumer.opened.clear()
+    TopicConsumer.closed.clear()
+    ws = client("a")
+    await ws.connect()
+    assert len(TopicConsumer.opened) == 1
+    assert get_hub().topics.keys() == {"test.a"}
+    await ws.close()
+    assert TopicConsumer.closed == TopicConsumer.opened
+    assert get_hub().topics == {}
+
+
+async def test_a_failing_hook_does_not_break_the_stream(monkeypatch):
+    async def broken(self: TopicConsumer) -> None:
+        raise RuntimeError("presence is down")
+
+    monkeypatch.setattr(TopicConsumer, "stream_opened", broken)
+    monkeypatch.setattr(TopicConsumer, "stream_closed", broken)
+    ws = client("a")
+    await ws.connect()
+    publish("test.a", "shouted", {})
+    assert [e["type"] for e in await ws.receive(1)] == ["shouted"]
+    await ws.close()
+
+
+async def test_an_idle_stream_gets_keepalives(settings):
+    realtime_settings(settings, KEEPALIVE_INTERVAL=0.05)
+    ws = client("a")
+    await ws.connect()
+    [keepalive] = await ws.frame()
+    assert (keepalive["type"], keepalive["id"], keepalive["data"]) == ("keepalive", None, {})
+    await ws.close()
+
+
+async def test_a_stalled_client_is_dropped_while_others_keep_receiving(settings):
+    realtime_settings(settings, MAX_BACKLOG=10)
+    dropped = metrics.SLOW_CLIENTS_DROPPED._value.get()
+    stalled = asyncio.Event()
+    healthy = client("a")
+    slow = client("a", app=stalling(application, stalled))
+    await healthy.connect()
+    await slow.connect()
+
+    publish("test.a", "shouted", {"n": 0})
+    await asyncio.wait_for(stalled.wait(), 3)  # the slow one's writer is now stuck
+    for n in range(1, 30):
+        publish("test.a", "shouted", {"n": n})
+
+    assert await slow.closed_with() == 4008
+    received = await healthy.receive(30)
+    assert [e["data"]["n"] for e in received] == list(range(30))
+    assert len(get_hub().topics["test.a"]) == 1  # only the healthy one is left
+    assert metrics.SLOW_CLIENTS_DROPPED._value.get() == dropped + 1
+    await slow.close()
+    await healthy.close()
+
+
+async def test_a_frame_is_a_json_array_of_events():
+    ws = client("a")
+    await ws.communicator.connect()
+    text = await ws.communicator.receive_from()
+    assert text[0] + text[-1] == "[]"
+    assert set(json.loads(text)[0]) == {"type", "id", "ts", "data"}
+    await ws.close()
+
+
+async def test_connections_and_frames_are_counted():
+    def value(metric: Any, **labels: str) -> float:
+        return (metric.labels(**labels) if labels else metric)._value.get()
+
+    open_before = value(metrics.CONNECTIONS, transport="websocket")
+    frames_before = value(metrics.FRAMES_SENT)
+    ws = client("a")
+    await ws.connect()
+    assert value(metrics.CONNECTIONS, transport="websocket") == open_before + 1
+    publish("test.a", "shouted", {})
+    await ws.receive(1)
+    await ws.close()
+    assert value(metrics.CONNECTIONS, transport="websocket") == open_before
+    assert value(metrics.FRAMES_SENT) >= frames_before + 1
+    assert value(metrics.EVENTS_PUBLISHED, type="shouted") >= 1

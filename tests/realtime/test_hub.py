@@ -1,0 +1,178 @@
+"""The per-process hub: local fan-out, and over Redis one subscription per topic that never
+silently loses a recoverable event."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis.asyncio
+
+from realtime.conf import get_history
+from realtime.hub import Hub, RedisHub, get_hub
+from realtime.protocol import make_event
+from tests.realtime.streamtools import realtime_settings
+from tests.realtime.test_history import Collector, append
+
+
+async def test_the_hub_hands_each_event_to_every_local_subscriber_of_its_topic(settings):
+    realtime_settings(settings, HISTORY_BACKEND="realtime.history.memory.MemoryHistory")
+    hub = get_hub()
+    assert type(hub) is Hub
+    a, b, other = Collector(), Collector(), Collector()
+    await hub.join("t", a)
+    await hub.join("t", b)
+    await hub.join("u", other)
+    event = make_event("x", {})
+    hub.deliver("t", event)
+    assert a.events == [event]
+    assert b.events == [event]
+    assert a.events[0] is b.events[0]  # the same object: encoded once
+    assert other.events == []
+    hub.leave("t", a)
+    hub.leave("t", a)  # idempotent
+    hub.deliver("t", event)
+    assert len(a.events) == 1
+    assert len(b.events) == 2
+    hub.leave("t", b)
+    hub.leave("u", other)
+    assert hub.topics == {}
+
+
+@pytest.fixture
+def use_redis(settings: Any, redis_url: str) -> str:
+    realtime_settings(
+        settings,
+        HISTORY_BACKEND="realtime.history.redis.RedisHistory",
+        REDIS_URL=redis_url,
+        HISTORY_SIZE=5,
+    )
+    return redis_url
+
+
+@pytest.fixture
+async def client(use_redis: str) -> Any:
+    client = redis.asyncio.Redis.from_url(use_redis)
+    yield client
+    await client.aclose()
+
+
+async def subscriptions(client: Any, topic: str) -> int:
+    channel = get_history().channel(topic)
+    return dict(await client.pubsub_numsub(channel))[channel.encode()]
+
+
+async def eventually(check: Any, wait: float = 3) -> None:
+    """Poll ``check`` until it holds (Redis state has no event to wait on)."""
+    async with asyncio.timeout(wait):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def lost_append(client: Any, topic: str, event_id: int) -> None:
+    """Store an event the way the append script does, but without publishing it: a pub/sub
+    message that never arrived."""
+    store = get_history()
+    seq, log = f"{store.channel(topic)}:seq", f"{store.channel(topic)}:log"
+    await client.set(seq, event_id)
+    await client.zadd(log, {make_event("x", {"n": event_id}, event_id=event_id).encoded: event_id})
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_one_subscription_per_topic_however_many_local_connections(client):
+    hub = get_hub()
+    assert isinstance(hub, RedisHub)
+    a, b = Collector(), Collector()
+    await hub.join("t", a)
+    await hub.join("t", b)
+    assert await subscriptions(client, "t") == 1
+    await append(get_history(), "t", {})
+    await a.wait_for(1)
+    await b.wait_for(1)
+    assert a.events[0] is b.events[0]  # decoded once for both
+
+    hub.leave("t", a)
+    await asyncio.sleep(0.05)
+    assert await subscriptions(client, "t") == 1
+    hub.leave("t", b)  # the last one: unsubscribe, and the reader stops
+
+    async def unsubscribed() -> bool:
+        return await subscriptions(client, "t") == 0 and hub._reader is None
+
+    await eventually(unsubscribed)
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_topics_are_subscribed_and_dropped_one_by_one(client):
+    hub = get_hub()
+    a, b = Collector(), Collector()
+    await hub.join("t", a)
+    await hub.join("u", b)
+    assert (await subscriptions(client, "t"), await subscriptions(client, "u")) == (1, 1)
+    hub.leave("t", a)
+
+    async def t_dropped() -> bool:
+        return await subscriptions(client, "t") == 0
+
+    await eventually(t_dropped)
+    await append(get_history(), "u", {})
+    assert [e.id for e in await b.wait_for(1)] == [1]
+    hub.leave("u", b)
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_a_lost_message_is_filled_in_from_history(client):
+    hub = get_hub()
+    collector = Collector()
+    await hub.join("t", collector)
+    await lost_append(client, "t", 1)
+    await append(get_history(), "t", {"n": 2})
+    received = await collector.wait_for(2)
+    await asyncio.sleep(0.05)
+    assert [(e.id, e.data) for e in received] == [(1, {"n": 1}), (2, {"n": 2})]
+    hub.leave("t", collector)
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_a_gap_history_no_longer_covers_tells_clients_to_reset(client):
+    hub = get_hub()
+    collector = Collector()
+    await hub.join("t", collector)
+    store = get_history()
+    await client.set(f"{store.channel('t')}:seq", 7)  # ids 1..7 went out, none arrived,
+    await lost_append(client, "t", 7)  # and history only has the last of them
+    await append(store, "t", {})
+    reset, event = await collector.wait_for(2)
+    assert (reset.type, reset.id, reset.data) == ("reset", None, {"last_event_id": 7})
+    assert event.id == 8
+    hub.leave("t", collector)
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_after_a_reconnect_what_was_published_meanwhile_is_filled_in(client):
+    hub = get_hub()
+    collector = Collector()
+    await hub.join("t", collector)
+    store = get_history()
+    await append(store, "t", {})
+    await collector.wait_for(1)
+
+    [connection] = [
+        c for c in await client.client_list(_type="pubsub") if c["name"] == hub.client_name
+    ]
+    await client.client_kill_filter(_id=connection["id"])
+    for _ in range(3):
+        await append(store, "t", {})  # published while the hub is not listening
+
+    received = await collector.wait_for(4)
+    await asyncio.sleep(0.1)
+    assert [e.id for e in received] == [1, 2, 3, 4]
+    await append(store, "t", {})
+    assert [e.id for e in await collector.wait_for(5)] == [1, 2, 3, 4, 5]
+    hub.leave("t", collector)
