@@ -3,10 +3,9 @@ transaction; ``realtime.publish`` sends only after it commits."""
 
 from __future__ import annotations
 
-from realtime.publish import publish, publish_latest
-
 from livevideo import selectors
 from livevideo.models import Broadcast, Comment
+from realtime.publish import publish, publish_latest
 
 
 def comment_created(comment: Comment) -> None:
@@ -23,7 +22,9 @@ def comment_removed(comment: Comment) -> None:
 
 def broadcast_status(broadcast: Broadcast) -> None:
     publish(
-        selectors.broadcast_topic(broadcast.pk), "broadcast.status", selectors.status_data(broadcast)
+        selectors.broadcast_topic(broadcast.pk),
+        "broadcast.status",
+        selectors.status_data(broadcast),
     )
 
 
@@ -33,4 +34,14 @@ def reactions_changed(broadcast_id: int) -> None:
         selectors.broadcast_topic(broadcast_id),
         "reactions",
         lambda: selectors.reaction_totals(broadcast_id=broadcast_id),
+    )
+
+
+def comment_pinned(broadcast: Broadcast) -> None:
+    """The pinned comment changed: ``{comment}`` is the pinned comment, or null when unpinned."""
+    pinned = broadcast.pinned_comment
+    publish(
+        selectors.broadcast_topic(broadcast.pk),
+        "comment.pinned",
+        {"comment": selectors.comment_data(pinned) if pinned else None},
     )
