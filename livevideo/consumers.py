@@ -20,13 +20,12 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from livevideo import selectors, services
+from livevideo.converters import MAX_ID
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
 from presence import tracker
 from realtime.connection import StreamHooks
 from realtime.consumers import ClientError, StreamConsumer
-
-MAX_ID = 2**63 - 1  # the largest primary key (a 64-bit integer)
 
 
 class BroadcastStream(StreamHooks):
@@ -37,7 +36,9 @@ class BroadcastStream(StreamHooks):
     async def get_topic(self) -> str | None:
         self.broadcast_id = int(self.route_kwargs["broadcast_id"])
         if self.broadcast_id > MAX_ID:
-            return None  # no such row, and more than the database can even compare
+            # The stream routes take any number so that it is closed with 4404 (a 404 for
+            # SSE) like any unknown id; the database could not even compare this one.
+            return None
         exists = await database_sync_to_async(
             Broadcast.objects.filter(pk=self.broadcast_id).exists
         )()

@@ -7,12 +7,12 @@ from livevideo import views
 from livevideo.forms import SignInForm
 
 # Moderation from the studio: one comment, or one user, of a broadcast.
-comment = "studio/<int:broadcast_id>/comments/<int:comment_id>/"
-user = "studio/<int:broadcast_id>/users/<int:user_id>/"
+comment = "studio/<id:broadcast_id>/comments/<id:comment_id>/"
+user = "studio/<id:broadcast_id>/users/<id:user_id>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("broadcasts/<int:broadcast_id>/", views.watch, name="watch"),
+    path("broadcasts/<id:broadcast_id>/", views.watch, name="watch"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=SignInForm),
@@ -23,18 +23,18 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("studio/", views.studio, name="studio"),
     path("studio/new/", views.studio_broadcast_form, name="studio_new"),
-    path("studio/<int:broadcast_id>/", views.studio_broadcast, name="studio_broadcast"),
-    path("studio/<int:broadcast_id>/edit/", views.studio_broadcast_form, name="studio_edit"),
-    path("studio/<int:broadcast_id>/start/", views.studio_start, name="studio_start"),
-    path("studio/<int:broadcast_id>/end/", views.studio_end, name="studio_end"),
+    path("studio/<id:broadcast_id>/", views.studio_broadcast, name="studio_broadcast"),
+    path("studio/<id:broadcast_id>/edit/", views.studio_broadcast_form, name="studio_edit"),
+    path("studio/<id:broadcast_id>/start/", views.studio_start, name="studio_start"),
+    path("studio/<id:broadcast_id>/end/", views.studio_end, name="studio_end"),
     path(f"{comment}remove/", views.studio_comment_remove, name="studio_comment_remove"),
     path(f"{comment}pin/", views.studio_comment_pin, name="studio_comment_pin"),
-    path("studio/<int:broadcast_id>/unpin/", views.studio_unpin, name="studio_unpin"),
+    path("studio/<id:broadcast_id>/unpin/", views.studio_unpin, name="studio_unpin"),
     path(f"{user}timeout/", views.studio_user_timeout, name="studio_user_timeout"),
     path(f"{user}ban/", views.studio_user_ban, name="studio_user_ban"),
     path(f"{user}unban/", views.studio_user_unban, name="studio_user_unban"),
     path(
-        "studio/<int:broadcast_id>/moderation/",
+        "studio/<id:broadcast_id>/moderation/",
         views.studio_moderation_settings,
         name="studio_moderation_settings",
     ),

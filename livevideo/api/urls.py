@@ -9,7 +9,7 @@ from livevideo.api import moderation, views
 
 app_name = "api"
 
-broadcast = "broadcasts/<int:broadcast_id>/"
+broadcast = "broadcasts/<id:broadcast_id>/"
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
@@ -19,7 +19,7 @@ urlpatterns = [
     path(f"{broadcast}end/", views.BroadcastEndView.as_view(), name="broadcast-end"),
     path(f"{broadcast}comments/", views.CommentListView.as_view(), name="comment-list"),
     path(
-        f"{broadcast}comments/<int:comment_id>/",
+        f"{broadcast}comments/<id:comment_id>/",
         views.CommentDetailView.as_view(),
         name="comment-detail",
     ),
@@ -32,7 +32,7 @@ urlpatterns = [
     ),
     path(f"{broadcast}moderation/log/", moderation.AuditLogView.as_view(), name="audit-log"),
     path(f"{broadcast}bans/", moderation.BanListView.as_view(), name="ban-list"),
-    path(f"{broadcast}bans/<int:user_id>/", moderation.BanDetailView.as_view(), name="ban-detail"),
+    path(f"{broadcast}bans/<id:user_id>/", moderation.BanDetailView.as_view(), name="ban-detail"),
     path(f"{broadcast}pinned/", moderation.PinnedCommentView.as_view(), name="pinned"),
     path("presence/", views.PresenceView.as_view(), name="presence"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
