@@ -31,11 +31,22 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Remembers every WebSocket a page opens, so a test can drop the connection.
+# Remembers every WebSocket a page opens, so a test can drop the connection; while
+# ``window.__streamBlocked`` is true, new WebSocket and EventSource connections go to a closed
+# loopback port instead, as if the server were unreachable.
 TRACK_SOCKETS = """
 window.__sockets = [];
+window.__streamBlocked = false;
 window.WebSocket = class extends window.WebSocket {
-  constructor(...args) { super(...args); window.__sockets.push(this); }
+  constructor(url, ...rest) {
+    super(window.__streamBlocked ? "ws://127.0.0.1:9/" : url, ...rest);
+    window.__sockets.push(this);
+  }
+};
+window.EventSource = class extends window.EventSource {
+  constructor(url, ...rest) {
+    super(window.__streamBlocked ? "http://127.0.0.1:9/" : url, ...rest);
+  }
 };
 """
 

@@ -128,13 +128,13 @@ def test_a_dropped_connection_catches_up(open_as, live, ann, bob):
     _comment(b, "Before the drop")
     expect(_comment_texts(a)).to_have_text(["Before the drop"])
 
-    a.context.set_offline(True)
-    a.evaluate("window.__sockets.forEach((socket) => socket.close())")
+    a.evaluate("window.__streamBlocked = true; window.__sockets.forEach((s) => s.close())")
     expect(a.locator("[data-connection]")).to_have_text("Reconnecting…")
     _comment(b, "While you were away")
     expect(_comment_texts(b)).to_have_text(["Before the drop", "While you were away"])
+    expect(_comment_texts(a)).to_have_text(["Before the drop"])
 
-    a.context.set_offline(False)
+    a.evaluate("window.__streamBlocked = false")
     _connected(a)
     expect(_comment_texts(a)).to_have_text(["Before the drop", "While you were away"])
 
