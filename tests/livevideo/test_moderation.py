@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 
 from livevideo import moderation, services
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
 from livevideo.models import BroadcastBan, Comment, ModerationAction, Reaction
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner() -> User:
-    return User.objects.create_user("owner", password="pw-owner-123")
-
-
-@pytest.fixture
-def viewer() -> User:
-    return User.objects.create_user("viewer", password="pw-viewer-123")
-
-
-@pytest.fixture
-def stranger() -> User:
-    return User.objects.create_user("stranger", password="pw-stranger-123")
-
-
-@pytest.fixture
-def staff() -> User:
-    return User.objects.create_user("staff", password="pw-staff-123", is_staff=True)
 
 
 @pytest.fixture

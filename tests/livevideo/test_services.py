@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser
 
 from livevideo import selectors, services
 from livevideo.errors import InvalidInput, NotAllowed, WrongStatus
 from livevideo.models import BroadcastStatus, Comment, Reaction, ReactionTotal
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner() -> User:
-    return User.objects.create_user("owner", password="pw-owner-123")
-
-
-@pytest.fixture
-def other_broadcaster() -> User:
-    return User.objects.create_user("other", password="pw-other-123")
-
-
-@pytest.fixture
-def viewer() -> User:
-    return User.objects.create_user("viewer", password="pw-viewer-123", first_name="Vi Ewer")
-
-
-@pytest.fixture
-def staff() -> User:
-    return User.objects.create_user("staff", password="pw-staff-123", is_staff=True)
 
 
 @pytest.fixture
@@ -242,8 +222,7 @@ class TestSelectors:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("text", ["nul \x00 byte", "lone \ud800 surrogate"])
-def test_unstorable_characters_are_refused(text):
-    owner = User.objects.create_user("o", password="pw-owner-123")
+def test_unstorable_characters_are_refused(text, owner):
     broadcast = services.broadcast_create(broadcaster=owner, title="t")
     services.broadcast_start(broadcast=broadcast, actor=owner)
     with pytest.raises(InvalidInput):
