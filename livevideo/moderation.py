@@ -13,7 +13,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from livevideo import events, selectors
@@ -36,11 +35,7 @@ def blocked_words_list(broadcast: Broadcast) -> list[str]:
 
 def participation_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
     """Refuse a banned or timed-out user."""
-    ban = (
-        BroadcastBan.objects.filter(broadcast=broadcast, user_id=user.pk)
-        .filter(Q(until__isnull=True) | Q(until__gt=timezone.now()))
-        .first()
-    )
+    ban = selectors.bans_active(broadcast_id=broadcast.pk).filter(user_id=user.pk).first()
     if ban is None:
         return
     if ban.until is None:
