@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/livevideo
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: setup run test test-real test-default test-e2e lint format services bench
+.PHONY: setup run test test-real test-default test-e2e lint format services bench bench-quick bench-compare bench-db
 
 setup: $(VENV)/.installed
 

@@ -19,11 +19,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from livevideo import selectors, services
+from livevideo import ingest, selectors, services
 from livevideo.converters import MAX_ID
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
 from presence import tracker
+from realtime.coalesce import NextFlight
 from realtime.connection import StreamHooks
 from realtime.consumers import ClientError, StreamConsumer
 
@@ -39,13 +40,11 @@ class BroadcastStream(StreamHooks):
             # The stream routes take any number so that it is closed with 4404 (a 404 for
             # SSE) like any unknown id; the database could not even compare this one.
             return None
-        exists = await database_sync_to_async(
-            Broadcast.objects.filter(pk=self.broadcast_id).exists
-        )()
+        exists = await _details.get(self.broadcast_id) is not None
         return selectors.broadcast_topic(self.broadcast_id) if exists else None
 
     async def get_hello_data(self) -> dict[str, Any]:
-        return {"broadcast": await database_sync_to_async(_broadcast_detail)(self.broadcast_id)}
+        return {"broadcast": await _details.get(self.broadcast_id)}
 
     async def stream_opened(self) -> None:
         await tracker.connection_opened(**self._presence())
@@ -63,9 +62,14 @@ class BroadcastStream(StreamHooks):
         }
 
 
-def _broadcast_detail(broadcast_id: int) -> dict[str, Any]:
-    broadcast = Broadcast.objects.select_related("broadcaster").get(pk=broadcast_id)
-    return selectors.broadcast_data(broadcast)
+def _broadcast_detail(broadcast_id: int) -> dict[str, Any] | None:
+    broadcast = Broadcast.objects.select_related("broadcaster").filter(pk=broadcast_id).first()
+    return selectors.broadcast_data(broadcast) if broadcast is not None else None
+
+
+# Viewers connecting at once (a reconnect storm) share one read of the broadcast, started after
+# each of them asked: a thousand connects cost a few queries, not a thousand.
+_details = NextFlight(database_sync_to_async(_broadcast_detail))
 
 
 class BroadcastConsumer(BroadcastStream, StreamConsumer):
@@ -74,8 +78,14 @@ class BroadcastConsumer(BroadcastStream, StreamConsumer):
     client_message_types = ("reaction", "comment")
 
     async def receive_reaction(self, message: dict[str, Any]) -> None:
-        """``{"type": "reaction", "kind": "like"}``."""
-        await self._run(services.reaction_create, user=self.user, kind=message.get("kind"))
+        """``{"type": "reaction", "kind": "like"}``: stored with the process's next batch of
+        this broadcast's taps (``livevideo.ingest``), checked one by one as over REST."""
+        try:
+            await ingest.batcher(self.broadcast_id).tap(self.user, message.get("kind"))
+        except ingest.BroadcastGone:
+            raise ClientError("not_found", "This broadcast no longer exists.") from None
+        except ServiceError as exc:
+            raise ClientError(exc.code, exc.message, **_extra(exc)) from None
 
     async def receive_comment(self, message: dict[str, Any]) -> None:
         """``{"type": "comment", "text": "..."}``; everyone gets it as ``comment.created``."""

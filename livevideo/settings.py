@@ -98,6 +98,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # Fail fast while PostgreSQL is down: requests get a 503, not a hang.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    if int(os.environ.get("DB_POOL_SIZE", "0")):
+        # Production: an ASGI server runs each sync view in a new thread, so without a pool
+        # every request opens a PostgreSQL connection (most of a request's time under load).
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ["DB_POOL_SIZE"]),
+            "timeout": 10,
+        }
     if os.environ.get("TEST_DB_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DB_NAME"]}
 

@@ -44,15 +44,18 @@ def user_for_session(session_key: str) -> AbstractBaseUser | AnonymousUser:
     return get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
 
 
-@database_sync_to_async
-def user_from_headers(headers: dict[str, str]) -> AbstractBaseUser | AnonymousUser:
-    """The user of a connection: its token when it sends one, else its session cookie."""
+async def user_from_headers(headers: dict[str, str]) -> AbstractBaseUser | AnonymousUser:
+    """The user of a connection: its token when it sends one, else its session cookie.
+
+    A connection with neither is anonymous without a trip to the database thread (most
+    viewers of a big broadcast: under a reconnect storm that hop is the queue).
+    """
     key = token_key(headers.get("authorization", ""))
     if key is not None:
-        return user_for_token(key)
+        return await database_sync_to_async(user_for_token)(key)
     session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
     if session_key:
-        return user_for_session(session_key)
+        return await database_sync_to_async(user_for_session)(session_key)
     return AnonymousUser()
 
 

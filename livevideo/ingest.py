@@ -1,0 +1,102 @@
+"""Reactions from WebSocket viewers, stored in batches.
+
+Over REST a tap is one request and one transaction. Over the WebSocket the consumer hands taps
+to a batcher per broadcast and event loop instead: every tap is still checked on its own
+(``services.reaction_check``: signed in, known kind, live, not banned, under the rate limit),
+but the taps that arrive while one batch is being stored all go into the next one, stored in
+one transaction by ``services.reactions_record`` and announced as one coalesced total. Under a
+trickle a batch is a single tap and nothing waits; under a flood the database sees a few
+transactions a second instead of one per tap, and the one thread that runs database work for
+the event loop makes one hop per batch instead of one per tap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from livevideo import services
+from livevideo.errors import ServiceError
+from livevideo.models import Broadcast
+
+User = AbstractBaseUser | AnonymousUser
+
+
+class BroadcastGone(Exception):
+    """The broadcast was deleted while its viewers were still tapping."""
+
+
+class TapBatcher:
+    """Stores one broadcast's taps in batches, in arrival order."""
+
+    def __init__(self, broadcast_id: int) -> None:
+        self.broadcast_id = broadcast_id
+        self.loop = asyncio.get_running_loop()
+        self._pending: list[tuple[User, object, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def tap(self, user: User, kind: object) -> None:
+        """Store one tap with the next batch; raises its ``ServiceError`` when it is refused
+        (the other taps of the batch are stored all the same)."""
+        done: asyncio.Future[None] = self.loop.create_future()
+        self._pending.append((user, kind, done))
+        if self._task is None:
+            self._task = self.loop.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    refusals = await database_sync_to_async(record_taps)(
+                        self.broadcast_id, [(user, kind) for user, kind, _ in batch]
+                    )
+                except Exception as exc:  # the whole batch failed (database down, ...)
+                    for *_, done in batch:
+                        done.set_exception(exc)
+                    continue
+                for (*_, done), refusal in zip(batch, refusals, strict=True):
+                    if refusal is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(refusal)
+        finally:
+            self._task = None
+            # Idle: forget it (``batcher()`` makes a new one; the caller taps at once).
+            _batchers.pop((self.loop, self.broadcast_id), None)
+
+
+def record_taps(broadcast_id: int, taps: Sequence[tuple[User, Any]]) -> list[ServiceError | None]:
+    """Check each tap, store the accepted ones in one transaction; each tap's refusal or None."""
+    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise BroadcastGone(broadcast_id)
+    accepted: list[tuple[AbstractBaseUser, str]] = []
+    refusals: list[ServiceError | None] = []
+    for user, kind in taps:
+        try:
+            clean = services.reaction_check(broadcast=broadcast, user=user, kind=kind)  # type: ignore[arg-type]
+        except ServiceError as exc:
+            refusals.append(exc)
+        else:
+            accepted.append((user, clean))  # type: ignore[arg-type]
+            refusals.append(None)
+    services.reactions_record(broadcast=broadcast, taps=accepted)
+    return refusals
+
+
+_batchers: dict[tuple[asyncio.AbstractEventLoop, int], TapBatcher] = {}
+
+
+def batcher(broadcast_id: int) -> TapBatcher:
+    """The running event loop's batcher for a broadcast."""
+    key = (asyncio.get_running_loop(), broadcast_id)
+    found = _batchers.get(key)
+    if found is None:
+        found = _batchers[key] = TapBatcher(broadcast_id)
+    return found

@@ -1,0 +1,226 @@
+"""The driver process: posts reactions and comments at given rates, over REST or WebSocket.
+
+Each request goes out on its schedule (``t0 + i / rate``) over a pool of keep-alive HTTP/1.1
+connections, with ``Authorization: Token`` of one of many users in turn (so the per-user rate
+limits are not what is measured). ``ingest`` drives reactions only; with a rate of 0 over
+REST, as fast as the pool allows. If every connection is busy the request waits: that lag
+is reported, since it means the server, not the schedule, set the pace. Over WebSocket
+(``transport="ws"``) each user has one socket and a message is written without waiting for
+anything: what the server stored is counted in the database afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from livevideo.loadtest.client import Viewer, WebSocketStream
+from livevideo.loadtest.stats import Histogram, Reservoir
+
+KINDS = ("like", "celebrate", "support", "love", "insightful", "funny")
+
+
+@dataclass(frozen=True)
+class DriverConfig:
+    host: str
+    ports: list[int]
+    broadcast_id: int
+    tokens: list[str]
+    reactions_per_sec: float
+    comments_per_sec: float
+    duration: float
+    connections: int = 32
+    ingest: bool = False  # reactions only (rate 0 over REST: as fast as the pool allows)
+    transport: str = "rest"  # or "ws": messages on one WebSocket per user, no response awaited
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection; reopened after the server closes it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: dict[str, Any], token: str
+    ) -> tuple[int, bytes]:
+        payload = json.dumps(body).encode()
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n"
+        ).encode()
+        for attempt in (1, 2):
+            if self._writer is None:
+                self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                self._writer.write(head + payload)
+                return await self._response()
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self._writer = None  # a keep-alive connection the server closed: once more
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _response(self) -> tuple[int, bytes]:
+        assert self._reader is not None
+        head = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin1")
+        status = int(head.split(" ", 2)[1])
+        length, closing = 0, False
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                closing = True
+        body = await self._reader.readexactly(length)
+        if closing:
+            self._writer.close()  # type: ignore[union-attr]
+            self._writer = None
+        return status, body
+
+
+class Driver:
+    def __init__(self, config: DriverConfig, pipe: Connection | None) -> None:
+        self.config = config
+        self.pipe = pipe
+        self.pool: asyncio.Queue[HttpConnection] = asyncio.Queue()
+        for i in range(config.connections):
+            self.pool.put_nowait(HttpConnection(config.host, config.ports[i % len(config.ports)]))
+        self.statuses: dict[str, Counter[int]] = {"reaction": Counter(), "comment": Counter()}
+        self.latency = {"reaction": Histogram(), "comment": Histogram()}
+        self.comment_pks: list[int] = []
+        self.max_lag = 0.0
+        self.errors = 0
+        self.sockets: list[WebSocketStream] = []
+
+    async def run(self) -> dict[str, Any]:
+        if self.config.transport == "ws":
+            await self._open_sockets()
+        started = time.monotonic()
+        streams = [self._stream("reaction", self.config.reactions_per_sec)]
+        if not self.config.ingest:
+            streams.append(self._stream("comment", self.config.comments_per_sec))
+        reporter = asyncio.get_running_loop().create_task(self._report())
+        await asyncio.gather(*streams)
+        reporter.cancel()
+        return self.result(time.monotonic() - started)
+
+    async def _stream(self, what: str, per_sec: float) -> None:
+        unpaced = per_sec <= 0 and self.config.ingest and self.config.transport == "rest"
+        if per_sec <= 0 and not unpaced:
+            return
+        t0 = time.monotonic()
+        end = t0 + self.config.duration
+        tasks: set[asyncio.Task[None]] = set()
+        i = 0
+        while True:
+            if unpaced:
+                due = time.monotonic()
+            else:
+                due = t0 + i / per_sec
+                if due > end:
+                    break
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+            connection = await self.pool.get()
+            now = time.monotonic()
+            if now >= end:
+                self.pool.put_nowait(connection)
+                break
+            self.max_lag = max(self.max_lag, now - due)
+            task = asyncio.get_running_loop().create_task(self._send(what, i, connection))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            i += 1
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def _open_sockets(self) -> None:
+        """One signed-in WebSocket per user (each also receives the stream; it is read and
+        dropped, apart from ``error`` events)."""
+        loop = asyncio.get_running_loop()
+        config = self.config
+        for i, token in enumerate(config.tokens):
+            viewer = Viewer(Histogram(), Reservoir(0))
+            viewer.hello = loop.create_future()
+            port = config.ports[i % len(config.ports)]
+            _, stream = await loop.create_connection(
+                lambda v=viewer, p=port, t=token: WebSocketStream(
+                    v,
+                    config.host,
+                    p,
+                    f"/ws/broadcasts/{config.broadcast_id}/",
+                    t,
+                    on_lost=lambda: None,
+                ),
+                config.host,
+                port,
+            )
+            await viewer.hello
+            self.sockets.append(stream)
+
+    async def _send(self, what: str, i: int, connection: HttpConnection) -> None:
+        if self.config.transport == "rest":
+            await self._post(what, i, connection)
+            return
+        self.pool.put_nowait(connection)
+        socket = self.sockets[i % len(self.sockets)]
+        if socket.lost:  # the server closed it (e.g. as a slow consumer): not sent
+            self.errors += 1
+            return
+        if what == "reaction":
+            socket.send_text(json.dumps({"type": "reaction", "kind": KINDS[i % 6]}))
+        else:
+            socket.send_text(json.dumps({"type": "comment", "text": f"load comment {i}"}))
+        self.statuses[what][0] += 1  # 0: sent, no response to wait for
+
+    async def _post(self, what: str, i: int, connection: HttpConnection) -> None:
+        broadcast = self.config.broadcast_id
+        token = self.config.tokens[i % len(self.config.tokens)]
+        if what == "reaction":
+            path, body = f"/api/broadcasts/{broadcast}/reactions/", {"kind": KINDS[i % 6]}
+        else:
+            path, body = f"/api/broadcasts/{broadcast}/comments/", {"text": f"load comment {i}"}
+        started = time.monotonic()
+        try:
+            status, payload = await connection.request("POST", path, body, token)
+        except (OSError, asyncio.IncompleteReadError):
+            self.errors += 1
+            return
+        finally:
+            self.pool.put_nowait(connection)
+        self.latency[what].add((time.monotonic() - started) * 1000)
+        self.statuses[what][status] += 1
+        if what == "comment" and status == 201:
+            self.comment_pks.append(json.loads(payload)["id"])
+
+    async def _report(self) -> None:
+        while self.pipe is not None:
+            await asyncio.sleep(0.5)
+            self.pipe.send(("progress", {k: sum(v.values()) for k, v in self.statuses.items()}))
+
+    def result(self, seconds: float) -> dict[str, Any]:
+        return {
+            "seconds": seconds,
+            "statuses": {k: {str(c): n for c, n in v.items()} for k, v in self.statuses.items()},
+            "latency": {k: v.summary() for k, v in self.latency.items()},
+            "comments": len(self.comment_pks),
+            "comment_sum": sum(self.comment_pks),
+            "max_lag": self.max_lag,
+            "errors": self.errors + sum(socket.viewer.errors for socket in self.sockets),
+        }
+
+
+def main(config: DriverConfig, pipe: Connection) -> None:
+    """The driver process's entry point: wait for "start", drive, send the result."""
+    import uvloop
+
+    assert pipe.recv() == ("start",)
+    pipe.send(("result", uvloop.run(Driver(config, pipe).run())))

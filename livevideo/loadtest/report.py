@@ -1,0 +1,166 @@
+"""A run's figures: the summary (one dict), a table, one line, a JSON file and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from livevideo.loadtest.stats import Histogram, bucket_top
+
+
+def summarize(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a run (what the table, the line and the docs show)."""
+    config, drive = report["config"], report["drive"]
+    sent = drive["driver"]
+    statuses = sent["statuses"]
+    out: dict[str, Any] = {
+        "label": config["label"] or config["server"],
+        "server": config["server"],
+        "servers": len(report["server_cpu"]),
+        "viewers": config["viewers"],
+        "seconds": round(drive["seconds"], 1),
+        "reactions_stored_per_sec": round(report["stored"]["reactions"] / drive["seconds"], 1),
+        "reactions_sent": sum(statuses["reaction"].values()),
+        "comments_stored": report["stored"]["comments"],
+        "driver_errors": sent["errors"],
+        "driver_max_lag_s": round(sent["max_lag"], 3),
+        "server_cpu_share": [c and round(c["share"], 2) for c in report["server_cpu"]],
+        "client_cpu_share": round(report.get("client_cpu_share", 0.0), 2),
+    }
+    cpu_seconds = sum(c["seconds"] for c in report["server_cpu"] if c)
+    if config["ingest"]:
+        out["server_us_per_reaction"] = _per(cpu_seconds, report["stored"]["reactions"])
+        return out
+    viewers = report["viewers"]
+    ledgers = viewers["ledgers"]
+    connect = report["connect"]
+    idle = [
+        b and a and (a - b)
+        for a, b in zip(report["rss_connected_kb"], report["rss_idle_kb"], strict=True)
+    ]
+    out.update(
+        {
+            "deliveries_per_sec": round(drive["deliveries_per_sec"]),
+            "frames_per_sec": round(drive["frames_per_sec"]),
+            "latency_ms": {k: v and round(v, 1) for k, v in viewers["latency_ms"].items()},
+            "lost": ledgers["gaps"] + ledgers["comments_lost"],
+            "duplicated": ledgers["duplicates"] + ledgers["comments_extra"],
+            "viewers_wrong_comments": ledgers["viewers_wrong_comments"],
+            "converged": f"{ledgers['viewers_converged']}/{ledgers['viewers']}",
+            "exact": viewers["exact"] and ledgers["viewers_converged"] == ledgers["viewers"],
+            "connect_per_sec": round(connect["per_sec"]),
+            "connect_seconds": round(connect["seconds"], 1),
+            "reconnects": viewers["reconnects"],
+            "server_us_per_delivery": _per(cpu_seconds, drive["deliveries"]),
+            "rss_kb_per_connection": (
+                round(sum(i for i in idle if i) / config["viewers"], 1) if any(idle) else None
+            ),
+            "rss_mb": [r and round(r / 1024) for r in report["rss_connected_kb"]],
+        }
+    )
+    if drive["storm"]:
+        out["storm_seconds"] = round(drive["storm"]["seconds"], 2)
+        out["storm_ok"] = drive["storm"]["ok"]
+    return out
+
+
+def _per(cpu_seconds: float, count: float) -> float | None:
+    return round(cpu_seconds / count * 1e6, 1) if count else None
+
+
+def one_line(summary: dict[str, Any]) -> str:
+    """The run as one line of figures."""
+    if "deliveries_per_sec" not in summary:
+        return (
+            f"{summary['label']}: ingest {summary['reactions_stored_per_sec']:,} reactions/s "
+            f"stored ({summary['reactions_sent']:,} sent), cpu {summary['server_cpu_share']}, "
+            f"{summary['server_us_per_reaction']} us/reaction"
+        )
+    lat = summary["latency_ms"]
+    return (
+        f"{summary['label']}: {summary['viewers']:,} viewers x{summary['servers']} server(s), "
+        f"{summary['deliveries_per_sec']:,} deliveries/s, {summary['frames_per_sec']:,} frames/s, "
+        f"p50/p95/p99/max {lat['p50']}/{lat['p95']}/{lat['p99']}/{lat['max']} ms, "
+        f"lost {summary['lost']}, dup {summary['duplicated']}, converged {summary['converged']}, "
+        f"connect {summary['connect_per_sec']:,}/s, cpu {summary['server_cpu_share']} "
+        f"(load generator {summary['client_cpu_share']}), "
+        f"{summary['server_us_per_delivery']} us/delivery, "
+        f"{summary['rss_kb_per_connection']} KB/conn"
+        + (f", storm {summary['storm_seconds']} s" if "storm_seconds" in summary else "")
+    )
+
+
+def table(summaries: list[dict[str, Any]]) -> str:
+    """The runs side by side: one column per run, one row per figure."""
+    rows = [key for key in summaries[0] if key != "label"]
+    labels = [s["label"] for s in summaries]
+    cells = [_cell(s.get(row)) for s in summaries for row in rows]
+    width = max(12, *(len(text) for text in labels + cells))
+    lines = [f"{'':<26}" + "".join(f"{label:>{width + 2}}" for label in labels)]
+    for row in rows:
+        cells = "".join(f"{_cell(s.get(row)):>{width + 2}}" for s in summaries)
+        lines.append(f"{row:<26}{cells}")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return "/".join(str(v) for v in value.values())
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def write_json(path: Path, reports: list[dict[str, Any]], machine: dict[str, Any]) -> None:
+    """Every figure of every run (the plot's sample points left out)."""
+    runs = []
+    for report in reports:
+        slim = {**report, "summary": summarize(report)}
+        if "viewers" in report:
+            slim["viewers"] = {k: v for k, v in report["viewers"].items() if k != "points"}
+        runs.append(slim)
+    path.write_text(json.dumps({"machine": machine, "runs": runs}, indent=1, default=str))
+
+
+def plot(path: Path, reports: list[dict[str, Any]]) -> None:
+    """Publish-to-receive latency over the drive (sampled points) and its distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (over_time, cdf) = plt.subplots(1, 2, figsize=(13, 5))
+    for report in reports:
+        if "viewers" not in report:
+            continue
+        label = summarize(report)["label"]
+        points = sorted(report["viewers"]["points"])
+        if points:
+            t0 = points[0][0]
+            over_time.scatter(
+                [t - t0 for t, _ in points], [ms for _, ms in points], s=2, alpha=0.3, label=label
+            )
+        histogram = Histogram.from_dict(report["viewers"]["latency_histogram"])
+        total = histogram.total or 1
+        xs, ys, seen = [], [], 0
+        for index in sorted(histogram.counts):
+            seen += histogram.counts[index]
+            xs.append(bucket_top(index))
+            ys.append(100 * seen / total)
+        cdf.plot(xs, ys, label=label)
+    over_time.set(xlabel="seconds into the drive", ylabel="latency (ms)", yscale="log")
+    over_time.set_title("publish-to-receive latency (sampled)")
+    cdf.set(xlabel="latency (ms)", ylabel="% of deliveries at or below", xscale="log")
+    cdf.axvline(250, color="red", linestyle="--", linewidth=0.8)
+    cdf.set_title("distribution (red: 250 ms target)")
+    for axes in (over_time, cdf):
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(loc="best", markerscale=4)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

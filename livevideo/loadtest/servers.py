@@ -1,0 +1,124 @@
+"""Server processes under test: started (or targeted), watched through ``/proc``.
+
+``SERVERS`` names the command lines compared: ``uvicorn`` is the production one (uvloop,
+httptools, the sans-I/O websockets protocol, no per-message deflate), ``daphne`` is Channels'
+own server (what ``runserver`` runs), ``baseline`` is the tutorial-style app under the same
+uvicorn command, so only the application differs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+UVICORN_FLAGS = [
+    "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
+    "--ws-per-message-deflate", "false", "--no-access-log", "--log-level", "warning",
+]  # fmt: skip
+
+SERVERS = {
+    "uvicorn": ["-m", "uvicorn", "livevideo.asgi:application", *UVICORN_FLAGS],
+    "baseline": ["-m", "uvicorn", "livevideo.loadtest.baseline:application", *UVICORN_FLAGS],
+    "daphne": ["-m", "daphne", "-v", "0", "livevideo.asgi:application"],
+}
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def server_command(kind: str, host: str, port: int) -> list[str]:
+    """The command line that runs server ``kind`` on ``host:port``."""
+    args = SERVERS[kind]
+    bind = (
+        ["-b", host, "-p", str(port)] if kind == "daphne" else ["--host", host, "--port", str(port)]
+    )
+    return [sys.executable, *args, *bind]
+
+
+def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a production-like server process (DEBUG off)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "loadtest-not-secret"),
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        # PostgreSQL connections from a pool (settings.py); SQLite ignores it.
+        "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "8"),
+    }
+
+
+@dataclass
+class Usage:
+    cpu_seconds: float  # user + system, since the process started
+    rss_kb: int
+
+
+def usage(pid: int) -> Usage:
+    """The process's CPU time and resident memory, from ``/proc``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    rss_kb = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
+    return Usage(cpu, rss_kb)
+
+
+class Server:
+    """One server process: started by us (``kind``) or already running (``pid`` may be None)."""
+
+    def __init__(self, host: str, port: int, pid: int | None = None) -> None:
+        self.host, self.port, self.pid = host, port, pid
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, kind: str, host: str, port: int, env: dict[str, str], log: Path) -> Server:
+        server = cls(host, port)
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                raise RuntimeError(f"port {port} is in use: stop that server or use --port")
+        with log.open("ab") as out:
+            server.process = subprocess.Popen(
+                server_command(kind, host, port), env=env, stdout=out, stderr=out
+            )
+        server.pid = server.process.pid
+        return server
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"server on port {self.port} exited ({self.process.returncode})")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server on port {self.port} not ready in {timeout:.0f} s")
+            time.sleep(0.2)
+
+    def usage(self) -> Usage | None:
+        return usage(self.pid) if self.pid is not None else None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,182 @@
+"""The load tool's pure accounting: latency histograms, per-viewer ledgers, their sums.
+
+Workers see up to a million events a second, so nothing here keeps one record per event: a
+latency goes into a log-spaced histogram (2% wide buckets, sparse, cheap to merge and to send
+between processes) and a viewer's stream is checked by its ids as they arrive.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FLOOR_MS = 0.05  # latencies below this share bucket 0
+_STEP = math.log(1.02)
+
+
+def bucket_of(ms: float) -> int:
+    """The histogram bucket of a latency in milliseconds."""
+    if ms < FLOOR_MS:
+        return 0
+    return int(math.log(ms / FLOOR_MS) / _STEP) + 1
+
+
+def bucket_top(index: int) -> float:
+    """The upper bound (ms) of a bucket: percentiles are reported on the safe side."""
+    return FLOOR_MS * math.exp(index * _STEP)
+
+
+@dataclass
+class Histogram:
+    """Latencies in milliseconds; ``counts`` maps bucket -> count."""
+
+    counts: Counter[int] = field(default_factory=Counter)
+    total: int = 0
+    max_ms: float = 0.0
+
+    def add(self, ms: float) -> None:
+        self.counts[bucket_of(ms)] += 1
+        self.total += 1
+        if ms > self.max_ms:
+            self.max_ms = ms
+
+    def merge(self, other: Histogram) -> None:
+        self.counts.update(other.counts)
+        self.total += other.total
+        self.max_ms = max(self.max_ms, other.max_ms)
+
+    def percentile(self, p: float) -> float | None:
+        """The ``p``-th percentile (0..100), or None when empty; never above the maximum."""
+        if not self.total:
+            return None
+        rank = max(1, math.ceil(self.total * p / 100))
+        seen = 0
+        for index in sorted(self.counts):
+            seen += self.counts[index]
+            if seen >= rank:
+                return min(bucket_top(index), self.max_ms)
+        return self.max_ms
+
+    def summary(self) -> dict[str, float | None]:
+        return {
+            "p50": self.percentile(50),
+            "p95": self.percentile(95),
+            "p99": self.percentile(99),
+            "max": self.max_ms if self.total else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "total": self.total, "max_ms": self.max_ms}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Histogram:
+        counts = Counter({int(k): v for k, v in raw["counts"].items()})
+        return cls(counts, raw["total"], raw["max_ms"])
+
+
+class Reservoir:
+    """A uniform sample of ``(seconds, latency_ms)`` points for the plot, at most ``size``."""
+
+    def __init__(self, size: int, rng: random.Random | None = None) -> None:
+        self.size = size
+        self.seen = 0
+        self.points: list[tuple[float, float]] = []
+        self._rng = rng or random.Random()
+
+    def add(self, at: float, ms: float) -> None:
+        self.seen += 1
+        if len(self.points) < self.size:
+            self.points.append((at, ms))
+        else:
+            slot = self._rng.randrange(self.seen)
+            if slot < self.size:
+                self.points[slot] = (at, ms)
+
+
+@dataclass(slots=True)
+class Ledger:
+    """One viewer's stream, checked by event ids: the replayable events must arrive each
+    exactly once and in order (ids are consecutive), comments are counted and summed."""
+
+    last_id: int | None = None
+    gaps: int = 0  # ids skipped over: events lost
+    duplicates: int = 0  # ids at or below one already seen
+    resets: int = 0
+    comments: int = 0
+    comment_sum: int = 0  # sum of comment pks: a cheap check that the *right* ones arrived
+
+    def start(self, last_event_id: int) -> None:
+        """The first ``hello``: the stream starts after ``last_event_id``."""
+        if self.last_id is None:
+            self.last_id = last_event_id
+
+    def reset(self, last_event_id: int) -> None:
+        """A ``reset``: what lies between is gone by design, and counted as such."""
+        self.resets += 1
+        self.last_id = last_event_id
+
+    def event(self, event_id: int) -> bool:
+        """Note a replayable event; False when it is a duplicate (ignore its content)."""
+        if self.last_id is not None and event_id <= self.last_id:
+            self.duplicates += 1
+            return False
+        if self.last_id is not None:
+            self.gaps += event_id - self.last_id - 1
+        self.last_id = event_id
+        return True
+
+    def comment(self, pk: int) -> None:
+        self.comments += 1
+        self.comment_sum += pk
+
+
+@dataclass
+class LedgerTotals:
+    """The ledgers of many viewers against what the driver stored."""
+
+    viewers: int = 0
+    gaps: int = 0
+    duplicates: int = 0
+    resets: int = 0
+    comments_lost: int = 0  # expected minus received, over viewers that got fewer
+    comments_extra: int = 0  # received beyond expected (duplicated under another id)
+    viewers_wrong_comments: int = 0  # count or pk sum differs from the driver's
+    viewers_converged: int = 0  # last reactions totals equal the stored totals
+
+    def add(self, other: LedgerTotals) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.gaps or self.duplicates or self.viewers_wrong_comments)
+
+
+def check_ledgers(
+    ledgers: list[Ledger],
+    totals: list[dict[str, Any] | None],
+    *,
+    expected_comments: int,
+    expected_sum: int,
+    stored_totals: dict[str, Any],
+) -> LedgerTotals:
+    """Sum per-viewer ledgers; ``totals[i]`` is viewer i's last reactions data."""
+    out = LedgerTotals(viewers=len(ledgers))
+    for ledger, seen_totals in zip(ledgers, totals, strict=True):
+        out.gaps += ledger.gaps
+        out.duplicates += ledger.duplicates
+        out.resets += ledger.resets
+        out.comments_lost += max(0, expected_comments - ledger.comments)
+        out.comments_extra += max(0, ledger.comments - expected_comments)
+        if ledger.comments != expected_comments or ledger.comment_sum != expected_sum:
+            out.viewers_wrong_comments += 1
+        if seen_totals == stored_totals:
+            out.viewers_converged += 1
+    return out
+
+
+def rate(count: float, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0

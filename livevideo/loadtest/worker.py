@@ -1,0 +1,188 @@
+"""A viewer worker process: holds its share of the viewers on one uvloop loop.
+
+It talks to the runner over a ``multiprocessing`` pipe. Out: ``("connected", info)`` once every
+viewer has its ``hello``, ``("progress", info)`` twice a second, ``("storm", info)`` after a
+reconnect storm, ``("result", info)`` at the end. In: ``("measure", bool)``, ``("storm",)`` (drop
+every connection at once and resume each with its last id), ``("finish", expectations)``.
+No Django here: a worker starts in a fraction of a second and spends its CPU on the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from livevideo.loadtest.client import SSEStream, Viewer, WebSocketStream
+from livevideo.loadtest.stats import Histogram, Reservoir, check_ledgers
+
+RECONNECT_DELAY = 0.5  # after an unexpected close (a slow-consumer close, a server restart)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    host: str
+    ports: list[int]
+    broadcast_id: int
+    first: int  # global index of this worker's first viewer (spreads ports and transports)
+    count: int
+    sse_percent: int
+    connect_concurrency: int = 200
+    reservoir: int = 20_000
+
+
+class Seat:
+    """One viewer and its current connection; reconnects with its last id when dropped."""
+
+    def __init__(self, worker: Worker, index: int, viewer: Viewer) -> None:
+        self.worker = worker
+        self.viewer = viewer
+        self.port = worker.config.ports[index % len(worker.config.ports)]
+        self.sse = index % 100 < worker.config.sse_percent
+        self.stream: WebSocketStream | SSEStream | None = None
+        self.dropping = False  # a close we asked for: no automatic reconnect
+
+    async def connect(self) -> None:
+        """Open a connection and wait for its first frame."""
+        loop = asyncio.get_running_loop()
+        config, viewer = self.worker.config, self.viewer
+        viewer.connected_at, viewer.close_code = None, None
+        viewer.hello = loop.create_future()
+        last = viewer.ledger.last_id
+        if self.sse:
+            path = f"/sse/broadcasts/{config.broadcast_id}/"
+            factory = lambda: SSEStream(  # noqa: E731
+                viewer, config.host, self.port, path, last, on_lost=self._lost
+            )
+        else:
+            query = "" if last is None else f"?last_event_id={last}"
+            path = f"/ws/broadcasts/{config.broadcast_id}/{query}"
+            factory = lambda: WebSocketStream(  # noqa: E731
+                viewer, config.host, self.port, path, on_lost=self._lost
+            )
+        _, self.stream = await loop.create_connection(factory, config.host, self.port)
+        await viewer.hello
+
+    def drop(self) -> None:
+        if self.stream is not None and not self.stream.lost:
+            self.dropping = True
+            self.stream.close()
+
+    def _lost(self) -> None:
+        if self.dropping:
+            self.dropping = False
+            return
+        if self.viewer.connected_at is None:
+            return  # a connect attempt failed: connect_all tries again
+        self.worker.reconnects += 1
+        if self.viewer.close_code is not None:
+            self.worker.close_codes[self.viewer.close_code] += 1
+        asyncio.get_running_loop().call_later(RECONNECT_DELAY, self.worker.spawn_reconnect, self)
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, pipe: Connection) -> None:
+        self.config = config
+        self.pipe = pipe
+        self.histogram = Histogram()
+        self.reservoir = Reservoir(config.reservoir)
+        self.seats = [
+            Seat(self, config.first + i, Viewer(self.histogram, self.reservoir))
+            for i in range(config.count)
+        ]
+        self.reconnects = 0
+        self.connect_failures = 0
+        self.close_codes: Counter[int] = Counter()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self) -> None:
+        reporter = asyncio.get_running_loop().create_task(self._report())
+        self.pipe.send(("connected", await self.connect_all(self.seats)))
+        while True:
+            if self.pipe.poll():
+                command = self.pipe.recv()
+                if command[0] == "finish":
+                    reporter.cancel()
+                    self.pipe.send(("result", self.result(**command[1])))
+                    return
+                await self.handle(command)
+            await asyncio.sleep(0.05)
+
+    async def _report(self) -> None:
+        while True:
+            self.pipe.send(("progress", self.progress()))
+            await asyncio.sleep(0.5)
+
+    async def handle(self, command: tuple[Any, ...]) -> None:
+        if command[0] == "measure":
+            for seat in self.seats:
+                seat.viewer.measuring = command[1]
+        elif command[0] == "storm":
+            for seat in self.seats:
+                seat.drop()
+            self.pipe.send(("storm", await self.connect_all(self.seats)))
+
+    async def connect_all(self, seats: list[Seat]) -> dict[str, Any]:
+        """Connect ``seats`` with at most ``connect_concurrency`` handshakes in flight."""
+        gate = asyncio.Semaphore(self.config.connect_concurrency)
+        started = time.monotonic()
+
+        async def one(seat: Seat) -> bool:
+            async with gate:
+                for _attempt in range(5):
+                    try:
+                        await asyncio.wait_for(seat.connect(), 30)
+                        return True
+                    except (OSError, ConnectionError, TimeoutError):
+                        seat.drop()
+                        await asyncio.sleep(0.2)
+            return False
+
+        results = await asyncio.gather(*(one(seat) for seat in seats))
+        failed = results.count(False)
+        self.connect_failures += failed
+        return {"seconds": time.monotonic() - started, "ok": len(results) - failed}
+
+    def spawn_reconnect(self, seat: Seat) -> None:
+        task = asyncio.get_running_loop().create_task(self.connect_all([seat]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def progress(self) -> dict[str, Any]:
+        viewers = [seat.viewer for seat in self.seats]
+        return {
+            "connected": sum(1 for v in viewers if v.connected_at is not None),
+            "deliveries": sum(v.deliveries for v in viewers),
+            "frames": sum(v.frames for v in viewers),
+            "histogram": self.histogram.to_dict(),
+            "reconnects": self.reconnects,
+        }
+
+    def result(
+        self, *, expected_comments: int, expected_sum: int, stored_totals: dict[str, Any]
+    ) -> dict[str, Any]:
+        viewers = [seat.viewer for seat in self.seats]
+        ledgers = check_ledgers(
+            [v.ledger for v in viewers],
+            [v.totals for v in viewers],
+            expected_comments=expected_comments,
+            expected_sum=expected_sum,
+            stored_totals=stored_totals,
+        )
+        return {
+            **self.progress(),
+            "ledgers": asdict(ledgers),
+            "points": self.reservoir.points,
+            "connect_failures": self.connect_failures,
+            "close_codes": dict(self.close_codes),
+        }
+
+
+def main(config: WorkerConfig, pipe: Connection) -> None:
+    """The worker process's entry point."""
+    import uvloop
+
+    uvloop.run(Worker(config, pipe).run())

@@ -1,0 +1,164 @@
+"""``manage.py loadtest``: measure the real-time stream under load, end to end.
+
+Starts server processes (or targets running ones with ``--target PORT``), connects viewers over
+WebSocket and SSE from worker processes, drives reactions and comments over REST, and reports
+deliveries/s, latency percentiles, loss, duplication, convergence, connect rate, server CPU and
+memory: a table and one line on stdout, a JSON file and a latency plot in ``--out``.
+``--compare baseline,uvicorn`` runs several servers one after another in the same invocation,
+so their ratio is measured under the same machine load. See ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.db.models import Sum
+from rest_framework.authtoken.models import Token
+
+from livevideo import services
+from livevideo.loadtest import report, runner
+from livevideo.loadtest.servers import SERVERS
+from livevideo.models import Comment, Reaction
+
+BROADCASTER = "loadtest_broadcaster"
+
+
+def database_url() -> str:
+    """The URL of the database this process uses (the test database under pytest)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+def setup_data(config: runner.LoadConfig) -> dict[str, Any]:
+    """A fresh live broadcast and ``config.users`` users with API tokens, via the services."""
+    User = get_user_model()
+    broadcaster = User.objects.filter(username=BROADCASTER).first() or services.user_create(
+        username=BROADCASTER, password=os.urandom(16).hex()
+    )
+    tokens = []
+    for i in range(config.users):
+        user, created = User.objects.get_or_create(username=f"loadtest_{i}")
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+    broadcast = services.broadcast_create(
+        broadcaster=broadcaster, title=f"Load test {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+    )
+    services.broadcast_start(broadcast=broadcast, actor=broadcaster)
+
+    def stored() -> dict[str, int]:
+        comments = Comment.objects.filter(broadcast_id=broadcast.pk)
+        return {
+            "reactions": Reaction.objects.filter(broadcast_id=broadcast.pk).count(),
+            "comments": comments.count(),
+            "comment_sum": int(comments.aggregate(s=Sum("pk"))["s"] or 0),
+        }
+
+    return {"broadcast_id": broadcast.pk, "tokens": tokens, "stored": stored}
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "load_before": os.getloadavg(),
+    }
+
+
+class Command(BaseCommand):
+    help = "Load-test the real-time stream with real server processes, Redis and the database."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add = parser.add_argument
+        add("--viewers", type=int, default=10_000)
+        add("--sse-percent", type=int, default=10, help="share of viewers on SSE (0-100)")
+        add("--workers", type=int, default=4, help="viewer client processes")
+        add("--reactions", type=float, default=100.0, help="reactions posted per second")
+        add("--comments", type=float, default=5.0, help="comments posted per second")
+        add("--duration", type=float, default=60.0, help="seconds of driving")
+        add("--server", default="uvicorn", choices=sorted(SERVERS))
+        add("--compare", default="", help="comma-separated servers to run one after another")
+        add("--servers", type=int, default=1, help="server processes (ports --port, +1, ...)")
+        add("--port", type=int, default=8100)
+        add("--target", type=int, action="append", default=[], help="port of a running server")
+        add("--users", type=int, default=100, help="users the driver posts as")
+        add("--connections", type=int, default=32, help="driver keep-alive connections")
+        add("--storm", action="store_true", help="drop and resume every viewer half-way")
+        add("--ingest", action="store_true", help="no viewers, reactions only (0/s: unpaced)")
+        add("--drive", default="rest", choices=["rest", "ws"], help="how to send them")
+        add("--redis-url", default=os.environ.get("REDIS_URL", ""))
+        add("--out", default="bench-results", help="folder for the JSON and the PNG")
+        add("--no-migrate", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["redis_url"]:
+            raise CommandError("Give --redis-url (or REDIS_URL): servers share state through it.")
+        if not options["no_migrate"]:
+            call_command("migrate", verbosity=0)
+        base = runner.LoadConfig(
+            database_url=database_url(),
+            redis_url=options["redis_url"],
+            viewers=options["viewers"],
+            sse_percent=options["sse_percent"],
+            workers=options["workers"],
+            reactions_per_sec=options["reactions"],
+            comments_per_sec=options["comments"],
+            duration=options["duration"],
+            server=options["server"],
+            servers=options["servers"],
+            port=options["port"],
+            targets=options["target"],
+            users=options["users"],
+            connections=options["connections"],
+            storm=options["storm"],
+            ingest=options["ingest"],
+            drive=options["drive"],
+        )
+        kinds = [k.strip() for k in options["compare"].split(",") if k.strip()] or [base.server]
+        out = Path(options["out"])
+        out.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        about = machine()
+        reports = []
+        for kind in kinds:
+            if kind not in SERVERS:
+                raise CommandError(f"Unknown server {kind!r}; use one of {sorted(SERVERS)}.")
+            label = kind + (f" x{base.servers}" if base.servers > 1 else "")
+            config = replace(base, server=kind, label=label + (" ws" if base.drive == "ws" else ""))
+            if kind == "baseline":
+                config = replace(config, sse_percent=0, servers=1)  # see loadtest/baseline.py
+            self.stderr.write(f"== {kind}: {config.viewers} viewers, {config.duration:.0f} s")
+            reports.append(runner.run(config, setup_data, out / f"{stamp}-servers.log"))
+            self.stdout.write(report.one_line(report.summarize(reports[-1])))
+        about["load_after"] = os.getloadavg()
+        summaries = [report.summarize(r) for r in reports]
+        self.stdout.write(report.table(summaries))
+        report.write_json(out / f"{stamp}.json", reports, about)
+        if not base.ingest:
+            report.plot(out / f"{stamp}.png", reports)
+        self.stdout.write(f"machine: {about}\nwritten: {out / stamp}.json (and .png)")

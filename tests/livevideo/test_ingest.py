@@ -1,0 +1,73 @@
+"""WebSocket reactions stored in batches (``livevideo.ingest``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from livevideo import ingest, selectors
+from livevideo.errors import ServiceError
+from livevideo.models import Broadcast, Reaction
+from tests.factories import BroadcastFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+run = database_sync_to_async
+
+
+@pytest.fixture
+def broadcast() -> Broadcast:
+    return BroadcastFactory(live=True)
+
+
+@pytest.fixture
+def viewers() -> list[Any]:
+    return [UserFactory(username=f"tapper{i}") for i in range(5)]
+
+
+def totals(broadcast: Broadcast) -> dict[str, Any]:
+    return selectors.reaction_totals(broadcast_id=broadcast.pk)
+
+
+async def test_taps_arriving_together_are_all_stored(broadcast, viewers):
+    taps = [ingest.batcher(broadcast.pk).tap(user, "like") for user in viewers * 2]
+    await asyncio.gather(*taps)
+    assert await run(Reaction.objects.filter(broadcast=broadcast).count)() == 10
+    assert (await run(totals)(broadcast))["totals"]["like"] == 10
+
+
+async def test_a_refused_tap_fails_alone(broadcast, viewers):
+    results = await asyncio.gather(
+        ingest.batcher(broadcast.pk).tap(viewers[0], "like"),
+        ingest.batcher(broadcast.pk).tap(AnonymousUser(), "like"),
+        ingest.batcher(broadcast.pk).tap(viewers[1], "nope"),
+        ingest.batcher(broadcast.pk).tap(viewers[2], "love"),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert results[3] is None
+    assert isinstance(results[1], ServiceError)
+    assert isinstance(results[2], ServiceError)
+    assert (await run(totals)(broadcast))["total"] == 2
+
+
+def test_a_batch_is_one_transaction(broadcast, viewers):
+    with CaptureQueriesContext(connection) as queries:
+        refusals = ingest.record_taps(broadcast.pk, [(user, "like") for user in viewers])
+    assert refusals == [None] * 5
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "livevideo_reaction"')]
+    assert len(inserts) == 1
+    assert Reaction.objects.filter(broadcast=broadcast).count() == 5
+
+
+async def test_a_deleted_broadcast_fails_the_batch(broadcast, viewers):
+    broadcast_id = broadcast.pk
+    await run(broadcast.delete)()
+    with pytest.raises(ingest.BroadcastGone):
+        await ingest.batcher(broadcast_id).tap(viewers[0], "like")

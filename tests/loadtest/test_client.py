@@ -1,0 +1,173 @@
+"""The load tool's receivers: frames and SSE messages in, checked events out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+
+from livevideo.loadtest.client import SSEStream, Viewer, WebSocketStream
+from livevideo.loadtest.stats import Histogram, Reservoir
+
+TOTALS = {"totals": {"like": 1}, "total": 1}
+
+
+def new_viewer() -> Viewer:
+    viewer = Viewer(Histogram(), Reservoir(10))
+    viewer.measuring = True
+    return viewer
+
+
+def hello(last_id: int) -> dict:
+    data = {"broadcast": {"reactions": {"totals": {}, "total": 0}}, "last_event_id": last_id}
+    return {"type": "hello", "id": None, "ts": time.time() * 1000, "data": data}
+
+
+def comment(event_id: int, pk: int, ts: float | None = None) -> dict:
+    ts = time.time() * 1000 if ts is None else ts
+    return {"type": "comment.created", "id": event_id, "ts": ts, "data": {"id": pk}}
+
+
+def reactions(data: dict) -> dict:
+    return {"type": "reactions", "id": None, "ts": time.time() * 1000, "data": data}
+
+
+def ws_frame(payload: bytes, *, opcode: int = 1) -> bytes:
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 126]) + struct.pack("!H", n)
+    else:
+        head = bytes([0x80 | opcode, 127]) + struct.pack("!Q", n)
+    return head + payload
+
+
+class TestViewer:
+    def test_hello_starts_the_ledger_and_later_frames_are_measured(self):
+        viewer = new_viewer()
+        viewer.frame(json.dumps([hello(4)]))
+        viewer.frame(json.dumps([comment(5, 100, ts=time.time() * 1000 - 30), reactions(TOTALS)]))
+        assert viewer.ledger.comments == 1
+        assert viewer.totals == TOTALS
+        assert viewer.deliveries == 2
+        assert viewer.histogram.total == 2
+        assert 25 <= viewer.histogram.max_ms < 1000
+
+    def test_a_replay_in_the_first_frame_is_checked_but_not_measured(self):
+        viewer = new_viewer()
+        viewer.frame(json.dumps([hello(2), comment(1, 7, ts=0), comment(2, 8, ts=0)]))
+        assert viewer.histogram.total == 0
+
+    def test_the_hello_brings_the_current_totals(self):
+        viewer = new_viewer()
+        viewer.frame(json.dumps([hello(0)]))
+        assert viewer.totals == {"totals": {}, "total": 0}
+
+    def test_a_duplicate_comment_is_not_counted_twice(self):
+        viewer = new_viewer()
+        viewer.frame(json.dumps([hello(0)]))
+        viewer.frame(json.dumps([comment(1, 100)]))
+        viewer.frame(json.dumps([comment(1, 100)]))
+        assert (viewer.ledger.comments, viewer.ledger.duplicates) == (1, 1)
+
+    def test_keepalives_are_not_deliveries(self):
+        viewer = new_viewer()
+        viewer.frame(json.dumps([hello(0)]))
+        viewer.frame('[{"type":"keepalive","id":null,"ts":1,"data":{}}]')
+        assert viewer.deliveries == 0
+
+
+class FakeTransport:
+    """Stands in for the socket: these tests feed bytes, no network is involved."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def abort(self) -> None:
+        self.closed = True
+
+    close = abort
+
+
+def opened(stream):
+    stream.connection_made(FakeTransport())
+    return stream
+
+
+class TestWebSocketStream:
+    def stream(self, viewer: Viewer) -> WebSocketStream:
+        return opened(WebSocketStream(viewer, "127.0.0.1", 8100, "/ws/x/", on_lost=lambda: None))
+
+    def test_sends_an_upgrade_with_an_origin(self):
+        stream = self.stream(new_viewer())
+        request = stream.transport.written[0].decode()
+        assert request.startswith("GET /ws/x/ HTTP/1.1\r\n")
+        assert "Upgrade: websocket" in request
+        assert "Origin: http://127.0.0.1:8100" in request
+
+    def test_frames_split_anywhere_are_reassembled(self):
+        viewer = new_viewer()
+        stream = self.stream(viewer)
+        big = [comment(i, 1000 + i) for i in range(1, 400)]  # > 64 KB: an 8-byte length
+        data = (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+            + ws_frame(json.dumps([hello(0)]).encode())
+            + ws_frame(json.dumps(big[:1]).encode())
+            + ws_frame(json.dumps(big[1:]).encode())
+        )
+        for i in range(0, len(data), 777):
+            stream.data_received(data[i : i + 777])
+        assert (viewer.ledger.comments, viewer.ledger.gaps) == (399, 0)
+
+    def test_a_close_frame_records_its_code(self):
+        viewer = new_viewer()
+        stream = self.stream(viewer)
+        stream.data_received(
+            b"HTTP/1.1 101 OK\r\n\r\n" + ws_frame(struct.pack("!H", 4008), opcode=8)
+        )
+        assert viewer.close_code == 4008
+        assert stream.transport.closed
+
+    def test_a_refused_upgrade_closes(self):
+        stream = self.stream(new_viewer())
+        stream.data_received(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+        assert stream.transport.closed
+
+
+class TestSSEStream:
+    def test_chunked_messages_are_handed_on(self):
+        viewer = new_viewer()
+        stream = opened(SSEStream(viewer, "127.0.0.1", 8100, "/sse/x/", 3, on_lost=lambda: None))
+        assert b"Last-Event-ID: 3\r\n" in stream.transport.written[0]
+        body = (
+            b"retry: 2000\nid: 3\ndata: " + json.dumps([hello(3)]).encode() + b"\n\n"
+            b": keepalive\n\n"
+            b"id: 4\ndata: " + json.dumps([comment(4, 40)]).encode() + b"\n\n"
+        )
+        chunks = b"".join(
+            f"{len(body[i : i + 50]):x}\r\n".encode() + body[i : i + 50] + b"\r\n"
+            for i in range(0, len(body), 50)
+        )
+        data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+        for i in range(0, len(data), 33):
+            stream.data_received(data[i : i + 33])
+        assert (viewer.ledger.comments, viewer.ledger.last_id, viewer.frames) == (1, 4, 2)
+
+
+async def test_losing_an_old_connection_does_not_fail_the_next_ones_hello():
+    viewer = new_viewer()
+    viewer.hello = asyncio.get_running_loop().create_future()
+    old = opened(WebSocketStream(viewer, "127.0.0.1", 8100, "/ws/x/", on_lost=lambda: None))
+    viewer.hello = asyncio.get_running_loop().create_future()  # a reconnect begins
+    new = opened(WebSocketStream(viewer, "127.0.0.1", 8100, "/ws/x/", on_lost=lambda: None))
+    old.connection_lost(None)  # the dropped connection's close arrives late
+    assert not viewer.hello.done()
+    new.data_received(b"HTTP/1.1 101 OK\r\n\r\n" + ws_frame(json.dumps([hello(0)]).encode()))
+    assert viewer.hello.done()
+    assert viewer.hello.exception() is None

@@ -1,0 +1,111 @@
+"""The load tool's report: summary figures, the line, the table, the JSON and the plot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from livevideo.loadtest import report
+from livevideo.loadtest.stats import Histogram, LedgerTotals
+
+
+def run_report(*, gaps: int = 0, converged: int = 1000, storm: bool = False) -> dict:
+    histogram = Histogram()
+    for ms in (5.0, 10.0, 20.0, 400.0):
+        histogram.add(ms)
+    ledgers = LedgerTotals(viewers=1000, gaps=gaps, viewers_converged=converged)
+    return {
+        "config": {"label": "", "server": "uvicorn", "viewers": 1000, "ingest": False},
+        "broadcast": 1,
+        "rss_idle_kb": [100_000],
+        "rss_connected_kb": [120_000],
+        "connect": {"seconds": 2.0, "ok": 1000, "per_sec": 500.0},
+        "drive": {
+            "seconds": 10.0,
+            "deliveries": 200_000,
+            "frames": 50_000,
+            "deliveries_per_sec": 20_000.0,
+            "frames_per_sec": 5_000.0,
+            "storm": {"seconds": 3.5, "ok": 1000} if storm else None,
+            "driver": {
+                "statuses": {"reaction": {"202": 1000}, "comment": {"201": 50}},
+                "comments": 50,
+                "comment_sum": 1275,
+                "errors": 0,
+                "max_lag": 0.01,
+            },
+        },
+        "server_cpu": [{"seconds": 5.0, "share": 0.5}],
+        "stored": {"reactions": 1000, "comments": 50, "comment_sum": 1275},
+        "viewers": {
+            "latency_ms": histogram.summary(),
+            "latency_histogram": histogram.to_dict(),
+            "ledgers": ledgers.__dict__,
+            "exact": ledgers.exact,
+            "reconnects": 0,
+            "points": [(1000.0 + i / 10, float(i)) for i in range(50)],
+        },
+    }
+
+
+def test_summary_has_the_headline_figures():
+    summary = report.summarize(run_report())
+    assert summary["deliveries_per_sec"] == 20_000
+    assert summary["reactions_stored_per_sec"] == 100.0
+    assert summary["server_us_per_delivery"] == 25.0  # 5 CPU s / 200,000 deliveries
+    assert summary["rss_kb_per_connection"] == 20.0  # (120,000 - 100,000) KB / 1,000
+    assert summary["converged"] == "1000/1000"
+    assert summary["exact"] is True
+    assert summary["latency_ms"]["max"] == 400.0
+
+
+@pytest.mark.parametrize(("gaps", "converged"), [(3, 1000), (0, 999)])
+def test_a_loss_or_a_viewer_not_converged_is_not_exact(gaps, converged):
+    summary = report.summarize(run_report(gaps=gaps, converged=converged))
+    assert summary["exact"] is False
+    assert summary["lost"] == gaps
+
+
+def test_one_line_carries_the_figures():
+    line = report.one_line(report.summarize(run_report(storm=True)))
+    assert "\n" not in line
+    for part in (
+        "1,000 viewers",
+        "20,000 deliveries/s",
+        "lost 0",
+        "converged 1000/1000",
+        "storm 3.5 s",
+    ):
+        assert part in line
+
+
+def test_the_table_has_a_column_per_run():
+    a = report.summarize(run_report())
+    b = {**report.summarize(run_report()), "label": "baseline"}
+    lines = report.table([a, b]).splitlines()
+    assert "uvicorn" in lines[0]
+    assert "baseline" in lines[0]
+    assert any(
+        line.startswith("deliveries_per_sec") and line.count("20,000") == 2 for line in lines
+    )
+
+
+def test_json_and_plot_are_written(tmp_path):
+    reports = [run_report()]
+    report.write_json(tmp_path / "run.json", reports, {"nproc": 2})
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["machine"] == {"nproc": 2}
+    assert saved["runs"][0]["summary"]["deliveries_per_sec"] == 20_000
+    assert "points" not in saved["runs"][0]["viewers"]
+    report.plot(tmp_path / "run.png", reports)
+    assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_ingest_run_reports_stored_reactions_and_their_cost():
+    ingest = run_report()
+    ingest["config"]["ingest"] = True
+    del ingest["viewers"], ingest["connect"]
+    summary = report.summarize(ingest)
+    assert summary["server_us_per_reaction"] == 5000.0  # 5 CPU s / 1,000 stored
+    assert "ingest 100.0 reactions/s stored (1,000 sent)" in report.one_line(summary)

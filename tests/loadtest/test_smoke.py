@@ -1,0 +1,45 @@
+"""The load tool end to end: a real server process, real viewers, a real driver."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_short_run_delivers_every_comment_to_every_viewer(redis_url, tmp_path, capsys):
+    call_command(
+        "loadtest",
+        viewers=20,
+        sse_percent=25,
+        workers=2,
+        reactions=20,
+        comments=2,
+        duration=3,
+        users=5,
+        connections=4,
+        port=free_port(),
+        redis_url=redis_url,
+        out=str(tmp_path),
+        no_migrate=True,
+    )
+    (saved,) = tmp_path.glob("*.json")
+    summary = json.loads(saved.read_text())["runs"][0]["summary"]
+    assert summary["comments_stored"] >= 5
+    assert summary["deliveries_per_sec"] > 0
+    assert (summary["lost"], summary["duplicated"]) == (0, 0)
+    assert summary["converged"] == "20/20"
+    assert summary["exact"] is True
+    assert summary["latency_ms"]["p99"] is not None
+    assert list(tmp_path.glob("*.png"))
+    assert "20 viewers" in capsys.readouterr().out

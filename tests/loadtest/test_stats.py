@@ -1,0 +1,139 @@
+"""The load tool's accounting: histograms, ledgers and their sums."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from livevideo.loadtest.stats import Histogram, Ledger, Reservoir, check_ledgers
+
+TOTALS = {"totals": {"like": 3}, "total": 3}
+
+
+def histogram_of(values: list[float]) -> Histogram:
+    histogram = Histogram()
+    for value in values:
+        histogram.add(value)
+    return histogram
+
+
+class TestHistogram:
+    def test_percentiles_are_within_two_percent_on_the_safe_side(self):
+        histogram = histogram_of([float(ms) for ms in range(1, 1001)])
+        for p, exact in ((50, 500), (95, 950), (99, 990)):
+            assert exact <= histogram.percentile(p) <= exact * 1.02
+
+    def test_a_percentile_never_exceeds_the_maximum(self):
+        histogram = histogram_of([10.0, 10.0, 10.0])
+        assert histogram.percentile(99) == 10.0
+        assert histogram.summary()["max"] == 10.0
+
+    def test_empty_has_no_percentiles(self):
+        assert Histogram().summary() == {"p50": None, "p95": None, "p99": None, "max": None}
+
+    def test_tiny_and_negative_latencies_land_in_the_first_bucket(self):
+        histogram = histogram_of([-3.0, 0.0, 0.01])
+        assert histogram.total == 3
+        assert histogram.percentile(100) <= 0.05
+
+    def test_merge_equals_one_histogram_of_everything(self):
+        a, b = histogram_of([1.0, 2.0, 300.0]), histogram_of([5.0, 7.0])
+        a.merge(b)
+        whole = histogram_of([1.0, 2.0, 300.0, 5.0, 7.0])
+        assert (a.counts, a.total, a.max_ms) == (whole.counts, whole.total, whole.max_ms)
+
+    def test_round_trips_through_a_dict_with_string_keys(self):
+        histogram = histogram_of([1.0, 50.0, 50.0])
+        raw = histogram.to_dict()
+        raw["counts"] = {str(k): v for k, v in raw["counts"].items()}  # as JSON gives it back
+        again = Histogram.from_dict(raw)
+        assert again.summary() == histogram.summary()
+
+
+def test_reservoir_keeps_a_bounded_uniform_sample():
+    reservoir = Reservoir(100, random.Random(1))
+    for i in range(10_000):
+        reservoir.add(float(i), 1.0)
+    times = [t for t, _ in reservoir.points]
+    assert len(times) == 100
+    assert min(times) < 2_000
+    assert max(times) > 8_000
+
+
+class TestLedger:
+    def test_consecutive_ids_are_exact(self):
+        ledger = Ledger()
+        ledger.start(10)
+        assert all(ledger.event(i) for i in (11, 12, 13))
+        assert (ledger.gaps, ledger.duplicates, ledger.last_id) == (0, 0, 13)
+
+    def test_a_skipped_id_counts_as_lost(self):
+        ledger = Ledger()
+        ledger.start(0)
+        ledger.event(1)
+        ledger.event(4)
+        assert ledger.gaps == 2
+
+    def test_a_repeated_or_older_id_is_a_duplicate_and_is_ignored(self):
+        ledger = Ledger()
+        ledger.start(0)
+        ledger.event(1)
+        ledger.event(2)
+        assert ledger.event(2) is False
+        assert ledger.event(1) is False
+        assert (ledger.duplicates, ledger.last_id) == (2, 2)
+
+    def test_a_later_hello_does_not_move_the_start(self):
+        ledger = Ledger()
+        ledger.start(5)
+        ledger.event(6)
+        ledger.start(9)  # a reconnect's hello: the replay continues from 6
+        ledger.event(7)
+        assert (ledger.gaps, ledger.last_id) == (0, 7)
+
+    def test_a_reset_is_counted_and_restarts_after_its_id(self):
+        ledger = Ledger()
+        ledger.start(0)
+        ledger.reset(50)
+        ledger.event(51)
+        assert (ledger.resets, ledger.gaps) == (1, 0)
+
+
+def viewer(comments: list[int]) -> Ledger:
+    ledger = Ledger()
+    ledger.start(0)
+    for event_id, pk in enumerate(comments, start=1):
+        ledger.event(event_id)
+        ledger.comment(pk)
+    return ledger
+
+
+class TestCheckLedgers:
+    def check(self, ledgers, totals):
+        return check_ledgers(
+            ledgers, totals, expected_comments=3, expected_sum=6, stored_totals=TOTALS
+        )
+
+    def test_every_viewer_with_every_comment_and_the_stored_totals_is_exact(self):
+        out = self.check([viewer([1, 2, 3]), viewer([1, 2, 3])], [TOTALS, TOTALS])
+        assert out.exact
+        assert (out.viewers, out.viewers_converged, out.comments_lost) == (2, 2, 0)
+
+    def test_a_viewer_missing_a_comment_is_counted(self):
+        out = self.check([viewer([1, 2, 3]), viewer([1, 3])], [TOTALS, TOTALS])
+        assert not out.exact
+        assert (out.comments_lost, out.viewers_wrong_comments) == (1, 1)
+
+    def test_the_right_count_of_the_wrong_comments_is_caught_by_the_sum(self):
+        out = self.check([viewer([1, 2, 4])], [TOTALS])
+        assert (out.comments_lost, out.viewers_wrong_comments) == (0, 1)
+
+    def test_an_extra_comment_is_counted(self):
+        out = self.check([viewer([1, 2, 3, 3])], [TOTALS])
+        assert out.comments_extra == 1
+
+    @pytest.mark.parametrize("seen", [None, {"totals": {"like": 2}, "total": 2}])
+    def test_a_viewer_whose_totals_differ_has_not_converged(self, seen):
+        out = self.check([viewer([1, 2, 3])], [seen])
+        assert out.viewers_converged == 0
