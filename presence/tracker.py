@@ -53,7 +53,10 @@ class _Topic:
     leaving: dict[int, tuple[User, float]] = field(default_factory=dict)  # id -> (user, due)
     last_count: int | None = None
     last_flush: float = -math.inf
-    timer: asyncio.TimerHandle | None = None
+    timer: asyncio.Handle | None = None
+    # When the timer fires (uvloop's call_at gives a plain Handle, without when(), for a time
+    # already past).
+    timer_due: float = 0.0
     flushing: bool = False
 
     def has_user(self, user_id: int) -> bool:
@@ -152,10 +155,11 @@ class Tracker:
             return
         due = max(due, state.last_flush + self.debounce)
         if state.timer:
-            if state.timer.when() <= due:
+            if state.timer_due <= due:
                 return
             state.timer.cancel()
         state.timer = loop.call_at(due, self._start_flush, topic)
+        state.timer_due = due
 
     def _start_flush(self, topic: str) -> None:
         state = self._topics[topic]

@@ -256,3 +256,20 @@ async def test_events_go_out_through_the_real_publisher(presence: Tracker) -> No
             False,
         ),
     ]
+
+
+def test_runs_under_uvloop(published: Capture) -> None:
+    """Production runs uvicorn on uvloop, whose call_at returns a Handle without when() for a
+    time already past: joins that re-arm the debounce timer must still work."""
+    import uvloop
+
+    async def storm() -> None:
+        presence = make_tracker(debounce=0.0)
+        for n in range(20):
+            await presence.connection_opened(topic=TOPIC, connection_id=f"c{n}", user=None)
+        await settle()
+        presence.close()
+
+    uvloop.run(storm())
+    viewers = [event.data for event in published if event.type == "viewers"]
+    assert viewers[-1] == {"count": 20}
