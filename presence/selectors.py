@@ -1,11 +1,19 @@
-"""Reads of presence state, for the REST views (sync)."""
+"""Reads of presence state, for the REST views and pages (sync).
+
+Presence is decoration on a page: while the store is unavailable (Redis restarting) the reads
+degrade, and a warning is logged, rather than fail the request. Viewer counts read 0, and users
+offline with their last_seen unknown, until the store answers again.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TypedDict
 
-from presence.backends import get_store
+from presence.backends import StoreUnavailable, UserState, get_store
+
+logger = logging.getLogger(__name__)
 
 
 class UserPresence(TypedDict):
@@ -20,15 +28,24 @@ def topic_viewer_count(topic: str) -> int:
 
 def topic_viewer_counts(topics: list[str]) -> dict[str, int]:
     """``topic_viewer_count`` of many topics in one store read."""
-    return get_store().viewer_counts(topics)
+    try:
+        return get_store().viewer_counts(topics)
+    except StoreUnavailable as exc:
+        logger.warning("presence store unavailable; viewer counts read 0: %s", exc)
+        return dict.fromkeys(topics, 0)
 
 
 def users_presence(user_ids: list[int]) -> dict[int, UserPresence]:
     """Online state and last heartbeat of each user (unknown users: offline, never seen)."""
+    try:
+        states = get_store().users_presence(user_ids)
+    except StoreUnavailable as exc:
+        logger.warning("presence store unavailable; users read offline: %s", exc)
+        states = {uid: UserState(online=False, last_seen=None) for uid in user_ids}
     return {
         uid: {
             "online": state.online,
             "last_seen": datetime.fromtimestamp(state.last_seen, UTC) if state.last_seen else None,
         }
-        for uid, state in get_store().users_presence(user_ids).items()
+        for uid, state in states.items()
     }

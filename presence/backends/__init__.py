@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from presence.backends.base import Connection, PresenceStore, UserState
+from presence.backends.base import Connection, PresenceStore, StoreUnavailable, UserState
 
-__all__ = ["Connection", "PresenceStore", "UserState", "get_store"]
+__all__ = ["Connection", "PresenceStore", "StoreUnavailable", "UserState", "get_store"]
 
 _store: PresenceStore | None = None
 

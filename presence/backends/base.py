@@ -9,6 +9,9 @@ stops heartbeating: its connections lapse within ``ttl`` and leave no ghosts.
 Times are floats in seconds from the injected ``clock`` (``time.time`` by default), so tests
 move time forward instead of sleeping.
 
+A store that cannot reach its storage (down, or too slow to answer) raises
+``StoreUnavailable``, never hangs: readers decide how to degrade.
+
 Async twins (``a<name>``) default to running the sync method in a thread; a backend with a
 native async client or with no I/O overrides them.
 """
@@ -21,6 +24,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
+
+
+class StoreUnavailable(Exception):
+    """The store's storage did not answer in time."""
 
 
 @dataclass(frozen=True, slots=True)

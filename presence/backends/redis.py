@@ -10,6 +10,10 @@ one ``ZCOUNT now +inf`` and lapsed members are purged with ``ZREMRANGEBYSCORE -i
 
 Every key is given a TTL of ``ttl`` on each write, which outlasts all its deadlines, so keys of
 idle topics and users vanish on their own. One operation is one pipelined round trip.
+
+The sync client (REST views and pages read viewer counts with it) gives up after ``timeout``
+seconds and one retry, so a Redis that is down or stuck costs a request about two timeouts at
+most, never a hang; a failure is raised as ``StoreUnavailable``.
 """
 
 from __future__ import annotations
@@ -22,18 +26,27 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from presence.backends.base import Connection, PresenceStore, UserState
+from presence.backends.base import Connection, PresenceStore, StoreUnavailable, UserState
 
 Parse = Callable[[list[Any]], Any]
 
 
 class RedisPresenceStore(PresenceStore):
-    def __init__(self, *, url: str, prefix: str = "presence:", **kwargs: Any):
+    def __init__(self, *, url: str, prefix: str = "presence:", timeout: float = 1.0, **kwargs: Any):
         super().__init__(**kwargs)
         self.url = url
         self.prefix = prefix
-        self._client = redis.Redis.from_url(url, decode_responses=True)
+        # One retry: a pooled connection left broken by a Redis restart reconnects at once.
+        self._client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
+        )
         # An asyncio client is bound to the loop it first ran on.
         self._aclients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
 
@@ -82,12 +95,20 @@ class RedisPresenceStore(PresenceStore):
     def _run(self, op: Callable[..., Parse], *args: Any) -> Any:
         pipe = self._client.pipeline(transaction=False)
         parse = op(pipe, *args)
-        return parse(pipe.execute())
+        try:
+            replies = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return parse(replies)
 
     async def _arun(self, op: Callable[..., Parse], *args: Any) -> Any:
         pipe = self._aclient().pipeline(transaction=False)
         parse = op(pipe, *args)
-        return parse(await pipe.execute())
+        try:
+            replies = await pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return parse(replies)
 
     def _aclient(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
