@@ -1,25 +1,45 @@
-"""Redis clients, one per event loop.
+"""Redis clients, one per event loop (and per URL and reply decoding).
 
 A ``redis.asyncio`` connection belongs to the loop that opened it. The ASGI server's loop
 and the publisher thread's loop each get their own client; clients of loops that have
 since closed (a test's loop) are dropped so their sockets are released.
+
+Each client's pool *waits* for a free connection (up to ``POOL_WAIT`` seconds) instead of
+failing: redis-py's default pool raises ``MaxConnectionsError`` past 100 connections, which a
+storm of thousands of viewers connecting at once reaches. A command on a connection that a
+Redis restart left broken is retried once on a fresh connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, TimeoutError
+from redis.retry import Retry
 
-_clients: dict[tuple[asyncio.AbstractEventLoop, str], Redis] = {}
+POOL_SIZE = 64
+POOL_WAIT = 5.0
+
+_clients: dict[tuple[asyncio.AbstractEventLoop, str, bool], Redis] = {}
 
 
-def redis_client(url: str) -> Redis:
+def redis_client(url: str, *, decode_responses: bool = False) -> Redis:
     """The client for ``url`` on the running loop."""
     loop = asyncio.get_running_loop()
-    client = _clients.get((loop, url))
+    key = (loop, url, decode_responses)
+    client = _clients.get(key)
     if client is None:
-        for key in [key for key in _clients if key[0].is_closed()]:
-            del _clients[key]
-        client = _clients[(loop, url)] = Redis.from_url(url)
+        for stale in [k for k in _clients if k[0].is_closed()]:
+            del _clients[stale]
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
+            decode_responses=decode_responses,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[ConnectionError, TimeoutError],
+        )
+        client = _clients[key] = Redis(connection_pool=pool)
     return client

@@ -18,7 +18,6 @@ most, never a hang; a failure is raised as ``StoreUnavailable``.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from presence.backends.base import Connection, PresenceStore, StoreUnavailable, UserState
+from realtime.clients import redis_client
 
 Parse = Callable[[list[Any]], Any]
 
@@ -47,8 +47,6 @@ class RedisPresenceStore(PresenceStore):
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
-        # An asyncio client is bound to the loop it first ran on.
-        self._aclients: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}
 
     def heartbeat(self, connections: Iterable[Connection]) -> None:
         self._run(self._heartbeat, list(connections))
@@ -83,12 +81,6 @@ class RedisPresenceStore(PresenceStore):
     def close(self) -> None:
         self._client.close()
 
-    async def aclose(self) -> None:
-        client = self._aclients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
-        self.close()
-
     # Each operation queues its commands on a pipeline and returns how to read the replies, so
     # the sync and async paths share everything but the client.
 
@@ -111,14 +103,7 @@ class RedisPresenceStore(PresenceStore):
         return parse(replies)
 
     def _aclient(self) -> redis.asyncio.Redis:
-        loop = asyncio.get_running_loop()
-        client = self._aclients.get(loop)
-        if client is None:
-            self._aclients = {lp: c for lp, c in self._aclients.items() if not lp.is_closed()}
-            client = self._aclients[loop] = redis.asyncio.Redis.from_url(
-                self.url, decode_responses=True
-            )
-        return client
+        return redis_client(self.url, decode_responses=True)
 
     def _heartbeat(self, pipe: Any, connections: list[Connection]) -> Parse:
         now = self.clock()
