@@ -2,7 +2,8 @@
 
 Over REST a tap is one request and one transaction. Over the WebSocket the consumer hands taps
 to a batcher per broadcast and event loop instead: every tap is still checked on its own
-(``services.reaction_check``: signed in, known kind, live, not banned, under the rate limit),
+(``services.reactions_check``: signed in, known kind, live, not banned, under the rate
+limit; the bans of a batch read in one query, its rate-limit hits counted in one round trip),
 but the taps that arrive while one batch is being stored all go into the next one, stored in
 one transaction by ``services.reactions_record`` and announced as one coalesced total. Under a
 trickle a batch is a single tap and nothing waits; under a flood the database sees a few
@@ -76,16 +77,13 @@ def record_taps(broadcast_id: int, taps: Sequence[tuple[User, Any]]) -> list[Ser
     broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
     if broadcast is None:
         raise BroadcastGone(broadcast_id)
-    accepted: list[tuple[AbstractBaseUser, str]] = []
-    refusals: list[ServiceError | None] = []
-    for user, kind in taps:
-        try:
-            clean = services.reaction_check(broadcast=broadcast, user=user, kind=kind)  # type: ignore[arg-type]
-        except ServiceError as exc:
-            refusals.append(exc)
-        else:
-            accepted.append((user, clean))  # type: ignore[arg-type]
-            refusals.append(None)
+    checked = services.reactions_check(broadcast=broadcast, taps=taps)  # type: ignore[arg-type]
+    accepted = [
+        (user, clean)
+        for (user, _), clean in zip(taps, checked, strict=True)
+        if isinstance(clean, str)
+    ]
+    refusals = [None if isinstance(clean, str) else clean for clean in checked]
     services.reactions_record(broadcast=broadcast, taps=accepted)
     return refusals
 

@@ -8,6 +8,7 @@ their own, for the broadcaster and staff only.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.utils import timezone
 from livevideo import events, selectors
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
 from livevideo.models import Broadcast, BroadcastBan, Comment, ModerationAction
-from livevideo.ratelimit import retry_after
+from livevideo.ratelimit import retry_after, retry_after_many
 
 LINK_PATTERN = re.compile(
     r"(https?://|www\.|\b[a-z0-9-]+\.(com|net|org|io|ly|gg|tv|co|me|xyz|info|biz|app|dev)\b)",
@@ -36,12 +37,25 @@ def blocked_words_list(broadcast: Broadcast) -> list[str]:
 def participation_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
     """Refuse a banned or timed-out user."""
     ban = selectors.bans_active(broadcast_id=broadcast.pk).filter(user_id=user.pk).first()
-    if ban is None:
-        return
+    if ban is not None:
+        raise _ban_refusal(ban)
+
+
+def participation_refusals(
+    *, broadcast: Broadcast, user_ids: Iterable[int]
+) -> dict[int, NotAllowed]:
+    """``participation_check`` for many users in one query: the refusal of each one refused."""
+    refusals: dict[int, NotAllowed] = {}
+    for ban in selectors.bans_active(broadcast_id=broadcast.pk).filter(user_id__in=set(user_ids)):
+        refusals.setdefault(ban.user_id, _ban_refusal(ban))  # newest first, as the one check
+    return refusals
+
+
+def _ban_refusal(ban: BroadcastBan) -> NotAllowed:
     if ban.until is None:
-        raise NotAllowed("You are banned from this broadcast.")
+        return NotAllowed("You are banned from this broadcast.")
     seconds = int((ban.until - timezone.now()).total_seconds()) + 1
-    raise NotAllowed(f"You are timed out for {seconds} more seconds.")
+    return NotAllowed(f"You are timed out for {seconds} more seconds.")
 
 
 def comment_text_check(*, broadcast: Broadcast, text: str) -> None:
@@ -55,9 +69,15 @@ def comment_text_check(*, broadcast: Broadcast, text: str) -> None:
 
 
 def _limit(key: str, limit: int, window: float, what: str) -> None:
-    wait = retry_after(key, limit=limit, window=window)
-    if wait:
-        raise RateLimited(f"Too many {what}; try again in {wait:.0f} s.", retry_after=wait)
+    refusal = _rate_refusal(retry_after(key, limit=limit, window=window), what)
+    if refusal is not None:
+        raise refusal
+
+
+def _rate_refusal(wait: float, what: str) -> RateLimited | None:
+    if not wait:
+        return None
+    return RateLimited(f"Too many {what}; try again in {wait:.0f} s.", retry_after=wait)
 
 
 def comment_rate_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
@@ -74,9 +94,15 @@ def comment_rate_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
             )
 
 
-def reaction_rate_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
+def reaction_rate_refusals(
+    *, broadcast: Broadcast, users: list[AbstractBaseUser]
+) -> list[RateLimited | None]:
+    """One tap counted per user (a user may repeat), in one round trip to the rate-limit
+    store; each tap's refusal or None, in order."""
     limit, window = settings.RATE_LIMITS["REACTION"]
-    _limit(f"reaction:{broadcast.pk}:{user.pk}", limit, window, "reactions")
+    keys = [f"reaction:{broadcast.pk}:{user.pk}" for user in users]
+    waits = retry_after_many(keys, limit=limit, window=window)
+    return [_rate_refusal(wait, "reactions") for wait in waits]
 
 
 def sign_in_rate_check(*, username: str, client: str) -> None:

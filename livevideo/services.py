@@ -6,7 +6,7 @@ through ``livevideo.events`` (which publishes only after the transaction commits
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from livevideo import events, moderation, selectors
-from livevideo.errors import InvalidInput, NotAllowed, WrongStatus
+from livevideo.errors import InvalidInput, NotAllowed, ServiceError, WrongStatus
 from livevideo.models import (
     Broadcast,
     BroadcastStatus,
@@ -218,12 +218,42 @@ def reactions_record(*, broadcast: Broadcast, taps: Iterable[tuple[AbstractBaseU
 
 def reaction_check(*, broadcast: Broadcast, user: AbstractBaseUser, kind: object) -> str:
     """Check that ``user`` may tap ``kind`` on ``broadcast`` now; returns the clean kind."""
-    _require_participant(user)
-    clean = reaction_kind_clean(kind)
-    _require_live(broadcast, "Reactions are accepted")
-    moderation.participation_check(broadcast=broadcast, user=user)
-    moderation.reaction_rate_check(broadcast=broadcast, user=user)
-    return clean
+    [result] = reactions_check(broadcast=broadcast, taps=[(user, kind)])
+    if isinstance(result, ServiceError):
+        raise result
+    return result
+
+
+def reactions_check(
+    *, broadcast: Broadcast, taps: Sequence[tuple[AbstractBaseUser, object]]
+) -> list[str | ServiceError]:
+    """``reaction_check`` for many taps, each on its own and in order, with the bans read in
+    one query and the rate-limit hits counted in one round trip: each tap's clean kind or
+    its refusal."""
+    results: list[str | ServiceError] = []
+    for user, kind in taps:
+        try:
+            _require_participant(user)
+            clean = reaction_kind_clean(kind)
+            _require_live(broadcast, "Reactions are accepted")
+        except ServiceError as exc:
+            results.append(exc)
+        else:
+            results.append(clean)
+    passing = [i for i, result in enumerate(results) if isinstance(result, str)]
+    banned = moderation.participation_refusals(
+        broadcast=broadcast, user_ids=[taps[i][0].pk for i in passing]
+    )
+    for i in passing:
+        results[i] = banned.get(taps[i][0].pk, results[i])
+    passing = [i for i in passing if isinstance(results[i], str)]
+    limited = moderation.reaction_rate_refusals(
+        broadcast=broadcast, users=[taps[i][0] for i in passing]
+    )
+    for i, refusal in zip(passing, limited, strict=True):
+        if refusal is not None:
+            results[i] = refusal
+    return results
 
 
 def reaction_create(*, broadcast: Broadcast, user: AbstractBaseUser, kind: str) -> None:

@@ -2,9 +2,13 @@
 
 Opening joins the hub *before* reading history, so nothing published in between is lost;
 what arrives twice (in the replay and live) is dropped by id. Live events wait in a queue;
-the transport's writer takes everything queued at once and sends it as one frame. While the
-writer is busy sending (a client that does not read makes that send wait), the queue may
-grow to ``max_backlog`` events; one more and the connection leaves the hub at once (its
+the transport's writer takes everything queued at once and sends it as one frame. A transport
+that can write without waiting (``write_now``, the WebSocket) has an event written at once, by
+the hub, while its writer is idle: waking a writer task per connection per event was most of
+the cost of a delivery. When such a write has to wait (the client's buffer is full), the
+writer finishes it before it sends anything else, so order holds. While the writer is busy
+sending (a client that does not read makes that send wait), the queue may grow to
+``max_backlog`` events; one more and the connection leaves the hub at once (its
 memory stays bounded and nobody else waits for it) and the transport closes it; the client
 can reconnect and resume. A burst that arrives while the writer is idle is not held against
 the client: the writer takes it all on its next turn.
@@ -26,6 +30,10 @@ from realtime.protocol import Event, make_event, now_ms
 logger = logging.getLogger(__name__)
 
 
+# Writes ``events`` as one frame now; returns None when done, or what must still be awaited.
+WriteNow = Callable[[list[Event]], Awaitable[None] | None]
+
+
 class SlowConsumer(Exception):
     """The client fell more than ``max_backlog`` events behind."""
 
@@ -38,16 +46,21 @@ class Connection:
         transport: str,
         max_backlog: int,
         on_overflow: Callable[[], None] | None = None,
+        write_now: WriteNow | None = None,
     ) -> None:
         self.topic = topic
         self.transport = transport  # "websocket" or "sse", for metrics
         self.id = uuid.uuid4().hex
         self.max_backlog = max_backlog
         self.on_overflow = on_overflow
+        self.write_now = write_now
         self.overflowed = False
         self._queue: list[Event] = []
         self._wake = asyncio.Event()
         self._idle = False  # the writer is waiting for events (not sending)
+        self._unfinished: Awaitable[None] | None = None  # a direct write that had to wait
+        self._loop = asyncio.get_running_loop()
+        self._sent_at = self._loop.time()  # when the last frame went out
         self._last_id: int | None = None  # newest id queued or sent; None until opened
         self._hub: Hub | None = None
 
@@ -71,18 +84,31 @@ class Connection:
         return first
 
     def push(self, event: Event) -> None:
-        """Queue an event (the hub calls this); never blocks."""
+        """Queue an event, or write it at once (the hub calls this); never blocks."""
         if self.overflowed:
             return
         if event.id is not None and self._last_id is not None:
             if event.id <= self._last_id:
                 return
             self._last_id = event.id
+        if self._idle and not self._queue and self.write_now is not None:
+            self._write_now(event)
+            return
         if len(self._queue) >= self.max_backlog and not self._idle:
             self._overflow()
             return
         self._queue.append(event)
         self._wake.set()
+
+    def _write_now(self, event: Event) -> None:
+        self._sent_at = self._loop.time()
+        metrics.FRAMES_SENT.inc()
+        unfinished = self.write_now([event])  # type: ignore[misc]
+        if unfinished is not None:
+            # The writer finishes this write first; until then events queue behind it.
+            self._unfinished = unfinished
+            self._idle = False
+            self._wake.set()
 
     def _overflow(self) -> None:
         metrics.SLOW_CLIENTS_DROPPED.inc()
@@ -96,25 +122,35 @@ class Connection:
     async def batches(self, keepalive: float) -> AsyncIterator[list[Event]]:
         """Everything queued, one list at a time; an empty list after ``keepalive`` seconds
         with nothing to send. Raises ``SlowConsumer`` once the backlog has overflowed."""
+        self._sent_at = self._loop.time()  # the transport has just sent the first frame
         while True:
-            if not self._queue and not self.overflowed:
+            if not self._queue and not self.overflowed and self._unfinished is None:
                 self._idle = True
                 try:
-                    async with asyncio.timeout(keepalive):
+                    async with asyncio.timeout_at(self._sent_at + keepalive):
                         await self._wake.wait()
                 except TimeoutError:
                     self._idle = False
+                    if self._loop.time() < self._sent_at + keepalive:
+                        continue  # frames were written directly meanwhile
+                    self._sent_at = self._loop.time()
                     yield []
                     metrics.FRAMES_SENT.inc()
                     continue
                 finally:
                     self._idle = False
             self._wake.clear()
+            if self._unfinished is not None:
+                unfinished, self._unfinished = self._unfinished, None
+                await unfinished
             if self.overflowed:
                 raise SlowConsumer
+            if not self._queue:
+                continue
             batch, self._queue = self._queue, []
             yield batch
             # The transport has written the frame.
+            self._sent_at = self._loop.time()
             metrics.FRAMES_SENT.inc()
             metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - batch[0].ts) / 1000)
 

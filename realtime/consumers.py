@@ -8,8 +8,9 @@ are few and are handled one at a time, in order.
 Subclasses provide the ``StreamHooks`` (``get_topic``: None closes with 4404; ``authorize``:
 False closes with 4403; ``get_hello_data``; ``stream_opened``/``stream_closed``), and a
 ``receive_<type>`` method for each client message type they list in
-``client_message_types``. ``ping`` is answered here. After the first frame one writer task
-sends everything, replies to this client included.
+``client_message_types``. ``ping`` is answered here. After the first frame, each event (or
+reply to this client) is written by the hub at once while the connection's writer task is idle,
+and queued for the writer otherwise (see ``realtime.connection``): either way in order.
 
 Close codes: 4404 unknown topic, 4403 not authorized, 4008 slow consumer (resume with
 ``last_event_id``). Unknown topics are accepted and then closed, so browsers see the code.
@@ -19,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -110,6 +112,7 @@ class StreamConsumer(StreamHooks):
             transport="websocket",
             max_backlog=option("MAX_BACKLOG"),
             on_overflow=self._on_overflow,
+            write_now=self._write_now,
         )
         self._opened = True
         await self.notify(self.stream_opened())  # first, so hello counts this viewer
@@ -128,6 +131,16 @@ class StreamConsumer(StreamHooks):
                 await self.send_events(batch or [make_event(KEEPALIVE, {})])
         except SlowConsumer:
             pass  # _on_overflow closes
+
+    def _write_now(self, events: list[Event]) -> Awaitable[None] | None:
+        """Send a frame from the hub's delivery, without waking the writer (see Connection)."""
+        try:
+            return start(self.base_send({"type": "websocket.send", "text": frame(events)}))
+        except Exception:
+            # The client is gone (the server refuses the send): the receive loop hears of the
+            # disconnect and shuts; the hub must go on delivering to the others.
+            logger.debug("realtime: a direct write failed", exc_info=True)
+            return None
 
     def _on_overflow(self) -> None:
         self._closing = asyncio.get_running_loop().create_task(self._close_slow())
@@ -193,6 +206,43 @@ class StreamConsumer(StreamHooks):
     def _query(self, name: str) -> str | None:
         values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
         return values[-1] if values else None
+
+
+def start(coro: Awaitable[None]) -> Awaitable[None] | None:
+    """Run ``coro`` now, in the caller's stack, up to its first wait: None when it finished
+    without waiting (an ASGI server's send usually does), else an awaitable for the rest.
+
+    This is what a task would do for its first step, without the task: no scheduling, no
+    wake-up. Whoever awaits the rest stands in for the task from then on."""
+    if not isinstance(coro, Coroutine):
+        return coro  # some other awaitable: it is all "the rest"
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    return _Rest(coro, waiting_on)
+
+
+class _Rest:
+    """The rest of a coroutine that ``start`` ran up to its first wait."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting_on = self._waiting_on
+        while True:
+            try:
+                value = yield waiting_on  # to the awaiting task, which waits for it
+            except BaseException as exc:  # cancelled, or the future failed
+                step = functools.partial(self._coro.throw, exc)
+            else:
+                step = functools.partial(self._coro.send, value)
+            try:
+                waiting_on = step()
+            except StopIteration:
+                return
 
 
 def _decode(text: str | None) -> dict[str, Any]:

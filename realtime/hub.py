@@ -36,7 +36,7 @@ from realtime import metrics
 from realtime.conf import get_history
 from realtime.history.base import HistoryStore
 from realtime.history.redis import RedisHistory
-from realtime.protocol import Event, decode_event, make_event
+from realtime.protocol import Event, decode_event, make_event, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ class Hub:
         for subscriber in subscribers:
             subscriber.push(event)
         metrics.EVENTS_DELIVERED.inc(len(subscribers))
+        if subscribers:
+            # Once per event, not per frame: most frames are written right here, by push.
+            metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - event.ts) / 1000)
 
 
 class RedisHub(Hub):

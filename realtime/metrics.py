@@ -16,7 +16,8 @@ EVENTS_DELIVERED = Counter(
 FRAMES_SENT = Counter("realtime_frames_sent_total", "Frames written to connections.")
 DELIVERY_LATENCY = Histogram(
     "realtime_delivery_latency_seconds",
-    "From publish (the event's ts) to the frame being written, per frame.",
+    "From publish (the event's ts) to being written: once per event handed to this process's"
+    " connections (when the last one had it), and per frame a busy connection sent later.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 SLOW_CLIENTS_DROPPED = Counter(

@@ -18,13 +18,37 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from livevideo.loadtest import driver, worker
 from livevideo.loadtest.servers import Server, Usage, server_env, usage
 from livevideo.loadtest.stats import Histogram, LedgerTotals, rate
 
+T = TypeVar("T")
+
 SETTLE_SECONDS = 1.0  # > the snapshot interval: the last totals reach every viewer
+MAX_SETTLE_SECONDS = 30.0  # a server still storing after this is reported as it stands
+
+
+def settled(
+    read: Callable[[], T],
+    interval: float,
+    limit: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``read()`` once two reads ``interval`` apart agree (or after ``limit`` seconds): what
+    the database holds when the server has stored everything it was sent, and the last
+    change has had ``interval`` to reach the viewers."""
+    sleep(interval)
+    value, waited = read(), interval
+    while waited < limit:
+        sleep(interval)
+        waited += interval
+        again = read()
+        if again == value:
+            break
+        value = again
+    return value
 
 
 @dataclass
@@ -120,8 +144,8 @@ class Run:
         report["server_cpu"] = _cpu(before, after, drive["seconds"])
         # The viewer workers' own CPU (cores), to show whether the load generator was the limit.
         report["client_cpu_share"] = rate(clients_after - clients_before, drive["seconds"])
-        time.sleep(SETTLE_SECONDS)  # WebSocket messages in flight are stored meanwhile
-        report["stored"] = stored = data["stored"]()
+        # WebSocket messages still queued in the server are stored meanwhile.
+        report["stored"] = stored = settled(data["stored"], SETTLE_SECONDS, MAX_SETTLE_SECONDS)
         if config.ingest:
             return report
         report["stored_totals"] = totals = self._stored_totals(data["broadcast_id"])

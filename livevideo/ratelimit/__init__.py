@@ -32,3 +32,8 @@ def _reset_limiter(*, setting: str, **kwargs: object) -> None:
 def retry_after(key: str, *, limit: int, window: float) -> float:
     """Count one attempt on ``key``; 0 when allowed, else the seconds to wait."""
     return get_limiter().hit(key, limit=limit, window=window)
+
+
+def retry_after_many(keys: list[str], *, limit: int, window: float) -> list[float]:
+    """``retry_after`` for each key in turn, in one round trip to the store."""
+    return get_limiter().hit_many(keys, limit=limit, window=window)

@@ -16,6 +16,10 @@ class RateLimiter:
         until the window resets (the caller's ``Retry-After``)."""
         raise NotImplementedError("subclasses of RateLimiter must provide a hit() method")
 
+    def hit_many(self, keys: list[str], *, limit: int, window: float) -> list[float]:
+        """``hit`` on each key in turn (a key may repeat); a store may do it in one round trip."""
+        return [self.hit(key, limit=limit, window=window) for key in keys]
+
     def clear(self, key: str) -> None:
         """Forget the count for ``key``."""
         raise NotImplementedError("subclasses of RateLimiter must provide a clear() method")

@@ -37,6 +37,17 @@ class RedisRateLimiter(RateLimiter):
             return 0.0
         return int(wait_ms) / 1000
 
+    def hit_many(self, keys: list[str], *, limit: int, window: float) -> list[float]:
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            self._hit(keys=[self._prefix + key], args=[int(window * 1000), limit], client=pipe)
+        try:
+            waits_ms = pipe.execute()
+        except redis.RedisError:
+            logger.warning("rate limit store unavailable; letting %s hits through", len(keys))
+            return [0.0] * len(keys)
+        return [int(wait_ms) / 1000 for wait_ms in waits_ms]
+
     def clear(self, key: str) -> None:
         try:
             self._redis.delete(self._prefix + key)

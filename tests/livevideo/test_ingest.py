@@ -11,8 +11,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from livevideo import ingest, selectors
-from livevideo.errors import ServiceError
+from livevideo import ingest, moderation, selectors
+from livevideo.errors import NotAllowed, RateLimited, ServiceError
 from livevideo.models import Broadcast, Reaction
 from tests.factories import BroadcastFactory, UserFactory
 
@@ -71,3 +71,25 @@ async def test_a_deleted_broadcast_fails_the_batch(broadcast, viewers):
     await run(broadcast.delete)()
     with pytest.raises(ingest.BroadcastGone):
         await ingest.batcher(broadcast_id).tap(viewers[0], "like")
+
+
+def test_a_batch_reads_bans_once_and_refuses_only_the_banned(broadcast, viewers):
+    moderation.user_ban(broadcast=broadcast, actor=broadcast.broadcaster, user=viewers[1])
+    with CaptureQueriesContext(connection) as queries:
+        refusals = ingest.record_taps(broadcast.pk, [(user, "like") for user in viewers])
+    assert [type(r) for r in refusals] == [type(None), NotAllowed] + [type(None)] * 3
+    assert "banned" in refusals[1].message
+    ban_reads = [q for q in queries if 'FROM "livevideo_broadcastban"' in q["sql"]]
+    assert len(ban_reads) == 1
+    assert totals(broadcast)["total"] == 4
+
+
+def test_a_batch_counts_each_tap_against_its_users_rate_limit(broadcast, viewers, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "REACTION": (3, 60.0)}
+    taps = [(viewers[0], "like")] * 5 + [(viewers[1], "love")] + [(AnonymousUser(), "like")]
+    refusals = ingest.record_taps(broadcast.pk, taps)
+    assert [type(r).__name__ for r in refusals] == (
+        ["NoneType"] * 3 + ["RateLimited"] * 2 + ["NoneType", "NotAllowed"]
+    )
+    assert all(0 < r.retry_after <= 60 for r in refusals if isinstance(r, RateLimited))
+    assert totals(broadcast)["totals"] == {**totals(broadcast)["totals"], "like": 3, "love": 1}

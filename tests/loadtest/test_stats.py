@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from livevideo.loadtest.runner import settled
 from livevideo.loadtest.stats import Histogram, Ledger, Reservoir, check_ledgers
 
 TOTALS = {"totals": {"like": 3}, "total": 3}
@@ -137,3 +138,17 @@ class TestCheckLedgers:
     def test_a_viewer_whose_totals_differ_has_not_converged(self, seen):
         out = self.check([viewer([1, 2, 3])], [seen])
         assert out.viewers_converged == 0
+
+
+def test_the_stored_figures_are_read_once_they_stop_changing():
+    reads = iter([5, 9, 12, 12, 99])
+    slept: list[float] = []
+    assert settled(lambda: next(reads), 1.0, 30.0, sleep=slept.append) == 12
+    assert slept == [1.0] * 4
+
+
+def test_a_server_that_never_settles_is_read_as_it_stands_at_the_limit():
+    reads = iter(range(100))
+    slept: list[float] = []
+    assert settled(lambda: next(reads), 1.0, 3.0, sleep=slept.append) == 2
+    assert sum(slept) == 3.0

@@ -11,7 +11,7 @@ from channels.routing import URLRouter
 from django.urls import path
 
 from realtime import metrics
-from realtime.consumers import ClientError, StreamConsumer
+from realtime.consumers import ClientError, StreamConsumer, start
 from realtime.hub import get_hub
 from realtime.publish import aflush, publish
 from tests.realtime.streamtools import WSClient, realtime_settings
@@ -256,6 +256,21 @@ async def test_an_idle_stream_gets_keepalives(settings):
     await ws.close()
 
 
+async def test_no_keepalive_while_events_flow_then_one_after_the_interval(settings):
+    realtime_settings(settings, KEEPALIVE_INTERVAL=0.3)
+    ws = client("a")
+    await ws.connect()
+    for n in range(8):  # 0.5 s of events, each well within the interval of the one before
+        publish("test.a", "shouted", {"n": n})
+        await aflush()
+        await asyncio.sleep(0.06)
+    received = []
+    while not received or received[-1]["type"] != "keepalive":
+        received += await ws.frame(wait=1)
+    assert [e["type"] for e in received] == ["shouted"] * 8 + ["keepalive"]
+    await ws.close()
+
+
 async def test_a_stalled_client_is_dropped_while_others_keep_receiving(settings):
     realtime_settings(settings, MAX_BACKLOG=10)
     dropped = metrics.SLOW_CLIENTS_DROPPED._value.get()
@@ -303,3 +318,61 @@ async def test_connections_and_frames_are_counted():
     assert value(metrics.CONNECTIONS, transport="websocket") == open_before
     assert value(metrics.FRAMES_SENT) >= frames_before + 1
     assert value(metrics.EVENTS_PUBLISHED, type="shouted") >= 1
+
+
+# ``start``: how the hub writes a frame without waking the connection's writer ---------------
+
+
+async def test_start_runs_a_send_that_needs_no_wait_to_the_end_at_once():
+    sent: list[str] = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    assert start(send("a")) is None
+    assert sent == ["a"]
+
+
+async def test_start_hands_back_the_rest_of_a_send_that_must_wait():
+    writable, sent = asyncio.Event(), []
+
+    async def send(text: str) -> None:
+        await writable.wait()
+        sent.append(text)
+
+    rest = start(send("a"))
+    assert rest is not None
+    assert sent == []
+    waiter = asyncio.ensure_future(_awaited(rest))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    writable.set()
+    await asyncio.wait_for(waiter, 1)
+    assert sent == ["a"]
+
+
+async def test_the_rest_of_a_send_passes_on_its_failure_and_its_cancellation():
+    cleaned = asyncio.Event()
+
+    async def failing() -> None:
+        await asyncio.sleep(0)
+        raise ConnectionResetError
+
+    async def stuck() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.set()
+
+    with pytest.raises(ConnectionResetError):
+        await _awaited(start(failing()))
+    waiter = asyncio.ensure_future(_awaited(start(stuck())))
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert cleaned.is_set()
+
+
+async def _awaited(rest: Any) -> None:
+    await rest

@@ -33,6 +33,12 @@ class RateLimiterContract:
         assert self.limiter.hit("b", limit=1, window=10) == 0
         assert self.limiter.hit("a", limit=1, window=10) > 0
 
+    def test_many_hits_count_in_turn_as_single_ones_would(self):
+        self.limiter.hit("a", limit=2, window=10)
+        waits = self.limiter.hit_many(["a", "b", "a", "b", "b"], limit=2, window=10)
+        assert [wait > 0 for wait in waits] == [False, False, True, False, True]
+        assert all(0 < wait <= 10 for wait in waits if wait)
+
     def test_window_resets(self):
         self.limiter.hit("k", limit=1, window=0.2)
         assert self.limiter.hit("k", limit=1, window=0.2) > 0
@@ -74,3 +80,8 @@ def test_redis_down_lets_hits_through_quickly():
     started = time.monotonic()
     assert limiter.hit("k", limit=0, window=10) == 0
     assert time.monotonic() - started < 2
+
+
+def test_redis_down_lets_many_hits_through():
+    limiter = RedisRateLimiter(url="redis://127.0.0.1:1/0", timeout=0.2)
+    assert limiter.hit_many(["k", "k"], limit=0, window=10) == [0, 0]
