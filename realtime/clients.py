@@ -40,6 +40,7 @@ def redis_client(url: str, *, decode_responses: bool = False) -> Redis:
             decode_responses=decode_responses,
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[ConnectionError, TimeoutError],
+            health_check_interval=1,
         )
         client = _clients[key] = Redis(connection_pool=pool)
     return client

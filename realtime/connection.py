@@ -87,6 +87,9 @@ class Connection:
         """Queue an event, or write it at once (the hub calls this); never blocks."""
         if self.overflowed:
             return
+        if event.type == "reset" and self._last_id is not None:
+            # The topic continues from here (history was lost): what follows is new.
+            self._last_id = event.data["last_event_id"]
         if event.id is not None and self._last_id is not None:
             if event.id <= self._last_id:
                 return

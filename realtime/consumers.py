@@ -250,7 +250,7 @@ def _decode(text: str | None) -> dict[str, Any]:
         raise ClientError("invalid", "Send JSON text frames.")
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise ClientError("invalid", "Not valid JSON.") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ClientError("invalid", 'Send a JSON object with a string "type".')

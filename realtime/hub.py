@@ -100,6 +100,10 @@ class RedisHub(Hub):
         self._ready: dict[str, asyncio.Future[None]] = {}  # subscribed topics
         self._last_seen: dict[str, int] = {}  # newest id handed on, per topic
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The Redis server's run_id: a new one means Redis restarted, and without persistence
+        # it lost every topic's ids and history (``_lost`` holds the topics still to reset).
+        self._run_id: str | None = None
+        self._lost: set[str] = set()
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         await super().join(topic, subscriber)
@@ -158,6 +162,7 @@ class RedisHub(Hub):
             assert pubsub is not None
             try:
                 async with self._lock:
+                    await self._note_restart()
                     if self._ready:
                         await pubsub.subscribe(*(self.history.channel(t) for t in self._ready))
                 await self._read(pubsub)
@@ -174,6 +179,15 @@ class RedisHub(Hub):
             else:
                 delay = 0.1
 
+    async def _note_restart(self) -> None:
+        """After a reconnect, find out whether Redis itself restarted (and so may have lost
+        the topics' ids): those topics are reset rather than filled from history."""
+        run_id = (await self._redis.info("server"))["run_id"]
+        if self._run_id is not None and run_id != self._run_id:
+            logger.warning("realtime: Redis restarted; resetting %d topics", len(self._last_seen))
+            self._lost = set(self._last_seen)
+        self._run_id = run_id
+
     async def _read(self, pubsub: PubSub) -> None:
         idle = False
         while True:
@@ -187,6 +201,8 @@ class RedisHub(Hub):
             idle = False
             try:
                 await self._handle(message)
+            except (redis.RedisError, OSError):
+                raise  # reconnect: re-subscribing runs every step again
             except Exception:
                 logger.exception("realtime: could not hand on %r", message)
 
@@ -208,6 +224,10 @@ class RedisHub(Hub):
         seen = self._last_seen.get(topic)
         if seen is None:
             self._advance(topic, (await self.history.replay(topic, None)).last_id)
+        elif topic in self._lost:
+            # Ids may start again from 1, even equal ``seen``: no fill can be trusted.
+            self._reset(topic, (await self.history.replay(topic, None)).last_id)
+            self._lost.discard(topic)
         else:
             await self._fill(topic, seen, before=None)
         ready = self._ready.get(topic)
@@ -233,14 +253,21 @@ class RedisHub(Hub):
         if replay.reset:
             last = replay.last_id if before is None else before - 1
             logger.warning("realtime: %s lost events %s..%s", topic, seen + 1, last)
-            self._advance(topic, last)
-            self.deliver(topic, make_event("reset", {"last_event_id": last}))
+            self._reset(topic, last)
             return
         for event in replay.events:
             if before is not None and event.id >= before:  # type: ignore[operator]
                 break
             self._advance(topic, event.id)  # type: ignore[arg-type]
             self.deliver(topic, event)
+
+    def _reset(self, topic: str, last: int) -> None:
+        """Tell the topic's clients to refetch; the topic continues after ``last``."""
+        if topic in self._ready:
+            # Not max(): after Redis lost its data the ids start again below what we saw, and
+            # the events that follow must not be dropped as duplicates.
+            self._last_seen[topic] = last
+        self.deliver(topic, make_event("reset", {"last_event_id": last}))
 
     def _advance(self, topic: str, event_id: int) -> None:
         """Note the newest id handed on, unless the topic was let go while we waited."""

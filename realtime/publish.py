@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from django.db import close_old_connections, transaction
 
 from realtime import metrics
@@ -164,7 +165,12 @@ class _Sender:
             while self._queue:
                 item = self._queue.popleft()
                 try:
-                    await _send(item)
+                    try:
+                        await _send(item)
+                    except redis.ConnectionError:
+                        # A pooled connection that a Redis restart closed fails its first
+                        # command before it reaches the server: send once more on a new one.
+                        await _send(item)
                 except Exception:
                     metrics.REDIS_ERRORS.labels("publish").inc()
                     logger.exception("realtime: could not publish %s to %s", item.type, item.topic)

@@ -189,14 +189,6 @@ async def test_any_frame_gets_an_error_or_its_effect_and_other_viewers_carry_on(
         await other.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "realtime.consumers._decode catches only ValueError from json.loads; deeply nested "
-        "JSON raises RecursionError, which on_frame answers as an 'internal' error, not "
-        "'invalid' (the protocol: anything not JSON is invalid)"
-    ),
-)
 async def test_deeply_nested_json_is_invalid_not_a_server_fault(scene):
     broadcast_id, headers = scene
     sender = WSClient(f"/ws/broadcasts/{broadcast_id}/", headers=headers)
