@@ -17,24 +17,15 @@ from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
 from tests.factories import BroadcastFactory, UserFactory
-from tests.servers import AppServer
+from tests.servers import AppServer, database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    """The test database, as ``DATABASE_URL`` for a server process."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
 def deployment(redis_url: str) -> Iterator[list[int]]:
     """Two Daphne processes of the app: one deployment (same Redis, same database)."""
-    env = {"DATABASE_URL": database_url(), "REDIS_URL": redis_url}
+    env = {"DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": redis_url}
     with contextlib.ExitStack() as stack:
         ports = []
         for _ in range(2):
