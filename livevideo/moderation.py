@@ -259,6 +259,14 @@ def user_unban(*, broadcast: Broadcast, actor: AbstractBaseUser, user: AbstractB
             )
 
 
+def pinned_comment_set(broadcast: Broadcast, comment: Comment | None) -> None:
+    """Store and announce the broadcast's pinned comment (None: none); inside a transaction,
+    after the caller's checks."""
+    broadcast.pinned_comment = comment
+    broadcast.save(update_fields=["pinned_comment"])
+    events.comment_pinned(broadcast)
+
+
 def comment_pin(*, comment: Comment, actor: AbstractBaseUser) -> Broadcast:
     """Pin one visible comment on top of the broadcast (replacing any pinned one)."""
     broadcast = comment.broadcast
@@ -266,15 +274,13 @@ def comment_pin(*, comment: Comment, actor: AbstractBaseUser) -> Broadcast:
     if comment.is_removed:
         raise InvalidInput("A removed comment cannot be pinned.", field="comment")
     with transaction.atomic():
-        broadcast.pinned_comment = comment
-        broadcast.save(update_fields=["pinned_comment"])
+        pinned_comment_set(broadcast, comment)
         record(
             broadcast=broadcast,
             actor=actor,
             action=ModerationAction.Action.PIN_COMMENT,
             comment=comment,
         )
-        events.comment_pinned(broadcast)
     return broadcast
 
 
@@ -285,13 +291,11 @@ def comment_unpin(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast
         return broadcast
     with transaction.atomic():
         comment = broadcast.pinned_comment
-        broadcast.pinned_comment = None
-        broadcast.save(update_fields=["pinned_comment"])
+        pinned_comment_set(broadcast, None)
         record(
             broadcast=broadcast,
             actor=actor,
             action=ModerationAction.Action.UNPIN_COMMENT,
             comment=comment,
         )
-        events.comment_pinned(broadcast)
     return broadcast

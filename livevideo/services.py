@@ -299,9 +299,7 @@ def comment_remove(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
         )
         events.comment_removed(comment)
         if broadcast.pinned_comment_id == comment.pk:
-            broadcast.pinned_comment = None
-            broadcast.save(update_fields=["pinned_comment"])
-            events.comment_pinned(broadcast)
+            moderation.pinned_comment_set(broadcast, None)
     return comment
 
 
