@@ -17,14 +17,14 @@ from rest_framework.views import APIView
 from livevideo import moderation, selectors, services
 from livevideo.api.pagination import BroadcastPagination
 from livevideo.api.serializers import CommentSerializer, UserSerializer
-from livevideo.api.views import _broadcast, _errors, _paginated, _valid
+from livevideo.api.views import broadcast_or_404, error_responses, paginated, validated
 from livevideo.errors import NotAllowed
 from livevideo.models import Broadcast, BroadcastBan, ModerationAction
 
 
 def _moderated(request: Request, broadcast_id: int) -> Broadcast:
     """The broadcast, if the caller moderates it (404 unknown, 403 not theirs)."""
-    broadcast = _broadcast(broadcast_id)
+    broadcast = broadcast_or_404(broadcast_id)
     if not services.can_manage(broadcast=broadcast, actor=request.user):
         raise NotAllowed("Only the broadcaster or staff may moderate this broadcast.")
     return broadcast
@@ -132,7 +132,8 @@ class _ModeratorView(APIView):
 
 class ModerationSettingsView(_ModeratorView):
     @extend_schema(
-        summary="Moderation settings", responses={200: SettingsSerializer, **_errors(401, 403, 404)}
+        summary="Moderation settings",
+        responses={200: SettingsSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
         return Response(_settings_data(_moderated(request, broadcast_id)))
@@ -140,12 +141,12 @@ class ModerationSettingsView(_ModeratorView):
     @extend_schema(
         summary="Change slow mode, blocked words and links",
         request=SettingsSerializer,
-        responses={200: SettingsSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: SettingsSerializer, **error_responses(400, 401, 403, 404)},
     )
     def put(self, request: Request, broadcast_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
         moderation.moderation_settings_update(
-            broadcast=broadcast, actor=request.user, **_valid(SettingsSerializer, request.data)
+            broadcast=broadcast, actor=request.user, **validated(SettingsSerializer, request.data)
         )
         return Response(_settings_data(broadcast))
 
@@ -153,7 +154,7 @@ class ModerationSettingsView(_ModeratorView):
 class BanListView(_ModeratorView):
     @extend_schema(
         summary="Bans and time-outs in force",
-        responses={200: BanSerializer(many=True), **_errors(401, 403, 404)},
+        responses={200: BanSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
@@ -162,11 +163,11 @@ class BanListView(_ModeratorView):
     @extend_schema(
         summary="Time out (with seconds) or ban a user",
         request=BanCreateSerializer,
-        responses={201: BanSerializer, **_errors(400, 401, 403, 404)},
+        responses={201: BanSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
-        data = _valid(BanCreateSerializer, request.data)
+        data = validated(BanCreateSerializer, request.data)
         user = get_object_or_404(get_user_model(), pk=data["user_id"])
         if "seconds" in data:
             ban = moderation.user_timeout(
@@ -189,7 +190,7 @@ class BanListView(_ModeratorView):
 
 class BanDetailView(_ModeratorView):
     @extend_schema(
-        summary="Lift a ban or time-out", responses={204: None, **_errors(401, 403, 404)}
+        summary="Lift a ban or time-out", responses={204: None, **error_responses(401, 403, 404)}
     )
     def delete(self, request: Request, broadcast_id: int, user_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
@@ -202,17 +203,17 @@ class PinnedCommentView(_ModeratorView):
     @extend_schema(
         summary="Pin a comment (replaces the pinned one)",
         request=PinSerializer,
-        responses={200: PinnedSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: PinnedSerializer, **error_responses(400, 401, 403, 404)},
     )
     def put(self, request: Request, broadcast_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
-        comment_id = _valid(PinSerializer, request.data)["comment_id"]
+        comment_id = validated(PinSerializer, request.data)["comment_id"]
         comment = get_object_or_404(broadcast.comments.select_related("author"), pk=comment_id)
         comment.broadcast = broadcast
         moderation.comment_pin(comment=comment, actor=request.user)
         return Response({"comment": selectors.comment_data(comment)})
 
-    @extend_schema(summary="Unpin", responses={204: None, **_errors(401, 403, 404)})
+    @extend_schema(summary="Unpin", responses={204: None, **error_responses(401, 403, 404)})
     def delete(self, request: Request, broadcast_id: int) -> Response:
         moderation.comment_unpin(broadcast=_moderated(request, broadcast_id), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -223,10 +224,10 @@ class AuditLogView(_ModeratorView):
 
     @extend_schema(
         summary="The moderation audit trail, newest first",
-        responses={200: AuditEntrySerializer(many=True), **_errors(401, 403, 404)},
+        responses={200: AuditEntrySerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
-        return _paginated(
+        return paginated(
             self, request, selectors.moderation_actions(broadcast_id=broadcast.pk), _audit_data
         )

@@ -50,17 +50,17 @@ _ERRORS = {
 }
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: _ERRORS[code] for code in codes}
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
-def _paginated(
+def paginated(
     view: APIView, request: Request, queryset: QuerySet, render: Callable[[list], list]
 ) -> Response:
     """One page of ``queryset`` by the view's ``pagination_class``, its items ``render``-ed."""
@@ -69,7 +69,7 @@ def _paginated(
     return paginator.get_paginated_response(render(page))
 
 
-def _broadcast(broadcast_id: int) -> Broadcast:
+def broadcast_or_404(broadcast_id: int) -> Broadcast:
     return get_object_or_404(selectors.broadcast_list(), pk=broadcast_id)
 
 
@@ -79,7 +79,7 @@ def _broadcast(broadcast_id: int) -> Broadcast:
         description="Send it as `Authorization: Token <key>`; writes then need no CSRF token.",
         tags=["auth"],
         auth=[],
-        responses={200: s.TokenSerializer, **_errors(400)},
+        responses={200: s.TokenSerializer, **error_responses(400)},
     )
 )
 class TokenView(ObtainAuthToken):
@@ -106,21 +106,21 @@ class BroadcastListView(APIView):
         summary="List broadcasts, newest first",
         description="Each item has the same shape as the broadcast detail.",
         parameters=[s.BroadcastQuerySerializer],
-        responses={200: s.BroadcastSerializer(many=True), **_errors(400, 404)},
+        responses={200: s.BroadcastSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        query = _valid(s.BroadcastQuerySerializer, request.query_params)
+        query = validated(s.BroadcastQuerySerializer, request.query_params)
         broadcasts = selectors.broadcast_list(status=query.get("status"))
-        return _paginated(self, request, broadcasts, selectors.broadcasts_data)
+        return paginated(self, request, broadcasts, selectors.broadcasts_data)
 
     @extend_schema(
         summary="Create a broadcast; the caller becomes its broadcaster",
         request=s.BroadcastCreateSerializer,
-        responses={201: s.BroadcastSerializer, **_errors(400, 401, 403)},
+        responses={201: s.BroadcastSerializer, **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
         broadcast = services.broadcast_create(
-            broadcaster=request.user, **_valid(s.BroadcastCreateSerializer, request.data)
+            broadcaster=request.user, **validated(s.BroadcastCreateSerializer, request.data)
         )
         return Response(selectors.broadcast_data(broadcast), status=status.HTTP_201_CREATED)
 
@@ -128,9 +128,11 @@ class BroadcastListView(APIView):
 class BroadcastDetailView(APIView):
     throttle_scope = "broadcasts"
 
-    @extend_schema(summary="One broadcast", responses={200: s.BroadcastSerializer, **_errors(404)})
+    @extend_schema(
+        summary="One broadcast", responses={200: s.BroadcastSerializer, **error_responses(404)}
+    )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        return Response(selectors.broadcast_data(_broadcast(broadcast_id)))
+        return Response(selectors.broadcast_data(broadcast_or_404(broadcast_id)))
 
 
 class _TransitionView(APIView):
@@ -140,10 +142,10 @@ class _TransitionView(APIView):
     throttle_scope = "broadcasts"
 
     @extend_schema(
-        request=None, responses={200: s.BroadcastSerializer, **_errors(401, 403, 404, 409)}
+        request=None, responses={200: s.BroadcastSerializer, **error_responses(401, 403, 404, 409)}
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = self.transition(broadcast=_broadcast(broadcast_id), actor=request.user)
+        broadcast = self.transition(broadcast=broadcast_or_404(broadcast_id), actor=request.user)
         return Response(selectors.broadcast_data(broadcast))
 
 
@@ -167,26 +169,26 @@ class CommentListView(APIView):
 
     @extend_schema(
         summary="Visible comments, oldest first",
-        responses={200: s.CommentSerializer(many=True), **_errors(404)},
+        responses={200: s.CommentSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        _broadcast(broadcast_id)
+        broadcast_or_404(broadcast_id)
         comments = selectors.comments_visible(broadcast_id=broadcast_id)
-        return _paginated(
+        return paginated(
             self, request, comments, lambda page: [selectors.comment_data(c) for c in page]
         )
 
     @extend_schema(
         summary="Comment on a live broadcast",
         request=s.CommentCreateSerializer,
-        responses={201: s.CommentSerializer, **_errors(400, 401, 403, 404, 409, 429)},
+        responses={201: s.CommentSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _broadcast(broadcast_id)
+        broadcast = broadcast_or_404(broadcast_id)
         comment = services.comment_create(
             broadcast=broadcast,
             author=request.user,
-            **_valid(s.CommentCreateSerializer, request.data),
+            **validated(s.CommentCreateSerializer, request.data),
         )
         return Response(selectors.comment_data(comment), status=status.HTTP_201_CREATED)
 
@@ -196,7 +198,7 @@ class CommentDetailView(APIView):
 
     @extend_schema(
         summary="Remove a comment (its author, the broadcaster or staff)",
-        responses={204: None, **_errors(401, 403, 404)},
+        responses={204: None, **error_responses(401, 403, 404)},
     )
     def delete(self, request: Request, broadcast_id: int, comment_id: int) -> Response:
         comment = get_object_or_404(
@@ -211,23 +213,24 @@ class ReactionsView(APIView):
     throttle_scope = "reactions"
 
     @extend_schema(
-        summary="Reaction totals", responses={200: s.ReactionTotalsSerializer, **_errors(404)}
+        summary="Reaction totals",
+        responses={200: s.ReactionTotalsSerializer, **error_responses(404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _broadcast(broadcast_id)
+        broadcast = broadcast_or_404(broadcast_id)
         return Response(selectors.reaction_totals(broadcast_id=broadcast.pk))
 
     @extend_schema(
         summary="React to a live broadcast",
         request=s.ReactionCreateSerializer,
-        responses={202: s.AcceptedSerializer, **_errors(400, 401, 403, 404, 409, 429)},
+        responses={202: s.AcceptedSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _broadcast(broadcast_id)
+        broadcast = broadcast_or_404(broadcast_id)
         services.reaction_create(
             broadcast=broadcast,
             user=request.user,
-            **_valid(s.ReactionCreateSerializer, request.data),
+            **validated(s.ReactionCreateSerializer, request.data),
         )
         return Response({"accepted": True}, status=status.HTTP_202_ACCEPTED)
 
@@ -236,10 +239,11 @@ class ViewersView(APIView):
     throttle_scope = "viewers"
 
     @extend_schema(
-        summary="Concurrent viewers now", responses={200: s.ViewersSerializer, **_errors(404)}
+        summary="Concurrent viewers now",
+        responses={200: s.ViewersSerializer, **error_responses(404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _broadcast(broadcast_id)
+        broadcast = broadcast_or_404(broadcast_id)
         return Response({"count": selectors.viewer_count(broadcast_id=broadcast.pk)})
 
 
@@ -263,10 +267,10 @@ class PresenceView(APIView):
     @extend_schema(
         summary="Who is online",
         parameters=[s.PresenceQuerySerializer],
-        responses={200: OpenApiResponse(_PRESENCE), **_errors(400)},
+        responses={200: OpenApiResponse(_PRESENCE), **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
-        user_ids = _valid(s.PresenceQuerySerializer, request.query_params)["user_ids"]
+        user_ids = validated(s.PresenceQuerySerializer, request.query_params)["user_ids"]
         states = presence.users_presence(user_ids)
         return Response(
             {
