@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "KEY_PREFIX": "rt",
     "SNAPSHOT_INTERVAL": 0.25,
     "MAX_BACKLOG": 1000,
+    "FLUSH_INTERVAL": 0.05,
     "KEEPALIVE_INTERVAL": 15.0,
     "SSE_RETRY_MS": 2000,
 }

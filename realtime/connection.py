@@ -25,13 +25,13 @@ from typing import Any
 from realtime import metrics
 from realtime.conf import get_history
 from realtime.hub import Hub, get_hub
-from realtime.protocol import Event, make_event, now_ms
+from realtime.protocol import RESET, Batch, Event, make_event, now_ms
 
 logger = logging.getLogger(__name__)
 
 
-# Writes ``events`` as one frame now; returns None when done, or what must still be awaited.
-WriteNow = Callable[[list[Event]], Awaitable[None] | None]
+# Writes a batch as one frame now; returns None when done, or what must still be awaited.
+WriteNow = Callable[[Batch], Awaitable[None] | None]
 
 
 class SlowConsumer(Exception):
@@ -75,7 +75,7 @@ class Connection:
         replay = await get_history().replay(self.topic, last_event_id)
         hello = make_event("hello", {**await hello_data(), "last_event_id": replay.last_id})
         if replay.reset:
-            first = [hello, make_event("reset", {"last_event_id": replay.last_id})]
+            first = [hello, make_event(RESET, {"last_event_id": replay.last_id})]
         else:
             first = [hello, *replay.events]
         # Anything queued meanwhile that the replay (or hello) already covers goes.
@@ -83,30 +83,47 @@ class Connection:
         self._last_id = max([replay.last_id] + [e.id for e in self._queue if e.id is not None])
         return first
 
-    def push(self, event: Event) -> None:
-        """Queue an event, or write it at once (the hub calls this); never blocks."""
+    def push(self, batch: Batch) -> bool:
+        """Take events the hub hands on (never blocks): True when they were written at once,
+        as one frame; False when queued, or when there was nothing new to send."""
         if self.overflowed:
-            return
-        if event.type == "reset" and self._last_id is not None:
-            # The topic continues from here (history was lost): what follows is new.
-            self._last_id = event.data["last_event_id"]
-        if event.id is not None and self._last_id is not None:
-            if event.id <= self._last_id:
-                return
-            self._last_id = event.id
+            return False
+        last = self._last_id
+        if last is not None:
+            if batch.has_reset or (batch.first_id is not None and batch.first_id <= last):
+                events = self._fresh(batch.events)
+                if not events:
+                    return False
+                batch = Batch(events)
+            elif batch.last_id is not None:
+                self._last_id = batch.last_id
         if self._idle and not self._queue and self.write_now is not None:
-            self._write_now(event)
-            return
-        if len(self._queue) >= self.max_backlog and not self._idle:
+            self._write_now(batch)
+            return True
+        if len(self._queue) + len(batch.events) > self.max_backlog and not self._idle:
             self._overflow()
-            return
-        self._queue.append(event)
+            return False
+        self._queue.extend(batch.events)
         self._wake.set()
+        return False
 
-    def _write_now(self, event: Event) -> None:
+    def _fresh(self, events: list[Event]) -> list[Event]:
+        """``events`` without those already queued or sent, noting the newest id; after a
+        ``reset`` the topic continues from its ``last_event_id`` (history was lost)."""
+        fresh = []
+        for event in events:
+            if event.type == RESET:
+                self._last_id = event.data["last_event_id"]
+            elif event.id is not None:
+                if event.id <= self._last_id:  # type: ignore[operator]
+                    continue
+                self._last_id = event.id
+            fresh.append(event)
+        return fresh
+
+    def _write_now(self, batch: Batch) -> None:
         self._sent_at = self._loop.time()
-        metrics.FRAMES_SENT.inc()
-        unfinished = self.write_now([event])  # type: ignore[misc]
+        unfinished = self.write_now(batch)  # type: ignore[misc]
         if unfinished is not None:
             # The writer finishes this write first; until then events queue behind it.
             self._unfinished = unfinished

@@ -29,7 +29,8 @@ from urllib.parse import parse_qs
 
 from realtime.conf import option
 from realtime.connection import Connection, SlowConsumer, StreamHooks
-from realtime.protocol import KEEPALIVE, Event, frame, make_event, parse_last_event_id
+from realtime.protocol import KEEPALIVE, Batch, Event, frame, make_event, parse_last_event_id
+from realtime.rawsend import raw_writer
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class StreamConsumer(StreamHooks):
         self.scope = scope
         self.user = scope.get("user")
         self.base_send = send
+        self._raw = raw_writer(send)  # frames straight to the socket (uvicorn), else None
         self.connection: Connection | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
@@ -132,10 +134,12 @@ class StreamConsumer(StreamHooks):
         except SlowConsumer:
             pass  # _on_overflow closes
 
-    def _write_now(self, events: list[Event]) -> Awaitable[None] | None:
+    def _write_now(self, batch: Batch) -> Awaitable[None] | None:
         """Send a frame from the hub's delivery, without waking the writer (see Connection)."""
+        if self._raw is not None and self._raw.write(batch.websocket_frame):
+            return None
         try:
-            return start(self.base_send({"type": "websocket.send", "text": frame(events)}))
+            return start(self.base_send({"type": "websocket.send", "text": batch.text}))
         except Exception:
             # The client is gone (the server refuses the send): the receive loop hears of the
             # disconnect and shuts; the hub must go on delivering to the others.
@@ -156,7 +160,7 @@ class StreamConsumer(StreamHooks):
     def reply(self, event: Event) -> None:
         """Send an event to this client only, in turn with the topic's events."""
         if self.connection is not None:
-            self.connection.push(event)
+            self.connection.push(Batch([event]))
 
     async def send_events(self, events: list[Event]) -> None:
         await self.base_send({"type": "websocket.send", "text": frame(events)})

@@ -9,6 +9,7 @@ event out to many connections never encodes it again.
 from __future__ import annotations
 
 import json
+import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 # Keep-alive on WebSocket: an event clients ignore, sent only when nothing else was sent.
 KEEPALIVE = "keepalive"
+# History lost events: the client refetches; what follows continues from its last_event_id.
+RESET = "reset"
 
 
 def encode_data(data: dict[str, Any]) -> str:
@@ -76,6 +79,52 @@ def decode_event(encoded: str | bytes) -> Event:
 def frame(events: Iterable[Event]) -> str:
     """One WebSocket text frame (or SSE ``data:``): the events as a JSON array, in order."""
     return "[" + ",".join(event.encoded for event in events) + "]"
+
+
+class Batch:
+    """Events the hub hands on together, in id order. Their frame text is built once and
+    shared by every connection that sends them all (most do); ``first_id``/``last_id`` (None
+    when no event has an id) and ``has_reset`` let a connection see that at a glance."""
+
+    __slots__ = ("_text", "_websocket_frame", "events", "first_id", "has_reset", "last_id")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        ids = [event.id for event in events if event.id is not None]
+        self.first_id = ids[0] if ids else None
+        self.last_id = ids[-1] if ids else None
+        self.has_reset = any(event.type == RESET for event in events)
+        self._text: str | None = None
+        self._websocket_frame: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        """The events' frame (see ``frame``), built on first use."""
+        if self._text is None:
+            self._text = frame(self.events)
+        return self._text
+
+    @property
+    def websocket_frame(self) -> bytes:
+        """``text`` as a whole WebSocket frame, ready for the socket, built on first use."""
+        if self._websocket_frame is None:
+            self._websocket_frame = websocket_text_frame(self.text.encode())
+        return self._websocket_frame
+
+
+_TEXT_FIN = 0x81  # FIN bit + opcode 1 (text)
+
+
+def websocket_text_frame(payload: bytes) -> bytes:
+    """An unmasked, unfragmented WebSocket text frame, as a server sends it (RFC 6455 5.2)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", _TEXT_FIN, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", _TEXT_FIN, 126, size)
+    else:
+        header = struct.pack("!BBQ", _TEXT_FIN, 127, size)
+    return header + payload
 
 
 def last_id(events: Iterable[Event]) -> int | None:

@@ -11,7 +11,7 @@ import pytest
 from realtime.conf import get_history
 from realtime.history.base import HistoryStore
 from realtime.hub import get_hub
-from realtime.protocol import Event, encode_data, make_event, now_ms
+from realtime.protocol import Batch, Event, encode_data, make_event, now_ms
 from tests.realtime.streamtools import realtime_settings
 
 
@@ -20,11 +20,14 @@ class Collector:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.batches: list[Batch] = []
         self.arrived = asyncio.Event()
 
-    def push(self, event: Event) -> None:
-        self.events.append(event)
+    def push(self, batch: Batch) -> bool:
+        self.batches.append(batch)
+        self.events.extend(batch.events)
         self.arrived.set()
+        return False
 
     async def wait_for(self, count: int) -> list[Event]:
         async with asyncio.timeout(3):

@@ -26,18 +26,54 @@ async def test_the_hub_hands_each_event_to_every_local_subscriber_of_its_topic(s
     await hub.join("u", other)
     event = make_event("x", {})
     hub.deliver("t", event)
-    assert a.events == [event]
-    assert b.events == [event]
+    assert await a.wait_for(1) == [event]
+    assert await b.wait_for(1) == [event]
     assert a.events[0] is b.events[0]  # the same object: encoded once
+    assert a.batches[0] is b.batches[0]  # and its frame is built once
     assert other.events == []
     hub.leave("t", a)
     hub.leave("t", a)  # idempotent
     hub.deliver("t", event)
+    await b.wait_for(2)
     assert len(a.events) == 1
-    assert len(b.events) == 2
     hub.leave("t", b)
     hub.leave("u", other)
     assert hub.topics == {}
+
+
+async def test_events_that_arrive_together_go_out_together_in_order(settings):
+    realtime_settings(
+        settings, HISTORY_BACKEND="realtime.history.memory.MemoryHistory", FLUSH_INTERVAL=0
+    )
+    hub = get_hub()
+    viewer = Collector()
+    await hub.join("t", viewer)
+    events = [make_event("x", {"n": n}, event_id=n) for n in range(1, 4)]
+    for event in events:  # one turn of the loop, as when a fan-out held the loop meanwhile
+        hub.deliver("t", event)
+    assert await viewer.wait_for(3) == events
+    assert len(viewer.batches) == 1
+    assert viewer.batches[0].text == "[" + ",".join(e.encoded for e in events) + "]"
+    assert (viewer.batches[0].first_id, viewer.batches[0].last_id) == (1, 3)
+
+
+async def test_a_topic_gets_at_most_one_fan_out_per_flush_interval(settings):
+    realtime_settings(
+        settings, HISTORY_BACKEND="realtime.history.memory.MemoryHistory", FLUSH_INTERVAL=0.2
+    )
+    hub = get_hub()
+    viewer = Collector()
+    await hub.join("t", viewer)
+    loop = asyncio.get_running_loop()
+    hub.deliver("t", make_event("x", {"n": 1}))
+    await viewer.wait_for(1)  # the first event goes at once
+    first_at = loop.time()
+    hub.deliver("t", make_event("x", {"n": 2}))
+    await asyncio.sleep(0.05)
+    hub.deliver("t", make_event("x", {"n": 3}))
+    await viewer.wait_for(3)
+    assert loop.time() - first_at >= 0.19
+    assert [[e.data["n"] for e in batch.events] for batch in viewer.batches] == [[1], [2, 3]]
 
 
 @pytest.fixture
