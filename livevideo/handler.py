@@ -1,0 +1,53 @@
+"""Django's ASGI handler, running each request's middleware and view in one pooled thread.
+
+Under an ASGI server Django runs a request to a sync view with about a dozen round trips between
+the event loop and a thread (its built-in middleware are "async-capable" by wrapping each
+``process_request``/``process_response`` in ``sync_to_async``), in a new thread per request (its
+``ThreadSensitiveContext``). Starting that thread blocks the loop until the thread gets the GIL:
+with a loop busy fanning out frames, that and the hand-overs were most of a REST request's cost.
+
+Here the middleware chain is built as under WSGI (sync) and runs whole, view included, in one
+call on the loop's thread pool, as a threaded WSGI server runs it; as there, the thread's
+database connections are checked before and after (``close_old_connections``). Async views (the
+SSE stream) still run on the event loop: Django calls them from the chain with
+``async_to_sync``, which hands them to the loop; the stream itself is iterated by the handler on
+the loop and holds no thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponseBase
+
+
+class OneHopASGIHandler(ASGIHandler):
+    def load_middleware(self, is_async: bool = False) -> None:
+        super().load_middleware(is_async=False)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        # No ThreadSensitiveContext: it would start a thread per request.
+        await self.handle(scope, receive, send)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        return await sync_to_async(self._respond, thread_sensitive=False)(request)
+
+    def _respond(self, request: HttpRequest) -> HttpResponseBase:
+        close_old_connections()
+        try:
+            return self.get_response(request)
+        finally:
+            close_old_connections()
+
+
+def get_asgi_application() -> OneHopASGIHandler:
+    """Like ``django.core.asgi.get_asgi_application``, with ``OneHopASGIHandler``."""
+    import django
+
+    django.setup(set_prefix=False)
+    return OneHopASGIHandler()
