@@ -1,4 +1,4 @@
-"""The driver process: posts reactions and comments at given rates, over REST or WebSocket.
+"""The driver process: sends reactions and comments at given rates, over REST or WebSocket.
 
 Each request goes out on its schedule (``t0 + i / rate``) over a pool of keep-alive HTTP/1.1
 connections, with ``Authorization: Token`` of one of many users in turn (so the per-user rate
@@ -6,7 +6,8 @@ limits are not what is measured). ``ingest`` drives reactions only; with a rate 
 REST, as fast as the pool allows. If every connection is busy the request waits: that lag
 is reported, since it means the server, not the schedule, set the pace. Over WebSocket
 (``transport="ws"``) each user has one socket and a message is written without waiting for
-anything: what the server stored is counted in the database afterwards.
+anything: what the server stored is counted in the database afterwards. ``transport="page"``
+sends as the watch page does: reactions over the WebSocket, comments over REST.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ class DriverConfig:
     duration: float
     connections: int = 32
     ingest: bool = False  # reactions only (rate 0 over REST: as fast as the pool allows)
-    transport: str = "rest"  # or "ws": messages on one WebSocket per user, no response awaited
+    # "rest"; "ws": messages on one WebSocket per user, no response awaited; "page": as the
+    # watch page sends them (reactions over the WebSocket, comments over REST)
+    transport: str = "rest"
+
+    def over_websocket(self, what: str) -> bool:
+        """Whether ``what`` ("reaction" or "comment") is sent over the WebSocket."""
+        return self.transport == "ws" or (self.transport == "page" and what == "reaction")
 
 
 class HttpConnection:
@@ -102,7 +109,7 @@ class Driver:
         self.sockets: list[WebSocketStream] = []
 
     async def run(self) -> dict[str, Any]:
-        if self.config.transport == "ws":
+        if self.config.transport != "rest":
             await self._open_sockets()
         started = time.monotonic()
         streams = [self._stream("reaction", self.config.reactions_per_sec)]
@@ -167,7 +174,7 @@ class Driver:
             self.sockets.append(stream)
 
     async def _send(self, what: str, i: int, connection: HttpConnection) -> None:
-        if self.config.transport == "rest":
+        if not self.config.over_websocket(what):
             await self._post(what, i, connection)
             return
         self.pool.put_nowait(connection)

@@ -70,7 +70,7 @@ class LoadConfig:
     connections: int = 32
     storm: bool = False
     ingest: bool = False
-    drive: str = "rest"  # how reactions and comments are sent: "rest" or "ws"
+    drive: str = "rest"  # how reactions and comments are sent: "rest", "ws" or "page"
     label: str = ""
 
 

@@ -110,7 +110,12 @@ class Command(BaseCommand):
         add("--connections", type=int, default=32, help="driver keep-alive connections")
         add("--storm", action="store_true", help="drop and resume every viewer half-way")
         add("--ingest", action="store_true", help="no viewers, reactions only (0/s: unpaced)")
-        add("--drive", default="rest", choices=["rest", "ws"], help="how to send them")
+        add(
+            "--drive",
+            default="rest",
+            choices=["rest", "ws", "page"],
+            help="how to send them (page: reactions over WebSocket, comments over REST)",
+        )
         add("--redis-url", default=os.environ.get("REDIS_URL", ""))
         add("--out", default="bench-results", help="folder for the JSON and the PNG")
         add("--no-migrate", action="store_true")
@@ -149,7 +154,8 @@ class Command(BaseCommand):
             if kind not in SERVERS:
                 raise CommandError(f"Unknown server {kind!r}; use one of {sorted(SERVERS)}.")
             label = kind + (f" x{base.servers}" if base.servers > 1 else "")
-            config = replace(base, server=kind, label=label + (" ws" if base.drive == "ws" else ""))
+            label += "" if base.drive == "rest" else f" {base.drive}"
+            config = replace(base, server=kind, label=label)
             if kind == "baseline":
                 config = replace(config, sse_percent=0, servers=1)  # see loadtest/baseline.py
             self.stderr.write(f"== {kind}: {config.viewers} viewers, {config.duration:.0f} s")
