@@ -8,9 +8,11 @@ are few and are handled one at a time, in order.
 Subclasses provide the ``StreamHooks`` (``get_topic``: None closes with 4404; ``authorize``:
 False closes with 4403; ``get_hello_data``; ``stream_opened``/``stream_closed``), and a
 ``receive_<type>`` method for each client message type they list in
-``client_message_types``. ``ping`` is answered here. After the first frame, each event (or
-reply to this client) is written by the hub at once while the connection's writer task is idle,
-and queued for the writer otherwise (see ``realtime.connection``): either way in order.
+``client_message_types``. ``ping`` is answered here. A message may carry a ``ref`` (a short
+string or an integer): the ``error`` event that answers it carries the same ``ref``. After
+the first frame, each event (or reply to this client) is written by the hub at once while the
+connection's writer task is idle, and queued for the writer otherwise (see
+``realtime.connection``): either way in order.
 
 Close codes: 4404 unknown topic, 4403 not authorized, 4008 slow consumer (resume with
 ``last_event_id``). Unknown topics are accepted and then closed, so browsers see the code.
@@ -37,6 +39,9 @@ logger = logging.getLogger(__name__)
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+
+MAX_REF_LENGTH = 64  # a client message's "ref", when a string
+MAX_SAFE_INTEGER = 2**53 - 1  # ... when a number: JavaScript's Number.MAX_SAFE_INTEGER
 
 
 class ClientError(Exception):
@@ -187,14 +192,17 @@ class StreamConsumer(StreamHooks):
 
     async def on_frame(self, text: str | None) -> None:
         """Handle one client frame (``text`` is None for a binary one); anything wrong is
-        answered with an ``error`` event."""
+        answered with an ``error`` event, carrying the message's ``ref`` if it had a good one."""
+        ref = None
         try:
-            await self.on_message(_decode(text))
+            message = _decode(text)
+            ref = _ref(message)
+            await self.on_message(_checked(message))
         except ClientError as exc:
-            self.reply(_error(exc.code, exc.message, **exc.extra))
+            self.reply(_error(exc.code, exc.message, exc.extra, ref=ref))
         except Exception:
             logger.exception("realtime: a client message failed")
-            self.reply(_error("internal", "Something went wrong; try again."))
+            self.reply(_error("internal", "Something went wrong; try again.", ref=ref))
 
     async def on_message(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -249,17 +257,42 @@ class _Rest:
                 return
 
 
-def _decode(text: str | None) -> dict[str, Any]:
+def _decode(text: str | None) -> Any:
     if text is None:
         raise ClientError("invalid", "Send JSON text frames.")
     try:
-        message = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than json can read
         raise ClientError("invalid", "Not valid JSON.") from None
+
+
+def _checked(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ClientError("invalid", 'Send a JSON object with a string "type".')
     return message
 
 
-def _error(code: str, message: str, **extra: Any) -> Event:
-    return make_event("error", {"code": code, "message": message, **extra})
+def _ref(message: Any) -> str | int | None:
+    """The message's ``ref``, echoed in the error that answers it: a string of at most
+    ``MAX_REF_LENGTH`` characters or an integer a JavaScript number holds exactly. Anything
+    else is not echoed, so an error never carries more of the client's input than that (nor
+    a lone surrogate from a ``\\ud800`` escape, which no frame could encode)."""
+    ref = message.get("ref") if isinstance(message, dict) else None
+    if isinstance(ref, str) and len(ref) <= MAX_REF_LENGTH:
+        try:
+            ref.encode()
+        except UnicodeEncodeError:
+            return None
+        return ref
+    if isinstance(ref, int) and not isinstance(ref, bool) and abs(ref) <= MAX_SAFE_INTEGER:
+        return ref
+    return None
+
+
+def _error(
+    code: str, message: str, extra: dict[str, Any] | None = None, *, ref: str | int | None = None
+) -> Event:
+    data = {"code": code, "message": message, **(extra or {})}
+    if ref is not None:
+        data["ref"] = ref
+    return make_event("error", data)

@@ -2,8 +2,9 @@
  * The watch page: reactions, comments, presence and live state for one broadcast.
  *
  * It starts from the server-rendered page and the embedded broadcast data (#broadcast-data),
- * writes through the REST API, and applies contract events with applyEvent(). The watch
- * template imports realtime.js as a module and hands its connect() to start():
+ * writes through the REST API (reactions over the stream's WebSocket when one is open), and
+ * applies contract events with applyEvent(). The watch template imports realtime.js as a
+ * module and hands its connect() to start():
  *
  *   window.LiveVideoWatch.start(connect);   // connect(broadcastId, {onEvent, onState})
  *
@@ -169,10 +170,13 @@
     floats.burst(diff, icons);
   }
 
+  /** Count and float a tap at once; send it over the WebSocket when one is open (far less work
+   * for the server than a REST request), else over REST. */
   async function react(kind) {
     pendingOwn[kind] = (pendingOwn[kind] || 0) + 1;
     renderCounts();
     floats.burst({ [kind]: 1 }, icons);
+    if (sendTap(kind)) return;
     let failure = null;
     try {
       const result = await api(apiBase + "reactions/", {
@@ -183,11 +187,48 @@
     } catch (_) {
       failure = NETWORK_ERROR;
     }
+    tapDone(kind, failure);
+  }
+
+  /** A tap's outcome: a refused one no longer counts, and its reason shows (or clears). */
+  function tapDone(kind, failure) {
     if (failure && pendingOwn[kind] > 0) {
       pendingOwn[kind] -= 1;
       renderCounts();
     }
     showError(reactionError, failure);
+  }
+
+  // Taps sent over the WebSocket, by ref. The server says nothing when it takes one (the next
+  // totals count it) and answers a refused one with an `error` event carrying its ref; after
+  // TAP_REF_TTL with no error the tap went through, and its ref is forgotten.
+  const TAP_REF_TTL = 10000; // ms
+  const sentTaps = new Map(); // ref -> kind
+  let lastTapRef = 0;
+
+  /** Send a tap over the stream's WebSocket; false when none is open (SSE, reconnecting). */
+  function sendTap(kind) {
+    const ref = "tap-" + ++lastTapRef;
+    if (!stream || !stream.send({ type: "reaction", kind: kind, ref: ref })) return false;
+    sentTaps.set(ref, kind);
+    setTimeout(() => sentTaps.delete(ref), TAP_REF_TTL);
+    showError(reactionError, null); // as a REST tap that went through would
+    return true;
+  }
+
+  /** An `error` event: a refused tap's is handled like a refused REST request; others (a
+   * malformed message, no ref) are not for the viewer. */
+  function streamError(data) {
+    const kind = sentTaps.get(data.ref);
+    if (kind === undefined) return;
+    sentTaps.delete(data.ref);
+    let failure = data.message || "Something went wrong (" + data.code + ").";
+    if (data.code === "rate_limited" && data.retry_after > 0) {
+      // What the REST API's 429 says, from Retry-After.
+      const wait = Math.ceil(data.retry_after);
+      failure += " Expected available in " + wait + (wait === 1 ? " second." : " seconds.");
+    }
+    tapDone(kind, failure);
   }
 
   const presence = window.LiveVideoPresence.create(root);
@@ -292,6 +333,7 @@
     viewers: renderViewers,
     presence: presence.apply,
     reset: () => resync(),
+    error: streamError,
   };
 
   /** Apply one contract event {type, id, ts, data} to the page. */
@@ -304,14 +346,14 @@
     (Array.isArray(events) ? events : [events]).forEach(applyEvent);
   }
 
+  let stream = null; // realtime.js's client, once started
+
   /** Connect with realtime.js's connect(); without it the page just does not update live. */
   function start(connect) {
     if (typeof connect !== "function") return setConnection("offline");
-    window.LiveVideoWatch.client = connect(state.id, {
-      onEvent: applyEvents,
-      onState: setConnection,
-    });
-    return window.LiveVideoWatch.client;
+    stream = connect(state.id, { onEvent: applyEvents, onState: setConnection });
+    window.LiveVideoWatch.client = stream;
+    return stream;
   }
 
   window.LiveVideoWatch = {

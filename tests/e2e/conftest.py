@@ -119,9 +119,16 @@ def fail_on_dialog() -> Iterator[Callable[[Page], Page]]:
 @pytest.fixture
 def open_as(new_context, live_url) -> Callable[..., Page]:
     """A page in its own browser context (own cookies), signed in as ``user`` (or anonymous),
-    at ``path``. Each simulated person gets a context: background tabs are throttled."""
+    at ``path``. Each simulated person gets a context: background tabs are throttled.
+    ``before_goto(page)`` runs before the page loads (say, to listen for its WebSockets)."""
 
-    def open_page(user=None, path: str = "/", init_script: str = "", **context_options) -> Page:
+    def open_page(
+        user=None,
+        path: str = "/",
+        init_script: str = "",
+        before_goto: Callable[[Page], object] | None = None,
+        **context_options,
+    ) -> Page:
         context: BrowserContext = new_context(**context_options)
         context.add_init_script(TRACK_SOCKETS + init_script)
         if user is not None:
@@ -135,6 +142,8 @@ def open_as(new_context, live_url) -> Callable[..., Page]:
                 ]
             )
         page = context.new_page()
+        if before_goto is not None:
+            before_goto(page)
         page.goto(live_url + path)
         return page
 

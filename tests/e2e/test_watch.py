@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from django.conf import settings
+from playwright.sync_api import Page, WebSocket, expect
 
 from livevideo import services
 from livevideo.models import Broadcast
@@ -13,6 +15,14 @@ from tests.factories import UserFactory
 
 XSS = "<img src=x onerror=alert(1)>"
 WITHIN_A_SECOND = 1_500  # ms: a second, plus headroom for a loaded CI machine
+# WebSockets never open (a network that blocks them): realtime.js falls back to SSE.
+NO_WEBSOCKET = """
+window.WebSocket = class extends window.WebSocket {
+  constructor(url, ...rest) {
+    super("ws://127.0.0.1:9/", ...rest);
+  }
+};
+"""
 
 
 @pytest.fixture
@@ -53,6 +63,17 @@ def _comment(page: Page, text: str) -> None:
 
 def _comment_texts(page: Page):
     return page.locator("[data-comment-list] .comment-text")
+
+
+def _count(page: Page, kind: str):
+    return page.locator(f'[data-reaction="{kind}"] [data-count]')
+
+
+def _posts(page: Page) -> list[str]:
+    """The URLs the page POSTs to from now on."""
+    posted: list[str] = []
+    page.on("request", lambda request: request.method == "POST" and posted.append(request.url))
+    return posted
 
 
 def test_reaction_and_comment_reach_the_other_viewer(open_as, live, ann, bob):
@@ -176,3 +197,55 @@ def test_composer_explains_limits_and_waits(open_as, live, ann):
     error = page.locator("[data-composer-error]")
     expect(error).to_have_text(re.compile(r"Too many comments.*You can send again in \d+ s\."))
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
+
+
+def test_a_tap_goes_over_the_websocket_and_reaches_the_other_viewer(open_as, live, ann, bob):
+    sockets: list[WebSocket] = []
+
+    def listen(page: Page) -> None:
+        page.on("websocket", lambda socket: sockets.append(socket))
+
+    a = _connected(open_as(ann, _watch(live), before_goto=listen))
+    posted = _posts(a)
+    b = _connected(open_as(bob, _watch(live)))
+
+    with sockets[-1].expect_event("framesent", lambda payload: "reaction" in payload) as frame:
+        a.get_by_role("button", name=re.compile(r"^Love")).click()
+    message = json.loads(frame.value)
+    assert message == {"type": "reaction", "kind": "love", "ref": message["ref"]}
+    assert re.fullmatch(r"tap-\d+", message["ref"])
+    expect(_count(a, "love")).to_have_text("1")
+    expect(_count(b, "love")).to_have_text("1", timeout=WITHIN_A_SECOND)
+    assert posted == []
+
+
+def test_refused_taps_show_why_and_stop_counting(open_as, live, ann, bob):
+    limit, _ = settings.RATE_LIMITS["REACTION"]  # taps per user per second
+    a = _connected(open_as(ann, _watch(live)))
+    posted = _posts(a)
+    b = _connected(open_as(bob, _watch(live)))
+
+    a.locator('[data-reaction="like"]').evaluate(
+        "(button, taps) => { for (let n = 0; n < taps; n++) button.click(); }", limit + 5
+    )
+    expect(a.locator("[data-reaction-error]")).to_have_text(
+        re.compile(
+            r"^Too many reactions; try again in \d+ s\. Expected available in \d+ seconds?\.$"
+        )
+    )
+    expect(_count(a, "like")).to_have_text(str(limit))  # the 5 refused taps are taken back
+    expect(_count(b, "like")).to_have_text(str(limit))
+    assert posted == []
+
+
+def test_without_a_websocket_taps_go_over_rest(open_as, live, ann, bob):
+    a = _connected(open_as(ann, _watch(live), init_script=NO_WEBSOCKET))
+    assert a.evaluate("window.LiveVideoWatch.client.transport") == "sse"
+    b = _connected(open_as(bob, _watch(live)))
+
+    with a.expect_request(lambda request: request.method == "POST") as request:
+        a.get_by_role("button", name=re.compile(r"^Love")).click()
+    assert request.value.url.endswith(f"/api/broadcasts/{live.pk}/reactions/")
+    assert request.value.post_data_json == {"kind": "love"}
+    expect(_count(a, "love")).to_have_text("1")
+    expect(_count(b, "love")).to_have_text("1", timeout=WITHIN_A_SECOND)

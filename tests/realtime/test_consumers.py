@@ -208,6 +208,82 @@ async def test_a_bad_client_message_gets_an_error_and_the_socket_stays_open(fram
     await ws.close()
 
 
+# ``ref``: a client message's tag, echoed by the error that answers it ------------------------
+
+
+@pytest.mark.parametrize("ref", ["tap-1", "", "r" * 64, 7, 0, -3, 2**53 - 1])
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"type": "shout", "text": 5}, "invalid"),  # the receive_ method refuses it
+        ({"type": "dance"}, "invalid"),  # an unknown type
+        ({"type": 5}, "invalid"),  # an object, but no string type
+        ({"type": "fail"}, "internal"),  # a bug
+    ],
+)
+async def test_an_error_answering_a_message_with_a_ref_carries_the_ref(message, code, ref):
+    ws = client("a")
+    await ws.connect()
+    await ws.send({**message, "ref": ref})
+    [error] = await ws.receive(1)
+    assert error["type"] == "error"
+    assert error["data"]["code"] == code
+    assert error["data"]["ref"] == ref
+    assert type(error["data"]["ref"]) is type(ref)
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    "ref_json",
+    [
+        '"' + "r" * 65 + '"',  # too long
+        str(2**53),  # more than a JavaScript number holds exactly
+        "-" + str(2**53),
+        "1" * 4000,
+        "1.5",
+        "2.0",
+        "true",
+        "null",
+        '["tap-1"]',
+        '{"id": 1}',
+        '"\\ud800"',  # a lone surrogate: no frame could carry it back
+    ],
+)
+async def test_a_message_with_a_bad_ref_gets_its_error_without_one(ref_json):
+    ws = client("a")
+    await ws.connect()
+    await ws.send_raw(text='{"type": "shout", "text": 5, "ref": ' + ref_json + "}")
+    [error] = await ws.receive(1)
+    assert error["data"] == {"code": "invalid", "message": "text must be a string"}
+    await ws.send({"type": "shout", "text": "still here", "ref": 1})
+    [shouted] = await ws.receive(1)
+    assert shouted["data"] == {"text": "still here"}
+    await ws.close()
+
+
+async def test_an_error_answering_a_message_without_a_ref_has_none():
+    ws = client("a")
+    await ws.connect()
+    await ws.send({"type": "shout", "text": 5})
+    [error] = await ws.receive(1)
+    assert error["data"] == {"code": "invalid", "message": "text must be a string"}
+    await ws.close()
+
+
+async def test_a_message_with_a_ref_that_succeeds_gets_no_answer_of_its_own():
+    ws = client("a")
+    await ws.connect()
+    await ws.send({"type": "shout", "text": "hi", "ref": "tap-1"})
+    await ws.send({"type": "ping", "ref": "ping-1"})
+    received = await ws.receive(2)  # the shout is published, the pong replied: either first
+    assert sorted((e["type"], e["data"]) for e in received) == [
+        ("pong", {}),
+        ("shouted", {"text": "hi"}),
+    ]
+    await ws.nothing_more()
+    await ws.close()
+
+
 async def test_an_unknown_topic_is_closed_with_4404():
     ws = client("missing")
     connected, _ = await ws.communicator.connect()
