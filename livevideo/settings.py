@@ -208,6 +208,9 @@ REALTIME = {
     "KEY_PREFIX": "rt",  # Redis keys and channels: rt:{topic}, rt:{topic}:seq, rt:{topic}:log
     # Latest-wins snapshots (reaction totals) go out at most this often per topic.
     "SNAPSHOT_INTERVAL": float(os.environ.get("REALTIME_SNAPSHOT_INTERVAL", "0.25")),
+    # A broadcast's events go out at most this often per process: what arrives in between
+    # waits and goes in the same frame (fewer socket writes under load; see realtime/hub.py).
+    "FLUSH_INTERVAL": float(os.environ.get("REALTIME_FLUSH_INTERVAL", "0.05")),
     # A connection whose unsent backlog passes this many events is closed; it can resume.
     "MAX_BACKLOG": int(os.environ.get("REALTIME_MAX_BACKLOG", "1000")),
     # Seconds of silence before a keep-alive (WebSocket event, SSE comment).
