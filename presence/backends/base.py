@@ -73,9 +73,10 @@ class PresenceStore:
         """
         raise NotImplementedError("subclasses of PresenceStore must provide a heartbeat() method")
 
-    def remove(self, connection: Connection) -> None:
-        """The connection closed: it stops counting now; its user stays on its topic (and
+    def remove(self, connections: Iterable[Connection]) -> None:
+        """Each connection closed: it stops counting now; its user stays on its topic (and
         online) until ``now + grace`` unless another connection keeps them; last_seen = now.
+        Many connections go in one batch.
         """
         raise NotImplementedError("subclasses of PresenceStore must provide a remove() method")
 
@@ -105,8 +106,8 @@ class PresenceStore:
     async def aheartbeat(self, connections: Iterable[Connection]) -> None:
         await sync_to_async(self.heartbeat)(list(connections))
 
-    async def aremove(self, connection: Connection) -> None:
-        await sync_to_async(self.remove)(connection)
+    async def aremove(self, connections: Iterable[Connection]) -> None:
+        await sync_to_async(self.remove)(list(connections))
 
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
         return await sync_to_async(self.viewer_counts)(list(topics))

@@ -32,14 +32,14 @@ class MemoryPresenceStore(PresenceStore):
                     self._users[conn.user_id][conn.topic, conn.connection_id] = deadline
                     self._last_seen[conn.user_id] = now
 
-    def remove(self, connection: Connection) -> None:
+    def remove(self, connections: Iterable[Connection]) -> None:
         now = self.clock()
         with self._lock:
-            self._topics[connection.topic].pop(connection.connection_id, None)
-            if connection.user_id is not None:
-                key = (connection.topic, connection.connection_id)
-                self._users[connection.user_id][key] = now + self.grace
-                self._last_seen[connection.user_id] = now
+            for conn in connections:
+                self._topics[conn.topic].pop(conn.connection_id, None)
+                if conn.user_id is not None:
+                    self._users[conn.user_id][conn.topic, conn.connection_id] = now + self.grace
+                    self._last_seen[conn.user_id] = now
 
     def viewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
         now = self.clock()
@@ -78,8 +78,8 @@ class MemoryPresenceStore(PresenceStore):
     async def aheartbeat(self, connections: Iterable[Connection]) -> None:
         self.heartbeat(connections)
 
-    async def aremove(self, connection: Connection) -> None:
-        self.remove(connection)
+    async def aremove(self, connections: Iterable[Connection]) -> None:
+        self.remove(connections)
 
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
         return self.viewer_counts(topics)

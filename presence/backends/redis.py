@@ -51,8 +51,8 @@ class RedisPresenceStore(PresenceStore):
     def heartbeat(self, connections: Iterable[Connection]) -> None:
         self._run(self._heartbeat, list(connections))
 
-    def remove(self, connection: Connection) -> None:
-        self._run(self._remove, connection)
+    def remove(self, connections: Iterable[Connection]) -> None:
+        self._run(self._remove, list(connections))
 
     def viewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
         return self._run(self._viewer_counts, list(topics))
@@ -66,8 +66,8 @@ class RedisPresenceStore(PresenceStore):
     async def aheartbeat(self, connections: Iterable[Connection]) -> None:
         await self._arun(self._heartbeat, list(connections))
 
-    async def aremove(self, connection: Connection) -> None:
-        await self._arun(self._remove, connection)
+    async def aremove(self, connections: Iterable[Connection]) -> None:
+        await self._arun(self._remove, list(connections))
 
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
         return await self._arun(self._viewer_counts, list(topics))
@@ -125,14 +125,22 @@ class RedisPresenceStore(PresenceStore):
             pipe.hset(self._last_seen_key, mapping=dict.fromkeys(by_user, now))
         return lambda replies: None
 
-    def _remove(self, pipe: Any, connection: Connection) -> Parse:
+    def _remove(self, pipe: Any, connections: list[Connection]) -> Parse:
         now = self.clock()
-        pipe.zrem(self._topic_key(connection.topic), connection.connection_id)
-        if connection.user_id is not None:
-            key = self._user_key(connection.user_id)
-            pipe.zadd(key, {self._member(connection): now + self.grace})
+        by_topic: defaultdict[str, list[str]] = defaultdict(list)
+        by_user: defaultdict[int, dict[str, float]] = defaultdict(dict)
+        for conn in connections:
+            by_topic[conn.topic].append(conn.connection_id)
+            if conn.user_id is not None:
+                by_user[conn.user_id][self._member(conn)] = now + self.grace
+        for topic, connection_ids in by_topic.items():
+            pipe.zrem(self._topic_key(topic), *connection_ids)
+        for uid, mapping in by_user.items():
+            key = self._user_key(uid)
+            pipe.zadd(key, mapping)
             pipe.pexpire(key, self._ttl_ms)
-            pipe.hset(self._last_seen_key, str(connection.user_id), now)
+        if by_user:
+            pipe.hset(self._last_seen_key, mapping=dict.fromkeys(by_user, now))
         return lambda replies: None
 
     def _viewer_counts(self, pipe: Any, topics: list[str]) -> Parse:

@@ -60,7 +60,7 @@ class PresenceStoreContract:
 
     async def test_closed_connection_stops_counting_at_once(self, api: Twin) -> None:
         await api.heartbeat([conn("c1", 7), conn("c2")])
-        await api.remove(conn("c1", 7))
+        await api.remove([conn("c1", 7)])
 
         assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 1}
 
@@ -68,7 +68,7 @@ class PresenceStoreContract:
         self, api: Twin, clock: FakeClock
     ) -> None:
         await api.heartbeat([conn("c1", 7)])
-        await api.remove(conn("c1", 7))
+        await api.remove([conn("c1", 7)])
         clock.advance(GRACE - 1)
         assert (await api.users_presence([7]))[7].online
 
@@ -81,7 +81,7 @@ class PresenceStoreContract:
     async def test_offline_after_the_grace_period(self, api: Twin, clock: FakeClock) -> None:
         await api.heartbeat([conn("c1", 7)])
         clock.advance(3)
-        await api.remove(conn("c1", 7))
+        await api.remove([conn("c1", 7)])
         closed_at = clock.now
         clock.advance(GRACE - 0.01)
         assert (await api.users_presence([7]))[7].online
@@ -95,7 +95,7 @@ class PresenceStoreContract:
         self, api: Twin, clock: FakeClock
     ) -> None:
         await api.heartbeat([conn("c1", 7), conn("c2", 7, topic="broadcast.2")])
-        await api.remove(conn("c1", 7))
+        await api.remove([conn("c1", 7)])
         clock.advance(GRACE + 1)
 
         assert (await api.users_presence([7]))[7].online
@@ -115,13 +115,34 @@ class PresenceStoreContract:
             + [conn(f"b{i}", topic="broadcast.2") for i in range(3)]
         )
         for i in range(4):
-            await api.remove(conn(f"a{i}", i % 3 or None))
+            await api.remove([conn(f"a{i}", i % 3 or None)])
 
         assert await api.viewer_counts(["broadcast.1", "broadcast.2", "broadcast.3"]) == {
             "broadcast.1": 6,
             "broadcast.2": 3,
             "broadcast.3": 0,
         }
+
+    async def test_many_connections_close_in_one_batch(self, api: Twin, clock: FakeClock) -> None:
+        await api.heartbeat(
+            [conn(f"a{i}", i % 4 or None) for i in range(12)]  # users 1-3, three tabs each
+            + [conn(f"b{i}", 5, topic="broadcast.2") for i in range(2)]
+        )
+        await api.remove(
+            [conn(f"a{i}", i % 4 or None) for i in range(8)]  # users 1-3 keep one tab each
+            + [conn(f"b{i}", 5, topic="broadcast.2") for i in range(2)]
+        )
+        closed_at = clock.now
+
+        assert await api.viewer_counts(["broadcast.1", "broadcast.2"]) == {
+            "broadcast.1": 4,
+            "broadcast.2": 0,
+        }
+        clock.advance(GRACE - 0.01)
+        assert await api.users_on_topic("broadcast.2", [5]) == {5}  # in grace
+        clock.advance(0.02)
+        assert await api.users_on_topic("broadcast.1", [1, 2, 3]) == {1, 2, 3}
+        assert await api.users_presence([5]) == {5: UserState(False, closed_at)}
 
     async def test_connections_without_heartbeat_lapse(self, api: Twin, clock: FakeClock) -> None:
         await api.heartbeat([conn("c1", 7), conn("c2", 8)])
@@ -138,6 +159,7 @@ class PresenceStoreContract:
 
     async def test_empty_batches(self, api: Twin) -> None:
         await api.heartbeat([])
+        await api.remove([])
         assert await api.viewer_counts([]) == {}
         assert await api.users_presence([]) == {}
         assert await api.users_on_topic("broadcast.1", []) == set()
@@ -171,7 +193,7 @@ class TestRedisPresenceStore(PresenceStoreContract):
     ("method", "args"),
     [
         ("heartbeat", ([],)),
-        ("remove", (conn("c1"),)),
+        ("remove", ([],)),
         ("viewer_counts", ([],)),
         ("users_on_topic", ("t", [])),
         ("users_presence", ([],)),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, TypeVar
 
 import pytest
 
 from presence import selectors, tracker
-from presence.backends import Connection
+from presence.backends import Connection, StoreUnavailable
 from presence.backends.memory import MemoryPresenceStore
 from presence.backends.redis import RedisPresenceStore
 from presence.tracker import Tracker
@@ -20,6 +20,7 @@ from tests.presence.conftest import Capture
 TOPIC = "broadcast.1"
 GRACE = 0.2
 DEBOUNCE = 0.05
+T = TypeVar("T")
 
 
 def member(uid: int) -> dict[str, Any]:
@@ -37,9 +38,49 @@ def make_tracker(**overrides: Any) -> Tracker:
     return Tracker(**options)
 
 
+class CountingStore(MemoryPresenceStore):
+    """The memory store, recording the tracker's writes (and its lookups of newcomers) as
+    ``(method, how many)``. ``down``: they fail. ``held``: each heartbeat first waits for a
+    release of that semaphore.
+    """
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**{"ttl": 10 + GRACE, "grace": GRACE, **kwargs})
+        self.calls: list[tuple[str, int]] = []
+        self.down = False
+        self.held: asyncio.Semaphore | None = None
+
+    async def aheartbeat(self, connections: Iterable[Connection]) -> None:
+        connections = self._record("heartbeat", connections)
+        if self.held:
+            await self.held.acquire()
+        self.heartbeat(connections)
+
+    async def aremove(self, connections: Iterable[Connection]) -> None:
+        self.remove(self._record("remove", connections))
+
+    async def ausers_on_topic(self, topic: str, user_ids: Iterable[int]) -> set[int]:
+        return self.users_on_topic(topic, self._record("users_on_topic", user_ids))
+
+    def _record(self, method: str, items: Iterable[T]) -> list[T]:
+        items = list(items)
+        self.calls.append((method, len(items)))
+        if self.down:
+            raise StoreUnavailable("No connection available.")
+        return items
+
+    def counted(self, method: str) -> list[int]:
+        return [count for name, count in self.calls if name == method]
+
+
 @pytest.fixture
-async def presence() -> AsyncIterator[Tracker]:
-    t = make_tracker()
+def store() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+async def presence(store: CountingStore) -> AsyncIterator[Tracker]:
+    t = make_tracker(store=store)
     yield t
     t.close()
 
@@ -47,6 +88,38 @@ async def presence() -> AsyncIterator[Tracker]:
 async def settle(seconds: float = DEBOUNCE * 3) -> None:
     """Let pending debounce timers fire."""
     await asyncio.sleep(seconds)
+
+
+async def turns(count: int = 5) -> None:
+    """Let the event loop run the tasks that are ready, a few turns over."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def open_at_once(presence: Tracker, viewers: Mapping[str, dict[str, Any] | None]) -> None:
+    """Open these connections (id: user) on TOPIC in one turn, as a reconnect storm does."""
+    await asyncio.gather(
+        *(
+            presence.connection_opened(topic=TOPIC, connection_id=c, user=u)
+            for c, u in viewers.items()
+        )
+    )
+
+
+async def close_at_once(presence: Tracker, viewers: Mapping[str, dict[str, Any] | None]) -> None:
+    """Close them in one turn, as a server restart does."""
+    await asyncio.gather(
+        *(
+            presence.connection_closed(topic=TOPIC, connection_id=c, user=u)
+            for c, u in viewers.items()
+        )
+    )
+
+
+def presence_of(joined: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A ``presence`` event's data for these users joining."""
+    users = list(joined)
+    return {"joined": users, "left": [], "joined_count": len(users), "left_count": 0}
 
 
 async def test_first_viewer_is_announced_at_once(presence: Tracker, published: Capture) -> None:
@@ -93,8 +166,8 @@ async def test_presence_events_carry_counts_only_above_the_cap(published: Captur
     capped = make_tracker(max_listed_users=3)
 
     async def join(uids: range) -> dict[str, Any]:
-        for uid in uids:  # all inside one debounce window
-            await capped.connection_opened(topic=TOPIC, connection_id=f"c{uid}", user=member(uid))
+        # All at once, so inside one debounce window.
+        await open_at_once(capped, {f"c{uid}": member(uid) for uid in uids})
         await settle()
         return published.of_type("presence")[-1]
 
@@ -165,15 +238,7 @@ async def test_reconnect_through_another_process_shows_no_leave(published: Captu
 
 async def test_one_task_heartbeats_every_connection_in_one_batch(published: Capture) -> None:
     interval = 0.05
-    store = MemoryPresenceStore(ttl=interval + 0.05, grace=0.05)
-    batches: list[int] = []
-    heartbeat = store.aheartbeat
-
-    async def recording(connections: list[Connection]) -> None:
-        batches.append(len(connections))
-        await heartbeat(connections)
-
-    store.aheartbeat = recording  # type: ignore[method-assign]
+    store = CountingStore(ttl=interval + 0.05, grace=0.05)
     beating = make_tracker(store=store, heartbeat_interval=interval)
     try:
         for i in range(30):
@@ -186,11 +251,106 @@ async def test_one_task_heartbeats_every_connection_in_one_batch(published: Capt
             "broadcast.0": 10,
             "broadcast.1": 10,
         }
-        assert batches[:30] == [1] * 30  # each open counts at once
+        batches = store.counted("heartbeat")
+        assert batches[:30] == [1] * 30  # each open counts at once (awaited one by one here)
         assert len(batches) > 30
         assert set(batches[30:]) == {30}
     finally:
         beating.close()
+
+
+async def test_connections_opened_at_once_are_stored_in_one_write(
+    presence: Tracker, store: CountingStore, published: Capture
+) -> None:
+    await asyncio.gather(
+        *(
+            presence.connection_opened(
+                topic=f"broadcast.{i % 2}",
+                connection_id=f"c{i}",
+                user=member(i) if i % 3 else None,  # 10 signed-in users on each topic
+            )
+            for i in range(30)
+        )
+    )
+    await settle()
+
+    # One lookup of the newcomers per topic, one heartbeat for all.
+    assert store.calls == [("users_on_topic", 10), ("users_on_topic", 10), ("heartbeat", 30)]
+    assert [(event.topic, event.type, event.data) for event in published] == [
+        ("broadcast.0", "viewers", {"count": 15}),
+        ("broadcast.0", "presence", presence_of(member(i) for i in range(2, 30, 2) if i % 3)),
+        ("broadcast.1", "viewers", {"count": 15}),
+        ("broadcast.1", "presence", presence_of(member(i) for i in range(1, 30, 2) if i % 3)),
+    ]
+
+
+async def test_connections_closed_at_once_are_removed_in_one_write(
+    presence: Tracker, store: CountingStore, published: Capture
+) -> None:
+    viewers = {f"c{i}": member(i) if i % 2 else None for i in range(12)}
+    await open_at_once(presence, viewers)
+    await settle()
+    store.calls.clear()
+
+    await close_at_once(presence, viewers)
+
+    assert store.calls == [("remove", 12)]
+    assert store.viewer_counts([TOPIC]) == {TOPIC: 0}
+    assert store.users_on_topic(TOPIC, [1, 3]) == {1, 3}  # in their grace period
+    await asyncio.sleep(GRACE * 2)
+    assert published.of_type("viewers")[-1] == {"count": 0}
+    assert published.of_type("presence")[-1] == {
+        "joined": [],
+        "left": [member(i) for i in range(1, 12, 2)],
+        "joined_count": 0,
+        "left_count": 6,
+    }
+
+
+async def test_each_opener_returns_once_its_own_connection_counts(
+    presence: Tracker, store: CountingStore, published: Capture
+) -> None:
+    """What a viewer's ``hello`` reads after ``connection_opened`` includes that viewer, also
+    when its open came while a write was under way and went with the next one."""
+    store.held = asyncio.Semaphore(0)
+    seen: dict[str, int] = {}
+
+    async def watch(connection_id: str) -> None:
+        await presence.connection_opened(topic=TOPIC, connection_id=connection_id, user=None)
+        seen[connection_id] = store.viewer_counts([TOPIC])[TOPIC]
+
+    first = [asyncio.create_task(watch(f"a{i}")) for i in range(5)]
+    await turns()  # their write is under way
+    second = [asyncio.create_task(watch(f"b{i}")) for i in range(5)]
+    await turns()
+    store.held.release()
+    await asyncio.gather(*first)
+
+    assert seen == dict.fromkeys((f"a{i}" for i in range(5)), 5)
+    assert not any(task.done() for task in second)  # their write is still held
+    store.held.release()
+    await asyncio.gather(*second)
+    assert {seen[f"b{i}"] for i in range(5)} == {10}
+    assert store.counted("heartbeat") == [5, 5]
+
+
+async def test_a_store_failure_is_logged_once_per_batch_and_watching_goes_on(
+    presence: Tracker, store: CountingStore, published: Capture, caplog: pytest.LogCaptureFixture
+) -> None:
+    viewers = {f"c{i}": member(i) for i in range(20)}
+    store.down = True
+
+    await open_at_once(presence, viewers)  # no error reaches the viewers
+    await close_at_once(presence, viewers)
+
+    failures = [r for r in caplog.records if r.getMessage() == "presence store call failed"]
+    assert len(failures) == 2  # one per batch, not one per connection
+    store.down = False
+    await presence.connection_opened(topic=TOPIC, connection_id="back", user=member(99))
+    await settle()
+    assert store.viewer_counts([TOPIC]) == {TOPIC: 1}
+    assert published.of_type("viewers")[-1] == {"count": 1}
+    assert published.of_type("presence")[-1]["joined"] == [member(99)]
 
 
 async def test_heartbeat_picks_up_counts_changed_by_another_process(published: Capture) -> None:

@@ -1,4 +1,5 @@
-"""``NextFlight``: concurrent callers share one load that started after they asked."""
+"""Coalescing: ``NextFlight`` (one load, started after its callers asked) and ``NextBatch`` (one
+write with all its callers' items)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from realtime.coalesce import NextFlight
+from realtime.coalesce import NextBatch, NextFlight
 
 
 class Source:
@@ -83,5 +84,82 @@ async def test_one_caller_giving_up_does_not_cancel_the_others():
     quitter.cancel()
     source.gate.set()
     assert await stayer == ("a", 0)
+    with pytest.raises(asyncio.CancelledError):
+        await quitter
+
+
+class Sink:
+    """A write that records its batches; ``held``, each write waits for a ``release()``."""
+
+    def __init__(self, *, held: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.held = held
+        self.releases = asyncio.Semaphore(0)
+
+    async def write(self, items: list[str]) -> None:
+        self.batches.append(list(items))
+        if self.held:
+            await self.releases.acquire()
+
+    def release(self) -> None:
+        self.releases.release()
+
+
+async def turns(count: int = 5) -> None:
+    """Let the event loop run the tasks that are ready, a few turns over."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_items_added_in_one_turn_go_in_one_write_in_order():
+    sink = Sink()
+    batches = NextBatch(sink.write)
+    await asyncio.gather(*(batches.add(f"i{n}") for n in range(100)))
+    assert sink.batches == [[f"i{n}" for n in range(100)]]
+
+
+async def test_items_added_during_a_write_go_in_the_next_one_and_wait_for_it():
+    sink = Sink(held=True)
+    batches = NextBatch(sink.write)
+    first = asyncio.ensure_future(batches.add("a"))
+    await turns()  # the first write is under way
+    later = [asyncio.ensure_future(batches.add(item)) for item in "bc"]
+    await turns()
+    assert sink.batches == [["a"]]
+
+    sink.release()
+    await first
+
+    assert sink.batches == [["a"], ["b", "c"]]
+    assert not any(task.done() for task in later)  # theirs is still being written
+    sink.release()
+    await asyncio.gather(*later)
+
+
+async def test_a_failed_write_fails_each_of_its_callers_and_the_next_write_goes_on():
+    batches_seen: list[list[str]] = []
+
+    async def write(items: list[str]) -> None:
+        batches_seen.append(items)
+        if len(batches_seen) == 1:
+            raise LookupError(items)
+
+    batches = NextBatch(write)
+    results = await asyncio.gather(batches.add("a"), batches.add("b"), return_exceptions=True)
+    assert all(isinstance(result, LookupError) for result in results)
+    await batches.add("c")
+    assert batches_seen == [["a", "b"], ["c"]]
+
+
+async def test_a_caller_giving_up_still_has_its_item_written():
+    sink = Sink(held=True)
+    batches = NextBatch(sink.write)
+    quitter = asyncio.ensure_future(batches.add("a"))
+    stayer = asyncio.ensure_future(batches.add("b"))
+    await turns()
+    quitter.cancel()
+    sink.release()
+    await stayer
+    assert sink.batches == [["a", "b"]]
     with pytest.raises(asyncio.CancelledError):
         await quitter
