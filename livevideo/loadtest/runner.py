@@ -35,18 +35,19 @@ def settled(
     interval: float,
     limit: float,
     sleep: Callable[[float], None] = time.sleep,
+    steady: int = 3,
 ) -> T:
-    """``read()`` once two reads ``interval`` apart agree (or after ``limit`` seconds): what
-    the database holds when the server has stored everything it was sent, and the last
-    change has had ``interval`` to reach the viewers."""
+    """``read()`` once ``steady`` reads ``interval`` apart agree (or after ``limit`` seconds):
+    what the database holds when the server has stored everything it was sent, and the last
+    change has had ``interval`` to reach the viewers. One quiet interval is not enough: a
+    server that fell behind stores queued WebSocket taps in batches that can take longer."""
     sleep(interval)
-    value, waited = read(), interval
-    while waited < limit:
+    value, waited, agreeing = read(), interval, 1
+    while waited < limit and agreeing < steady:
         sleep(interval)
         waited += interval
         again = read()
-        if again == value:
-            break
+        agreeing = agreeing + 1 if again == value else 1
         value = again
     return value
 

@@ -20,6 +20,8 @@ from livevideo.loadtest.client import SSEStream, Viewer, WebSocketStream
 from livevideo.loadtest.stats import Histogram, Reservoir, check_ledgers
 
 RECONNECT_DELAY = 0.5  # after an unexpected close (a slow-consumer close, a server restart)
+QUIET_SECONDS = 1.0  # "finish" checks the viewers once no event arrived for this long...
+MAX_QUIET_WAIT = 30.0  # ... or after this long (a server that fell behind still delivers)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Worker:
                 command = self.pipe.recv()
                 if command[0] == "finish":
                     reporter.cancel()
+                    await self.quiet()
                     self.pipe.send(("result", self.result(**command[1])))
                     return
                 await self.handle(command)
@@ -145,6 +148,18 @@ class Worker:
         failed = results.count(False)
         self.connect_failures += failed
         return {"seconds": time.monotonic() - started, "ok": len(results) - failed}
+
+    async def quiet(self) -> None:
+        """Wait until events stop arriving: the stored figures the viewers are checked
+        against may be ahead of what a busy server has delivered so far."""
+        deadline = time.monotonic() + MAX_QUIET_WAIT
+        delivered = -1
+        while time.monotonic() < deadline:
+            now = sum(seat.viewer.deliveries for seat in self.seats)
+            if now == delivered:
+                return
+            delivered = now
+            await asyncio.sleep(QUIET_SECONDS)
 
     def spawn_reconnect(self, seat: Seat) -> None:
         task = asyncio.get_running_loop().create_task(self.connect_all([seat]))

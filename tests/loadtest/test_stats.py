@@ -141,10 +141,15 @@ class TestCheckLedgers:
 
 
 def test_the_stored_figures_are_read_once_they_stop_changing():
-    reads = iter([5, 9, 12, 12, 99])
+    reads = iter([5, 9, 12, 12, 12, 99])
     slept: list[float] = []
     assert settled(lambda: next(reads), 1.0, 30.0, sleep=slept.append) == 12
-    assert slept == [1.0] * 4
+    assert slept == [1.0] * 5
+
+
+def test_one_quiet_interval_is_not_taken_for_the_end():
+    reads = iter([5, 12, 12, 15, 15, 15, 99])
+    assert settled(lambda: next(reads), 1.0, 30.0, sleep=lambda _: None) == 15
 
 
 def test_a_server_that_never_settles_is_read_as_it_stands_at_the_limit():
