@@ -9,7 +9,8 @@ the end learns that it ended.
 Over the WebSocket a signed-in viewer can react and comment: the same services as the REST
 API run, and a refusal comes back as an ``error`` event with the service's code (``invalid``,
 ``forbidden``, ``conflict``, ``rate_limited``). A reaction is not acknowledged; the next
-``reactions`` totals include it.
+``reactions`` totals include it. Reactions are handled concurrently (a viewer's taps do not
+wait for each other's batches); comments one at a time, in order.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class BroadcastConsumer(BroadcastStream, StreamConsumer):
     """``ws/broadcasts/<id>/``: the stream, plus reactions and comments from the viewer."""
 
     client_message_types = ("reaction", "comment")
+    # A tap waits for its batch to be stored; the viewer's next taps and comments need not.
+    concurrent_message_types = ("reaction",)
 
     async def receive_reaction(self, message: dict[str, Any]) -> None:
         """``{"type": "reaction", "kind": "like"}``: stored with the process's next batch of

@@ -59,17 +59,24 @@ class TapBatcher:
                     )
                 except Exception as exc:  # the whole batch failed (database down, ...)
                     for *_, done in batch:
-                        done.set_exception(exc)
+                        _answer(done, exc)
                     continue
                 for (*_, done), refusal in zip(batch, refusals, strict=True):
-                    if refusal is None:
-                        done.set_result(None)
-                    else:
-                        done.set_exception(refusal)
+                    _answer(done, refusal)
         finally:
             self._task = None
             # Idle: forget it (``batcher()`` makes a new one; the caller taps at once).
             _batchers.pop((self.loop, self.broadcast_id), None)
+
+
+def _answer(done: asyncio.Future[None], refusal: Exception | None) -> None:
+    """Tell a tap's caller how it went, unless it stopped waiting (its connection closed)."""
+    if done.cancelled():
+        return
+    if refusal is None:
+        done.set_result(None)
+    else:
+        done.set_exception(refusal)
 
 
 def record_taps(broadcast_id: int, taps: Sequence[tuple[User, Any]]) -> list[ServiceError | None]:

@@ -58,6 +58,11 @@ class StreamConsumer(StreamHooks):
     """Base WebSocket consumer; one instance per connection (use ``as_asgi()``)."""
 
     client_message_types: tuple[str, ...] = ()  # handled by receive_<type>(message)
+    # Of those, the types whose messages neither wait for the ones before them nor hold up the
+    # ones after (a reaction waits for its batch to be stored): each runs in a task of its own,
+    # at most ``max_concurrent`` at once per connection (the next waits for a free one).
+    concurrent_message_types: tuple[str, ...] = ()
+    max_concurrent = 32
 
     def __init__(self, scope: dict[str, Any], send: Callable[[dict[str, Any]], Awaitable[None]]):
         self.scope = scope
@@ -69,6 +74,8 @@ class StreamConsumer(StreamHooks):
         self._closing: asyncio.Task[None] | None = None
         self._opened = False  # stream_opened was called: stream_closed is owed
         self._closed = False
+        self._slots = asyncio.Semaphore(self.max_concurrent)
+        self._handlers: set[asyncio.Task[None]] = set()  # concurrent messages under way
 
     @classmethod
     def as_asgi(cls) -> Callable[..., Awaitable[None]]:
@@ -191,12 +198,30 @@ class StreamConsumer(StreamHooks):
     # Client messages --------------------------------------------------------------------
 
     async def on_frame(self, text: str | None) -> None:
-        """Handle one client frame (``text`` is None for a binary one); anything wrong is
-        answered with an ``error`` event, carrying the message's ``ref`` if it had a good one."""
-        ref = None
+        """Handle one client frame (``text`` is None for a binary one), in order with the
+        others unless its type is concurrent."""
         try:
             message = _decode(text)
-            ref = _ref(message)
+        except ClientError as exc:
+            self.reply(_error(exc.code, exc.message, exc.extra))
+            return
+        if isinstance(message, dict) and message.get("type") in self.concurrent_message_types:
+            await self._slots.acquire()
+            task = asyncio.get_running_loop().create_task(self._answer(message))
+            self._handlers.add(task)
+            task.add_done_callback(self._handled)
+        else:
+            await self._answer(message)
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        self._handlers.discard(task)
+        self._slots.release()
+
+    async def _answer(self, message: Any) -> None:
+        """Carry out one decoded message; anything wrong is answered with an ``error`` event,
+        carrying the message's ``ref`` if it had a good one."""
+        ref = _ref(message)
+        try:
             await self.on_message(_checked(message))
         except ClientError as exc:
             self.reply(_error(exc.code, exc.message, exc.extra, ref=ref))

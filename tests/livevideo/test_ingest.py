@@ -57,6 +57,17 @@ async def test_a_refused_tap_fails_alone(broadcast, viewers):
     assert (await run(totals)(broadcast))["total"] == 2
 
 
+async def test_a_caller_that_stops_waiting_does_not_stop_the_others(broadcast, viewers):
+    gone = asyncio.ensure_future(ingest.batcher(broadcast.pk).tap(viewers[0], "like"))
+    staying = asyncio.ensure_future(ingest.batcher(broadcast.pk).tap(viewers[1], "like"))
+    await asyncio.sleep(0)  # both are in the batch being stored
+    gone.cancel()  # its connection closed
+    await staying
+    later = await ingest.batcher(broadcast.pk).tap(viewers[2], "like")  # the batcher goes on
+    assert later is None
+    assert (await run(totals)(broadcast))["totals"]["like"] == 3  # the gone one's tap counts
+
+
 def test_a_batch_is_one_transaction(broadcast, viewers):
     with CaptureQueriesContext(connection) as queries:
         refusals = ingest.record_taps(broadcast.pk, [(user, "like") for user in viewers])

@@ -18,9 +18,14 @@ from tests.realtime.streamtools import WSClient, realtime_settings
 
 
 class TopicConsumer(StreamConsumer):
-    """``t/<name>/`` watches ``test.<name>``; "missing" does not exist, "secret" is refused."""
+    """``t/<name>/`` watches ``test.<name>``; "missing" does not exist, "secret" is refused.
+    A "slow" message is answered when ``release`` is set: an error, or nothing."""
 
-    client_message_types = ("shout", "fail")
+    release: asyncio.Event
+
+    client_message_types = ("shout", "fail", "slow")
+    concurrent_message_types = ("slow",)
+    max_concurrent = 2
     opened: list[str] = []
     closed: list[str] = []
 
@@ -47,6 +52,11 @@ class TopicConsumer(StreamConsumer):
 
     async def receive_fail(self, message: dict[str, Any]) -> None:
         raise RuntimeError("a bug")
+
+    async def receive_slow(self, message: dict[str, Any]) -> None:
+        await self.release.wait()
+        if message.get("refuse"):
+            raise ClientError("conflict", "refused after a while")
 
 
 application = URLRouter([path("t/<str:name>/", TopicConsumer.as_asgi())])
@@ -452,3 +462,39 @@ async def test_the_rest_of_a_send_passes_on_its_failure_and_its_cancellation():
 
 async def _awaited(rest: Any) -> None:
     await rest
+
+
+# Concurrent message types -----------------------------------------------------------------
+
+
+async def test_a_concurrent_message_does_not_hold_up_the_next_ones(settings):
+    realtime_settings(settings)
+    TopicConsumer.release = asyncio.Event()
+    ws = client("conc")
+    await ws.connect()
+    await ws.send({"type": "slow", "refuse": True, "ref": "s1"})
+    await ws.send({"type": "ping"})
+    assert [e["type"] for e in await ws.receive(1)] == ["pong"]  # not after s1's answer
+    TopicConsumer.release.set()
+    [error] = await ws.receive(1)
+    assert (error["type"], error["data"]["code"], error["data"]["ref"]) == (
+        "error",
+        "conflict",
+        "s1",
+    )
+    await ws.close()
+
+
+async def test_at_most_max_concurrent_run_at_once_per_connection(settings):
+    realtime_settings(settings)
+    TopicConsumer.release = asyncio.Event()
+    ws = client("conc")
+    await ws.connect()
+    for ref in ("a", "b", "c"):  # max_concurrent is 2: the third waits for a free slot...
+        await ws.send({"type": "slow", "refuse": True, "ref": ref})
+    await ws.send({"type": "ping"})  # ... and so does everything after it
+    await ws.nothing_more()
+    TopicConsumer.release.set()
+    answers = await ws.receive(4)
+    assert sorted(e["data"].get("ref", "~pong") for e in answers) == ["a", "b", "c", "~pong"]
+    await ws.close()
