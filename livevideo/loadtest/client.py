@@ -2,8 +2,9 @@
 
 A general client (``websockets``) spends tens of microseconds of Python per frame; these parse
 only what a viewer receives (unmasked server frames, or a chunked ``text/event-stream``), so a
-worker process can take well over 100,000 events a second. Each frame is decoded once and every
-event in it is checked: latency from its ``ts``, its id in the viewer's ``Ledger``.
+worker process can take well over 100,000 events a second. Each distinct frame is decoded once
+per worker (``decode``) and every event in it is checked by every viewer that received it:
+latency from its ``ts``, its id in the viewer's ``Ledger``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,23 @@ from typing import Any
 from livevideo.loadtest.stats import Histogram, Ledger, Reservoir
 
 IGNORED = frozenset({"keepalive", "pong", "viewers", "presence"})
+
+
+DECODED_KEPT = 256  # recent frames' decoded events, shared by the worker's viewers
+
+_decoded: dict[bytes | str, list[dict[str, Any]]] = {}
+
+
+def decode(payload: bytes | str) -> list[dict[str, Any]]:
+    """A frame's events. The server sends every viewer of a broadcast the same frame, byte for
+    byte, so a worker decodes each distinct frame once and its viewers share the result (they
+    only read it); every viewer still checks every event."""
+    events = _decoded.get(payload)
+    if events is None:
+        if len(_decoded) >= DECODED_KEPT:
+            _decoded.clear()
+        events = _decoded[payload] = json.loads(payload)
+    return events
 
 
 class Viewer:
@@ -40,7 +58,7 @@ class Viewer:
 
     def frame(self, payload: bytes | str) -> None:
         now = time.time() * 1000
-        events = json.loads(payload)
+        events = decode(payload)
         self.frames += 1
         first = self.connected_at is None
         for event in events:

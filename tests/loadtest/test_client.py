@@ -72,6 +72,17 @@ class TestViewer:
         viewer.frame(json.dumps([comment(1, 100)]))
         assert (viewer.ledger.comments, viewer.ledger.duplicates) == (1, 1)
 
+    def test_viewers_given_the_same_frame_each_check_it(self):
+        viewers = [new_viewer(), new_viewer()]
+        shared = json.dumps([comment(1, 100), reactions(TOTALS)])
+        for viewer in viewers:
+            viewer.frame(json.dumps([hello(0)]))
+            viewer.frame(shared)
+        assert [(v.ledger.comments, v.deliveries, v.totals) for v in viewers] == [
+            (1, 2, TOTALS),
+            (1, 2, TOTALS),
+        ]
+
     def test_keepalives_are_not_deliveries(self):
         viewer = new_viewer()
         viewer.frame(json.dumps([hello(0)]))
