@@ -61,6 +61,8 @@ class Connection:
         self._unfinished: Awaitable[None] | None = None  # a direct write that had to wait
         self._loop = asyncio.get_running_loop()
         self._sent_at = self._loop.time()  # when the last frame went out
+        self._keepalive = 0.0  # seconds of silence before a keep-alive (set by batches)
+        self._silent = False  # the ticker found it silent for that long: a keep-alive is due
         self._last_id: int | None = None  # newest id queued or sent; None until opened
         self._hub: Hub | None = None
 
@@ -143,36 +145,38 @@ class Connection:
         """Everything queued, one list at a time; an empty list after ``keepalive`` seconds
         with nothing to send. Raises ``SlowConsumer`` once the backlog has overflowed."""
         self._sent_at = self._loop.time()  # the transport has just sent the first frame
-        while True:
-            if not self._queue and not self.overflowed and self._unfinished is None:
-                self._idle = True
-                try:
-                    async with asyncio.timeout_at(self._sent_at + keepalive):
+        self._keepalive = keepalive
+        ticker = _Ticker.of(self._loop)
+        ticker.watch(self)
+        try:
+            while True:
+                if not (self._queue or self.overflowed or self._unfinished or self._silent):
+                    self._idle = True
+                    try:
                         await self._wake.wait()
-                except TimeoutError:
-                    self._idle = False
-                    if self._loop.time() < self._sent_at + keepalive:
-                        continue  # frames were written directly meanwhile
+                    finally:
+                        self._idle = False
+                self._wake.clear()
+                if self._unfinished is not None:
+                    unfinished, self._unfinished = self._unfinished, None
+                    await unfinished
+                if self.overflowed:
+                    raise SlowConsumer
+                if self._queue:
+                    batch, self._queue = self._queue, []
+                    yield batch
+                    # The transport has written the frame.
                     self._sent_at = self._loop.time()
-                    yield []
                     metrics.FRAMES_SENT.inc()
-                    continue
-                finally:
-                    self._idle = False
-            self._wake.clear()
-            if self._unfinished is not None:
-                unfinished, self._unfinished = self._unfinished, None
-                await unfinished
-            if self.overflowed:
-                raise SlowConsumer
-            if not self._queue:
-                continue
-            batch, self._queue = self._queue, []
-            yield batch
-            # The transport has written the frame.
-            self._sent_at = self._loop.time()
-            metrics.FRAMES_SENT.inc()
-            metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - batch[0].ts) / 1000)
+                    metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - batch[0].ts) / 1000)
+                elif self._silent:
+                    self._silent = False
+                    if self._loop.time() >= self._sent_at + keepalive:  # nothing went since
+                        self._sent_at = self._loop.time()
+                        yield []
+                        metrics.FRAMES_SENT.inc()
+        finally:
+            ticker.forget(self)
 
     def close(self) -> None:
         """Leave the topic (idempotent)."""
@@ -180,6 +184,49 @@ class Connection:
             self._hub.leave(self.topic, self)
             self._hub = None
             metrics.CONNECTIONS.labels(self.transport).dec()
+
+
+class _Ticker:
+    """Finds the connections of one event loop that have been silent for their keep-alive
+    interval and wakes their writers: one timer for all of them, instead of a timeout
+    re-armed on every wait of every writer (most of an SSE frame's cost, and memory per
+    connection). A keep-alive goes out up to a quarter interval late."""
+
+    _tickers: dict[asyncio.AbstractEventLoop, _Ticker] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: set[Connection] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Ticker:
+        ticker = cls._tickers.get(loop)
+        if ticker is None:
+            for stale in [other for other in cls._tickers if other.is_closed()]:
+                del cls._tickers[stale]
+            ticker = cls._tickers[loop] = cls(loop)
+        return ticker
+
+    def watch(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        if self.task is None:
+            self.task = self.loop.create_task(self._tick())
+
+    def forget(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+
+    async def _tick(self) -> None:
+        try:
+            while self.connections:
+                await asyncio.sleep(min(c._keepalive for c in self.connections) / 4)
+                now = self.loop.time()
+                for connection in self.connections:
+                    if connection._idle and now >= connection._sent_at + connection._keepalive:
+                        connection._silent = True
+                        connection._wake.set()
+        finally:
+            self.task = None
 
 
 class StreamHooks:
