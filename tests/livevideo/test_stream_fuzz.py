@@ -131,12 +131,17 @@ def last_comment_is(text: str) -> Callable[[list[dict[str, Any]]], bool]:
 
 
 async def replies_to(sender: WSClient, frame: Frame) -> list[dict[str, Any]]:
-    """Send ``frame`` then a ping; what came back up to that ping's pong. Client messages are
-    handled one at a time, so the frame's own reply (an error, or its pong) comes first."""
+    """Send ``frame`` then a ping; what came back up to that ping's pong, and up to the
+    frame's error if it should get one: a reaction is handled concurrently with the messages
+    after it, so its error may come after the pong; everything else comes in order."""
     await sender.send_raw(text=frame.text, data=frame.data)
     await sender.send({"type": "ping"})
     pongs = 2 if frame.outcome() == PONG else 1
-    return await sender.receive_until(lambda got: len(of_type(got, "pong")) == pongs, WAIT)
+    errors = 1 if frame.outcome() == INVALID else 0
+    return await sender.receive_until(
+        lambda got: len(of_type(got, "pong")) == pongs and len(of_type(got, "error")) >= errors,
+        WAIT,
+    )
 
 
 @given(batch=st.lists(frames, min_size=1, max_size=8))
