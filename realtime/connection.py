@@ -23,7 +23,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from realtime import metrics
+from realtime.coalesce import NextFlight
 from realtime.conf import get_history
+from realtime.history.base import Replay
 from realtime.hub import Hub, get_hub
 from realtime.protocol import RESET, Batch, Event, make_event, now_ms
 
@@ -74,7 +76,7 @@ class Connection:
         self._hub = get_hub()
         metrics.CONNECTIONS.labels(self.transport).inc()
         await self._hub.join(self.topic, self)
-        replay = await get_history().replay(self.topic, last_event_id)
+        replay = await _replays.get((self.topic, last_event_id))
         hello = make_event("hello", {**await hello_data(), "last_event_id": replay.last_id})
         if replay.reset:
             first = [hello, make_event(RESET, {"last_event_id": replay.last_id})]
@@ -184,6 +186,15 @@ class Connection:
             self._hub.leave(self.topic, self)
             self._hub = None
             metrics.CONNECTIONS.labels(self.transport).dec()
+
+
+def _replay(key: tuple[str, int | None]) -> Awaitable[Replay]:
+    return get_history().replay(*key)
+
+
+# Viewers resuming at once (a reconnect storm) mostly resume from the same id: they share one
+# read of the history (started after each of them joined the hub) and its decoded events.
+_replays: NextFlight[tuple[str, int | None], Replay] = NextFlight(_replay)
 
 
 class _Ticker:

@@ -41,13 +41,20 @@ async def test_the_hub_hands_each_event_to_every_local_subscriber_of_its_topic(s
     assert hub.topics == {}
 
 
-async def test_events_that_arrive_together_go_out_together_in_order(settings):
+async def watching(settings: Any, *, flush_interval: float) -> tuple[Hub, Collector]:
+    """An in-process hub and a subscriber of its topic "t"."""
     realtime_settings(
-        settings, HISTORY_BACKEND="realtime.history.memory.MemoryHistory", FLUSH_INTERVAL=0
+        settings,
+        HISTORY_BACKEND="realtime.history.memory.MemoryHistory",
+        FLUSH_INTERVAL=flush_interval,
     )
-    hub = get_hub()
-    viewer = Collector()
+    hub, viewer = get_hub(), Collector()
     await hub.join("t", viewer)
+    return hub, viewer
+
+
+async def test_events_that_arrive_together_go_out_together_in_order(settings):
+    hub, viewer = await watching(settings, flush_interval=0)
     events = [make_event("x", {"n": n}, event_id=n) for n in range(1, 4)]
     for event in events:  # one turn of the loop, as when a fan-out held the loop meanwhile
         hub.deliver("t", event)
@@ -58,12 +65,7 @@ async def test_events_that_arrive_together_go_out_together_in_order(settings):
 
 
 async def test_a_topic_gets_at_most_one_fan_out_per_flush_interval(settings):
-    realtime_settings(
-        settings, HISTORY_BACKEND="realtime.history.memory.MemoryHistory", FLUSH_INTERVAL=0.2
-    )
-    hub = get_hub()
-    viewer = Collector()
-    await hub.join("t", viewer)
+    hub, viewer = await watching(settings, flush_interval=0.2)
     loop = asyncio.get_running_loop()
     hub.deliver("t", make_event("x", {"n": 1}))
     await viewer.wait_for(1)  # the first event goes at once

@@ -1,0 +1,46 @@
+"""One client's stream of a topic (``realtime.connection``): opening, as many open at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from realtime.connection import Connection
+from realtime.history.base import Replay
+from realtime.history.memory import MemoryHistory
+from tests.realtime.streamtools import realtime_settings
+from tests.realtime.test_history import append
+
+
+class CountingHistory(MemoryHistory):
+    """The in-process store, counting its replays."""
+
+    replays = 0
+
+    async def replay(self, topic: str, after: int | None) -> Replay:
+        type(self).replays += 1
+        return await super().replay(topic, after)
+
+
+async def hello() -> dict[str, Any]:
+    return {}
+
+
+async def test_viewers_resuming_together_share_one_history_read(settings):
+    realtime_settings(settings, HISTORY_BACKEND=f"{__name__}.CountingHistory", HISTORY_SIZE=100)
+    from realtime.conf import get_history
+
+    store = get_history()
+    for n in range(1, 6):
+        await append(store, "t", {"n": n})
+    CountingHistory.replays = 0
+    connections = [Connection("t", transport="websocket", max_backlog=100) for _ in range(50)]
+    firsts = await asyncio.gather(*(c.open(2, hello) for c in connections))
+    assert CountingHistory.replays <= 2  # not one per viewer
+    for first in firsts:
+        assert [e.type for e in first] == ["hello", "x", "x", "x"]
+        assert [e.id for e in first[1:]] == [3, 4, 5]
+        assert first[0].data["last_event_id"] == 5
+    assert firsts[0][1] is firsts[-1][1]  # decoded once, shared
+    for connection in connections:
+        connection.close()
