@@ -32,7 +32,7 @@ from livevideo import selectors  # noqa: E402
 from livevideo.models import Broadcast  # noqa: E402
 from realtime.conf import get_history  # noqa: E402
 from realtime.hub import get_hub  # noqa: E402
-from realtime.protocol import Event, now_ms  # noqa: E402
+from realtime.protocol import Batch, Event, now_ms  # noqa: E402
 
 
 class GroupBridge:
@@ -43,8 +43,10 @@ class GroupBridge:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.task = asyncio.get_running_loop().create_task(self._forward())
 
-    def push(self, event: Event) -> None:
-        self.queue.put_nowait(event)
+    def push(self, batch: Batch) -> bool:
+        for event in batch.events:
+            self.queue.put_nowait(event)
+        return False
 
     async def _forward(self) -> None:
         layer = get_channel_layer()

@@ -78,10 +78,10 @@ class LoadConfig:
 class Progress:
     """A one-line progress bar on stderr."""
 
-    def __init__(self, stream: Any = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = sys.stderr if stream is None else stream  # today's, not import time's
         # Not a terminal (CI, a log file): a plain line every few seconds, not a redraw.
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self._last = 0.0
 
     def show(self, phase: str, done: float, total: float, detail: str) -> None:
