@@ -7,8 +7,10 @@ same frames (a JSON array per event) as the real stream, so the same load tool m
 
 Events still come from the real publishing path (services -> history store): one bridge per
 process takes each event from the hub and ``group_send``s it, as a view would in the tutorial.
-It is a fixture for measurements with ONE server process (two processes would each bridge every
-event to the shared group), it has no resume and no SSE. Not for production.
+Reactions sent over the WebSocket are stored one transaction per message, as a tutorial-style
+``receive`` would (so ``--drive page`` works against it too). It is a fixture for measurements
+with ONE server process (two processes would each bridge every event to the shared group), it
+has no resume and no SSE. Not for production.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from django.urls import path
 
 django_asgi_app = get_asgi_application()
 
-from livevideo import selectors  # noqa: E402
+from livevideo import selectors, services  # noqa: E402
+from livevideo.errors import ServiceError  # noqa: E402
 from livevideo.models import Broadcast  # noqa: E402
+from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
 from realtime.conf import get_history  # noqa: E402
 from realtime.hub import get_hub  # noqa: E402
 from realtime.protocol import Batch, Event, now_ms  # noqa: E402
@@ -70,6 +74,15 @@ def _broadcast_detail(broadcast_id: int) -> dict[str, Any] | None:
     return selectors.broadcast_data(broadcast) if broadcast else None
 
 
+def _tap(broadcast_id: int, user: Any, kind: Any) -> ServiceError | None:
+    broadcast = Broadcast.objects.get(pk=broadcast_id)
+    try:
+        services.reaction_create(broadcast=broadcast, user=user, kind=kind)
+    except ServiceError as refusal:
+        return refusal
+    return None
+
+
 class TutorialConsumer(AsyncWebsocketConsumer):
     """One viewer of ``ws/broadcasts/<id>/``, as the tutorial would write it."""
 
@@ -80,6 +93,7 @@ class TutorialConsumer(AsyncWebsocketConsumer):
         if detail is None:
             await self.close(code=4404)
             return
+        self.broadcast_id = broadcast_id
         topic = selectors.broadcast_topic(broadcast_id)
         self.group = f"broadcast_{broadcast_id}"
         await ensure_bridge(topic, self.group)
@@ -89,6 +103,18 @@ class TutorialConsumer(AsyncWebsocketConsumer):
         await self.send(
             text_data=json.dumps([{"type": "hello", "id": None, "ts": now_ms(), "data": hello}])
         )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """A reaction, as the tutorial would take it: one transaction per message."""
+        message = json.loads(text_data or "{}")
+        if message.get("type") == "reaction":
+            refusal = await database_sync_to_async(_tap)(
+                self.broadcast_id, self.scope["user"], message.get("kind")
+            )
+            if refusal is not None:
+                error = {"code": refusal.code, "message": refusal.message}
+                event = {"type": "error", "id": None, "ts": now_ms(), "data": error}
+                await self.send(text_data=json.dumps([event]))
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
@@ -103,7 +129,12 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(
-                URLRouter([path("ws/broadcasts/<int:broadcast_id>/", TutorialConsumer.as_asgi())])
+                # The load tool's driver signs in with a token (the tutorial has sessions only).
+                TokenOrSessionAuthMiddleware(
+                    URLRouter(
+                        [path("ws/broadcasts/<int:broadcast_id>/", TutorialConsumer.as_asgi())]
+                    )
+                )
             )
         ),
     }

@@ -49,6 +49,7 @@ def test_the_tutorial_style_baseline_delivers_too(redis_url, tmp_path):
     call_command(
         "loadtest",
         server="baseline",
+        drive="page",  # reactions over its WebSocket, comments over REST
         viewers=10,
         sse_percent=0,
         workers=1,
@@ -65,5 +66,6 @@ def test_the_tutorial_style_baseline_delivers_too(redis_url, tmp_path):
     (saved,) = tmp_path.glob("*.json")
     summary = json.loads(saved.read_text())["runs"][0]["summary"]
     assert summary["comments_stored"] >= 5
+    assert summary["reactions_stored_per_sec"] > 0
     assert (summary["lost"], summary["duplicated"]) == (0, 0)
     assert summary["converged"] == "10/10"
