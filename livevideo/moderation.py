@@ -7,6 +7,7 @@ their own, for the broadcaster and staff only.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from datetime import timedelta
@@ -77,7 +78,8 @@ def _limit(key: str, limit: int, window: float, what: str) -> None:
 def _rate_refusal(wait: float, what: str) -> RateLimited | None:
     if not wait:
         return None
-    return RateLimited(f"Too many {what}; try again in {wait:.0f} s.", retry_after=wait)
+    # Rounded up: "try again in 0 s" would be untrue while any wait is left.
+    return RateLimited(f"Too many {what}; try again in {math.ceil(wait)} s.", retry_after=wait)
 
 
 def comment_rate_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:

@@ -31,6 +31,13 @@ class TestRateLimits:
         assert 1 <= info.value.retry_after <= 10
         assert Comment.objects.count() == 2
 
+    def test_a_wait_under_a_second_is_not_called_zero(self, live, viewer, settings):
+        settings.RATE_LIMITS = {**settings.RATE_LIMITS, "REACTION": (1, 0.4)}
+        services.reaction_create(broadcast=live, user=viewer, kind="like")
+        with pytest.raises(RateLimited, match=r"try again in 1 s\.") as info:
+            services.reaction_create(broadcast=live, user=viewer, kind="like")
+        assert 0 < info.value.retry_after <= 1
+
     def test_limits_are_per_user(self, live, viewer, stranger, settings):
         settings.RATE_LIMITS = {**settings.RATE_LIMITS, "COMMENT": (1, 10.0)}
         comment(live, viewer)
