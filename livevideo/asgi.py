@@ -13,13 +13,15 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from livevideo.routing import websocket_urlpatterns  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from realtime.rawsend import RememberSend  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # Static files are answered here, before Django's middleware: a sync-only static
         # middleware (WhiteNoise) would make Django run every request, each SSE stream for its
-        # whole life included, in a thread of its own.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # whole life included, in a thread of its own. RememberSend lets the SSE stream write
+        # its frames straight to uvicorn's socket.
+        "http": RememberSend(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),

@@ -86,7 +86,15 @@ class Batch:
     shared by every connection that sends them all (most do); ``first_id``/``last_id`` (None
     when no event has an id) and ``has_reset`` let a connection see that at a glance."""
 
-    __slots__ = ("_text", "_websocket_frame", "events", "first_id", "has_reset", "last_id")
+    __slots__ = (
+        "_sse_chunk",
+        "_text",
+        "_websocket_frame",
+        "events",
+        "first_id",
+        "has_reset",
+        "last_id",
+    )
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
@@ -96,6 +104,7 @@ class Batch:
         self.has_reset = any(event.type == RESET for event in events)
         self._text: str | None = None
         self._websocket_frame: bytes | None = None
+        self._sse_chunk: bytes | None = None
 
     @property
     def text(self) -> str:
@@ -110,6 +119,26 @@ class Batch:
         if self._websocket_frame is None:
             self._websocket_frame = websocket_text_frame(self.text.encode())
         return self._websocket_frame
+
+    @property
+    def sse_chunk(self) -> bytes:
+        """The events as one SSE message in one HTTP/1.1 chunk, built on first use."""
+        if self._sse_chunk is None:
+            self._sse_chunk = http_chunk(sse_message(self.events, self.text))
+        return self._sse_chunk
+
+
+def sse_message(events: list[Event], text: str | None = None) -> bytes:
+    """One SSE message carrying ``events`` (``text``: their frame, when already built), with
+    ``id:`` set to their last id, so ``EventSource`` resumes with ``Last-Event-ID``."""
+    newest = last_id(events)
+    head = "" if newest is None else f"id: {newest}\n"
+    return f"{head}data: {frame(events) if text is None else text}\n\n".encode()
+
+
+def http_chunk(payload: bytes) -> bytes:
+    """``payload`` as one chunk of an HTTP/1.1 chunked body (RFC 9112 7.1)."""
+    return b"%x\r\n" % len(payload) + payload + b"\r\n"
 
 
 _TEXT_FIN = 0x81  # FIN bit + opcode 1 (text)

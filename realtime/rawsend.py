@@ -1,4 +1,4 @@
-"""Writing a batch's WebSocket frame straight to the socket, under uvicorn.
+"""Writing a batch's frame straight to the socket, under uvicorn: WebSocket and SSE.
 
 A frame from a server to a client is the same bytes for every connection (servers do not mask),
 so a batch's frame is built once (``Batch.websocket_frame``) and each connection's share of a
@@ -14,17 +14,27 @@ high-water mark; otherwise it says no, and the caller uses ``send``, which waits
 to drain. Whole frames only, never fragments, so uvicorn's own frames (pings, close) still
 interleave correctly; and uncompressed, which RFC 7692 allows even where per-message deflate
 was negotiated (the frame's RSV1 bit says so; the compressor's context is not touched).
+
+SSE is the same idea for a chunked HTTP response (``Batch.sse_chunk``): Django's streaming
+response does not see the ASGI ``send``, so ``RememberSend`` (around the HTTP application)
+keeps it in a context variable, and ``raw_body_writer()`` gives a ``RawBodyWriter`` when that
+``send`` is uvicorn's httptools one. Between the response's own chunks (Django's) it writes
+whole chunks of its own, only once the response has started and only while it is chunked.
 """
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 try:
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     from websockets.protocol import State
-except ImportError:  # uvicorn (or its websockets) not installed: no raw writes
-    WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
+except ImportError:  # uvicorn (or its websockets, or httptools) not installed: no raw writes
+    WebSocketsSansIOProtocol = RequestResponseCycle = None  # type: ignore[assignment,misc]
+
+_http_send: contextvars.ContextVar[Any] = contextvars.ContextVar("realtime_http_send")
 
 
 class RawWriter:
@@ -57,3 +67,55 @@ def raw_writer(send: Any) -> RawWriter | None:
     if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
         return None
     return RawWriter(protocol)
+
+
+class RememberSend:
+    """ASGI middleware for HTTP: keeps the request's ``send`` where ``raw_body_writer`` finds
+    it (a context variable, so the request's tasks see it and nothing else does)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            _http_send.set(send)
+        await self.app(scope, receive, send)
+
+
+class RawBodyWriter:
+    """Writes whole chunks to one uvicorn (httptools) chunked response's transport."""
+
+    __slots__ = ("_cycle",)
+
+    def __init__(self, cycle: Any) -> None:
+        self._cycle = cycle
+
+    def write(self, chunk: bytes) -> bool:
+        """Write ``chunk`` (whole HTTP chunks) now: False, writing nothing, unless the
+        response is under way, chunked, and its buffer has room."""
+        cycle = self._cycle
+        if (
+            not cycle.response_started
+            or cycle.response_complete
+            or cycle.disconnected
+            or not cycle.chunked_encoding
+            or cycle.flow.write_paused
+            or cycle.transport.is_closing()
+        ):
+            return False
+        cycle.transport.write(chunk)
+        return True
+
+    async def write_when_drained(self, chunk: bytes) -> None:
+        """Wait for the buffer to drain, then write ``chunk`` (nothing if the client left)."""
+        await self._cycle.flow.drain()
+        self.write(chunk)
+
+
+def raw_body_writer() -> RawBodyWriter | None:
+    """A ``RawBodyWriter`` for the current HTTP request when it is served by uvicorn's
+    httptools protocol (and ``RememberSend`` saw it), else None."""
+    cycle = getattr(_http_send.get(None), "__self__", None)
+    if RequestResponseCycle is None or not isinstance(cycle, RequestResponseCycle):
+        return None
+    return RawBodyWriter(cycle)

@@ -3,9 +3,11 @@
 It runs on Django's own ASGI handler with an async ``StreamingHttpResponse``: each message's
 ``data:`` is one JSON array of events (the same frames as the WebSocket), with ``id:`` set to
 its last non-null id, so ``EventSource`` resumes with ``Last-Event-ID`` on its own. The first
-message carries a ``retry:`` hint. A comment line goes out every ``KEEPALIVE_INTERVAL``
-seconds with nothing to send. When the client goes away Django cancels the response, and the
-stream leaves its topic.
+message carries a ``retry:`` hint. Under uvicorn the hub writes later messages straight to the
+socket, as it does WebSocket frames (``realtime.rawsend``); Django's iteration of the response
+then only carries what had to wait (a full socket buffer) and keep-alives. A comment line goes
+out every ``KEEPALIVE_INTERVAL`` seconds with nothing to send. When the client goes away Django
+cancels the response, and the stream leaves its topic.
 
 Subclasses provide the ``StreamHooks``: ``get_topic`` (None: 404), ``authorize`` (False: 403),
 ``get_hello_data``, ``stream_opened``/``stream_closed``.
@@ -13,7 +15,8 @@ Subclasses provide the ``StreamHooks``: ``get_topic`` (None: 404), ``authorize``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -22,16 +25,10 @@ from django.views import View
 from realtime.auth import request_user
 from realtime.conf import option
 from realtime.connection import Connection, SlowConsumer, StreamHooks
-from realtime.protocol import Event, frame, last_id, parse_last_event_id
+from realtime.protocol import Batch, parse_last_event_id, sse_message
+from realtime.rawsend import RawBodyWriter, raw_body_writer
 
 KEEPALIVE_COMMENT = b": keepalive\n\n"
-
-
-def sse_message(events: list[Event]) -> bytes:
-    """One SSE message carrying ``events``."""
-    newest = last_id(events)
-    head = "" if newest is None else f"id: {newest}\n"
-    return f"{head}data: {frame(events)}\n\n".encode()
 
 
 class EventStreamView(StreamHooks, View):
@@ -64,8 +61,12 @@ class EventStreamView(StreamHooks, View):
         return response
 
     async def stream(self, topic: str, last_event_id: int | None) -> AsyncIterator[bytes]:
+        raw = raw_body_writer()
         self.connection = connection = Connection(
-            topic, transport="sse", max_backlog=option("MAX_BACKLOG")
+            topic,
+            transport="sse",
+            max_backlog=option("MAX_BACKLOG"),
+            write_now=None if raw is None else functools.partial(_write_now, raw),
         )
         opened = False
         try:
@@ -81,3 +82,11 @@ class EventStreamView(StreamHooks, View):
             connection.close()
             if opened:
                 await self.notify(self.stream_closed())
+
+
+def _write_now(raw: RawBodyWriter, batch: Batch) -> Awaitable[None] | None:
+    """Write a batch's SSE message straight to the socket (under uvicorn), from the hub's
+    delivery; when the buffer is full, what must be awaited to write it once it drains."""
+    if raw.write(batch.sse_chunk):
+        return None
+    return raw.write_when_drained(batch.sse_chunk)

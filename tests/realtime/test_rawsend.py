@@ -12,8 +12,8 @@ import websockets
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from realtime.protocol import Batch, make_event, websocket_text_frame
-from realtime.rawsend import raw_writer
+from realtime.protocol import Batch, http_chunk, make_event, websocket_text_frame
+from realtime.rawsend import RememberSend, raw_body_writer, raw_writer
 from tests.servers import free_port
 
 
@@ -43,6 +43,26 @@ def test_other_servers_sends_get_no_raw_writer():
     assert raw_writer(send) is None
 
 
+async def serving(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """``app`` under an in-process uvicorn with the production protocols; once it listens."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http="httptools",
+        ws="websockets-sansio",
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
+            await asyncio.sleep(0.02)
+    return server, task, port
+
+
 async def test_under_uvicorn_frames_go_straight_to_the_socket_in_order_until_it_closes():
     outcome: dict[str, Any] = {}
     disconnected = asyncio.Event()
@@ -60,27 +80,57 @@ async def test_under_uvicorn_frames_go_straight_to_the_socket_in_order_until_it_
         outcome["after_close"] = writer.write(websocket_text_frame(b'"late"'))
         disconnected.set()
 
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    server, serving_task, port = await serving(app)
     try:
         async with asyncio.timeout(10):
-            while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
-                await asyncio.sleep(0.02)
             async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
                 received = [await client.recv() for _ in range(3)]
             await disconnected.wait()
     finally:
         server.should_exit = True
-        await serving
+        await serving_task
     assert outcome["writer"] is not None
     assert received == ['"one"', '"two"', '"three"']
     assert outcome["after_close"] is False
+
+
+def test_an_sse_chunk_is_one_whole_http_chunk_of_the_message():
+    batch = Batch([make_event("x", {"n": 1}, event_id=7)])
+    size, _, rest = batch.sse_chunk.partition(b"\r\n")
+    assert int(size, 16) == len(rest) - 2
+    assert rest.endswith(b"\r\n")
+    assert rest[:-2] == b"id: 7\ndata: " + batch.text.encode() + b"\n\n"
+    assert http_chunk(b"") == b"0\r\n\r\n"  # (the body's end: never written raw)
+
+
+async def test_under_uvicorn_sse_chunks_go_straight_to_the_socket_between_the_responses_own():
+    outcome: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert raw_body_writer() is not None  # RememberSend kept uvicorn's send
+        writer = raw_body_writer()
+        outcome["before_start"] = writer.write(http_chunk(b"too early"))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"one,", "more_body": True})
+        outcome["raw"] = writer.write(http_chunk(b"two,"))
+        await send({"type": "http.response.body", "body": b"three", "more_body": False})
+        outcome["after_end"] = writer.write(http_chunk(b"too late"))
+
+    server, serving_task, port = await serving(RememberSend(app))
+    try:
+        async with asyncio.timeout(10):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            response = await reader.read()
+            writer.close()
+    finally:
+        server.should_exit = True
+        await serving_task
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower()
+    assert body == b"4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"
+    assert outcome == {"before_start": False, "raw": True, "after_end": False}
+
+
+def test_outside_uvicorn_there_is_no_raw_body_writer():
+    assert raw_body_writer() is None
