@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -17,24 +19,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_short_run_delivers_every_comment_to_every_viewer(redis_url, tmp_path, capsys):
+def short_run(redis_url: str, out: Path, **options: Any) -> dict[str, Any]:
+    """A 3-second run with a few viewers; its summary."""
     call_command(
         "loadtest",
-        viewers=20,
-        sse_percent=25,
-        workers=2,
-        reactions=20,
-        comments=2,
         duration=3,
+        comments=2,
         users=5,
         connections=4,
         port=free_port(),
         redis_url=redis_url,
-        out=str(tmp_path),
+        out=str(out),
         no_migrate=True,
+        **options,
     )
-    (saved,) = tmp_path.glob("*.json")
-    summary = json.loads(saved.read_text())["runs"][0]["summary"]
+    (saved,) = out.glob("*.json")
+    return json.loads(saved.read_text())["runs"][0]["summary"]
+
+
+def test_a_short_run_delivers_every_comment_to_every_viewer(redis_url, tmp_path, capsys):
+    summary = short_run(redis_url, tmp_path, viewers=20, sse_percent=25, workers=2, reactions=20)
     assert summary["comments_stored"] >= 5
     assert summary["deliveries_per_sec"] > 0
     assert (summary["lost"], summary["duplicated"]) == (0, 0)
@@ -46,25 +50,16 @@ def test_a_short_run_delivers_every_comment_to_every_viewer(redis_url, tmp_path,
 
 
 def test_the_tutorial_style_baseline_delivers_too(redis_url, tmp_path):
-    call_command(
-        "loadtest",
+    summary = short_run(
+        redis_url,
+        tmp_path,
         server="baseline",
         drive="page",  # reactions over its WebSocket, comments over REST
         viewers=10,
         sse_percent=0,
         workers=1,
         reactions=10,
-        comments=2,
-        duration=3,
-        users=5,
-        connections=4,
-        port=free_port(),
-        redis_url=redis_url,
-        out=str(tmp_path),
-        no_migrate=True,
     )
-    (saved,) = tmp_path.glob("*.json")
-    summary = json.loads(saved.read_text())["runs"][0]["summary"]
     assert summary["comments_stored"] >= 5
     assert summary["reactions_stored_per_sec"] > 0
     assert (summary["lost"], summary["duplicated"]) == (0, 0)
