@@ -39,6 +39,7 @@ from django.core.signals import setting_changed
 import realtime.publish
 from presence.backends import Connection, PresenceStore, get_store
 from realtime.coalesce import NextBatch
+from realtime.loops import for_loop
 
 logger = logging.getLogger(__name__)
 
@@ -297,13 +298,7 @@ _trackers: dict[asyncio.AbstractEventLoop, Tracker] = {}
 
 def get_tracker() -> Tracker:
     """The tracker of the running event loop, built from settings on first use."""
-    loop = asyncio.get_running_loop()
-    tracker = _trackers.get(loop)
-    if tracker is None:
-        for old in [lp for lp in _trackers if lp.is_closed()]:
-            del _trackers[old]
-        tracker = _trackers[loop] = Tracker.from_settings()
-    return tracker
+    return for_loop(_trackers, asyncio.get_running_loop(), Tracker.from_settings)
 
 
 def _reset_trackers(*, setting: str, **kwargs: Any) -> None:

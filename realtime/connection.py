@@ -27,6 +27,7 @@ from realtime.coalesce import NextFlight
 from realtime.conf import get_history
 from realtime.history.base import Replay
 from realtime.hub import Hub, get_hub
+from realtime.loops import for_loop
 from realtime.protocol import RESET, Batch, Event, make_event, now_ms
 
 logger = logging.getLogger(__name__)
@@ -212,12 +213,7 @@ class _Ticker:
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> _Ticker:
-        ticker = cls._tickers.get(loop)
-        if ticker is None:
-            for stale in [other for other in cls._tickers if other.is_closed()]:
-                del cls._tickers[stale]
-            ticker = cls._tickers[loop] = cls(loop)
-        return ticker
+        return for_loop(cls._tickers, loop, lambda: cls(loop))
 
     def watch(self, connection: Connection) -> None:
         self.connections.add(connection)

@@ -43,6 +43,7 @@ from realtime import metrics
 from realtime.conf import get_history, option
 from realtime.history.base import HistoryStore
 from realtime.history.redis import RedisHistory
+from realtime.loops import for_loop
 from realtime.protocol import RESET, Batch, Event, decode_event, make_event, now_ms
 
 logger = logging.getLogger(__name__)
@@ -321,14 +322,12 @@ _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
 
 def get_hub() -> Hub:
     """The hub of the running event loop."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        for stale in [other for other in _hubs if other.is_closed()]:
-            del _hubs[stale]
-        history = get_history()
-        hub = _hubs[loop] = import_string(history.hub_class)(history)
-    return hub
+    return for_loop(_hubs, asyncio.get_running_loop(), _new_hub)
+
+
+def _new_hub() -> Hub:
+    history = get_history()
+    return import_string(history.hub_class)(history)
 
 
 def deliver_local(topic: str, event: Event) -> None:

@@ -34,6 +34,7 @@ from django.db import close_old_connections, transaction
 
 from realtime import metrics
 from realtime.conf import get_history, option
+from realtime.loops import for_loop
 from realtime.protocol import encode_data, make_event, now_ms
 
 logger = logging.getLogger(__name__)
@@ -186,12 +187,7 @@ _senders: dict[asyncio.AbstractEventLoop, _Sender] = {}
 
 
 def _sender(loop: asyncio.AbstractEventLoop) -> _Sender:
-    sender = _senders.get(loop)
-    if sender is None:
-        for stale in [other for other in _senders if other.is_closed()]:
-            del _senders[stale]
-        sender = _senders[loop] = _Sender(loop)
-    return sender
+    return for_loop(_senders, loop, lambda: _Sender(loop))
 
 
 @dataclass(slots=True)
