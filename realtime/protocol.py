@@ -124,16 +124,19 @@ class Batch:
     def sse_chunk(self) -> bytes:
         """The events as one SSE message in one HTTP/1.1 chunk, built on first use."""
         if self._sse_chunk is None:
-            self._sse_chunk = http_chunk(sse_message(self.events, self.text))
+            self._sse_chunk = http_chunk(_sse_message(self.last_id, self.text))
         return self._sse_chunk
 
 
-def sse_message(events: list[Event], text: str | None = None) -> bytes:
-    """One SSE message carrying ``events`` (``text``: their frame, when already built), with
-    ``id:`` set to their last id, so ``EventSource`` resumes with ``Last-Event-ID``."""
-    newest = last_id(events)
+def sse_message(events: list[Event]) -> bytes:
+    """One SSE message carrying ``events``, with ``id:`` set to their last id, so
+    ``EventSource`` resumes with ``Last-Event-ID``."""
+    return _sse_message(last_id(events), frame(events))
+
+
+def _sse_message(newest: int | None, frame_text: str) -> bytes:
     head = "" if newest is None else f"id: {newest}\n"
-    return f"{head}data: {frame(events) if text is None else text}\n\n".encode()
+    return f"{head}data: {frame_text}\n\n".encode()
 
 
 def http_chunk(payload: bytes) -> bytes:
