@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from livevideo.loadtest.servers import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = (
     Path("/usr/lib/postgresql")
@@ -82,13 +84,7 @@ class AppServer:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log_path.unlink(missing_ok=True)
 
     def kill(self) -> None:
@@ -164,13 +160,8 @@ class PrivateRedis:
 
     def stop(self) -> None:
         """Shut the server down; what it held is gone (no persistence)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
     def pause(self) -> None:

@@ -32,6 +32,18 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Ask ``process`` to stop (SIGTERM); kill it if it has not within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def server_command(kind: str, host: str, port: int) -> list[str]:
     """The command line that runs server ``kind`` on ``host:port``."""
     args = SERVERS[kind]
@@ -115,10 +127,5 @@ class Server:
         return usage(self.pid) if self.pid is not None else None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
