@@ -15,7 +15,7 @@ from presence import tracker
 from realtime.hub import get_hub
 from realtime.publish import aflush, publish
 from tests.factories import BroadcastFactory, UserFactory
-from tests.realtime.streamtools import SSEClient, fresh_realtime, realtime_settings
+from tests.realtime.streamtools import SSEClient, fresh_realtime, realtime_settings, stalling
 
 __all__ = ["fresh_realtime"]
 
@@ -209,23 +209,11 @@ async def test_a_stalled_client_leaves_the_topic_and_its_stream_ends(broadcast, 
 
     release = asyncio.Event()
     stalled = asyncio.Event()
-
-    async def stalling(scope: Any, receive: Any, send: Any) -> Any:
-        bodies = 0
-
-        async def slow_send(message: dict[str, Any]) -> None:
-            nonlocal bodies
-            if message["type"] == "http.response.body":
-                bodies += 1
-                if bodies > 1:
-                    stalled.set()
-                    await release.wait()
-            await send(message)
-
-        return await application(scope, receive, slow_send)
-
     healthy = stream(broadcast)
-    slow = SSEClient(f"/sse/broadcasts/{broadcast.pk}/", application=stalling)
+    slow = SSEClient(
+        f"/sse/broadcasts/{broadcast.pk}/",
+        application=stalling(application, stalled, release, sends="http.response.body"),
+    )
     await healthy.open()
     await healthy.message()
     await slow.open()

@@ -56,6 +56,30 @@ async def next_output(communicator: ApplicationCommunicator, wait: float) -> dic
         raise
 
 
+def stalling(
+    app: Any, stalled: asyncio.Event, release: asyncio.Event | None = None, *, sends: str
+) -> Any:
+    """The application as seen by a client that reads its first frame (the first message of
+    type ``sends``: ``websocket.send`` or ``http.response.body``) and then stops reading
+    (until ``release``): every later one waits, as a send to a full socket buffer does."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> Any:
+        sent = 0
+
+        async def slow_send(message: dict[str, Any]) -> None:
+            nonlocal sent
+            if message["type"] == sends:
+                sent += 1
+                if sent > 1:
+                    stalled.set()
+                    await (release or asyncio.Event()).wait()
+            await send(message)
+
+        return await app(scope, receive, slow_send)
+
+    return wrapped
+
+
 class WSClient:
     """A WebSocket client of an ASGI application (``livevideo.asgi.application`` by default)."""
 

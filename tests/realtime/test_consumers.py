@@ -14,7 +14,7 @@ from realtime import metrics
 from realtime.consumers import ClientError, StreamConsumer, start
 from realtime.hub import get_hub
 from realtime.publish import aflush, publish
-from tests.realtime.streamtools import WSClient, realtime_settings
+from tests.realtime.streamtools import WSClient, realtime_settings, stalling
 
 
 class TopicConsumer(StreamConsumer):
@@ -62,27 +62,6 @@ class TopicConsumer(StreamConsumer):
 application = URLRouter([path("t/<str:name>/", TopicConsumer.as_asgi())])
 
 
-def stalling(app: Any, stalled: asyncio.Event, release: asyncio.Event | None = None) -> Any:
-    """The application as seen by a client that reads its first frame and then stops reading
-    (until ``release``): every later send waits, as a send to a full socket buffer does."""
-
-    async def wrapped(scope: Any, receive: Any, send: Any) -> Any:
-        sent = 0
-
-        async def slow_send(message: dict[str, Any]) -> None:
-            nonlocal sent
-            if message["type"] == "websocket.send":
-                sent += 1
-                if sent > 1:
-                    stalled.set()
-                    await (release or asyncio.Event()).wait()
-            await send(message)
-
-        return await app(scope, receive, slow_send)
-
-    return wrapped
-
-
 def client(name: str, query: str = "", app: Any = application) -> WSClient:
     return WSClient(f"/t/{name}/{query}", application=app)
 
@@ -120,7 +99,7 @@ async def test_events_published_after_connecting_arrive_in_order():
 
 async def test_what_queues_while_the_writer_is_busy_goes_out_in_one_frame():
     stalled, release = asyncio.Event(), asyncio.Event()
-    ws = client("a", app=stalling(application, stalled, release))
+    ws = client("a", app=stalling(application, stalled, release, sends="websocket.send"))
     await ws.connect()
     publish("test.a", "shouted", {"n": 0})
     await asyncio.wait_for(stalled.wait(), 3)  # the writer is sending frame [0]
@@ -362,7 +341,7 @@ async def test_a_stalled_client_is_dropped_while_others_keep_receiving(settings)
     dropped = metrics.SLOW_CLIENTS_DROPPED._value.get()
     stalled = asyncio.Event()
     healthy = client("a")
-    slow = client("a", app=stalling(application, stalled))
+    slow = client("a", app=stalling(application, stalled, sends="websocket.send"))
     await healthy.connect()
     await slow.connect()
 
