@@ -262,7 +262,8 @@ class RedisHub(Hub):
         if seen is None:
             self._advance(topic, (await self.history.replay(topic, None)).last_id)
         elif topic in self._lost:
-            # Ids may start again from 1, even equal ``seen``: no fill can be trusted.
+            # Its history is gone (new ids start from the clock, above ``seen``): nothing
+            # published before the restart can be filled in.
             self._reset(topic, (await self.history.replay(topic, None)).last_id)
             self._lost.discard(topic)
         else:
@@ -301,8 +302,8 @@ class RedisHub(Hub):
     def _reset(self, topic: str, last: int) -> None:
         """Tell the topic's clients to refetch; the topic continues after ``last``."""
         if topic in self._ready:
-            # Not max(): after Redis lost its data the ids start again below what we saw, and
-            # the events that follow must not be dropped as duplicates.
+            # Not max(): after Redis lost its data ``last`` is 0 until the topic's new counter
+            # gives out its first id, and the topic goes on from there.
             self._last_seen[topic] = last
         self.deliver(topic, make_event(RESET, {"last_event_id": last}))
 

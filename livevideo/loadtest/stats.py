@@ -123,7 +123,8 @@ class Ledger:
         if self.last_id is not None and event_id <= self.last_id:
             self.duplicates += 1
             return False
-        if self.last_id is not None:
+        # 0: the broadcast had no ids yet, and its first is not 1 but comes from the clock.
+        if self.last_id:
             self.gaps += event_id - self.last_id - 1
         self.last_id = event_id
         return True

@@ -4,21 +4,36 @@ A store is the single place that decides an event's id, so it is also the place 
 announces it: assigning the id, retaining the event and handing it to every subscriber of the
 topic happen as one step, which makes the order of ids the order of delivery everywhere.
 Snapshots (id null) are announced through the same store without being retained.
+
+Ids never start again. A topic's counter, whenever it is created (a new topic, or one whose
+ids were lost: Redis restarted empty, the history expired, the process restarted), starts
+from the clock (``counter_start``), so its ids are above every id given out before the loss
+and a client resuming with an old id is told to ``reset`` rather than given the wrong events.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from realtime.protocol import Event
 
 
+def counter_start() -> int:
+    """Where a new id counter starts (its first id is one more): the time in microseconds
+    since the epoch. That is later than every id an earlier counter of the topic gave out,
+    unless it gave out more than a million a second on average (or the clock went back), and
+    below 2**53 until the year 2255, so ids stay exact as JSON numbers, in JavaScript and as
+    Redis sorted-set scores."""
+    return time.time_ns() // 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Replay:
     """What a client resuming after ``after`` gets."""
 
-    last_id: int  # the newest id the topic has given out (0: none yet)
+    last_id: int  # the newest id the topic has given out (0: none, or they were lost)
     events: list[Event] = field(default_factory=list)  # retained, id > after, oldest first
     reset: bool = False  # history does not cover ``after``: the client must refetch
 
@@ -39,22 +54,30 @@ class HistoryStore:
         self.key_prefix = key_prefix  # for stores with a namespace
 
     @staticmethod
-    def covers(after: int, *, first_id: int | None, last_id: int) -> bool:
+    def covers(after: int, *, first_id: int | None, last_id: int, start: int | None) -> bool:
         """Whether a client that has seen every event up to ``after`` can resume without a
         gap: it is up to date, or the first retained event directly follows what it has.
-        A client ahead of ``last_id`` saw ids this store no longer knows (it lost its data):
-        that is not covered either."""
-        if after == last_id:
-            return True
-        return first_id is not None and first_id - 1 <= after <= last_id
+        ``after`` 0 (it came before the topic had ids) is covered while nothing has been
+        trimmed since the counter started at ``start`` (None: not known). A client ahead of
+        ``last_id`` saw ids this store no longer knows (it lost its data): that is not
+        covered either."""
+        if first_id is None:
+            return after == last_id
+        return first_id - 1 <= after <= last_id or (after == 0 and first_id - 1 == start)
 
     def replay_from(
-        self, after: int | None, *, retained: list[Event], first_id: int | None, last_id: int
+        self,
+        after: int | None,
+        *,
+        retained: list[Event],
+        first_id: int | None,
+        last_id: int,
+        start: int | None,
     ) -> Replay:
         """A ``Replay`` from what a backend read; ``retained`` are the events with id > after."""
         if after is None:
             return Replay(last_id)
-        if not self.covers(after, first_id=first_id, last_id=last_id):
+        if not self.covers(after, first_id=first_id, last_id=last_id, start=start):
             return Replay(last_id, reset=True)
         return Replay(last_id, retained)
 
@@ -63,9 +86,10 @@ class HistoryStore:
     async def append(
         self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
     ) -> Event:
-        """Give the event the topic's next id (1, 2, ...), retain it (keeping the newest
-        ``size`` events of the topic) and announce it to the topic's subscribers in every
-        process, as one atomic step. ``data_json`` is ``data`` already encoded."""
+        """Give the event the topic's next id (one more than the last; a new counter starts
+        at ``counter_start()``), retain it (keeping the newest ``size`` events of the topic)
+        and announce it to the topic's subscribers in every process, as one atomic step.
+        ``data_json`` is ``data`` already encoded."""
         raise NotImplementedError("subclasses of HistoryStore must provide an append() method")
 
     async def announce(self, topic: str, event: Event) -> None:

@@ -11,16 +11,17 @@ from collections import deque
 from typing import Any
 
 from realtime import hub
-from realtime.history.base import HistoryStore, Replay
+from realtime.history.base import HistoryStore, Replay, counter_start
 from realtime.protocol import Event, make_event
 
 
 class _Log:
-    __slots__ = ("events", "last_id")
+    __slots__ = ("events", "last_id", "start")
 
     def __init__(self, size: int) -> None:
         self.events: deque[Event] = deque(maxlen=size)
-        self.last_id = 0
+        # From the clock, so a restarted process's ids follow the previous process's.
+        self.start = self.last_id = counter_start()
 
 
 class MemoryHistory(HistoryStore):
@@ -50,11 +51,11 @@ class MemoryHistory(HistoryStore):
         with self._lock:
             log = self._logs.get(topic)
             if log is None:
-                return self.replay_from(after, retained=[], first_id=None, last_id=0)
+                return self.replay_from(after, retained=[], first_id=None, last_id=0, start=None)
             retained = [e for e in log.events if after is not None and e.id > after]  # type: ignore[operator]
             first_id = log.events[0].id if log.events else None
             return self.replay_from(
-                after, retained=retained, first_id=first_id, last_id=log.last_id
+                after, retained=retained, first_id=first_id, last_id=log.last_id, start=log.start
             )
 
     async def clear(self, topic: str) -> None:

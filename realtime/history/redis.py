@@ -1,10 +1,12 @@
 """History in Redis, shared by every process of a deployment.
 
-Per topic: a counter (``rt:{topic}:seq``) and a sorted set of encoded events scored by id
-(``rt:{topic}:log``), where ``rt`` is ``REALTIME["KEY_PREFIX"]``. One Lua script numbers,
-retains, trims and PUBLISHes an event to the topic's channel (``rt:{topic}``); Redis runs
-scripts one at a time, so every process receives a topic's events in id order. Keys expire
-``ttl`` seconds after the topic's last event.
+Per topic: a counter (``rt:{topic}:seq``), the value it started from (``rt:{topic}:start``)
+and a sorted set of encoded events scored by id (``rt:{topic}:log``), where ``rt`` is
+``REALTIME["KEY_PREFIX"]``. One Lua script numbers, retains, trims and PUBLISHes an event to
+the topic's channel (``rt:{topic}``); Redis runs scripts one at a time, so every process
+receives a topic's events in id order. Keys expire ``ttl`` seconds after the topic's last
+event. A counter that is missing (a new topic, expired keys, a Redis restarted empty) starts
+again from ``counter_start()``, the clock, so ids never go back.
 """
 
 from __future__ import annotations
@@ -14,20 +16,25 @@ from typing import Any
 from redis.commands.core import AsyncScript
 
 from realtime.clients import redis_client
-from realtime.history.base import HistoryStore, Replay
+from realtime.history.base import HistoryStore, Replay, counter_start
 from realtime.protocol import Event, decode_event, encoded_parts
 
 APPEND = AsyncScript(
     None,  # type: ignore[arg-type]
     b"""
+if redis.call('SET', KEYS[1], ARGV[6], 'NX') then
+  redis.call('SET', KEYS[3], ARGV[6])
+end
 local id = redis.call('INCR', KEYS[1])
-local event = ARGV[1] .. id .. ARGV[2]
+-- %d: Lua would write a number this large as 1.7957733328767e+15.
+local event = ARGV[1] .. string.format('%d', id) .. ARGV[2]
 redis.call('ZADD', KEYS[2], id, event)
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
 end
 redis.call('PUBLISH', ARGV[5], event)
 return id
@@ -43,7 +50,7 @@ local events = {}
 if ARGV[1] ~= '' then
   events = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')
 end
-return {last, first[2] or '', events}
+return {last, first[2] or '', redis.call('GET', KEYS[3]) or '', events}
 """,
 )
 
@@ -66,7 +73,7 @@ class RedisHistory(HistoryStore):
         return channel.decode()[len(self.key_prefix) + 2 : -1]
 
     def _keys(self, topic: str) -> list[str]:
-        return [f"{self.channel(topic)}:seq", f"{self.channel(topic)}:log"]
+        return [f"{self.channel(topic)}:{key}" for key in ("seq", "log", "start")]
 
     async def append(
         self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
@@ -74,7 +81,7 @@ class RedisHistory(HistoryStore):
         prefix, suffix = encoded_parts(event_type, ts, data_json)
         event_id = await APPEND(
             keys=self._keys(topic),
-            args=[prefix, suffix, self.size, self.ttl, self.channel(topic)],
+            args=[prefix, suffix, self.size, self.ttl, self.channel(topic), counter_start()],
             client=redis_client(self.redis_url),
         )
         return Event(event_type, int(event_id), ts, data, f"{prefix}{event_id}{suffix}")
@@ -83,7 +90,7 @@ class RedisHistory(HistoryStore):
         await redis_client(self.redis_url).publish(self.channel(topic), event.encoded)
 
     async def replay(self, topic: str, after: int | None) -> Replay:
-        last_id, first_id, encoded = await REPLAY(
+        last_id, first_id, start, encoded = await REPLAY(
             keys=self._keys(topic),
             args=["" if after is None else after],
             client=redis_client(self.redis_url),
@@ -93,6 +100,7 @@ class RedisHistory(HistoryStore):
             retained=[decode_event(e) for e in encoded],
             first_id=int(first_id) if first_id else None,
             last_id=int(last_id),
+            start=int(start) if start else None,
         )
 
     async def clear(self, topic: str) -> None:

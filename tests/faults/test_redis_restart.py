@@ -23,6 +23,7 @@ from tests.faults.clients import (
     recoverable_ids,
 )
 from tests.faults.conftest import Scene
+from tests.realtime.streamtools import consecutive
 from tests.servers import AppServer, PrivateRedis, http_get, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -33,13 +34,15 @@ BOUNDED = 5.0
 
 @dataclass
 class Live:
-    """A server on a private Redis, and two viewers that have seen comment ``before`` (id 1)."""
+    """A server on a private Redis, and two viewers that have seen comment ``before`` (id
+    ``before_id``)."""
 
     redis: PrivateRedis
     server: AppServer
     scene: Scene
     ws: WSViewer
     sse: SSEViewer
+    before_id: int = 0
 
     async def post(self, text: str) -> int:
         status, _ = await asyncio.to_thread(
@@ -69,8 +72,8 @@ async def live(private_redis: PrivateRedis, scene: Scene, start_server) -> Async
     live = Live(private_redis, server, scene, ws, sse)
     try:
         assert await live.post("before") == 201
-        for viewer in (ws, sse):
-            assert (await viewer.comment("before"))["id"] == 1
+        live.before_id = (await ws.comment("before"))["id"]
+        assert (await sse.comment("before"))["id"] == live.before_id
         yield live
     finally:
         await ws.close()
@@ -163,7 +166,10 @@ async def test_after_the_restart_delivery_resumes_and_reconnects_are_told_to_ref
     await live.restart_redis_losing("during")
 
     # "during" was never published and history is gone: only a reset is honest.
-    reconnected = [await reconnect(live, WSViewer, 1), await reconnect(live, SSEViewer, 1)]
+    reconnected = [
+        await reconnect(live, WSViewer, live.before_id),
+        await reconnect(live, SSEViewer, live.before_id),
+    ]
     try:
         for viewer in reconnected:
             first = viewer.first_batch()
@@ -172,8 +178,8 @@ async def test_after_the_restart_delivery_resumes_and_reconnects_are_told_to_ref
 
         await post_until_delivered(live, [live.ws, live.sse, *reconnected])
         for viewer in (live.ws, live.sse, *reconnected):
-            # Redis lost the ids too: they may start again after a reset, never before one.
-            ids = recoverable_ids(since_last_reset(viewer))
+            # Redis lost the ids too, but new ones start above them: they never go back.
+            ids = recoverable_ids(viewer.events)
             assert ids == sorted(set(ids)), f"ids repeat or go back: {ids}"
     finally:
         for viewer in reconnected:
@@ -182,45 +188,49 @@ async def test_after_the_restart_delivery_resumes_and_reconnects_are_told_to_ref
 
 async def test_every_viewer_is_told_to_refetch_then_follows_the_new_ids(live: Live):
     """Redis restarted empty: the comment taken while it was down never went out and the ids
-    start again. Viewers connected through the restart, and one resuming with its old id, are
-    each told to refetch (``reset``), and then receive new comments with no gap and no
-    repeat, not dropped as "already seen" ids."""
+    were lost (new ones start above them). Viewers connected through the restart, and one
+    resuming with its old id, are each told to refetch (``reset``), and then receive new
+    comments with no gap and no repeat."""
     await live.restart_redis_losing("during")
-    reconnected = await reconnect(live, WSViewer, 1)
+    reconnected = await reconnect(live, WSViewer, live.before_id)
     try:
         viewers = [live.ws, live.sse, reconnected]
         for viewer in viewers:
             await viewer.next_of("reset")
         await post_until_delivered(live, viewers)
+        # Every id since the restart, as a client that has seen none of them gets them.
+        newcomer = await reconnect(live, WSViewer, 0)
+        await newcomer.close()
+        new_ids = recoverable_ids(newcomer.first_batch())
+        assert new_ids, "a client that has seen no id is replayed every one since the restart"
+        assert new_ids[0] > live.before_id, "ids went back after Redis lost them"
         for viewer in viewers:
             reset = [e for e in viewer.events if e["type"] == "reset"][-1]
+            last = reset["data"]["last_event_id"]
             ids = recoverable_ids(since_last_reset(viewer))
-            expected_first = reset["data"]["last_event_id"] + 1
             assert ids, "new comments arrive after the reset"
-            assert ids == list(range(expected_first, expected_first + len(ids))), ids
+            # A reset to 0 came before the first new id, which comes from the clock.
+            assert ids == consecutive(last + 1 if last else new_ids[0], len(ids)), ids
     finally:
         await reconnected.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "After Redis loses its data, ids restart at 1, so a client resuming with "
-        "last_event_id=1 once a new event took id 1 is told it is up to date: no reset, "
-        "and the comments it missed are skipped"
-    ),
-)
 async def test_a_reconnect_after_new_comments_is_not_told_it_is_up_to_date(live: Live):
+    """Once new comments have ids again, those ids are above the old ones (they start from
+    the clock, not from 1), so a client resuming with its old id is not taken to be up to
+    date: it is told to refetch rather than silently skip "during" and "after"."""
     await live.restart_redis_losing("during")
     assert await live.post("after") == 201
     for _ in range(50):  # until the comment after the restart is published
-        if await newest_id(live) >= 1:
+        if newest := await newest_id(live):
             break
         await asyncio.sleep(0.2)
     else:
         pytest.fail("the comment after the restart was never published")
+    assert newest > live.before_id, "ids went back after Redis lost them"
 
-    again = await reconnect(live, WSViewer, 1)
+    again = await reconnect(live, WSViewer, live.before_id)
     await again.close()
-    first = again.first_batch()
-    assert texts(first) == ["during", "after"] or "reset" in [e["type"] for e in first]
+    hello, reset = again.first_batch()
+    assert (hello["data"]["last_event_id"], reset["type"]) == (newest, "reset")
+    assert reset["data"] == {"last_event_id": newest}

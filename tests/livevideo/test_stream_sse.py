@@ -15,7 +15,14 @@ from presence import tracker
 from realtime.hub import get_hub
 from realtime.publish import aflush, publish
 from tests.factories import BroadcastFactory, UserFactory
-from tests.realtime.streamtools import SSEClient, fresh_realtime, realtime_settings, stalling
+from tests.realtime.streamtools import (
+    SSEClient,
+    consecutive,
+    fresh_realtime,
+    newest_id,
+    realtime_settings,
+    stalling,
+)
 
 __all__ = ["fresh_realtime"]
 
@@ -116,11 +123,8 @@ async def test_every_event_type_arrives_and_messages_carry_their_last_id(
     assert got["broadcast.status"]["data"]["status"] == "ended"
     assert got["reactions"]["data"]["totals"]["like"] == 1
     assert got["presence"]["data"]["joined"] == [selectors.user_data(viewer)]
-    assert [got[t]["id"] for t in ("comment.created", "comment.removed", "broadcast.status")] == [
-        1,
-        2,
-        3,
-    ]
+    ids = [got[t]["id"] for t in ("comment.created", "comment.removed", "broadcast.status")]
+    assert ids == consecutive(ids[0], 3)
     await sse.close()
 
 
@@ -129,22 +133,27 @@ async def test_resuming_replays_exactly_what_was_missed(broadcast, viewer, how):
     for text in ("one", "two", "three", "four"):
         await comment(broadcast, viewer, text)
     await aflush()
+    four = await newest_id(selectors.broadcast_topic(broadcast.pk))
+    two = str(four - 2)
     if how == "header":
-        sse = stream(broadcast, headers=[(b"last-event-id", b"2")])
+        sse = stream(broadcast, headers=[(b"last-event-id", two.encode())])
     elif how == "query":
-        sse = stream(broadcast, "?last_event_id=2")
+        sse = stream(broadcast, f"?last_event_id={two}")
     else:
-        sse = stream(broadcast, "?last_event_id=0", headers=[(b"last-event-id", b"2")])
+        sse = stream(broadcast, "?last_event_id=0", headers=[(b"last-event-id", two.encode())])
     await sse.open()
     first = await sse.message()
     hello, *replay = first["data"]
     assert hello["type"] == "hello"
-    assert hello["data"]["last_event_id"] == 4
-    assert [(e["id"], e["data"]["text"]) for e in replay] == [(3, "three"), (4, "four")]
-    assert first["id"] == "4"
+    assert hello["data"]["last_event_id"] == four
+    assert [(e["id"], e["data"]["text"]) for e in replay] == [
+        (four - 1, "three"),
+        (four, "four"),
+    ]
+    assert first["id"] == str(four)
     await comment(broadcast, viewer, "five")
     events, _ = await next_recoverable(sse, 1)
-    assert [(e["id"], e["data"]["text"]) for e in events] == [(5, "five")]
+    assert [(e["id"], e["data"]["text"]) for e in events] == [(four + 1, "five")]
     await sse.close()
 
 
@@ -153,11 +162,12 @@ async def test_a_cursor_older_than_the_history_gets_reset(broadcast, viewer, set
     for n in range(4):
         await comment(broadcast, viewer, f"c{n}")
     await aflush()
-    sse = stream(broadcast, headers=[(b"last-event-id", b"1")])
+    last = await newest_id(selectors.broadcast_topic(broadcast.pk))
+    sse = stream(broadcast, headers=[(b"last-event-id", str(last - 3).encode())])  # c0's
     await sse.open()
     hello, reset = (await sse.message())["data"]
     assert hello["type"] == "hello"
-    assert (reset["type"], reset["data"]) == ("reset", {"last_event_id": 4})
+    assert (reset["type"], reset["data"]) == ("reset", {"last_event_id": last})
     await sse.close()
 
 

@@ -18,7 +18,13 @@ from presence import tracker
 from realtime.hub import get_hub
 from realtime.publish import aflush
 from tests.factories import BroadcastFactory, UserFactory
-from tests.realtime.streamtools import WSClient, fresh_realtime, realtime_settings
+from tests.realtime.streamtools import (
+    WSClient,
+    consecutive,
+    fresh_realtime,
+    newest_id,
+    realtime_settings,
+)
 
 __all__ = ["fresh_realtime"]
 
@@ -121,7 +127,7 @@ async def test_every_event_type_reaches_the_socket(broadcast, broadcaster, viewe
     ended = await run(services.broadcast_end)(broadcast=broadcast, actor=broadcaster)
     status = await next_of(ws, "broadcast.status")
     assert status["data"] == selectors.status_data(ended)
-    assert [created["id"], removed["id"], status["id"]] == [1, 2, 3]
+    assert [created["id"], removed["id"], status["id"]] == consecutive(created["id"], 3)
     await other.close()
     await ws.close()
 
@@ -141,19 +147,20 @@ async def test_reconnecting_with_last_event_id_replays_exactly_what_was_missed(b
     await run(services.comment_remove)(comment=missed[0], actor=viewer)
     await aflush()
 
-    again = watch(broadcast, f"?last_event_id={first[-1]['id']}")
+    seen = first[-1]["id"]
+    again = watch(broadcast, f"?last_event_id={seen}")
     hello, *replay = await again.connect()
     assert hello["type"] == "hello"
-    assert hello["data"]["last_event_id"] == 5
+    assert hello["data"]["last_event_id"] == seen + 3
     assert [(e["type"], e["id"]) for e in replay] == [
-        ("comment.created", 3),
-        ("comment.created", 4),
-        ("comment.removed", 5),
+        ("comment.created", seen + 1),
+        ("comment.created", seen + 2),
+        ("comment.removed", seen + 3),
     ]
     assert replay[0]["data"]["text"] == "three"
     await run(services.comment_create)(broadcast=broadcast, author=viewer, text="live")
     [live] = await recoverable(again, 1)
-    assert (live["id"], live["data"]["text"]) == (6, "live")
+    assert (live["id"], live["data"]["text"]) == (seen + 4, "live")
     await again.close()
 
 
@@ -162,10 +169,11 @@ async def test_a_cursor_older_than_the_history_gets_reset(broadcast, viewer, set
     for n in range(4):
         await run(services.comment_create)(broadcast=broadcast, author=viewer, text=f"c{n}")
     await aflush()
-    ws = watch(broadcast, "?last_event_id=1")
+    last = await newest_id(selectors.broadcast_topic(broadcast.pk))
+    ws = watch(broadcast, f"?last_event_id={last - 3}")  # c0's: c1 is gone
     hello, reset = await ws.connect()
     assert hello["type"] == "hello"
-    assert (reset["type"], reset["data"]) == ("reset", {"last_event_id": 4})
+    assert (reset["type"], reset["data"]) == ("reset", {"last_event_id": last})
     await ws.close()
 
 
@@ -249,7 +257,7 @@ async def test_an_ended_broadcast_can_still_be_watched_and_replayed(broadcast, b
     assert hello["data"]["broadcast"]["status"] == "ended"
     assert (status["type"], status["id"], status["data"]["status"]) == (
         "broadcast.status",
-        1,
+        hello["data"]["last_event_id"],
         "ended",
     )
     await ws.close()

@@ -71,10 +71,18 @@ class TestLedger:
 
     def test_a_skipped_id_counts_as_lost(self):
         ledger = Ledger()
-        ledger.start(0)
-        ledger.event(1)
-        ledger.event(4)
+        ledger.start(10)
+        ledger.event(11)
+        ledger.event(14)
         assert ledger.gaps == 2
+
+    def test_a_broadcasts_first_id_after_a_hello_of_0_is_not_a_gap(self):
+        # A broadcast's first id comes from the clock (realtime.history.base.counter_start).
+        ledger = Ledger()
+        ledger.start(0)
+        ledger.event(1_795_773_332_876_711)
+        ledger.event(1_795_773_332_876_713)
+        assert (ledger.gaps, ledger.last_id) == (1, 1_795_773_332_876_713)
 
     def test_a_repeated_or_older_id_is_a_duplicate_and_is_ignored(self):
         ledger = Ledger()

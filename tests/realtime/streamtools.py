@@ -16,6 +16,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import WebsocketCommunicator
 
+from realtime.conf import get_history
 from realtime.publish import flush
 
 Event = dict[str, Any]
@@ -38,6 +39,18 @@ def fresh_realtime(settings: Any) -> Any:
 def realtime_settings(settings: Any, **options: Any) -> None:
     """Change some ``REALTIME`` options for this test (the cached store and hubs reset)."""
     settings.REALTIME = {**settings.REALTIME, **options}
+
+
+async def newest_id(topic: str) -> int:
+    """The newest id the topic has given out, as ``hello`` tells a client (0: none yet)."""
+    return (await get_history().replay(topic, None)).last_id
+
+
+def consecutive(first: int | None, count: int) -> list[int]:
+    """``count`` ids from ``first`` on: a topic's ids follow each other, but where they start
+    is not known in advance (a new topic's first comes from the clock)."""
+    assert first is not None, "a snapshot (no id) where an event with an id was expected"
+    return list(range(first, first + count))
 
 
 def without_keepalives(events: list[Event]) -> list[Event]:

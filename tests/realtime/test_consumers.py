@@ -14,7 +14,13 @@ from realtime import metrics
 from realtime.consumers import ClientError, StreamConsumer, start
 from realtime.hub import get_hub
 from realtime.publish import aflush, publish
-from tests.realtime.streamtools import WSClient, realtime_settings, stalling
+from tests.realtime.streamtools import (
+    WSClient,
+    consecutive,
+    newest_id,
+    realtime_settings,
+    stalling,
+)
 
 
 class TopicConsumer(StreamConsumer):
@@ -69,12 +75,14 @@ def client(name: str, query: str = "", app: Any = application) -> WSClient:
 async def test_hello_comes_first_with_the_hooks_data_and_the_newest_id():
     publish("test.a", "shouted", {"text": "before"})
     await aflush()
+    newest = await newest_id("test.a")
     ws = client("a")
     [hello] = await ws.connect()
     assert hello["type"] == "hello"
     assert hello["id"] is None
     assert isinstance(hello["ts"], float)
-    assert hello["data"] == {"topic": "test.a", "last_event_id": 1}
+    assert hello["data"] == {"topic": "test.a", "last_event_id": newest}
+    assert newest > 0
     await ws.nothing_more()  # no replay without last_event_id
     await ws.close()
 
@@ -87,12 +95,13 @@ async def test_events_published_after_connecting_arrive_in_order():
     publish("test.a", "viewers", {"count": 2}, recoverable=False)
     publish("test.b", "shouted", {"n": "elsewhere"})
     events = await ws.receive(4)
-    assert [(e["type"], e["id"], e["data"]) for e in events] == [
-        ("shouted", 1, {"n": 0}),
-        ("shouted", 2, {"n": 1}),
-        ("shouted", 3, {"n": 2}),
-        ("viewers", None, {"count": 2}),
+    assert [(e["type"], e["data"]) for e in events] == [
+        ("shouted", {"n": 0}),
+        ("shouted", {"n": 1}),
+        ("shouted", {"n": 2}),
+        ("viewers", {"count": 2}),
     ]
+    assert [e["id"] for e in events] == [*consecutive(events[0]["id"], 3), None]
     await ws.nothing_more()
     await ws.close()
 
@@ -108,8 +117,8 @@ async def test_what_queues_while_the_writer_is_busy_goes_out_in_one_frame():
     await aflush()
     await asyncio.sleep(0.05)  # every event has reached the connection's queue
     release.set()
-    assert [e["id"] for e in await ws.frame()] == [1]
-    assert [e["id"] for e in await ws.frame()] == [2, 3, 4, 5]
+    [first] = await ws.frame()
+    assert [e["id"] for e in await ws.frame()] == consecutive(first["id"] + 1, 4)
     await ws.close()
 
 
@@ -125,11 +134,16 @@ async def test_resuming_replays_exactly_the_missed_events_then_live_ones():
 
     again = client("a", f"?last_event_id={seen['id']}")
     hello, *replayed = await again.connect()  # one frame: hello, then the replay
+    one = seen["id"]
     assert hello["type"] == "hello"
-    assert hello["data"]["last_event_id"] == 4
-    assert [(e["id"], e["data"]["n"]) for e in replayed] == [(2, 2), (3, 3), (4, 4)]
+    assert hello["data"]["last_event_id"] == one + 3
+    assert [(e["id"], e["data"]["n"]) for e in replayed] == [
+        (one + 1, 2),
+        (one + 2, 3),
+        (one + 3, 4),
+    ]
     publish("test.a", "shouted", {"n": 5})
-    assert [e["id"] for e in await again.receive(1)] == [5]
+    assert [e["id"] for e in await again.receive(1)] == [one + 4]
     await again.nothing_more()
     await again.close()
 
@@ -139,12 +153,13 @@ async def test_a_cursor_older_than_history_gets_reset(settings):
     for n in range(6):
         publish("test.a", "shouted", {"n": n})
     await aflush()
-    ws = client("a", "?last_event_id=1")
+    last = await newest_id("test.a")
+    ws = client("a", f"?last_event_id={last - 5}")  # the first one's: the next two are gone
     hello, reset = await ws.connect()
     assert hello["type"] == "hello"
-    assert (reset["type"], reset["id"], reset["data"]) == ("reset", None, {"last_event_id": 6})
+    assert (reset["type"], reset["id"], reset["data"]) == ("reset", None, {"last_event_id": last})
     publish("test.a", "shouted", {"n": 6})
-    assert [e["id"] for e in await ws.receive(1)] == [7]
+    assert [e["id"] for e in await ws.receive(1)] == [last + 1]
     await ws.close()
 
 

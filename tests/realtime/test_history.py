@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 from realtime.conf import get_history
 from realtime.history.base import HistoryStore
+from realtime.history.memory import MemoryHistory
 from realtime.hub import get_hub
 from realtime.protocol import Batch, Event, encode_data, make_event, now_ms
-from tests.realtime.streamtools import realtime_settings
+from tests.realtime.streamtools import consecutive, realtime_settings
 
 
 class Collector:
@@ -42,7 +45,8 @@ async def append(store: HistoryStore, topic: str, data: dict[str, Any], kind: st
 
 
 class HistoryContract:
-    """What every history store does. Subclasses configure one with ``configure``."""
+    """What every history store does. Subclasses configure one with ``configure`` and say how
+    it loses every topic with ``lose_everything``."""
 
     size = 5
 
@@ -54,50 +58,81 @@ class HistoryContract:
     def configure(self, settings: Any) -> None:
         raise NotImplementedError
 
-    async def test_ids_start_at_one_and_follow_each_other_per_topic(self, store):
-        assert [(await append(store, "a", {"n": n})).id for n in range(3)] == [1, 2, 3]
-        assert (await append(store, "b", {})).id == 1
-        assert (await append(store, "a", {})).id == 4
+    async def lose_everything(self, store: HistoryStore) -> HistoryStore:
+        """The store as it is after a restart that kept no data."""
+        raise NotImplementedError
+
+    async def test_ids_follow_each_other_per_topic(self, store):
+        ids = [(await append(store, "a", {"n": n})).id for n in range(3)]
+        assert ids == consecutive(ids[0], 3)
+        b = (await append(store, "b", {})).id
+        assert (await append(store, "a", {})).id == ids[-1] + 1
+        assert (await append(store, "b", {})).id == b + 1
+
+    async def test_a_new_topic_counts_from_the_clock_in_microseconds(self, store):
+        before = time.time_ns() // 1000
+        first = (await append(store, "a", {})).id
+        assert before < first <= time.time_ns() // 1000 + 1
+        assert first < 2**53  # exact as a JSON number in JavaScript
+
+    async def test_after_losing_its_data_a_topic_counts_on_above_every_id_it_gave_out(self, store):
+        old = (await append(store, "a", {})).id
+        store = await self.lose_everything(store)
+        # A client that saw ``old`` is told to refetch, before and after the next event.
+        replay = await store.replay("a", old)
+        assert (replay.last_id, replay.events, replay.reset) == (0, [], True)
+        new = (await append(store, "a", {})).id
+        assert new > old
+        replay = await store.replay("a", old)
+        assert (replay.last_id, replay.events, replay.reset) == (new, [], True)
 
     async def test_an_appended_event_is_encoded_once_in_the_envelope(self, store):
         event = await append(store, "a", {"text": "héllo ✓", "n": [1, 2]}, kind="comment.created")
         assert json.loads(event.encoded) == {
             "type": "comment.created",
-            "id": 1,
+            "id": event.id,
             "ts": event.ts,
             "data": {"text": "héllo ✓", "n": [1, 2]},
         }
 
     async def test_replay_without_a_cursor_gives_the_newest_id_only(self, store):
-        for n in range(3):
-            await append(store, "a", {"n": n})
+        appended = [await append(store, "a", {"n": n}) for n in range(3)]
         replay = await store.replay("a", None)
-        assert (replay.last_id, replay.events, replay.reset) == (3, [], False)
+        assert (replay.last_id, replay.events, replay.reset) == (appended[-1].id, [], False)
 
     async def test_replay_gives_every_retained_event_after_the_cursor_in_order(self, store):
         appended = [await append(store, "a", {"n": n}) for n in range(4)]
-        replay = await store.replay("a", 1)
-        assert [e.id for e in replay.events] == [2, 3, 4]
+        replay = await store.replay("a", appended[0].id)
+        assert [e.id for e in replay.events] == [e.id for e in appended[1:]]
         assert [e.encoded for e in replay.events] == [e.encoded for e in appended[1:]]
         assert [e.data for e in replay.events] == [{"n": 1}, {"n": 2}, {"n": 3}]
-        assert (replay.last_id, replay.reset) == (4, False)
+        assert (replay.last_id, replay.reset) == (appended[-1].id, False)
 
     async def test_an_up_to_date_client_gets_nothing(self, store):
-        await append(store, "a", {})
-        replay = await store.replay("a", 1)
+        event = await append(store, "a", {})
+        replay = await store.replay("a", event.id)
         assert (replay.events, replay.reset) == ([], False)
 
     async def test_history_keeps_the_newest_events_only(self, store):
-        for n in range(8):
-            await append(store, "a", {"n": n})  # ids 1..8; 4..8 are kept
-        assert [e.id for e in (await store.replay("a", 3)).events] == [4, 5, 6, 7, 8]
-        assert (await store.replay("a", 2)).reset  # event 3 is gone: a gap
+        ids = [(await append(store, "a", {"n": n})).id for n in range(8)]  # the last 5 are kept
+        assert [e.id for e in (await store.replay("a", ids[2])).events] == ids[3:]
+        assert (await store.replay("a", ids[1])).reset  # ids[2] is gone: a gap
+        assert (await store.replay("a", 0)).reset
+
+    async def test_a_client_there_before_the_first_event_resumes_until_history_is_trimmed(
+        self, store
+    ):
+        """Its ``hello`` said 0: it has seen none of the ids, which start from the clock."""
+        appended = [await append(store, "a", {"n": n}) for n in range(self.size)]
+        replay = await store.replay("a", 0)
+        assert ([e.id for e in replay.events], replay.reset) == ([e.id for e in appended], False)
+        await append(store, "a", {})  # the first event is trimmed
         assert (await store.replay("a", 0)).reset
 
     async def test_a_cursor_ahead_of_the_history_is_a_reset(self, store):
         """The store lost its data (a flushed Redis): the client's ids mean nothing now."""
-        await append(store, "a", {})
-        assert (await store.replay("a", 5)).reset
+        event = await append(store, "a", {})
+        assert (await store.replay("a", event.id + 5)).reset
         assert (await store.replay("unknown", 3)).reset
 
     async def test_an_unknown_topic_is_empty(self, store):
@@ -113,7 +148,7 @@ class HistoryContract:
             await append(store, "other", {})
             received = await collector.wait_for(3)
             await asyncio.sleep(0.05)
-            assert [e.id for e in received] == [1, 2, 3]
+            assert [e.id for e in received] == consecutive(appended[0].id, 3)
             assert [e.encoded for e in received] == [e.encoded for e in appended]
         finally:
             hub.leave("a", collector)
@@ -133,10 +168,10 @@ class HistoryContract:
         assert (await store.replay("a", 0)).events == []
 
     async def test_clear_forgets_a_topic(self, store):
-        await append(store, "a", {})
+        old = (await append(store, "a", {})).id
         await store.clear("a")
         assert (await store.replay("a", None)).last_id == 0
-        assert (await append(store, "a", {})).id == 1
+        assert (await append(store, "a", {})).id > old
 
 
 class TestMemoryHistory(HistoryContract):
@@ -146,6 +181,9 @@ class TestMemoryHistory(HistoryContract):
             HISTORY_BACKEND="realtime.history.memory.MemoryHistory",
             HISTORY_SIZE=self.size,
         )
+
+    async def lose_everything(self, store):
+        return MemoryHistory(size=self.size)  # a new process
 
 
 @pytest.mark.redis
@@ -162,13 +200,37 @@ class TestRedisHistory(HistoryContract):
             REDIS_URL=self.redis_url,
         )
 
-    async def test_keys_expire_after_the_last_event(self, store, settings):
-        import redis.asyncio
+    async def lose_everything(self, store):
+        client = redis.asyncio.Redis.from_url(self.redis_url)
+        await client.flushdb()  # as a Redis restarted without persistence
+        await client.aclose()
+        return store
 
+    async def test_keys_expire_after_the_last_event(self, store, settings):
         realtime_settings(settings, HISTORY_TTL=60)
         await append(get_history(), "a", {})
         client = redis.asyncio.Redis.from_url(self.redis_url)
         keys = await client.keys(f"{settings.REALTIME['KEY_PREFIX']}:*")
-        assert len(keys) == 2
+        assert len(keys) == 3  # the counter, where it started, and the events
         assert all(0 < ttl <= 60 for ttl in [await client.ttl(key) for key in keys])
         await client.aclose()
+
+    async def test_a_topic_whose_keys_expired_counts_on_above_its_old_ids(self, store):
+        old = (await append(store, "a", {})).id
+        client = redis.asyncio.Redis.from_url(self.redis_url)
+        for key in await client.keys(f"{store.key_prefix}:*"):
+            await client.pexpire(key, 1)  # as HISTORY_TTL lapsing, only sooner
+        await asyncio.sleep(0.01)
+        await client.aclose()
+        assert (await store.replay("a", old)).reset
+        assert (await append(store, "a", {})).id > old
+
+    async def test_a_counter_from_before_ids_came_from_the_clock_counts_on(self, store):
+        """Kept by an older version: ids from 1, and no record of where the counter started."""
+        client = redis.asyncio.Redis.from_url(self.redis_url)
+        seq, log, _ = store._keys("a")
+        await client.set(seq, 2)
+        await client.zadd(log, {make_event("x", {}, event_id=n).encoded: n for n in (1, 2)})
+        await client.aclose()
+        assert (await append(store, "a", {})).id == 3
+        assert [e.id for e in (await store.replay("a", 0)).events] == [1, 2, 3]

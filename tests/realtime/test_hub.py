@@ -156,8 +156,8 @@ async def test_topics_are_subscribed_and_dropped_one_by_one(client):
         return await subscriptions(client, "t") == 0
 
     await eventually(t_dropped)
-    await append(get_history(), "u", {})
-    assert [e.id for e in await b.wait_for(1)] == [1]
+    event = await append(get_history(), "u", {})
+    assert [e.id for e in await b.wait_for(1)] == [event.id]
     hub.leave("u", b)
 
 
@@ -191,6 +191,14 @@ async def test_a_gap_history_no_longer_covers_tells_clients_to_reset(client):
     hub.leave("t", collector)
 
 
+async def drop_connection(client: Any, hub: Hub) -> None:
+    """Kill the hub's pub/sub connection, as a network fault would."""
+    [connection] = [
+        c for c in await client.client_list(_type="pubsub") if c["name"] == hub.client_name
+    ]
+    await client.client_kill_filter(_id=connection["id"])
+
+
 @pytest.mark.redis
 @pytest.mark.usefixtures("use_redis")
 async def test_after_a_reconnect_what_was_published_meanwhile_is_filled_in(client):
@@ -198,19 +206,34 @@ async def test_after_a_reconnect_what_was_published_meanwhile_is_filled_in(clien
     collector = Collector()
     await hub.join("t", collector)
     store = get_history()
-    await append(store, "t", {})
+    appended = [await append(store, "t", {})]
     await collector.wait_for(1)
 
-    [connection] = [
-        c for c in await client.client_list(_type="pubsub") if c["name"] == hub.client_name
-    ]
-    await client.client_kill_filter(_id=connection["id"])
+    await drop_connection(client, hub)
     for _ in range(3):
-        await append(store, "t", {})  # published while the hub is not listening
+        appended.append(await append(store, "t", {}))  # published while the hub is not listening
 
     received = await collector.wait_for(4)
     await asyncio.sleep(0.1)
-    assert [e.id for e in received] == [1, 2, 3, 4]
-    await append(store, "t", {})
-    assert [e.id for e in await collector.wait_for(5)] == [1, 2, 3, 4, 5]
+    assert [e.id for e in received] == [e.id for e in appended]
+    appended.append(await append(store, "t", {}))
+    assert [e.id for e in await collector.wait_for(5)] == [e.id for e in appended]
+    hub.leave("t", collector)
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_a_hub_there_before_the_first_event_fills_in_from_it_without_a_reset(client):
+    """The hub saw the topic with no ids (0), and the first id comes from the clock: that
+    is no gap in itself, and what it missed from the first event on is filled in."""
+    hub = get_hub()
+    collector = Collector()
+    await hub.join("t", collector)
+    store = get_history()
+    await drop_connection(client, hub)
+    appended = [await append(store, "t", {}) for _ in range(3)]
+
+    received = await collector.wait_for(3)
+    await asyncio.sleep(0.1)
+    assert [(e.type, e.id) for e in received] == [("x", e.id) for e in appended]
     hub.leave("t", collector)

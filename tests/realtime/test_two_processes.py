@@ -112,13 +112,13 @@ async def test_a_comment_posted_to_one_process_reaches_the_other_process_clients
 
         posted = await asyncio.to_thread(post_comment, a, broadcast.pk, token, "from A")
         created = await next_of(ws_b, "comment.created")
-        assert (created["id"], created["data"]) == (1, posted)
+        assert created["data"] == posted
         message_id, over_sse = await sse_b.next_of("comment.created")
-        assert (message_id, over_sse["data"]) == ("1", posted)
+        assert (message_id, over_sse["data"]) == (str(created["id"]), posted)
 
         await ws_a.send(json.dumps({"type": "comment", "text": "over A's socket"}))
         second = await next_of(ws_b, "comment.created")
-        assert (second["id"], second["data"]["text"]) == (2, "over A's socket")
+        assert (second["id"], second["data"]["text"]) == (created["id"] + 1, "over A's socket")
         await ws_a.send(json.dumps({"type": "reaction", "kind": "love"}))
         assert (await next_of(ws_b, "reactions"))["data"]["totals"]["love"] == 1
     finally:
@@ -128,8 +128,8 @@ async def test_a_comment_posted_to_one_process_reaches_the_other_process_clients
 
     # A client of B that missed events resumes from B's view of the shared history.
     async with connect(
-        f"ws://127.0.0.1:{b}{path}?last_event_id=1", origin=f"http://127.0.0.1:{b}"
+        f"ws://127.0.0.1:{b}{path}?last_event_id={created['id']}", origin=f"http://127.0.0.1:{b}"
     ) as again:
         hello, *replay = json.loads(await again.recv())
-        assert hello["data"]["last_event_id"] == 2
-        assert [(e["type"], e["id"]) for e in replay] == [("comment.created", 2)]
+        assert hello["data"]["last_event_id"] == second["id"]
+        assert [(e["type"], e["id"]) for e in replay] == [("comment.created", second["id"])]
