@@ -15,9 +15,10 @@ other hops per request (the ``request_started`` signal, closing the response) go
 kept for them: not a new thread each, and not the thread that runs the WebSocket consumers'
 database work (``database_sync_to_async``), which under load is busy storing reactions.
 
-Async views (the SSE stream) still run on the event loop: Django calls them from the chain with
-``async_to_sync``, which hands them to the loop; the stream itself is iterated by the handler on
-the loop and holds no thread.
+The SSE stream does not come through here: it is a plain ASGI endpoint routed ahead of this
+handler (``livevideo.asgi``), as the WebSocket consumer is, so a stream's connect and close
+cost no hand-over to a thread. (An async view would still work: Django calls it from the
+chain with ``async_to_sync``, which hands it to the loop.)
 """
 
 from __future__ import annotations

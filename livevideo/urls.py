@@ -1,10 +1,10 @@
-"""Top-level URLs: pages, accounts, admin, REST API, the SSE stream."""
+"""Top-level URLs: pages, accounts, admin, REST API. (The SSE stream is routed ahead of Django,
+in ``livevideo.asgi``.)"""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from livevideo import health
-from livevideo.stream import BroadcastEventStream
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -12,6 +12,5 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("livevideo.api.urls")),
-    path("sse/broadcasts/<int:broadcast_id>/", BroadcastEventStream.as_view(), name="sse"),
     path("", include("livevideo.pages_urls")),
 ]

@@ -1,15 +1,17 @@
 """Stream authentication: ``Authorization: Token <key>`` (DRF authtoken), or the session
 cookie.
 
-The user is resolved once, when the WebSocket connects, and put in ``scope["user"]``.
-Unlike Channels' ``AuthMiddlewareStack`` this does not wrap ``send`` (which costs every
-frame of every connection) and keeps no lazy session in the scope: the stream never writes
-the session. A missing or unknown credential gives ``AnonymousUser``: anyone may watch, and
-what needs a user answers ``forbidden``.
+The user is resolved once per connection: when a WebSocket connects (and put in
+``scope["user"]``), or when an SSE request arrives (``realtime.sse``). Unlike Channels'
+``AuthMiddlewareStack`` this does not wrap ``send`` (which costs every frame of every
+connection) and keeps no lazy session in the scope: the stream never writes the session. A
+missing or unknown credential gives ``AnonymousUser``: anyone may watch, and what needs a user
+answers ``forbidden``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +20,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.http import HttpRequest, parse_cookie
+from django.http import parse_cookie
 
 
 def token_key(authorization: str) -> str | None:
@@ -44,8 +46,9 @@ def user_for_session(session_key: str) -> AbstractBaseUser | AnonymousUser:
     return get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]
 
 
-async def user_from_headers(headers: dict[str, str]) -> AbstractBaseUser | AnonymousUser:
-    """The user of a connection: its token when it sends one, else its session cookie.
+async def user_from_headers(headers: Mapping[str, str]) -> AbstractBaseUser | AnonymousUser:
+    """The user of a connection (``headers`` by lower-case name, or Django's request
+    headers): its token when it sends one, else its session cookie.
 
     A connection with neither is anonymous without a trip to the database thread (most
     viewers of a big broadcast: under a reconnect storm that hop is the queue).
@@ -57,17 +60,6 @@ async def user_from_headers(headers: dict[str, str]) -> AbstractBaseUser | Anony
     if session_key:
         return await database_sync_to_async(user_for_session)(session_key)
     return AnonymousUser()
-
-
-async def request_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
-    """An HTTP stream's user: its session (Django's middleware) or its token."""
-    user = await request.auser()
-    if user.is_authenticated:
-        return user
-    key = token_key(request.headers.get("authorization", ""))
-    if key is None:
-        return user
-    return await database_sync_to_async(user_for_token)(key)
 
 
 class TokenOrSessionAuthMiddleware:

@@ -238,7 +238,7 @@ class _Ticker:
 
 class StreamHooks:
     """What both transports ask the application about one connection; the WebSocket
-    consumer and the SSE view are each a subclass, and a product mixes in its answers."""
+    consumer and the SSE endpoint are each a subclass, and a product mixes in its answers."""
 
     user: Any  # the connection's user (AnonymousUser when nobody signed in)
     connection: Connection | None = None

@@ -15,16 +15,15 @@ to drain. Whole frames only, never fragments, so uvicorn's own frames (pings, cl
 interleave correctly; and uncompressed, which RFC 7692 allows even where per-message deflate
 was negotiated (the frame's RSV1 bit says so; the compressor's context is not touched).
 
-SSE is the same idea for a chunked HTTP response (``Batch.sse_chunk``): Django's streaming
-response does not see the ASGI ``send``, so ``RememberSend`` (around the HTTP application)
-keeps it in a context variable, and ``raw_body_writer()`` gives a ``RawBodyWriter`` when that
-``send`` is uvicorn's httptools one. Between the response's own chunks (Django's) it writes
-whole chunks of its own, only once the response has started and only while it is chunked.
+SSE is the same idea for a chunked HTTP response (``Batch.sse_chunk``): ``raw_body_writer(send)``
+gives a ``RawBodyWriter`` when ``send`` is uvicorn's httptools one, else None. Between the
+chunks the response sends through ``send`` it writes whole chunks of its own, only once the
+response has started and only while it is chunked (uvicorn chunks a response that has no
+``Content-Length``).
 """
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any
 
 try:
@@ -33,8 +32,6 @@ try:
     from websockets.protocol import State
 except ImportError:  # uvicorn (or its websockets, or httptools) not installed: no raw writes
     WebSocketsSansIOProtocol = RequestResponseCycle = None  # type: ignore[assignment,misc]
-
-_http_send: contextvars.ContextVar[Any] = contextvars.ContextVar("realtime_http_send")
 
 
 class RawWriter:
@@ -69,19 +66,6 @@ def raw_writer(send: Any) -> RawWriter | None:
     return RawWriter(protocol)
 
 
-class RememberSend:
-    """ASGI middleware for HTTP: keeps the request's ``send`` where ``raw_body_writer`` finds
-    it (a context variable, so the request's tasks see it and nothing else does)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            _http_send.set(send)
-        await self.app(scope, receive, send)
-
-
 class RawBodyWriter:
     """Writes whole chunks to one uvicorn (httptools) chunked response's transport."""
 
@@ -112,10 +96,9 @@ class RawBodyWriter:
         self.write(chunk)
 
 
-def raw_body_writer() -> RawBodyWriter | None:
-    """A ``RawBodyWriter`` for the current HTTP request when it is served by uvicorn's
-    httptools protocol (and ``RememberSend`` saw it), else None."""
-    cycle = getattr(_http_send.get(None), "__self__", None)
+def raw_body_writer(send: Any) -> RawBodyWriter | None:
+    """A ``RawBodyWriter`` when ``send`` is uvicorn's httptools HTTP ``send``, else None."""
+    cycle = getattr(send, "__self__", None)
     if RequestResponseCycle is None or not isinstance(cycle, RequestResponseCycle):
         return None
     return RawBodyWriter(cycle)

@@ -1,87 +1,249 @@
-"""The Server-Sent Events transport: a generic async view streaming one topic.
+"""The Server-Sent Events transport: a plain ASGI endpoint streaming one topic.
 
-It runs on Django's own ASGI handler with an async ``StreamingHttpResponse``: each message's
-``data:`` is one JSON array of events (the same frames as the WebSocket), with ``id:`` set to
-its last non-null id, so ``EventSource`` resumes with ``Last-Event-ID`` on its own. The first
-message carries a ``retry:`` hint. Under uvicorn the hub writes later messages straight to the
-socket, as it does WebSocket frames (``realtime.rawsend``); Django's iteration of the response
-then only carries what had to wait (a full socket buffer) and keep-alives. A comment line goes
-out every ``KEEPALIVE_INTERVAL`` seconds with nothing to send. When the client goes away Django
-cancels the response, and the stream leaves its topic.
+It is routed ahead of Django's handler (``livevideo.asgi``), as the WebSocket consumer is: a
+request runs on the event loop from start to end, with no middleware chain and no hand-over
+to a thread (those hand-overs were most of the cost of an SSE connect under a reconnect
+storm); only the reads its hooks make go to the database thread.
+
+Each message's ``data:`` is one JSON array of events (the same frames as the WebSocket), with
+``id:`` set to its last non-null id, so ``EventSource`` resumes with ``Last-Event-ID`` on its
+own. The first message carries a ``retry:`` hint. Under uvicorn the hub writes later messages
+straight to the socket, as it does WebSocket frames (``realtime.rawsend``); ``send`` then only
+carries what had to wait (a full socket buffer) and keep-alives, and under any other server
+everything. A comment line goes out every ``KEEPALIVE_INTERVAL`` seconds with nothing to send.
+When the client goes away (``http.disconnect``) the stream stops and leaves its topic.
+
+What Django's middleware did for the view, the endpoint does with Django's own code: the Host
+header is checked against ``ALLOWED_HOSTS`` (400), plain HTTP is redirected under
+``SECURE_SSL_REDIRECT``, and every answer carries the headers of ``SecurityMiddleware`` and
+``XFrameOptionsMiddleware``, and ``Vary: Cookie``. The user comes from the token or the session
+cookie (``realtime.auth``), with no trip to the database for an anonymous viewer. GET streams;
+HEAD gets the stream's headers only; any other method is a 405.
 
 Subclasses provide the ``StreamHooks``: ``get_topic`` (None: 404), ``authorize`` (False: 403),
-``get_hello_data``, ``stream_opened``/``stream_closed``.
+``get_hello_data``, ``stream_opened``/``stream_closed``; and may answer an exception raised
+before the stream starts with ``exception_response`` (e.g. a 503 while the database is down).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable
+import io
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views import View
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.utils.cache import patch_vary_headers
 
-from realtime.auth import request_user
+from realtime.auth import user_from_headers
 from realtime.conf import option
 from realtime.connection import Connection, SlowConsumer, StreamHooks
 from realtime.protocol import Batch, parse_last_event_id, sse_message
 from realtime.rawsend import RawBodyWriter, raw_body_writer
 
 KEEPALIVE_COMMENT = b": keepalive\n\n"
+METHODS = ("GET", "HEAD")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+disallowed_host_logger = logging.getLogger("django.security.DisallowedHost")  # as Django logs it
 
 
-class EventStreamView(StreamHooks, View):
-    request: HttpRequest
+class EventStreamEndpoint(StreamHooks):
+    """Base SSE endpoint; one instance per request (use ``as_asgi()``)."""
+
+    def __init__(self, scope: dict[str, Any], send: Send) -> None:
+        self.scope = scope
+        self.user: Any = None
+        self.send = send
+        self._raw = raw_body_writer(send)  # messages straight to the socket (uvicorn), else None
+        self._opened = False  # stream_opened was called: stream_closed is owed
+
+    @classmethod
+    def as_asgi(cls) -> Callable[..., Awaitable[None]]:
+        async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+            await cls(scope, send).run(receive)
+
+        app.endpoint_class = cls  # type: ignore[attr-defined]
+        return app
 
     @property
     def route_kwargs(self) -> dict[str, Any]:
-        return self.kwargs
+        return self.scope.get("url_route", {}).get("kwargs", {})
 
-    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.user = await request_user(request)
+    def exception_response(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """The answer to ``exception``, raised before the stream started; None re-raises it
+        (the server answers 500)."""
+        return None
+
+    async def run(self, receive: Receive) -> None:
+        try:
+            request = ASGIRequest(self.scope, io.BytesIO())
+        except UnicodeDecodeError:  # a query string that is not UTF-8: as Django's handler
+            await self._send_whole(HttpResponseBadRequest())
+            return
+        try:
+            try:
+                response, first = await self.respond(request)
+            except Exception as exc:
+                response, first = self.exception_response(request, exc), None
+                if response is None:
+                    raise
+            _add_django_headers(request, response)
+            if isinstance(response, HttpResponse):  # a whole answer
+                await self._send_whole(response)
+                return
+            await self.send(_start(response))
+            if first is None:  # HEAD: the stream's headers only
+                await self.send({"type": "http.response.body", "body": b""})
+                return
+            await self._body(first)
+            await self._stream(receive)
+        finally:
+            await self._leave()
+
+    async def respond(
+        self, request: HttpRequest
+    ) -> tuple[HttpResponse | StreamingHttpResponse, bytes | None]:
+        """The answer: a whole one, or the stream's head and (for a GET) its first message,
+        the stream having joined its topic."""
+        refusal = _refusal(request)
+        if refusal is not None:
+            return refusal, None
+        self.user = await user_from_headers(request.headers)
         topic = await self.get_topic()
         if topic is None:
-            return JsonResponse({"detail": "Not found."}, status=404)
+            return _json(404, "Not found."), None
         if not await self.authorize(topic):
-            return JsonResponse({"detail": "You may not watch this."}, status=403)
+            return _json(403, "You may not watch this."), None
         try:
             last_event_id = parse_last_event_id(
                 request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
             )
         except ValueError:
-            return JsonResponse(
-                {"detail": "last_event_id must be a whole number >= 0."}, status=400
-            )
-        response = StreamingHttpResponse(
-            self.stream(topic, last_event_id), content_type="text/event-stream"
-        )
+            return _json(400, "last_event_id must be a whole number >= 0."), None
+        response = StreamingHttpResponse((), content_type="text/event-stream")  # headers only
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # tell nginx not to buffer the stream
-        return response
+        if request.method == "HEAD":
+            return response, None
+        return response, await self._open(topic, last_event_id)
 
-    async def stream(self, topic: str, last_event_id: int | None) -> AsyncIterator[bytes]:
-        raw = raw_body_writer()
-        self.connection = connection = Connection(
+    async def _open(self, topic: str, last_event_id: int | None) -> bytes:
+        """Join the topic; the first message (``hello`` and the replay)."""
+        raw = self._raw
+        self.connection = Connection(
             topic,
             transport="sse",
             max_backlog=option("MAX_BACKLOG"),
             write_now=None if raw is None else functools.partial(_write_now, raw),
         )
-        opened = False
+        self._opened = True
+        await self.notify(self.stream_opened())  # first, so hello counts this viewer
+        first = await self.connection.open(last_event_id, self.get_hello_data)
+        return f"retry: {option('SSE_RETRY_MS')}\n".encode() + sse_message(first)
+
+    async def _stream(self, receive: Receive) -> None:
+        """Send the stream until the client goes away or falls too far behind."""
+        writer = asyncio.create_task(self._write())
+        gone = asyncio.create_task(_until_disconnect(receive))
         try:
-            opened = True
-            await self.notify(self.stream_opened())  # first, so hello counts this viewer
-            first = await connection.open(last_event_id, self.get_hello_data)
-            yield f"retry: {option('SSE_RETRY_MS')}\n".encode() + sse_message(first)
-            async for batch in connection.batches(option("KEEPALIVE_INTERVAL")):
-                yield sse_message(batch) if batch else KEEPALIVE_COMMENT
-        except SlowConsumer:
-            return  # the stream ends; the client reconnects and resumes
+            await asyncio.wait((writer, gone), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            connection.close()
-            if opened:
-                await self.notify(self.stream_closed())
+            gone.cancel()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _write(self) -> None:
+        """Send what the connection queues, one message per batch; keep-alives when idle."""
+        assert self.connection is not None
+        try:
+            async for batch in self.connection.batches(option("KEEPALIVE_INTERVAL")):
+                await self._body(sse_message(batch) if batch else KEEPALIVE_COMMENT)
+        except SlowConsumer:
+            # The response ends; the client reconnects and resumes.
+            await self.send({"type": "http.response.body", "body": b""})
+
+    async def _body(self, chunk: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def _send_whole(self, response: HttpResponse) -> None:
+        response["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
+        await self.send(_start(response))
+        await self.send({"type": "http.response.body", "body": response.content})
+
+    async def _leave(self) -> None:
+        """Leave the topic (idempotent)."""
+        if self.connection is not None:
+            self.connection.close()
+        if self._opened:
+            self._opened = False
+            await self.notify(self.stream_closed())
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """The answer to a request that cannot have the stream whoever asks (no database)."""
+    try:
+        request.get_host()  # as Django checks it: validate_host() against ALLOWED_HOSTS
+    except DisallowedHost as exc:
+        disallowed_host_logger.error(str(exc), extra={"status_code": 400, "request": request})
+        return _json(400, "Invalid Host header.")
+    redirect = SecurityMiddleware(_no_view).process_request(request)  # SECURE_SSL_REDIRECT
+    if redirect is not None:
+        return redirect
+    if request.method not in METHODS:
+        response = _json(405, f'Method "{request.method}" not allowed.')
+        response["Allow"] = ", ".join(METHODS)
+        return response
+    return None
+
+
+def _json(status: int, detail: str) -> HttpResponse:
+    return JsonResponse({"detail": detail}, status=status)
+
+
+def _add_django_headers(request: HttpRequest, response: HttpResponseBase) -> None:
+    """The headers Django's middleware gives every answer of the site (this endpoint is not
+    behind it): its security middleware's (their own code), and ``Vary: Cookie``, as who
+    may watch depends on the session."""
+    XFrameOptionsMiddleware(_no_view).process_response(request, response)
+    SecurityMiddleware(_no_view).process_response(request, response)
+    patch_vary_headers(response, ("Cookie",))
+
+
+def _no_view(request: HttpRequest) -> HttpResponse:
+    """The middleware above are only asked for their ``process_*`` steps."""
+    raise AssertionError("not called")
+
+
+def _start(response: HttpResponseBase) -> dict[str, Any]:
+    return {
+        "type": "http.response.start",
+        "status": response.status_code,
+        "headers": [(k.encode("ascii"), v.encode("latin1")) for k, v in response.items()],
+    }
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    """Return once the client has gone (any request body is read and dropped)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _write_now(raw: RawBodyWriter, batch: Batch) -> Awaitable[None] | None:

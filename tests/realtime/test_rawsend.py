@@ -1,19 +1,26 @@
-"""Frames written straight to uvicorn's socket: valid WebSocket frames, in order with what
-goes through ASGI's ``send``, and never after the connection closed."""
+"""Frames written straight to uvicorn's socket: valid WebSocket frames and SSE chunks, in order
+with what goes through ASGI's ``send``, and never after the connection closed."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 import uvicorn
 import websockets
+from channels.db import database_sync_to_async
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
+import realtime.sse
+from livevideo.selectors import broadcast_topic
+from realtime.hub import get_hub
 from realtime.protocol import Batch, http_chunk, make_event, websocket_text_frame
-from realtime.rawsend import RememberSend, raw_body_writer, raw_writer
+from realtime.publish import publish
+from realtime.rawsend import raw_body_writer, raw_writer
+from tests.factories import BroadcastFactory
 from tests.servers import free_port
 
 
@@ -36,11 +43,12 @@ def test_a_batch_frame_carries_its_text():
     assert batch.websocket_frame is batch.websocket_frame  # built once
 
 
-def test_other_servers_sends_get_no_raw_writer():
-    async def send(message: dict[str, Any]) -> None:
-        pass
+async def other_servers_send(message: dict[str, Any]) -> None:
+    pass
 
-    assert raw_writer(send) is None
+
+def test_other_servers_sends_get_no_raw_writer():
+    assert raw_writer(other_servers_send) is None
 
 
 async def serving(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
@@ -107,8 +115,8 @@ async def test_under_uvicorn_sse_chunks_go_straight_to_the_socket_between_the_re
     outcome: dict[str, Any] = {}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert raw_body_writer() is not None  # RememberSend kept uvicorn's send
-        writer = raw_body_writer()
+        writer = raw_body_writer(send)
+        assert writer is not None  # uvicorn's send
         outcome["before_start"] = writer.write(http_chunk(b"too early"))
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"one,", "more_body": True})
@@ -116,7 +124,7 @@ async def test_under_uvicorn_sse_chunks_go_straight_to_the_socket_between_the_re
         await send({"type": "http.response.body", "body": b"three", "more_body": False})
         outcome["after_end"] = writer.write(http_chunk(b"too late"))
 
-    server, serving_task, port = await serving(RememberSend(app))
+    server, serving_task, port = await serving(app)
     try:
         async with asyncio.timeout(10):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -133,4 +141,56 @@ async def test_under_uvicorn_sse_chunks_go_straight_to_the_socket_between_the_re
 
 
 def test_outside_uvicorn_there_is_no_raw_body_writer():
-    assert raw_body_writer() is None
+    assert raw_body_writer(other_servers_send) is None
+
+
+async def read_chunk(reader: asyncio.StreamReader) -> bytes:
+    """One chunk of a chunked HTTP/1.1 body."""
+    size = int(await reader.readline(), 16)
+    chunk = await reader.readexactly(size + 2)
+    assert chunk.endswith(b"\r\n")
+    return chunk[:-2]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_under_uvicorn_the_apps_sse_body_is_chunked_and_the_hub_writes_straight_to_it(
+    monkeypatch,
+):
+    written_at_once: list[bool] = []
+
+    def spy(raw: Any, batch: Batch) -> Any:
+        unfinished = write_now(raw, batch)
+        written_at_once.append(unfinished is None)
+        return unfinished
+
+    write_now = realtime.sse._write_now
+    monkeypatch.setattr(realtime.sse, "_write_now", spy)
+    from livevideo.asgi import application
+
+    broadcast = await database_sync_to_async(BroadcastFactory)(live=True)
+    server, serving_task, port = await serving(application)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        async with asyncio.timeout(10):
+            path = f"/sse/broadcasts/{broadcast.pk}/"
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            head = (await reader.readuntil(b"\r\n\r\n")).lower()
+            assert head.startswith(b"http/1.1 200")
+            assert b"transfer-encoding: chunked" in head  # no Content-Length: uvicorn chunks
+            assert (await read_chunk(reader)).startswith(b"retry: 2000\n")  # and hello
+            publish(broadcast_topic(broadcast.pk), "tick", {"n": 1})
+            events: list[dict[str, Any]] = []
+            while "tick" not in [e["type"] for e in events]:  # a viewers snapshot may come first
+                message = await read_chunk(reader)
+                assert message.endswith(b"\n\n")  # one whole message per chunk
+                events += json.loads(message.split(b"data: ", 1)[1])
+            assert events[-1]["data"] == {"n": 1}
+            assert written_at_once
+            assert all(written_at_once)
+            writer.close()
+            while get_hub().topics:  # noqa: ASYNC110 (until the server hears of the close)
+                await asyncio.sleep(0.02)
+    finally:
+        writer.close()  # else the server waits for the stream to end before it stops
+        server.should_exit = True
+        await serving_task
