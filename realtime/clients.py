@@ -7,7 +7,12 @@ since closed (a test's loop) are dropped so their sockets are released.
 Each client's pool *waits* for a free connection (up to ``POOL_WAIT`` seconds) instead of
 failing: redis-py's default pool raises ``MaxConnectionsError`` past 100 connections, which a
 storm of thousands of viewers connecting at once reaches. A command on a connection that a
-Redis restart left broken is retried once on a fresh connection.
+Redis restart left broken is retried once on a fresh connection. A Redis that stops answering
+without closing its sockets (stuck, or a network that drops packets) fails a command after
+``SOCKET_TIMEOUT`` seconds (twice that with the retry) instead of holding it, and whatever
+waits for it (a publish, a viewer's history read, a presence write), for ever. Generous, since
+uvloop runs timers before reading sockets: after the loop was busy for a moment (a big
+fan-out), a tight timeout would fire although the answer had arrived.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from redis.retry import Retry
 
 POOL_SIZE = 64
 POOL_WAIT = 5.0
+SOCKET_TIMEOUT = 5.0
 
 _clients: dict[tuple[asyncio.AbstractEventLoop, str, bool], Redis] = {}
 
@@ -37,6 +43,8 @@ def redis_client(url: str, *, decode_responses: bool = False) -> Redis:
             url,
             max_connections=POOL_SIZE,
             timeout=POOL_WAIT,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
             decode_responses=decode_responses,
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[ConnectionError, TimeoutError],
