@@ -15,6 +15,7 @@ from django.urls import path, re_path  # noqa: E402
 
 from livevideo.routing import websocket_urlpatterns  # noqa: E402
 from livevideo.stream import BroadcastEventStream  # noqa: E402
+from realtime import gcpolicy  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -35,3 +36,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything is loaded: the collector need not walk it again (and ten thousand connections
+# would make it walk millions of objects, on the event loop).
+gcpolicy.tune()
