@@ -4,11 +4,12 @@ socket stays open), the ``ref`` an error echoes, and message types handled concu
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from tests.realtime.consumers.topicconsumer import TopicConsumer, client
-from tests.realtime.streamtools import realtime_settings
+from tests.realtime.streamtools import WSClient, realtime_settings
 
 
 async def test_ping_gets_pong():
@@ -128,11 +129,17 @@ async def test_a_message_with_a_ref_that_succeeds_gets_no_answer_of_its_own():
 # Concurrent message types -----------------------------------------------------------------
 
 
-async def test_a_concurrent_message_does_not_hold_up_the_next_ones(settings):
+async def held_client(settings: Any) -> WSClient:
+    """A client of a consumer whose "slow" messages wait until ``TopicConsumer.release``."""
     realtime_settings(settings)
     TopicConsumer.release = asyncio.Event()
     ws = client("conc")
     await ws.connect()
+    return ws
+
+
+async def test_a_concurrent_message_does_not_hold_up_the_next_ones(settings):
+    ws = await held_client(settings)
     await ws.send({"type": "slow", "refuse": True, "ref": "s1"})
     await ws.send({"type": "ping"})
     assert [e["type"] for e in await ws.receive(1)] == ["pong"]  # not after s1's answer
@@ -147,10 +154,7 @@ async def test_a_concurrent_message_does_not_hold_up_the_next_ones(settings):
 
 
 async def test_at_most_max_concurrent_run_at_once_per_connection(settings):
-    realtime_settings(settings)
-    TopicConsumer.release = asyncio.Event()
-    ws = client("conc")
-    await ws.connect()
+    ws = await held_client(settings)
     for ref in ("a", "b", "c"):  # max_concurrent is 2: the third waits for a free slot...
         await ws.send({"type": "slow", "refuse": True, "ref": ref})
     await ws.send({"type": "ping"})  # ... and so does everything after it
