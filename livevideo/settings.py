@@ -211,6 +211,10 @@ REALTIME = {
     # A broadcast's events go out at most this often per process: what arrives in between
     # waits and goes in the same frame (fewer socket writes under load; see realtime/hub.py).
     "FLUSH_INTERVAL": float(os.environ.get("REALTIME_FLUSH_INTERVAL", "0.05")),
+    # A reconnect storm: while about this many viewers a second join a process, its fan-out
+    # takes at most STORM_FANOUT_SHARE of the event loop, so they get back sooner.
+    "STORM_JOINS": int(os.environ.get("REALTIME_STORM_JOINS", "200")),
+    "STORM_FANOUT_SHARE": float(os.environ.get("REALTIME_STORM_FANOUT_SHARE", "0.25")),
     # A connection whose unsent backlog passes this many events is closed; it can resume.
     "MAX_BACKLOG": int(os.environ.get("REALTIME_MAX_BACKLOG", "1000")),
     # Seconds of silence before a keep-alive (WebSocket event, SSE comment).

@@ -4,6 +4,7 @@ silently loses a recoverable event."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -76,6 +77,49 @@ async def test_a_topic_gets_at_most_one_fan_out_per_flush_interval(settings):
     await viewer.wait_for(3)
     assert loop.time() - first_at >= 0.19
     assert [[e.data["n"] for e in batch.events] for batch in viewer.batches] == [[1], [2, 3]]
+
+
+class SlowViewer(Collector):
+    """A subscriber that takes 50 ms to write: a fan-out pass as long as a big audience's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed_at: list[float] = []
+
+    def push(self, batch: Any) -> bool:
+        time.sleep(0.05)
+        self.handed_at.append(time.monotonic())
+        return super().push(batch)
+
+
+async def two_passes(settings: Any, *, joins: int) -> float:
+    """The time between two fan-out passes of a slow topic, an event asking for the second
+    right after the first, once ``joins`` subscribers have joined (a storm is 5)."""
+    realtime_settings(
+        settings,
+        HISTORY_BACKEND="realtime.history.memory.MemoryHistory",
+        FLUSH_INTERVAL=0,
+        STORM_JOINS=5,
+        STORM_FANOUT_SHARE=0.25,
+    )
+    hub, viewer = get_hub(), SlowViewer()
+    await hub.join("t", viewer)
+    for _ in range(joins - 1):
+        await hub.join("other", Collector())
+    hub.deliver("t", make_event("x", {"n": 1}))
+    await viewer.wait_for(1)
+    hub.deliver("t", make_event("x", {"n": 2}))
+    await viewer.wait_for(2)
+    return viewer.handed_at[1] - viewer.handed_at[0]
+
+
+async def test_in_a_reconnect_storm_the_fan_out_leaves_most_of_the_loop_to_the_joins(settings):
+    # A 50 ms pass may take a quarter of the loop: the next starts 200 ms after the last began.
+    assert await two_passes(settings, joins=5) >= 0.19
+
+
+async def test_without_a_storm_the_next_pass_is_not_held_back(settings):
+    assert await two_passes(settings, joins=4) < 0.15
 
 
 @pytest.fixture
