@@ -238,7 +238,8 @@ class _Ticker:
 
 class StreamHooks:
     """What both transports ask the application about one connection; the WebSocket
-    consumer and the SSE endpoint are each a subclass, and a product mixes in its answers."""
+    consumer and the SSE endpoint are each a subclass (``StreamTransport``), and a product
+    mixes in its answers."""
 
     user: Any  # the connection's user (AnonymousUser when nobody signed in)
     connection: Connection | None = None
@@ -266,7 +267,45 @@ class StreamHooks:
     async def stream_closed(self) -> None:
         """The stream is gone."""
 
-    async def notify(self, hook: Awaitable[None]) -> None:
+
+class StreamTransport(StreamHooks):
+    """Base of the two transports (the WebSocket consumer, the SSE endpoint): one instance per
+    connection, made with the connection's ASGI scope and ``send``, then ``run``. Joining and
+    leaving the topic, and the hooks around them, are the same for both."""
+
+    _opened = False  # stream_opened was called: stream_closed is owed
+
+    @classmethod
+    def as_asgi(cls) -> Callable[..., Awaitable[None]]:
+        """The ASGI application: a new instance for each connection."""
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await cls(scope, send).run(receive)  # type: ignore[call-arg]
+
+        app.consumer_class = cls  # type: ignore[attr-defined]  # as Channels' as_asgi() does
+        return app
+
+    async def run(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        raise NotImplementedError("subclasses of StreamTransport must provide run()")
+
+    async def join_topic(self, connection: Connection, last_event_id: int | None) -> list[Event]:
+        """Make ``connection`` this stream's, join its topic and return the first batch
+        (``Connection.open``); ``stream_opened`` runs first, so hello counts this viewer."""
+        self.connection = connection
+        self._opened = True
+        await self._notify(self.stream_opened())
+        return await connection.open(last_event_id, self.get_hello_data)
+
+    async def leave_topic(self) -> None:
+        """Leave the topic and run ``stream_closed`` if ``stream_opened`` ran (idempotent)."""
+        if self.connection is not None:
+            self.connection.close()
+        if self._opened:
+            self._opened = False
+            await self._notify(self.stream_closed())
+
+    @staticmethod
+    async def _notify(hook: Awaitable[None]) -> None:
         """Run ``stream_opened``/``stream_closed``: a failure is logged, the stream goes on."""
         try:
             await hook

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from realtime.conf import option
-from realtime.connection import Connection, SlowConsumer, StreamHooks
+from realtime.connection import Connection, SlowConsumer, StreamTransport
 from realtime.protocol import KEEPALIVE, Batch, Event, frame, make_event, parse_last_event_id
 from realtime.rawsend import raw_writer
 
@@ -54,7 +54,7 @@ class ClientError(Exception):
         self.extra = extra  # more fields for the event's data (e.g. retry_after)
 
 
-class StreamConsumer(StreamHooks):
+class StreamConsumer(StreamTransport):
     """Base WebSocket consumer; one instance per connection (use ``as_asgi()``)."""
 
     client_message_types: tuple[str, ...] = ()  # handled by receive_<type>(message)
@@ -72,18 +72,9 @@ class StreamConsumer(StreamHooks):
         self.connection: Connection | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
-        self._opened = False  # stream_opened was called: stream_closed is owed
         self._closed = False
         self._slots = asyncio.Semaphore(self.max_concurrent)
         self._handlers: set[asyncio.Task[None]] = set()  # concurrent messages under way
-
-    @classmethod
-    def as_asgi(cls) -> Callable[..., Awaitable[None]]:
-        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            await cls(scope, send).run(receive)
-
-        app.consumer_class = cls  # type: ignore[attr-defined]
-        return app
 
     @property
     def route_kwargs(self) -> dict[str, Any]:
@@ -121,16 +112,14 @@ class StreamConsumer(StreamHooks):
             bad_last_event_id = False
         except ValueError:
             last_event_id, bad_last_event_id = None, True
-        self.connection = Connection(
+        connection = Connection(
             topic,  # type: ignore[arg-type]
             transport="websocket",
             max_backlog=option("MAX_BACKLOG"),
             on_overflow=self._on_overflow,
             write_now=self._write_now,
         )
-        self._opened = True
-        await self.notify(self.stream_opened())  # first, so hello counts this viewer
-        first = await self.connection.open(last_event_id, self.get_hello_data)
+        first = await self.join_topic(connection, last_event_id)
         if bad_last_event_id:
             first.append(_error("invalid", "last_event_id must be a whole number >= 0."))
         await self.send_events(first)
@@ -189,11 +178,7 @@ class StreamConsumer(StreamHooks):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
-        if self.connection is not None:
-            self.connection.close()
-        if self._opened:
-            self._opened = False
-            await self.notify(self.stream_closed())
+        await self.leave_topic()
 
     # Client messages --------------------------------------------------------------------
 

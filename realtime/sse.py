@@ -51,7 +51,7 @@ from django.utils.cache import patch_vary_headers
 
 from realtime.auth import user_from_headers
 from realtime.conf import option
-from realtime.connection import Connection, SlowConsumer, StreamHooks
+from realtime.connection import Connection, SlowConsumer, StreamTransport
 from realtime.protocol import Batch, parse_last_event_id, sse_message
 from realtime.rawsend import RawBodyWriter, raw_body_writer
 
@@ -64,7 +64,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 disallowed_host_logger = logging.getLogger("django.security.DisallowedHost")  # as Django logs it
 
 
-class EventStreamEndpoint(StreamHooks):
+class EventStreamEndpoint(StreamTransport):
     """Base SSE endpoint; one instance per request (use ``as_asgi()``)."""
 
     def __init__(self, scope: dict[str, Any], send: Send) -> None:
@@ -72,15 +72,6 @@ class EventStreamEndpoint(StreamHooks):
         self.user: Any = None
         self.send = send
         self._raw = raw_body_writer(send)  # messages straight to the socket (uvicorn), else None
-        self._opened = False  # stream_opened was called: stream_closed is owed
-
-    @classmethod
-    def as_asgi(cls) -> Callable[..., Awaitable[None]]:
-        async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
-            await cls(scope, send).run(receive)
-
-        app.endpoint_class = cls  # type: ignore[attr-defined]
-        return app
 
     @property
     def route_kwargs(self) -> dict[str, Any]:
@@ -115,7 +106,7 @@ class EventStreamEndpoint(StreamHooks):
             await self._body(first)
             await self._stream(receive)
         finally:
-            await self._leave()
+            await self.leave_topic()
 
     async def respond(
         self, request: HttpRequest
@@ -147,15 +138,13 @@ class EventStreamEndpoint(StreamHooks):
     async def _open(self, topic: str, last_event_id: int | None) -> bytes:
         """Join the topic; the first message (``hello`` and the replay)."""
         raw = self._raw
-        self.connection = Connection(
+        connection = Connection(
             topic,
             transport="sse",
             max_backlog=option("MAX_BACKLOG"),
             write_now=None if raw is None else functools.partial(_write_now, raw),
         )
-        self._opened = True
-        await self.notify(self.stream_opened())  # first, so hello counts this viewer
-        first = await self.connection.open(last_event_id, self.get_hello_data)
+        first = await self.join_topic(connection, last_event_id)
         return f"retry: {option('SSE_RETRY_MS')}\n".encode() + sse_message(first)
 
     async def _stream(self, receive: Receive) -> None:
@@ -187,14 +176,6 @@ class EventStreamEndpoint(StreamHooks):
         response["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
         await self.send(_start(response))
         await self.send({"type": "http.response.body", "body": response.content})
-
-    async def _leave(self) -> None:
-        """Leave the topic (idempotent)."""
-        if self.connection is not None:
-            self.connection.close()
-        if self._opened:
-            self._opened = False
-            await self.notify(self.stream_closed())
 
 
 def _refusal(request: HttpRequest) -> HttpResponse | None:
