@@ -22,22 +22,42 @@ from livevideo.loadtest.stats import Histogram, Ledger, Reservoir
 
 IGNORED = frozenset({"keepalive", "pong", "viewers", "presence"})
 
+# What a viewer does with an event, decided once per distinct frame (``decode``).
+HELLO, ERROR, REACTIONS, COMMENT, RESET, OTHER = range(6)
+_ACTIONS = {"hello": HELLO, "error": ERROR, "reactions": REACTIONS, "comment.created": COMMENT}
+_ACTIONS["reset"] = RESET
+
+# One event as a viewer checks it: (action, id, ts, detail). ``detail`` is what the action
+# needs: the hello's data, the reactions totals, the comment's pk, the reset's last id.
+Check = tuple[int, "int | None", float, Any]
 
 DECODED_KEPT = 256  # recent frames' decoded events, shared by the worker's viewers
 
-_decoded: dict[bytes | str, list[dict[str, Any]]] = {}
+_decoded: dict[bytes | str, list[Check]] = {}
 
 
-def decode(payload: bytes | str) -> list[dict[str, Any]]:
-    """A frame's events. The server sends every viewer of a broadcast the same frame, byte for
-    byte, so a worker decodes each distinct frame once and its viewers share the result (they
-    only read it); every viewer still checks every event."""
-    events = _decoded.get(payload)
-    if events is None:
+def decode(payload: bytes | str) -> list[Check]:
+    """A frame's events, as checks. The server sends every viewer of a broadcast the same
+    frame, byte for byte, so a worker decodes each distinct frame once and its viewers share
+    the result (they only read it); every viewer still checks every event."""
+    checks = _decoded.get(payload)
+    if checks is None:
         if len(_decoded) >= DECODED_KEPT:
             _decoded.clear()
-        events = _decoded[payload] = json.loads(payload)
-    return events
+        checks = _decoded[payload] = [
+            _check(event) for event in json.loads(payload) if event["type"] not in IGNORED
+        ]
+    return checks
+
+
+def _check(event: dict[str, Any]) -> Check:
+    action = _ACTIONS.get(event["type"], OTHER)
+    data = event["data"]
+    if action == COMMENT:
+        data = data["id"]
+    elif action == RESET:
+        data = data["last_event_id"]
+    return (action, event["id"], event["ts"], data)
 
 
 class Viewer:
@@ -57,39 +77,38 @@ class Viewer:
         self.errors = 0  # error events (a refused reaction or comment)
 
     def frame(self, payload: bytes | str) -> None:
+        # The hot path of the load generator (a call per frame per viewer): kept plain.
         now = time.time() * 1000
-        events = decode(payload)
         self.frames += 1
-        first = self.connected_at is None
-        for event in events:
-            kind = event["type"]
-            if kind == "hello":
-                data = event["data"]
-                self.ledger.start(data["last_event_id"])
-                self.totals = data["broadcast"]["reactions"]
-                self.connected_at = time.monotonic()
-                if self.hello is not None and not self.hello.done():
-                    self.hello.set_result(None)
+        live = self.measuring and self.connected_at is not None  # a first frame's replay isn't
+        ledger = self.ledger
+        for action, event_id, ts, detail in decode(payload):
+            if action == HELLO:
+                self._hello(detail)
                 continue
-            if kind in IGNORED:
-                continue
-            if kind == "error":
+            if action == ERROR:
                 self.errors += 1
                 continue
-            event_id = event["id"]
-            if event_id is not None and not self.ledger.event(event_id):
+            if event_id is not None and not ledger.event(event_id):
                 continue
             self.deliveries += 1
-            if kind == "reactions":
-                self.totals = event["data"]
-            elif kind == "comment.created":
-                self.ledger.comment(event["data"]["id"])
-            elif kind == "reset":
-                self.ledger.reset(event["data"]["last_event_id"])
-            if self.measuring and not first:  # a replay in the first frame is not "live"
-                latency = now - event["ts"]
+            if action == REACTIONS:
+                self.totals = detail
+            elif action == COMMENT:
+                ledger.comment(detail)
+            elif action == RESET:
+                ledger.reset(detail)
+            if live:
+                latency = now - ts
                 self.histogram.add(latency)
                 self.reservoir.add(now / 1000, latency)
+
+    def _hello(self, data: dict[str, Any]) -> None:
+        self.ledger.start(data["last_event_id"])
+        self.totals = data["broadcast"]["reactions"]
+        self.connected_at = time.monotonic()
+        if self.hello is not None and not self.hello.done():
+            self.hello.set_result(None)
 
 
 class _Stream(asyncio.Protocol):
@@ -117,6 +136,12 @@ class _Stream(asyncio.Protocol):
         self.on_lost()
 
     def data_received(self, data: bytes) -> None:
+        if self.head_done and not self.buffer:
+            # The usual case: whole frames, nothing left over from before; no copying.
+            used = self.parse(data)
+            if used < len(data):
+                self.buffer += data[used:]
+            return
         self.buffer += data
         if not self.head_done:
             end = self.buffer.find(b"\r\n\r\n")
@@ -128,12 +153,13 @@ class _Stream(asyncio.Protocol):
             if not self.accept_head(head):
                 self.transport.close()  # type: ignore[union-attr]
                 return
-        self.parse()
+        del self.buffer[: self.parse(self.buffer)]
 
     def accept_head(self, head: str) -> bool:
         raise NotImplementedError("subclasses of _Stream must provide accept_head()")
 
-    def parse(self) -> None:
+    def parse(self, buf: bytes | bytearray) -> int:
+        """Take what ``buf`` holds of the body; return how many bytes were used."""
         raise NotImplementedError("subclasses of _Stream must provide parse()")
 
     def close(self) -> None:
@@ -160,8 +186,8 @@ class WebSocketStream(_Stream):
     def accept_head(self, head: str) -> bool:
         return head.startswith("HTTP/1.1 101")
 
-    def parse(self) -> None:
-        buf, pos, end = self.buffer, 0, len(self.buffer)
+    def parse(self, buf: bytes | bytearray) -> int:
+        pos, end = 0, len(buf)
         while end - pos >= 2:
             b0, b1 = buf[pos], buf[pos + 1]
             length, start = b1 & 0x7F, pos + 2
@@ -175,9 +201,13 @@ class WebSocketStream(_Stream):
                 length, start = struct.unpack_from("!Q", buf, pos + 2)[0], pos + 10
             if end - start < length:
                 break
-            self._frame(b0, bytes(buf[start : start + length]))
+            payload = bytes(buf[start : start + length])
+            if b0 == 0x81:  # a whole text frame: what the server sends
+                self.viewer.frame(payload)
+            else:
+                self._frame(b0, payload)
             pos = start + length
-        del buf[:pos]
+        return pos
 
     def send_text(self, text: str) -> None:
         """One masked text frame (clients must mask; the key is random per frame)."""
@@ -222,9 +252,10 @@ class SSEStream(_Stream):
         self.chunked = "transfer-encoding: chunked" in head.lower()
         return head.startswith("HTTP/1.1 200")
 
-    def parse(self) -> None:
+    def parse(self, buf: bytes | bytearray) -> int:
+        pos = len(buf)
         if self.chunked:
-            buf, pos = self.buffer, 0
+            pos = 0
             while True:
                 eol = buf.find(b"\r\n", pos)
                 if eol < 0:
@@ -234,11 +265,10 @@ class SSEStream(_Stream):
                     break
                 self.text += buf[eol + 2 : eol + 2 + size]
                 pos = eol + 2 + size + 2
-            del buf[:pos]
         else:
-            self.text += self.buffer
-            self.buffer.clear()
+            self.text += buf
         self._messages()
+        return pos
 
     def _messages(self) -> None:
         text, pos = self.text, 0

@@ -15,13 +15,14 @@ from typing import Any
 
 FLOOR_MS = 0.05  # latencies below this share bucket 0
 _STEP = math.log(1.02)
+_SCALE = 1 / _STEP
 
 
 def bucket_of(ms: float) -> int:
     """The histogram bucket of a latency in milliseconds."""
     if ms < FLOOR_MS:
         return 0
-    return int(math.log(ms / FLOOR_MS) / _STEP) + 1
+    return int(math.log(ms / FLOOR_MS) * _SCALE) + 1
 
 
 def bucket_top(index: int) -> float:
@@ -84,14 +85,15 @@ class Reservoir:
         self.size = size
         self.seen = 0
         self.points: list[tuple[float, float]] = []
-        self._rng = rng or random.Random()
+        self._random = (rng or random.Random()).random
 
     def add(self, at: float, ms: float) -> None:
         self.seen += 1
         if len(self.points) < self.size:
             self.points.append((at, ms))
         else:
-            slot = self._rng.randrange(self.seen)
+            # Point ``seen`` replaces a random one with probability size/seen (algorithm R).
+            slot = int(self._random() * self.seen)
             if slot < self.size:
                 self.points[slot] = (at, ms)
 

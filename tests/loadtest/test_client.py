@@ -136,6 +136,20 @@ class TestWebSocketStream:
             stream.data_received(data[i : i + 777])
         assert (viewer.ledger.comments, viewer.ledger.gaps) == (399, 0)
 
+    def test_whole_frames_and_a_partial_one_in_one_read(self):
+        viewer = new_viewer()
+        stream = self.stream(viewer)
+        stream.data_received(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+        frames = [ws_frame(json.dumps([hello(0)]).encode())]
+        frames += [ws_frame(json.dumps([comment(i, 100 + i)]).encode()) for i in (1, 2, 3)]
+        data = b"".join(frames)
+        cut = len(data) - 5
+        stream.data_received(data[:cut])
+        assert viewer.ledger.comments == 2
+        stream.data_received(data[cut:])
+        ledger = viewer.ledger
+        assert (ledger.comments, ledger.comment_sum, ledger.gaps) == (3, 306, 0)
+
     def test_a_close_frame_records_its_code(self):
         viewer = new_viewer()
         stream = self.stream(viewer)
