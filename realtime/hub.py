@@ -5,20 +5,24 @@ its encoded string) to every local connection on the topic; each connection writ
 or queues it. Nothing here is per viewer in Redis, and nothing goes through Channels'
 ``dispatch``.
 
-Events are handed on in batches: the events of a topic that arrive in one turn of the event
-loop (while a previous fan-out ran, say), or within ``FLUSH_INTERVAL`` seconds of the topic's
-last fan-out, go to each connection together, as one frame. A write to a socket (a system
-call per connection per frame) is most of what a delivery costs, so under load a frame
+Events are handed on by a sweep: a walk over the topic's subscribers that gives each, as one
+frame, every event it has not had yet. A write to a socket (a system call per connection per
+frame) is most of what a delivery costs, so a sweep over a big audience takes a while, and it
+lets the loop run between steps of ``SWEEP_STEP`` subscribers: an event that arrives meanwhile
+joins the frames of everyone the sweep has not reached yet, and those it passed get it from the
+next sweep, which starts where this one began. So an event waits at most one sweep, where
+handing it on in passes (every subscriber gets the events that arrived before the pass began)
+made it wait for the pass under way and then its own: p99 ~1.9 passes. Under load a frame
 carries more events instead of the server falling behind; when the load is light each event
-still goes out as soon as it arrives.
+still goes out as soon as it arrives. A sweep begins at most once per ``FLUSH_INTERVAL``, so
+events that arrive within that share a frame.
 
 In a reconnect storm (``STORM_JOINS`` viewers or more joining the process's topics in a second
-or two) the fan-out yields: a topic's next pass starts no sooner than its last pass took times
-``1 / STORM_FANOUT_SHARE`` after the last began, so the loop spends most of its time taking the
-viewers back (their handshakes, their replays) and the viewers already back get fewer, fuller
-frames meanwhile. Measured with 10,000 viewers reconnecting at once during a 40 s drive: all
-back in 15 s instead of 27-29, and the drive's p99 0.87-0.89 s instead of 0.40-0.53 s
-(docs/performance.md). Outside storms nothing changes.
+or two) the fan-out yields: after each step the sweep waits until that step took no more than
+``STORM_FANOUT_SHARE`` of the time since it began, so the loop spends most of its time taking
+the viewers back (their handshakes, their replays) and the viewers already back get fewer,
+fuller frames meanwhile. Measured with 10,000 viewers reconnecting at once during a 40 s drive:
+all back in 15 s instead of 27-29 (docs/performance.md). Outside storms nothing changes.
 
 ``Hub`` serves the in-process store: the store hands events to it directly. ``RedisHub``
 holds one Redis pub/sub subscription per topic with local connections (subscribed when the
@@ -64,19 +68,43 @@ class Subscriber(Protocol):
         (one frame), False when queued or dropped."""
 
 
+class _Topic:
+    """One topic's subscribers and the sweep that hands its events on (see the module's
+    docstring). Events get a sequence number on arrival; a subscriber's ``owed`` entry is the
+    number of the first event it has not had."""
+
+    __slots__ = ("owed", "order", "cursor", "log", "log_start", "cycle_from", "started", "next_at")
+
+    def __init__(self, now: float) -> None:
+        self.owed: dict[Subscriber, int] = {}  # also the subscribers, in the order they joined
+        self.order: list[Subscriber] = []  # this cycle's visiting order (joiners at the end)
+        self.cursor = 0  # the next to visit in ``order``; None between sweeps
+        self.log: list[Event] = []  # events not yet handed to every subscriber
+        self.log_start = 0  # the sequence number of ``log[0]``
+        self.cycle_from: int | None = None  # the end of the log when this cycle began
+        self.started = now - 3600.0  # when this cycle (or the last one) began
+        self.next_at = 0.0  # the sweep's next step may not start before (storm mode)
+
+    def __len__(self) -> int:
+        return len(self.owed)
+
+    @property
+    def end(self) -> int:
+        return self.log_start + len(self.log)
+
+
 class Hub:
     """Local fan-out for one event loop."""
+
+    SWEEP_STEP = 500  # subscribers visited before the sweep lets the loop run other work
 
     def __init__(self, history: HistoryStore) -> None:
         self.history = history
         self.loop = asyncio.get_running_loop()
-        self.topics: dict[str, set[Subscriber]] = {}
+        self.topics: dict[str, _Topic] = {}
         self.flush_interval: float = option("FLUSH_INTERVAL")
         self.storm_joins: int = option("STORM_JOINS")
         self.storm_share: float = option("STORM_FANOUT_SHARE")
-        self._pending: dict[str, list[Event]] = {}  # per topic: events not yet handed on
-        self._flushed_at: dict[str, float] = {}  # per topic: when its last fan-out started
-        self._took: dict[str, float] = {}  # per topic: how long its last fan-out took
         # Joins counted per second of loop time: since ``_joins_since``, and the second before.
         self._joins = self._joins_before = 0
         self._joins_since = self.loop.time()
@@ -84,39 +112,38 @@ class Hub:
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Start handing the topic's events to ``subscriber``. Once this returns, every event
         the store announces later reaches it."""
-        self.topics.setdefault(topic, set()).add(subscriber)
+        state = self.topics.get(topic)
+        if state is None:
+            state = self.topics[topic] = _Topic(self.loop.time())
+        if subscriber not in state.owed:
+            state.owed[subscriber] = state.end
+            state.order.append(subscriber)
         self._count_joins()
         self._joins += 1
 
     def leave(self, topic: str, subscriber: Subscriber) -> None:
         """Stop handing events to ``subscriber`` (idempotent)."""
-        subscribers = self.topics.get(topic)
-        if subscribers is not None:
-            subscribers.discard(subscriber)
-            if not subscribers:
+        state = self.topics.get(topic)
+        if state is not None:
+            state.owed.pop(subscriber, None)
+            if not state.owed:
                 del self.topics[topic]
-                self._flushed_at.pop(topic, None)
-                self._took.pop(topic, None)
 
     def deliver(self, topic: str, event: Event) -> None:
-        """Hand an event to every local subscriber of the topic, in order: at the end of this
-        turn of the loop, or ``flush_interval`` after the topic's last fan-out began, with
-        whatever else the topic gets until then."""
-        pending = self._pending.get(topic)
-        if pending is not None:
-            pending.append(event)
+        """Hand an event to every local subscriber of the topic, in order: the sweep under
+        way takes it to those it has not reached yet, the next sweep to the others."""
+        state = self.topics.get(topic)
+        if state is None:
             return
-        if topic not in self.topics:
-            return
-        self._pending[topic] = [event]
-        last = self._flushed_at.get(topic, 0.0)
-        due = last + self.flush_interval
-        if self._storming():
-            due = max(due, last + self._took.get(topic, 0.0) / self.storm_share)
-        if due <= self.loop.time():
-            self.loop.call_soon(self._flush, topic)
+        state.log.append(event)
+        if state.cycle_from is None and len(state.log) == 1:  # no sweep under way or due
+            self._schedule(topic, state, max(state.next_at, state.started + self.flush_interval))
+
+    def _schedule(self, topic: str, state: _Topic, at: float) -> None:
+        if at <= self.loop.time():
+            self.loop.call_soon(self._sweep, topic, state)
         else:
-            self.loop.call_at(due, self._flush, topic)
+            self.loop.call_at(at, self._sweep, topic, state)
 
     def _count_joins(self) -> None:
         """Start a new second of join counting when the current one is over."""
@@ -131,24 +158,55 @@ class Hub:
         self._count_joins()
         return self._joins + self._joins_before >= self.storm_joins
 
-    def _flush(self, topic: str) -> None:
-        events = self._pending.pop(topic)
-        self._flushed_at[topic] = self.loop.time()
-        subscribers = tuple(self.topics.get(topic, ()))
-        if not subscribers:
-            return
+    def _sweep(self, topic: str, state: _Topic) -> None:
+        """One step of a sweep: the next ``SWEEP_STEP`` subscribers get what they are owed,
+        each as one frame."""
+        if self.topics.get(topic) is not state:
+            return  # everyone left meanwhile
         started = time.monotonic()  # uvloop's loop.time() stands still within a callback
-        batch = Batch(events)
-        frames = 0
-        for subscriber in subscribers:
+        if state.cycle_from is None:
+            state.cycle_from, state.started, state.cursor = state.end, self.loop.time(), 0
+            state.order = list(state.owed)
+        end, log_start, log, owed = state.end, state.log_start, state.log, state.owed
+        batches: dict[int, Batch] = {}  # by the first event owed: built once, shared
+        order, stop = state.order, min(len(state.order), state.cursor + self.SWEEP_STEP)
+        frames = delivered = 0
+        for subscriber in order[state.cursor : stop]:
+            first = owed.get(subscriber)
+            if first is None or first >= end:
+                continue  # it left, or has everything
+            batch = batches.get(first)
+            if batch is None:
+                batch = batches[first] = Batch(log[first - log_start :])
+            owed[subscriber] = end
             frames += subscriber.push(batch)
+            delivered += end - first
+        state.cursor = stop
         metrics.FRAMES_SENT.inc(frames)
-        metrics.EVENTS_DELIVERED.inc(len(subscribers) * len(events))
-        # Once per event, not per frame: most frames are written right here, by push.
+        metrics.EVENTS_DELIVERED.inc(delivered)
+        took = time.monotonic() - started
+        state.next_at = self.loop.time()
+        if self._storming():  # let the joins have the rest of the loop
+            state.next_at += took / self.storm_share - took
+        if stop < len(order):
+            self._schedule(topic, state, state.next_at)
+        else:
+            self._cycle_done(topic, state)
+
+    def _cycle_done(self, topic: str, state: _Topic) -> None:
+        """Everyone has what arrived before the cycle began; what arrived since is owed to
+        those visited before it arrived: another cycle takes it to them."""
+        done = state.cycle_from - state.log_start  # type: ignore[operator]
         now = now_ms()
-        for event in events:
+        for event in state.log[:done]:
             metrics.DELIVERY_LATENCY.observe(max(0.0, now - event.ts) / 1000)
-        self._took[topic] = time.monotonic() - started
+        del state.log[:done]
+        state.log_start += done
+        state.cycle_from = None
+        if state.log:
+            self._schedule(
+                topic, state, max(state.next_at, state.started + self.flush_interval)
+            )
 
 
 class RedisHub(Hub):

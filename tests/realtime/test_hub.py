@@ -79,6 +79,33 @@ async def test_a_topic_gets_at_most_one_fan_out_per_flush_interval(settings):
     assert [[e.data["n"] for e in batch.events] for batch in viewer.batches] == [[1], [2, 3]]
 
 
+async def test_an_event_that_arrives_during_a_sweep_joins_the_frames_of_those_not_reached_yet(
+    settings, monkeypatch
+):
+    monkeypatch.setattr(Hub, "SWEEP_STEP", 2)
+    hub, first = await watching(settings, flush_interval=0)
+    later = [Collector() for _ in range(4)]
+    for viewer in later:
+        await hub.join("t", viewer)
+    one, two = make_event("x", {"n": 1}, event_id=1), make_event("x", {"n": 2}, event_id=2)
+    loop = asyncio.get_running_loop()
+    pushed = first.push
+
+    def arrives_meanwhile(batch: Any) -> bool:
+        if batch.first_id == 1:  # during the sweep's first step
+            loop.call_soon(hub.deliver, "t", two)
+        return pushed(batch)
+
+    first.push = arrives_meanwhile  # type: ignore[method-assign]
+    hub.deliver("t", one)
+    for viewer in [first, *later]:
+        assert await viewer.wait_for(2) == [one, two]  # each once, in order
+    frames = [[[e.id for e in batch.events] for batch in v.batches] for v in [first, *later]]
+    # The first step (two viewers) had gone by when 2 arrived: they get it from the next sweep.
+    assert frames == [[[1], [2]]] * 2 + [[[1, 2]]] * 3
+    assert later[1].batches[0] is later[2].batches[0]  # one frame, built once
+
+
 class SlowViewer(Collector):
     """A subscriber that takes 50 ms to write: a fan-out pass as long as a big audience's."""
 
