@@ -73,7 +73,7 @@ class _Topic:
     docstring). Events get a sequence number on arrival; a subscriber's ``owed`` entry is the
     number of the first event it has not had."""
 
-    __slots__ = ("owed", "order", "cursor", "log", "log_start", "cycle_from", "started", "next_at")
+    __slots__ = ("cursor", "cycle_from", "log", "log_start", "next_at", "order", "owed", "started")
 
     def __init__(self, now: float) -> None:
         self.owed: dict[Subscriber, int] = {}  # also the subscribers, in the order they joined
@@ -204,9 +204,7 @@ class Hub:
         state.log_start += done
         state.cycle_from = None
         if state.log:
-            self._schedule(
-                topic, state, max(state.next_at, state.started + self.flush_interval)
-            )
+            self._schedule(topic, state, max(state.next_at, state.started + self.flush_interval))
 
 
 class RedisHub(Hub):
