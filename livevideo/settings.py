@@ -205,7 +205,7 @@ REALTIME = {
     # Seconds a topic's history (in Redis) outlives its last event.
     "HISTORY_TTL": int(os.environ.get("REALTIME_HISTORY_TTL", str(24 * 3600))),
     "REDIS_URL": REDIS_URL,
-    "KEY_PREFIX": "rt",  # Redis keys and channels: rt:{topic}, rt:{topic}:seq, rt:{topic}:log
+    "KEY_PREFIX": "rt",  # Redis keys rt:{topic}:seq, :log, :start; channels rt:<db>:{topic}
     # Latest-wins snapshots (reaction totals) go out at most this often per topic.
     "SNAPSHOT_INTERVAL": float(os.environ.get("REALTIME_SNAPSHOT_INTERVAL", "0.25")),
     # A broadcast's events go out at most this often per process: what arrives in between

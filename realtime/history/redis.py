@@ -3,10 +3,12 @@
 Per topic: a counter (``rt:{topic}:seq``), the value it started from (``rt:{topic}:start``)
 and a sorted set of encoded events scored by id (``rt:{topic}:log``), where ``rt`` is
 ``REALTIME["KEY_PREFIX"]``. One Lua script numbers, retains, trims and PUBLISHes an event to
-the topic's channel (``rt:{topic}``); Redis runs scripts one at a time, so every process
-receives a topic's events in id order. Keys expire ``ttl`` seconds after the topic's last
-event. A counter that is missing (a new topic, expired keys, a Redis restarted empty) starts
-again from ``counter_start()``, the clock, so ids never go back.
+the topic's channel (``rt:<db>:{topic}``, ``<db>`` the database number: keys belong to a
+database, but pub/sub channels to the whole Redis server, so without it two deployments on two
+databases of one Redis would hear each other's events); Redis runs scripts one at a time, so
+every process receives a topic's events in id order. Keys expire ``ttl`` seconds after the
+topic's last event. A counter that is missing (a new topic, expired keys, a Redis restarted
+empty) starts again from ``counter_start()``, the clock, so ids never go back.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis.commands.core import AsyncScript
+from redis.connection import parse_url
 
 from realtime.clients import redis_client
 from realtime.history.base import HistoryStore, Replay, counter_start
@@ -62,18 +65,23 @@ class RedisHistory(HistoryStore):
         if not redis_url:
             raise ValueError("RedisHistory needs REALTIME['REDIS_URL']")
         super().__init__(size=size, ttl=ttl, redis_url=redis_url, key_prefix=key_prefix)
+        self._channel_prefix = f"{key_prefix}:{parse_url(redis_url).get('db', 0)}:"
 
     def channel(self, topic: str) -> str:
         """The pub/sub channel that carries a topic's events."""
         # The braces keep a topic's keys in one hash slot, should this run on a cluster.
-        return f"{self.key_prefix}:{{{topic}}}"
+        return f"{self._channel_prefix}{{{topic}}}"
 
     def topic_of(self, channel: bytes) -> str:
         """The topic a channel carries (``channel``'s inverse)."""
-        return channel.decode()[len(self.key_prefix) + 2 : -1]
+        return channel.decode()[len(self._channel_prefix) + 1 : -1]
+
+    def key(self, topic: str, part: str) -> str:
+        """The Redis key of a topic's ``seq``, ``log`` or ``start``."""
+        return f"{self.key_prefix}:{{{topic}}}:{part}"
 
     def _keys(self, topic: str) -> list[str]:
-        return [f"{self.channel(topic)}:{key}" for key in ("seq", "log", "start")]
+        return [self.key(topic, part) for part in ("seq", "log", "start")]
 
     async def append(
         self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str

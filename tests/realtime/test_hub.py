@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio
 
 from realtime.conf import get_history
+from realtime.history.redis import RedisHistory
 from realtime.hub import Hub, RedisHub, get_hub
 from realtime.protocol import make_event
 from tests.realtime.streamtools import realtime_settings
@@ -183,9 +184,28 @@ async def lost_append(client: Any, topic: str, event_id: int) -> None:
     """Store an event the way the append script does, but without publishing it: a pub/sub
     message that never arrived."""
     store = get_history()
-    seq, log = f"{store.channel(topic)}:seq", f"{store.channel(topic)}:log"
+    seq, log = store.key(topic, "seq"), store.key(topic, "log")
     await client.set(seq, event_id)
     await client.zadd(log, {make_event("x", {"n": event_id}, event_id=event_id).encoded: event_id})
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_a_deployment_on_another_database_of_the_same_redis_is_not_heard(use_redis):
+    # Pub/sub channels belong to the whole Redis server, keys to one database.
+    hub, viewer = get_hub(), Collector()
+    await hub.join("t", viewer)
+    other_db = 1 + int(use_redis.rsplit("/", 1)[1] or 0) % 15
+    elsewhere = RedisHistory(size=5, redis_url=f"{use_redis.rsplit('/', 1)[0]}/{other_db}")
+    try:
+        await append(elsewhere, "t", {"from": "elsewhere"})
+        ours = await append(get_history(), "t", {"from": "here"})
+        assert await viewer.wait_for(1) == [ours]
+        await asyncio.sleep(0.05)
+        assert viewer.events == [ours]
+    finally:
+        await elsewhere.clear("t")
+        hub.leave("t", viewer)
 
 
 @pytest.mark.redis
@@ -253,7 +273,7 @@ async def test_a_gap_history_no_longer_covers_tells_clients_to_reset(client):
     collector = Collector()
     await hub.join("t", collector)
     store = get_history()
-    await client.set(f"{store.channel('t')}:seq", 7)  # ids 1..7 went out, none arrived,
+    await client.set(store.key("t", "seq"), 7)  # ids 1..7 went out, none arrived,
     await lost_append(client, "t", 7)  # and history only has the last of them
     await append(store, "t", {})
     reset, event = await collector.wait_for(2)
