@@ -69,9 +69,14 @@ class TokenOrSessionAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        headers = {
-            name.decode("latin1").lower(): value.decode("latin1")
-            for name, value in scope.get("headers", [])
-        }
-        scope = {**scope, "user": await user_from_headers(headers)}
-        return await self.inner(scope, receive, send)
+        # Nothing but ``scope`` stays in this frame, which lives as long as the connection.
+        user = await user_from_headers(_headers(scope))
+        return await self.inner({**scope, "user": user}, receive, send)
+
+
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    """The scope's headers by lower-case name."""
+    return {
+        name.decode("latin1").lower(): value.decode("latin1")
+        for name, value in scope.get("headers", [])
+    }

@@ -5,8 +5,12 @@ what arrives twice (in the replay and live) is dropped by id. Live events wait i
 the transport's writer takes everything queued at once and sends it as one frame. A transport
 that can write without waiting (``write_now``, the WebSocket) has an event written at once, by
 the hub, while its writer is idle: waking a writer task per connection per event was most of
-the cost of a delivery. When such a write has to wait (the client's buffer is full), the
-writer finishes it before it sends anything else, so order holds. While the writer is busy
+the cost of a delivery. With ``serve`` (the WebSocket) there is no writer task at all while
+the connection is idle, keep-alives included: one is started when a write has to wait, and
+ends once everything queued is sent (an idle task and its frames were ~2.5 KB of each
+connection's memory); with ``batches`` (SSE) the writer is a task that waits for work. When
+a direct write has to wait (the client's buffer is full), the writer finishes it before it
+sends anything else, so order holds. While the writer is busy
 sending (a client that does not read makes that send wait), the queue may grow to
 ``max_backlog`` events; one more and the connection leaves the hub at once (its
 memory stays bounded and nobody else waits for it) and the transport closes it; the client
@@ -17,6 +21,7 @@ the client: the writer takes it all on its next turn.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +33,7 @@ from realtime.conf import get_history
 from realtime.history.base import Replay
 from realtime.hub import Hub, get_hub
 from realtime.loops import for_loop
-from realtime.protocol import RESET, Batch, Event, make_event, now_ms
+from realtime.protocol import KEEPALIVE, RESET, Batch, Event, make_event, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,28 @@ class SlowConsumer(Exception):
 
 
 class Connection:
+    __slots__ = (
+        "_drainer",
+        "_hub",
+        "_idle",
+        "_keepalive",
+        "_last_id",
+        "_loop",
+        "_queue",
+        "_send",
+        "_sent_at",
+        "_silent",
+        "_unfinished",
+        "_wake",
+        "id",
+        "max_backlog",
+        "on_overflow",
+        "overflowed",
+        "topic",
+        "transport",
+        "write_now",
+    )
+
     def __init__(
         self,
         topic: str,
@@ -59,12 +86,16 @@ class Connection:
         self.write_now = write_now
         self.overflowed = False
         self._queue: list[Event] = []
-        self._wake = asyncio.Event()
-        self._idle = False  # the writer is waiting for events (not sending)
+        # The writer is told of work by ``_wake`` (``batches``, a writer that waits) or is a
+        # task started when there is work and gone when it is done (``serve``): ``_drainer``.
+        self._wake: asyncio.Event | None = None
+        self._send: Callable[[list[Event]], Awaitable[None]] | None = None
+        self._drainer: asyncio.Task[None] | None = None
+        self._idle = False  # the writer is waiting for events (or, with ``serve``, not running)
         self._unfinished: Awaitable[None] | None = None  # a direct write that had to wait
         self._loop = asyncio.get_running_loop()
         self._sent_at = self._loop.time()  # when the last frame went out
-        self._keepalive = 0.0  # seconds of silence before a keep-alive (set by batches)
+        self._keepalive = 0.0  # seconds of silence before a keep-alive (set by the writer)
         self._silent = False  # the ticker found it silent for that long: a keep-alive is due
         self._last_id: int | None = None  # newest id queued or sent; None until opened
         self._hub: Hub | None = None
@@ -109,7 +140,7 @@ class Connection:
             self._overflow()
             return False
         self._queue.extend(batch.events)
-        self._wake.set()
+        self._kick()
         return False
 
     def _fresh(self, events: list[Event]) -> list[Event]:
@@ -133,22 +164,90 @@ class Connection:
             # The writer finishes this write first; until then events queue behind it.
             self._unfinished = unfinished
             self._idle = False
+            self._kick()
+
+    def _kick(self) -> None:
+        """There is something for the writer to do: wake it, or (``serve``) start it."""
+        if self._wake is not None:
             self._wake.set()
+        elif self._send is not None and self._drainer is None:
+            self._idle = False
+            self._drainer = self._loop.create_task(self._drain())
 
     def _overflow(self) -> None:
         metrics.SLOW_CLIENTS_DROPPED.inc()
         self.overflowed = True
         self._queue.clear()
         self.close()
-        self._wake.set()
+        self._kick()
         if self.on_overflow is not None:
             self.on_overflow()
 
+    def serve(self, send: Callable[[list[Event]], Awaitable[None]], keepalive: float) -> None:
+        """Write from now on (the transport has just sent the first frame) without a writer
+        task waiting: events and keep-alives are written at once (``write_now``) while
+        nothing is queued or being written, and otherwise by a task started then, which sends
+        what queued with ``send`` (one frame per batch) and ends when nothing is left. An idle
+        connection holds no task (a waiting task and its frames were a quarter of what a
+        connection cost in memory). The alternative to ``batches``."""
+        self._send = send
+        self._keepalive = keepalive
+        self._sent_at = self._loop.time()
+        _Ticker.of(self._loop).watch(self)
+        if self._queue:
+            self._kick()
+        else:
+            self._idle = True
+
+    async def _drain(self) -> None:
+        """``serve``'s writer: sends what is queued until nothing is left, then ends."""
+        try:
+            while not self.overflowed:  # overflowed: the transport closes
+                if self._unfinished is not None:
+                    unfinished, self._unfinished = self._unfinished, None
+                    await unfinished
+                elif self._queue:
+                    batch, self._queue = self._queue, []
+                    await self._send(batch)  # type: ignore[misc]
+                    self._sent(batch)
+                elif self._silent:
+                    self._silent = False
+                    if self._loop.time() >= self._sent_at + self._keepalive:
+                        self._sent_at = self._loop.time()
+                        await self._send([make_event(KEEPALIVE, {})])  # type: ignore[misc]
+                        metrics.FRAMES_SENT.inc()
+                else:
+                    break
+        except Exception:
+            # The client is gone (the server refuses the send): the transport hears of the
+            # disconnect and closes.
+            logger.debug("realtime: a write failed", exc_info=True)
+        finally:
+            self._drainer = None
+            self._idle = self._send is not None  # still serving: idle again
+
+    def _sent(self, batch: list[Event]) -> None:
+        """The transport has written ``batch`` as one frame."""
+        self._sent_at = self._loop.time()
+        metrics.FRAMES_SENT.inc()
+        metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - batch[0].ts) / 1000)
+
+    def _silence(self, keepalive: Callable[[], Batch]) -> None:
+        """The ticker found the connection idle and silent for its keep-alive interval."""
+        if self._send is not None and self.write_now is not None:
+            metrics.FRAMES_SENT.inc()
+            self._write_now(keepalive())
+        else:
+            self._silent = True
+            self._kick()
+
     async def batches(self, keepalive: float) -> AsyncIterator[list[Event]]:
         """Everything queued, one list at a time; an empty list after ``keepalive`` seconds
-        with nothing to send. Raises ``SlowConsumer`` once the backlog has overflowed."""
+        with nothing to send. Raises ``SlowConsumer`` once the backlog has overflowed.
+        The writer that iterates this waits in it while there is nothing to send (SSE)."""
         self._sent_at = self._loop.time()  # the transport has just sent the first frame
         self._keepalive = keepalive
+        wake = self._wake = asyncio.Event()
         ticker = _Ticker.of(self._loop)
         ticker.watch(self)
         try:
@@ -156,10 +255,10 @@ class Connection:
                 if not (self._queue or self.overflowed or self._unfinished or self._silent):
                     self._idle = True
                     try:
-                        await self._wake.wait()
+                        await wake.wait()
                     finally:
                         self._idle = False
-                self._wake.clear()
+                wake.clear()
                 if self._unfinished is not None:
                     unfinished, self._unfinished = self._unfinished, None
                     await unfinished
@@ -168,10 +267,7 @@ class Connection:
                 if self._queue:
                     batch, self._queue = self._queue, []
                     yield batch
-                    # The transport has written the frame.
-                    self._sent_at = self._loop.time()
-                    metrics.FRAMES_SENT.inc()
-                    metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - batch[0].ts) / 1000)
+                    self._sent(batch)  # the transport has written the frame
                 elif self._silent:
                     self._silent = False
                     if self._loop.time() >= self._sent_at + keepalive:  # nothing went since
@@ -182,11 +278,17 @@ class Connection:
             ticker.forget(self)
 
     def close(self) -> None:
-        """Leave the topic (idempotent)."""
+        """Leave the topic and (``serve``) stop writing (idempotent)."""
         if self._hub is not None:
             self._hub.leave(self.topic, self)
             self._hub = None
             metrics.CONNECTIONS.labels(self.transport).dec()
+        if self._send is not None:
+            self._send = None
+            self._idle = False
+            _Ticker.of(self._loop).forget(self)
+            if self._drainer is not None:
+                self._drainer.cancel()  # it may be stuck sending to a client that stalled
 
 
 def _replay(key: tuple[str, int | None]) -> Awaitable[Replay]:
@@ -200,9 +302,10 @@ _replays: NextFlight[tuple[str, int | None], Replay] = NextFlight(_replay)
 
 class _Ticker:
     """Finds the connections of one event loop that have been silent for their keep-alive
-    interval and wakes their writers: one timer for all of them, instead of a timeout
-    re-armed on every wait of every writer (most of an SSE frame's cost, and memory per
-    connection). A keep-alive goes out up to a quarter interval late."""
+    interval and has a keep-alive sent (written at once, or by their writer): one timer for
+    all of them, instead of a timeout re-armed on every wait of every writer (most of an SSE
+    frame's cost, and memory per connection). A keep-alive goes out up to a quarter interval
+    late."""
 
     _tickers: dict[asyncio.AbstractEventLoop, _Ticker] = {}
 
@@ -228,12 +331,20 @@ class _Ticker:
             while self.connections:
                 await asyncio.sleep(min(c._keepalive for c in self.connections) / 4)
                 now = self.loop.time()
-                for connection in self.connections:
+                # One keep-alive frame for every connection written to on this tick.
+                keepalive = functools.partial(_shared_keepalive, [])
+                for connection in list(self.connections):  # a write may close one
                     if connection._idle and now >= connection._sent_at + connection._keepalive:
-                        connection._silent = True
-                        connection._wake.set()
+                        connection._silence(keepalive)
         finally:
             self.task = None
+
+
+def _shared_keepalive(made: list[Batch]) -> Batch:
+    """The keep-alive batch of this tick (``made``: empty until the first asks for it)."""
+    if not made:
+        made.append(Batch([make_event(KEEPALIVE, {})]))
+    return made[0]
 
 
 class StreamHooks:

@@ -10,9 +10,10 @@ False closes with 4403; ``get_hello_data``; ``stream_opened``/``stream_closed``)
 ``receive_<type>`` method for each client message type they list in
 ``client_message_types``. ``ping`` is answered here. A message may carry a ``ref`` (a short
 string or an integer): the ``error`` event that answers it carries the same ``ref``. After
-the first frame, each event (or reply to this client) is written by the hub at once while the
-connection's writer task is idle, and queued for the writer otherwise (see
-``realtime.connection``): either way in order.
+the first frame, each event (or reply to this client) is written at once while nothing is
+queued or being written, and otherwise queued for a writer task that exists only until the
+queue is empty (``Connection.serve``): either way in order. An idle connection holds no task
+but the server's own.
 
 Close codes: 4404 unknown topic, 4403 not authorized, 4008 slow consumer (resume with
 ``last_event_id``). Unknown topics are accepted and then closed, so browsers see the code.
@@ -21,7 +22,6 @@ Close codes: 4404 unknown topic, 4403 not authorized, 4008 slow consumer (resume
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from realtime.conf import option
-from realtime.connection import Connection, SlowConsumer, StreamTransport
-from realtime.protocol import KEEPALIVE, Batch, Event, frame, make_event, parse_last_event_id
+from realtime.connection import Connection, StreamTransport
+from realtime.protocol import Batch, Event, frame, make_event, parse_last_event_id
 from realtime.rawsend import raw_writer
 
 logger = logging.getLogger(__name__)
@@ -70,11 +70,11 @@ class StreamConsumer(StreamTransport):
         self.base_send = send
         self._raw = raw_writer(send)  # frames straight to the socket (uvicorn), else None
         self.connection: Connection | None = None
-        self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._closed = False
-        self._slots = asyncio.Semaphore(self.max_concurrent)
-        self._handlers: set[asyncio.Task[None]] = set()  # concurrent messages under way
+        # Made by the first concurrent message (most viewers never send one).
+        self._slots: asyncio.Semaphore | None = None
+        self._handlers: set[asyncio.Task[None]] | None = None  # concurrent messages under way
 
     @property
     def route_kwargs(self) -> dict[str, Any]:
@@ -123,17 +123,10 @@ class StreamConsumer(StreamTransport):
         if bad_last_event_id:
             first.append(_error("invalid", "last_event_id must be a whole number >= 0."))
         await self.send_events(first)
-        self._writer = asyncio.get_running_loop().create_task(self._write())
+        # No writer task waits while the connection is idle: the hub writes each frame at once,
+        # and a task is started only when a write has to wait (see Connection.serve).
+        connection.serve(self.send_events, option("KEEPALIVE_INTERVAL"))
         return True
-
-    async def _write(self) -> None:
-        """Send what the connection queues, one frame per batch; keep-alives when idle."""
-        assert self.connection is not None
-        try:
-            async for batch in self.connection.batches(option("KEEPALIVE_INTERVAL")):
-                await self.send_events(batch or [make_event(KEEPALIVE, {})])
-        except SlowConsumer:
-            pass  # _on_overflow closes
 
     def _write_now(self, batch: Batch) -> Awaitable[None] | None:
         """Send a frame from the hub's delivery, without waking the writer (see Connection)."""
@@ -151,11 +144,11 @@ class StreamConsumer(StreamTransport):
         self._closing = asyncio.get_running_loop().create_task(self._close_slow())
 
     async def _close_slow(self) -> None:
+        # The connection has left the topic and stopped its writer (which may have been stuck
+        # sending to the client that stalled).
         logger.info(
             "realtime: closing a slow consumer of %s", self.connection and self.connection.topic
         )
-        if self._writer is not None and self._writer is not asyncio.current_task():
-            self._writer.cancel()  # it may be stuck sending to the client that stalled
         await self.close(CLOSE_SLOW_CONSUMER)
 
     def reply(self, event: Event) -> None:
@@ -173,11 +166,6 @@ class StreamConsumer(StreamTransport):
 
     async def shut(self) -> None:
         """Leave the topic and stop writing (idempotent)."""
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
         await self.leave_topic()
 
     # Client messages --------------------------------------------------------------------
@@ -191,6 +179,8 @@ class StreamConsumer(StreamTransport):
             self.reply(_error(exc.code, exc.message, exc.extra))
             return
         if isinstance(message, dict) and message.get("type") in self.concurrent_message_types:
+            if self._slots is None or self._handlers is None:
+                self._slots, self._handlers = asyncio.Semaphore(self.max_concurrent), set()
             await self._slots.acquire()
             task = asyncio.get_running_loop().create_task(self._answer(message))
             self._handlers.add(task)
@@ -199,6 +189,8 @@ class StreamConsumer(StreamTransport):
             await self._answer(message)
 
     def _handled(self, task: asyncio.Task[None]) -> None:
+        assert self._slots is not None
+        assert self._handlers is not None
         self._handlers.discard(task)
         self._slots.release()
 
