@@ -6,8 +6,9 @@ fan-out is one ``transport.write``. Through ASGI's ``send`` uvicorn builds the f
 every connection, through its WebSocket library: measured, that was about 40% of a delivery's
 server CPU besides the system call itself.
 
-``raw_writer(send)`` recognises the ``send`` of uvicorn's sans-I/O WebSocket protocol (the
-production command line's ``--ws websockets-sansio``) and returns a ``RawWriter`` for it, or
+``raw_writer(send)`` recognises the ``send`` of uvicorn's sans-I/O WebSocket protocol
+(``--ws websockets-sansio``, or the production command line's
+``--ws realtime.uvicornws:WebSocketProtocol``, a subclass) and returns a ``RawWriter`` for it, or
 None for any other server (daphne, tests' in-process clients), which keep using ``send``. A
 ``RawWriter`` writes only while the connection is open and its buffer is not over uvicorn's
 high-water mark; otherwise it says no, and the caller uses ``send``, which waits for the buffer

@@ -1,7 +1,8 @@
 """Server processes under test: started (or targeted), watched through ``/proc``.
 
 ``SERVERS`` names the command lines compared: ``uvicorn`` is the production one (uvloop,
-httptools, the sans-I/O websockets protocol, no per-message deflate), ``daphne`` is Channels'
+httptools, uvicorn's sans-I/O websockets protocol as ``realtime.uvicornws`` trims it, no
+per-message deflate), ``daphne`` is Channels'
 own server (what ``runserver`` runs), ``baseline`` is the tutorial-style app under the same
 uvicorn command, so only the application differs.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 UVICORN_FLAGS = [
-    "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
+    "--loop", "uvloop", "--http", "httptools", "--ws", "realtime.uvicornws:WebSocketProtocol",
     "--ws-per-message-deflate", "false", "--no-access-log", "--log-level", "warning",
 ]  # fmt: skip
 

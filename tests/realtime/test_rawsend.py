@@ -51,15 +51,18 @@ def test_other_servers_sends_get_no_raw_writer():
     assert raw_writer(other_servers_send) is None
 
 
-async def serving(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """``app`` under an in-process uvicorn with the production protocols; once it listens."""
+async def serving(
+    app: Any, ws: Any = "websockets-sansio"
+) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """``app`` under an in-process uvicorn with the production protocols (``ws``: uvicorn's
+    own sans-I/O one by default); once it listens."""
     port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
         http="httptools",
-        ws="websockets-sansio",
+        ws=ws,
         log_level="warning",
         lifespan="off",
     )

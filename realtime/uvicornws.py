@@ -1,0 +1,128 @@
+"""uvicorn's sans-I/O WebSocket protocol, holding less per connection: the production command
+line's ``--ws realtime.uvicornws:WebSocketProtocol`` (instead of ``--ws websockets-sansio``).
+
+An idle WebSocket connection under uvicorn's own protocol holds ~19.7 KB of the server's
+memory before the application keeps anything (measured with a bare ASGI app,
+docs/performance.md). Two parts of it do nothing while a connection is open:
+
+- the opening handshake's request and response (websockets' ``Request`` and ``Response``, with
+  their headers): uvicorn keeps them for the life of the connection but reads them only until
+  it has answered the handshake. They are dropped once it has (~2.2 KB a connection);
+- the queue of received messages: an ``asyncio.Queue`` allocates four deques up front (its
+  getters, its putters, its items and its ``join`` event's waiters, ~0.6 KB each), for the
+  handful of messages a connection ever has waiting. ``_Inbox`` does what the protocol asks of
+  it (``put_nowait``, ``get``, ``empty``) with a list, and a list of waiters only while
+  someone waits (~2.8 KB a connection); ``_Flag`` does the same for the ``writable`` event.
+
+Everything else is uvicorn's code, unchanged, and ``realtime.rawsend`` recognises the protocol
+as uvicorn's sans-I/O one. Written for uvicorn 0.54; ``tests/realtime/test_uvicornws.py`` runs
+the stream under a real uvicorn with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+
+class _Inbox:
+    """A FIFO of received messages with ``asyncio.Queue``'s ``put_nowait``, ``get`` (waiting
+    getters are served in order; one cancelled after being woken hands the wake-up on) and
+    ``empty``, unbounded, in a fraction of its memory."""
+
+    __slots__ = ("_getters", "_items")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._getters: list[asyncio.Future[None]] | None = None  # made by the first wait
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake_next()
+
+    async def get(self) -> Any:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = []
+            getters = self._getters
+            getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()
+                if getter in getters:
+                    getters.remove(getter)
+                if self._items and not getter.cancelled():
+                    self._wake_next()  # woken, then cancelled: the next getter takes the item
+                raise
+        return self._items.pop(0)
+
+    def _wake_next(self) -> None:
+        getters = self._getters
+        while getters:
+            getter = getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+
+class _Flag:
+    """``asyncio.Event``'s ``is_set``, ``set``, ``clear`` and ``wait``, with a list of waiters
+    only while someone waits (an ``asyncio.Event`` allocates a deque up front)."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            waiters, self._waiters = self._waiters, None
+            for waiter in waiters or ():
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        waiters = self._waiters
+        waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """``WebSocketsSansIOProtocol`` without the state it no longer reads (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
+        self.writable.set()
+
+    def start_keepalive(self) -> None:
+        # Called once the handshake has been answered (101): its request and response are not
+        # read again.
+        self.request = self.response = None
+        super().start_keepalive()

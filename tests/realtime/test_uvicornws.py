@@ -1,0 +1,111 @@
+"""uvicorn's sans-I/O WebSocket protocol as ``realtime.uvicornws`` trims it: its message queue
+and ``writable`` flag behave as the ``asyncio`` ones they replace, and a real uvicorn serves
+WebSockets with it (messages both ways, in order; the direct writes; the close)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import websockets
+
+from realtime.protocol import websocket_text_frame
+from realtime.rawsend import raw_writer
+from realtime.uvicornws import WebSocketProtocol, _Flag, _Inbox
+from tests.realtime.test_rawsend import serving
+
+
+async def test_the_inbox_hands_out_messages_in_order_and_waits_when_empty():
+    inbox = _Inbox()
+    assert inbox.empty()
+    inbox.put_nowait(1)
+    inbox.put_nowait(2)
+    assert not inbox.empty()
+    assert [await inbox.get(), await inbox.get()] == [1, 2]
+    assert inbox.empty()
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    inbox.put_nowait(3)
+    assert await asyncio.wait_for(waiting, 1) == 3
+
+
+async def test_waiting_getters_are_served_in_turn():
+    inbox = _Inbox()
+    getters = [asyncio.ensure_future(inbox.get()) for _ in range(3)]
+    await asyncio.sleep(0)
+    for n in range(3):
+        inbox.put_nowait(n)
+    assert await asyncio.wait_for(asyncio.gather(*getters), 1) == [0, 1, 2]
+
+
+async def test_a_getter_cancelled_after_its_wake_up_hands_the_message_on():
+    inbox = _Inbox()
+    first = asyncio.ensure_future(inbox.get())
+    second = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("m")  # wakes ``first``...
+    first.cancel()  # ...which is cancelled before it runs
+    assert await asyncio.wait_for(second, 1) == "m"
+    assert first.cancelled()
+    assert inbox.empty()
+
+
+async def test_the_flag_waits_until_set():
+    flag = _Flag()
+    assert not flag.is_set()
+    waiters = [asyncio.ensure_future(flag.wait()) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    flag.set()
+    assert flag.is_set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True, True]
+    assert await flag.wait()  # set: returns at once
+    flag.clear()
+    assert not flag.is_set()
+    cancelled = asyncio.ensure_future(flag.wait())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    flag.set()
+
+
+async def test_a_real_uvicorn_serves_websockets_with_it():
+    seen: dict[str, Any] = {}
+    done = asyncio.Event()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        protocol = send.__self__
+        seen["protocol"] = protocol
+        seen["handshake_kept"] = (protocol.request, protocol.response)
+        writer = raw_writer(send)
+        seen["writer"] = writer
+        writer.write(websocket_text_frame(b'"direct"'))
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                seen["disconnect"] = message
+                break
+            await send({"type": "websocket.send", "text": "echo " + message["text"]})
+        done.set()
+
+    server, serving_task, port = await serving(app, ws=WebSocketProtocol)
+    try:
+        async with asyncio.timeout(10):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
+                assert await client.recv() == '"direct"'
+                for n in range(5):
+                    await client.send(str(n))
+                assert [await client.recv() for _ in range(5)] == [f"echo {n}" for n in range(5)]
+            await done.wait()
+    finally:
+        server.should_exit = True
+        await serving_task
+    assert isinstance(seen["protocol"], WebSocketProtocol)
+    assert seen["writer"] is not None  # raw writes recognise it as uvicorn's own
+    assert seen["handshake_kept"] == (None, None)
+    assert seen["disconnect"]["code"] == 1000
