@@ -116,7 +116,9 @@ class Connection:
         self._hub = get_hub()
         metrics.CONNECTIONS.labels(self.transport).inc()
         await self._hub.join(self.topic, self)
-        replay = await _replays.get((self.topic, last_event_id))
+        replay = self._hub.recent_replay(self.topic, last_event_id) or await _replays.get(
+            (self.topic, last_event_id)
+        )
         hello = make_event("hello", {**await hello_data(), "last_event_id": replay.last_id})
         if replay.reset:
             first = [hello, make_event(RESET, {"last_event_id": replay.last_id})]

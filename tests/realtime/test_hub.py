@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio
 
 from realtime.conf import get_history
+from realtime.history.base import Replay
 from realtime.history.redis import RedisHistory
 from realtime.hub import Hub, RedisHub, get_hub
 from realtime.protocol import make_event
@@ -206,6 +207,25 @@ async def test_a_deployment_on_another_database_of_the_same_redis_is_not_heard(u
     finally:
         await elsewhere.clear("t")
         hub.leave("t", viewer)
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("use_redis")
+async def test_a_joining_viewers_replay_comes_from_what_the_hub_handed_on():
+    hub, viewer, store = get_hub(), Collector(), get_history()
+    await hub.join("t", viewer)
+    events = [await append(store, "t", {"n": n}) for n in range(7)]  # history keeps 5
+    await viewer.wait_for(7)
+    kept, last = events[2:], events[-1].id
+    assert hub.recent_replay("t", None) == Replay(last)
+    assert hub.recent_replay("t", last) == Replay(last)
+    assert hub.recent_replay("t", events[3].id) == Replay(last, events[4:])
+    assert hub.recent_replay("t", events[1].id) == Replay(last, kept)  # all that is kept
+    assert hub.recent_replay("t", events[0].id) is None  # older: history says reset
+    assert hub.recent_replay("t", last + 1) is None  # ahead of this process
+    assert hub.recent_replay("unknown", None) is None
+    assert await store.replay("t", events[3].id) == Replay(last, events[4:])  # as history says
+    hub.leave("t", viewer)
 
 
 @pytest.mark.redis
