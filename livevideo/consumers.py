@@ -41,7 +41,8 @@ class BroadcastStream(StreamHooks):
             # The stream routes take any number so that it is closed with 4404 (a 404 for
             # SSE) like any unknown id; the database could not even compare this one.
             return None
-        exists = await _details.get(self.broadcast_id) is not None
+        # Whether it exists may be a moment old (the hello's read, after joining, is fresh).
+        exists = await _details.get(self.broadcast_id, fresh=False) is not None
         return selectors.broadcast_topic(self.broadcast_id) if exists else None
 
     async def get_hello_data(self) -> dict[str, Any]:

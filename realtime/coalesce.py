@@ -41,9 +41,13 @@ class NextFlight(Generic[K, V]):
         # Per event loop, per key: futures belong to one loop (tests run a loop per test).
         self._flights: dict[tuple[asyncio.AbstractEventLoop, K], _Flights[V]] = {}
 
-    async def get(self, key: K) -> V:
+    async def get(self, key: K, *, fresh: bool = True) -> V:
+        """``fresh=False``: a load already under way will do too (for what may be a moment
+        old, such as whether something exists: half the loads in a storm)."""
         loop = asyncio.get_running_loop()
         flights = self._flights.setdefault((loop, key), _Flights())
+        if not fresh and flights.running is not None:
+            return await asyncio.shield(flights.running)
         mine = flights.boarding
         if mine is None:
             mine = flights.boarding = loop.create_future()

@@ -51,6 +51,21 @@ async def test_a_caller_never_shares_a_load_that_started_before_it_asked():
     assert source.calls == 2  # however many waited
 
 
+async def test_a_caller_that_need_not_be_fresh_shares_the_load_under_way():
+    source = Source()
+    flights = NextFlight(source.load)
+    source.gate.clear()
+    early = asyncio.ensure_future(flights.get("a"))
+    await source.started.wait()
+    source.version = 1
+    relaxed = asyncio.ensure_future(flights.get("a", fresh=False))
+    await asyncio.sleep(0)
+    source.gate.set()
+    assert await early == await relaxed == ("a", 0)
+    assert source.calls == 1
+    assert await flights.get("a", fresh=False) == ("a", 1)  # nothing under way: a load
+
+
 async def test_keys_load_separately():
     source = Source()
     flights = NextFlight(source.load)
