@@ -214,7 +214,7 @@ REALTIME = {
     # A reconnect storm: while about this many viewers a second join a process, its fan-out
     # takes at most STORM_FANOUT_SHARE of the event loop, so they get back sooner.
     "STORM_JOINS": int(os.environ.get("REALTIME_STORM_JOINS", "200")),
-    "STORM_FANOUT_SHARE": float(os.environ.get("REALTIME_STORM_FANOUT_SHARE", "0.25")),
+    "STORM_FANOUT_SHARE": float(os.environ.get("REALTIME_STORM_FANOUT_SHARE", "0.1")),
     # A connection whose unsent backlog passes this many events is closed; it can resume.
     "MAX_BACKLOG": int(os.environ.get("REALTIME_MAX_BACKLOG", "1000")),
     # Seconds of silence before a keep-alive (WebSocket event, SSE comment).

@@ -22,7 +22,9 @@ or two) the fan-out yields: after each step the sweep waits until that step took
 ``STORM_FANOUT_SHARE`` of the time since it began, so the loop spends most of its time taking
 the viewers back (their handshakes, their replays) and the viewers already back get fewer,
 fuller frames meanwhile. Measured with 10,000 viewers reconnecting at once during a 40 s drive:
-all back in 13-15 s instead of 27-29 (docs/performance.md). Outside storms nothing changes.
+all back in 8.5-9.3 s with the default share of a tenth (10.8-11.1 s at a quarter; 27-29 s
+without storm mode), the drive's p99 1.2 s instead of 0.5 (docs/performance.md). Outside
+storms nothing changes.
 
 ``Hub`` serves the in-process store: the store hands events to it directly. ``RedisHub``
 holds one Redis pub/sub subscription per topic with local connections (subscribed when the
