@@ -18,13 +18,13 @@ still goes out as soon as it arrives. A sweep begins at most once per ``FLUSH_IN
 events that arrive within that share a frame.
 
 In a reconnect storm (``STORM_JOINS`` viewers or more joining the process's topics in a second
-or two) the fan-out yields: after each step the sweep waits until that step took no more than
-``STORM_FANOUT_SHARE`` of the time since it began, so the loop spends most of its time taking
-the viewers back (their handshakes, their replays) and the viewers already back get fewer,
-fuller frames meanwhile. Measured with 10,000 viewers reconnecting at once during a 40 s drive:
-all back in 8.5-9.3 s with the default share of a tenth (10.8-11.1 s at a quarter; 27-29 s
-without storm mode), the drive's p99 1.2 s instead of 0.5 (docs/performance.md). Outside
-storms nothing changes.
+or two, and over once none has joined for ``STORM_OVER_AFTER``) the fan-out yields: after
+each step the sweep waits until that step took no more than ``STORM_FANOUT_SHARE`` of the time
+since it began, so the loop spends most of its time taking the viewers back (their handshakes,
+their replays) and the viewers already back get fewer, fuller frames meanwhile. Measured with
+10,000 viewers reconnecting at once during a 40 s drive: all back in 8.5-9.3 s with the
+default share of a tenth (10.8-11.1 s at a quarter; 27-29 s without storm mode), the drive's
+p99 1.2 s instead of 0.5 (docs/performance.md). Outside storms nothing changes.
 
 ``Hub`` serves the in-process store: the store hands events to it directly. ``RedisHub``
 holds one Redis pub/sub subscription per topic with local connections (subscribed when the
@@ -100,6 +100,7 @@ class Hub:
     """Local fan-out for one event loop."""
 
     SWEEP_STEP = 500  # subscribers visited before the sweep lets the loop run other work
+    STORM_OVER_AFTER = 0.25  # seconds without a join that end a storm
 
     def __init__(self, history: HistoryStore) -> None:
         self.history = history
@@ -110,7 +111,7 @@ class Hub:
         self.storm_share: float = option("STORM_FANOUT_SHARE")
         # Joins counted per second of loop time: since ``_joins_since``, and the second before.
         self._joins = self._joins_before = 0
-        self._joins_since = self.loop.time()
+        self._joins_since = self._joined_at = self.loop.time()
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Start handing the topic's events to ``subscriber``. Once this returns, every event
@@ -123,6 +124,7 @@ class Hub:
             state.order.append(subscriber)
         self._count_joins()
         self._joins += 1
+        self._joined_at = self.loop.time()
 
     def leave(self, topic: str, subscriber: Subscriber) -> None:
         """Stop handing events to ``subscriber`` (idempotent)."""
@@ -165,6 +167,10 @@ class Hub:
     def _storming(self) -> bool:
         """Whether viewers are joining in a storm (see the module's docstring)."""
         self._count_joins()
+        # Over as soon as the joins stop: a storm's come every few milliseconds, and the
+        # viewers back after a mass connect should not wait for the count to age out.
+        if self.loop.time() - self._joined_at > self.STORM_OVER_AFTER:
+            return False
         return self._joins + self._joins_before >= self.storm_joins
 
     def _sweep(self, topic: str, state: _Topic) -> None:

@@ -121,7 +121,7 @@ class SlowViewer(Collector):
         return super().push(batch)
 
 
-async def two_passes(settings: Any, *, joins: int) -> float:
+async def two_passes(settings: Any, *, joins: int, quiet: float = 0) -> float:
     """The time between two fan-out passes of a slow topic, an event asking for the second
     right after the first, once ``joins`` subscribers have joined (a storm is 5)."""
     realtime_settings(
@@ -135,6 +135,7 @@ async def two_passes(settings: Any, *, joins: int) -> float:
     await hub.join("t", viewer)
     for _ in range(joins - 1):
         await hub.join("other", Collector())
+    await asyncio.sleep(quiet)  # no joins meanwhile
     hub.deliver("t", make_event("x", {"n": 1}))
     await viewer.wait_for(1)
     hub.deliver("t", make_event("x", {"n": 2}))
@@ -149,6 +150,10 @@ async def test_in_a_reconnect_storm_the_fan_out_leaves_most_of_the_loop_to_the_j
 
 async def test_without_a_storm_the_next_pass_is_not_held_back(settings):
     assert await two_passes(settings, joins=4) < 0.15
+
+
+async def test_a_storm_is_over_once_the_joins_stop(settings):
+    assert await two_passes(settings, joins=5, quiet=0.3) < 0.15
 
 
 @pytest.fixture
