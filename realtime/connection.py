@@ -210,24 +210,10 @@ class Connection:
             self._idle = True
 
     async def _drain(self) -> None:
-        """``serve``'s writer: sends what is queued until nothing is left, then ends."""
+        """``serve``'s writer: sends what is due until nothing is left, then ends."""
         try:
-            while not self.overflowed:  # overflowed: the transport closes
-                if self._unfinished is not None:
-                    unfinished, self._unfinished = self._unfinished, None
-                    await unfinished
-                elif self._queue:
-                    batch, self._queue = self._queue, []
-                    await self._send(batch)  # type: ignore[misc]
-                    self._sent(batch)
-                elif self._silent:
-                    self._silent = False
-                    if self._loop.time() >= self._sent_at + self._keepalive:
-                        self._sent_at = self._loop.time()
-                        await self._send([make_event(KEEPALIVE, {})])  # type: ignore[misc]
-                        metrics.FRAMES_SENT.inc()
-                else:
-                    break
+            async for batch in self._due():
+                await self._send(batch or [make_event(KEEPALIVE, {})])  # type: ignore[misc]
         except Exception:
             # The client is gone (the server refuses the send): the transport hears of the
             # disconnect and closes.
@@ -235,6 +221,28 @@ class Connection:
         finally:
             self._drainer = None
             self._idle = self._send is not None  # still serving: idle again
+
+    async def _due(self) -> AsyncIterator[list[Event]]:
+        """What is due now, one frame at a time, for either writer: a direct write that had to
+        wait is finished first, then everything queued goes as one list, or an empty one for a
+        keep-alive the ticker found due (unless something went since). Ends when nothing is
+        due, or once the backlog has overflowed."""
+        while not self.overflowed:
+            if self._unfinished is not None:
+                unfinished, self._unfinished = self._unfinished, None
+                await unfinished
+            elif self._queue:
+                batch, self._queue = self._queue, []
+                yield batch
+                self._sent(batch)  # the transport has written the frame
+            elif self._silent:
+                self._silent = False
+                if self._loop.time() >= self._sent_at + self._keepalive:
+                    self._sent_at = self._loop.time()
+                    yield []
+                    metrics.FRAMES_SENT.inc()
+            else:
+                return
 
     def _sent(self, batch: list[Event]) -> None:
         """The transport has written ``batch`` as one frame."""
@@ -269,21 +277,10 @@ class Connection:
                     finally:
                         self._idle = False
                 wake.clear()
-                if self._unfinished is not None:
-                    unfinished, self._unfinished = self._unfinished, None
-                    await unfinished
+                async for batch in self._due():
+                    yield batch
                 if self.overflowed:
                     raise SlowConsumer
-                if self._queue:
-                    batch, self._queue = self._queue, []
-                    yield batch
-                    self._sent(batch)  # the transport has written the frame
-                elif self._silent:
-                    self._silent = False
-                    if self._loop.time() >= self._sent_at + keepalive:  # nothing went since
-                        self._sent_at = self._loop.time()
-                        yield []
-                        metrics.FRAMES_SENT.inc()
         finally:
             ticker.forget(self)
 

@@ -81,7 +81,7 @@ class _Topic:
     def __init__(self, now: float) -> None:
         self.owed: dict[Subscriber, int] = {}  # also the subscribers, in the order they joined
         self.order: list[Subscriber] = []  # this cycle's visiting order (joiners at the end)
-        self.cursor = 0  # the next to visit in ``order``; None between sweeps
+        self.cursor = 0  # the next to visit in ``order``
         self.log: list[Event] = []  # events not yet handed to every subscriber
         self.log_start = 0  # the sequence number of ``log[0]``
         self.cycle_from: int | None = None  # the end of the log when this cycle began
@@ -148,7 +148,11 @@ class Hub:
             return
         state.log.append(event)
         if state.cycle_from is None and len(state.log) == 1:  # no sweep under way or due
-            self._schedule(topic, state, max(state.next_at, state.started + self.flush_interval))
+            self._schedule_cycle(topic, state)
+
+    def _schedule_cycle(self, topic: str, state: _Topic) -> None:
+        """The next sweep: once storm mode allows, and a flush interval after the last began."""
+        self._schedule(topic, state, max(state.next_at, state.started + self.flush_interval))
 
     def _schedule(self, topic: str, state: _Topic, at: float) -> None:
         if at <= self.loop.time():
@@ -219,7 +223,7 @@ class Hub:
         state.log_start += done
         state.cycle_from = None
         if state.log:
-            self._schedule(topic, state, max(state.next_at, state.started + self.flush_interval))
+            self._schedule_cycle(topic, state)
 
 
 class RedisHub(Hub):
