@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "realtime",
     "presence",
     "livevideo",
+    "loadtest",  # manage.py loadtest: the load tool, not product code
 ]
 
 MIDDLEWARE = [

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from livevideo.loadtest.servers import stop_process
+from loadtest.servers import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = (

@@ -7,8 +7,8 @@ import json
 import struct
 import time
 
-from livevideo.loadtest.client import SSEStream, Viewer, WebSocketStream
-from livevideo.loadtest.stats import Histogram, Reservoir
+from loadtest.client import SSEStream, Viewer, WebSocketStream
+from loadtest.stats import Histogram, Reservoir
 
 TOTALS = {"totals": {"like": 1}, "total": 1}
 

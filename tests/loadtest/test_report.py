@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from livevideo.loadtest import report
-from livevideo.loadtest.stats import Histogram, LedgerTotals
+from loadtest import report
+from loadtest.stats import Histogram, LedgerTotals
 
 
 def run_report(*, gaps: int = 0, converged: int = 1000, storm: bool = False) -> dict:

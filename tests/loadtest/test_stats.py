@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from livevideo.loadtest.runner import settled
-from livevideo.loadtest.stats import Histogram, Ledger, Reservoir, check_ledgers
+from loadtest.runner import settled
+from loadtest.stats import Histogram, Ledger, Reservoir, check_ledgers
 
 TOTALS = {"totals": {"like": 3}, "total": 3}
 

@@ -26,9 +26,9 @@ from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
 from livevideo import services
-from livevideo.loadtest import report, runner
-from livevideo.loadtest.servers import SERVERS
 from livevideo.models import Comment, Reaction
+from loadtest import report, runner
+from loadtest.servers import SERVERS
 
 BROADCASTER = "loadtest_broadcaster"
 

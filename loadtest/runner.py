@@ -20,9 +20,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
-from livevideo.loadtest import driver, worker
-from livevideo.loadtest.servers import Server, Usage, server_env, usage
-from livevideo.loadtest.stats import Histogram, LedgerTotals, rate
+from loadtest import driver, worker
+from loadtest.servers import Server, Usage, server_env, usage
+from loadtest.stats import Histogram, LedgerTotals, rate
 
 T = TypeVar("T")
 

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from livevideo.loadtest.client import SSEStream, Viewer, WebSocketStream
-from livevideo.loadtest.stats import Histogram, Reservoir, check_ledgers
+from loadtest.client import SSEStream, Viewer, WebSocketStream
+from loadtest.stats import Histogram, Reservoir, check_ledgers
 
 RECONNECT_DELAY = 0.5  # after an unexpected close (a slow-consumer close, a server restart)
 QUIET_SECONDS = 1.0  # "finish" checks the viewers once no event arrived for this long...

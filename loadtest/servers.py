@@ -25,7 +25,7 @@ UVICORN_FLAGS = [
 
 SERVERS = {
     "uvicorn": ["-m", "uvicorn", "livevideo.asgi:application", *UVICORN_FLAGS],
-    "baseline": ["-m", "uvicorn", "livevideo.loadtest.baseline:application", *UVICORN_FLAGS],
+    "baseline": ["-m", "uvicorn", "loadtest.baseline:application", *UVICORN_FLAGS],
     "daphne": ["-m", "daphne", "-v", "0", "livevideo.asgi:application"],
 }
 

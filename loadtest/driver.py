@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from livevideo.loadtest.client import Viewer, WebSocketStream
-from livevideo.loadtest.stats import Histogram, Reservoir
+from loadtest.client import Viewer, WebSocketStream
+from loadtest.stats import Histogram, Reservoir
 
 KINDS = ("like", "celebrate", "support", "love", "insightful", "funny")
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from livevideo.loadtest.stats import Histogram, bucket_top
+from loadtest.stats import Histogram, bucket_top
 
 
 def summarize(report: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from livevideo.loadtest.stats import Histogram, Ledger, Reservoir
+from loadtest.stats import Histogram, Ledger, Reservoir
 
 IGNORED = frozenset({"keepalive", "pong", "viewers", "presence"})
 
