@@ -27,7 +27,7 @@ MAX_QUIET_WAIT = 30.0  # ... or after this long (a server that fell behind still
 # frame makes a system call and a wake-up per frame, on the cores the server needs, and the
 # server's write pays for waking it. Measured (10,000 viewers): the generator's CPU per frame
 # 17.8 -> 11.8 us, the server's 17.3 -> 13.5 us. A latency includes up to this long of the
-# worker's own wait: the figures err on the high side (docs/performance.md, "How the tool measures").
+# worker's own wait: the figures err on the high side (docs/performance.md).
 POLL_INTERVAL = 0.01
 
 

@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 from redis.retry import Retry
+
+from realtime.cluster import async_cluster_client, is_cluster
 
 POOL_SIZE = 64
 POOL_WAIT = 5.0
 SOCKET_TIMEOUT = 5.0
 
-_clients: dict[tuple[asyncio.AbstractEventLoop, str, bool], Redis] = {}
+_clients: dict[tuple[asyncio.AbstractEventLoop, str, bool], Redis | RedisCluster] = {}
 
 
-def redis_client(url: str, *, decode_responses: bool = False) -> Redis:
+def redis_client(url: str, *, decode_responses: bool = False) -> Redis | RedisCluster:
     """The client for ``url`` on the running loop."""
     loop = asyncio.get_running_loop()
     key = (loop, url, decode_responses)
@@ -39,6 +41,15 @@ def redis_client(url: str, *, decode_responses: bool = False) -> Redis:
     if client is None:
         for stale in [k for k in _clients if k[0].is_closed()]:
             del _clients[stale]
+        if is_cluster(url):
+            client = _clients[key] = async_cluster_client(
+                url,
+                max_connections=POOL_SIZE,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=SOCKET_TIMEOUT,
+                decode_responses=decode_responses,
+            )
+            return client
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=POOL_SIZE,

@@ -43,6 +43,27 @@ def redis_url() -> str:
     return TEST_REDIS_URL
 
 
+@pytest.fixture(scope="session")
+def _redis_cluster():
+    from tests.redis_cluster import PrivateRedisCluster
+
+    cluster = PrivateRedisCluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def redis_cluster_url(_redis_cluster) -> str:
+    """A ``REDIS_URL`` naming one node of a real, empty Redis Cluster (three masters, each
+    with a replica), started once for the whole run."""
+    for port in _redis_cluster.ports:
+        client = redis.Redis(port=port)
+        if client.info("replication")["role"] == "master":
+            client.flushall()
+        client.close()
+    return _redis_cluster.url
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(settings):
     """Each test starts with no rate-limit counts (a fresh store, or fresh Redis keys)."""

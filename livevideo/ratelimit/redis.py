@@ -1,4 +1,5 @@
-"""Rate limits in Redis, exact across every process of a deployment."""
+"""Rate limits in Redis, exact across every process of a deployment, on one Redis or a Redis
+Cluster (each command touches one key, so a batch is one round trip per node)."""
 
 from __future__ import annotations
 
@@ -7,46 +8,38 @@ import logging
 import redis
 
 from livevideo.ratelimit.base import RateLimiter
+from realtime.cluster import sync_client
 
 logger = logging.getLogger(__name__)
-
-# INCR and the expiry in one step, so a crash between them can never leave an endless window.
-HIT_SCRIPT = """
-local hits = redis.call('INCR', KEYS[1])
-if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-if hits <= tonumber(ARGV[2]) then return 0 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return ttl
-"""
 
 
 class RedisRateLimiter(RateLimiter):
     def __init__(self, *, url: str, prefix: str = "ratelimit:", timeout: float = 0.5) -> None:
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
+        self._redis = sync_client(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self._prefix = prefix
-        self._hit = self._redis.register_script(HIT_SCRIPT)
 
     def hit(self, key: str, *, limit: int, window: float) -> float:
-        try:
-            wait_ms = self._hit(keys=[self._prefix + key], args=[int(window * 1000), limit])
-        except redis.RedisError:
-            logger.warning("rate limit store unavailable; letting %s through", key)
-            return 0.0
-        return int(wait_ms) / 1000
+        return self.hit_many([key], limit=limit, window=window)[0]
 
     def hit_many(self, keys: list[str], *, limit: int, window: float) -> list[float]:
+        # Every hit sets the window's expiry if the key has none (NX), so a window can never
+        # outlive its length, even after a crash between a first INCR and its expiry.
+        window_ms = int(window * 1000)
         pipe = self._redis.pipeline(transaction=False)
         for key in keys:
-            self._hit(keys=[self._prefix + key], args=[int(window * 1000), limit], client=pipe)
+            pipe.incr(self._prefix + key)
+            pipe.pexpire(self._prefix + key, window_ms, nx=True)
+            pipe.pttl(self._prefix + key)
         try:
-            waits_ms = pipe.execute()
+            replies = pipe.execute()
         except redis.RedisError:
-            logger.warning("rate limit store unavailable; letting %s hits through", len(keys))
+            logger.warning("rate limit store unavailable; letting %s hit(s) through", len(keys))
             return [0.0] * len(keys)
-        return [int(wait_ms) / 1000 for wait_ms in waits_ms]
+        hits, ttls = replies[0::3], replies[2::3]
+        return [
+            0.0 if count <= limit else max(ttl, 0) / 1000 or window
+            for count, ttl in zip(hits, ttls, strict=True)
+        ]
 
     def clear(self, key: str) -> None:
         try:

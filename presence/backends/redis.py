@@ -9,7 +9,8 @@ one ``ZCOUNT now +inf`` and lapsed members are purged with ``ZREMRANGEBYSCORE -i
 - ``last_seen``: a hash of user id to the time of their last heartbeat or close.
 
 Every key is given a TTL of ``ttl`` on each write, which outlasts all its deadlines, so keys of
-idle topics and users vanish on their own. One operation is one pipelined round trip.
+idle topics and users vanish on their own. One operation is one pipelined round trip (on a
+Redis Cluster, one per node the keys live on: no command touches two keys).
 
 The sync client (REST views and pages read viewer counts with it) gives up after ``timeout``
 seconds and one retry, so a Redis that is down or stuck costs a request about two timeouts at
@@ -30,6 +31,7 @@ from redis.retry import Retry
 
 from presence.backends.base import Connection, PresenceStore, StoreUnavailable, UserState
 from realtime.clients import redis_client
+from realtime.cluster import sync_client
 
 Parse = Callable[[list[Any]], Any]
 
@@ -40,7 +42,7 @@ class RedisPresenceStore(PresenceStore):
         self.url = url
         self.prefix = prefix
         # One retry: a pooled connection left broken by a Redis restart reconnects at once.
-        self._client = redis.Redis.from_url(
+        self._client = sync_client(
             url,
             decode_responses=True,
             socket_timeout=timeout,

@@ -189,6 +189,15 @@ class TestRedisPresenceStore(PresenceStoreContract):
         await other.aclose()
 
 
+@pytest.mark.slow
+class TestRedisClusterPresenceStore(PresenceStoreContract):
+    @pytest.fixture
+    async def store(self, clock: FakeClock, redis_cluster_url: str) -> AsyncIterator[PresenceStore]:
+        store = RedisPresenceStore(url=redis_cluster_url, ttl=TTL, grace=GRACE, clock=clock)
+        yield store
+        await store.aclose()
+
+
 @pytest.mark.parametrize(
     ("method", "args"),
     [

@@ -75,6 +75,16 @@ class TestRedisRateLimiter(RateLimiterContract):
         assert other.hit("k", limit=1, window=10) > 0
 
 
+@pytest.mark.slow
+class TestRedisClusterRateLimiter(RateLimiterContract):
+    @pytest.fixture(autouse=True)
+    def _limiter(self, redis_cluster_url):
+        self.limiter = RedisRateLimiter(url=redis_cluster_url)
+
+    def advance(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
 def test_redis_down_lets_hits_through_quickly():
     limiter = RedisRateLimiter(url="redis://127.0.0.1:1/0", timeout=0.2)
     started = time.monotonic()
