@@ -161,13 +161,13 @@ class Driver:
             await asyncio.gather(*tasks)
 
     async def _open_sockets(self) -> None:
-        """Signed-in WebSockets, one per user on the hottest broadcast and
-        ``sockets_per_broadcast`` on each other one (each also receives its broadcast's
-        stream; it is read and dropped, apart from ``error`` events)."""
+        """Signed-in WebSockets, one per user on the hottest broadcast and, if comments go
+        over them, ``sockets_per_broadcast`` on each other one (each also receives its
+        broadcast's stream; it is read and dropped, apart from ``error`` events)."""
         config = self.config
         hottest, *others = config.broadcast_ids
         seats = [hottest] * len(config.tokens)
-        for broadcast in others:
+        for broadcast in others if config.over_websocket("comment") else []:
             seats += [broadcast] * (config.sockets_per_broadcast or len(config.tokens))
         gate = asyncio.Semaphore(50)
 

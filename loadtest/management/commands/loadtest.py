@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import resource
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -104,9 +105,30 @@ def setup_data(config: runner.LoadConfig) -> dict[str, Any]:
 
 def senders_per_broadcast(comments_per_sec: float, users: int) -> int:
     """WebSocket senders each broadcast needs so its comments stay well under the per-user
-    limit (half of it): the driver's ``sockets_per_broadcast``."""
+    limit (two thirds of it): the driver's ``sockets_per_broadcast``."""
     hits, seconds = settings.RATE_LIMITS["COMMENT"]
-    return max(1, min(users, math.ceil(2 * comments_per_sec * seconds / hits)))
+    return max(1, min(users, math.ceil(1.5 * comments_per_sec * seconds / hits)))
+
+
+SPARE_FILES = 200  # a server's own files, its database and Redis connections
+
+
+def check_open_files(config: runner.LoadConfig) -> None:
+    """Refuse a run whose servers cannot hold their connections: each process has at most
+    the open-files limit (the servers inherit ours), viewers and the driver's sockets spread
+    evenly over them."""
+    if config.targets or config.ingest:
+        return
+    sockets = 0 if config.drive == "rest" else config.users
+    if config.drive == "ws":
+        sockets += (config.broadcasts - 1) * config.sockets_per_broadcast
+    each = -(-(config.viewers + sockets + config.connections) // config.servers)
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if each + SPARE_FILES > limit:
+        raise CommandError(
+            f"Each server process would hold ~{each:,} connections, over its open-files limit "
+            f"({limit:,}, less {SPARE_FILES} spare): use more --servers or fewer --viewers."
+        )
 
 
 def machine() -> dict[str, Any]:
@@ -190,6 +212,7 @@ class Command(BaseCommand):
         if base.broadcasts > 1:
             spread = senders_per_broadcast(base.comments_per_sec, base.users)
             base = replace(base, sockets_per_broadcast=spread)
+        check_open_files(base)
         kinds = [k.strip() for k in options["compare"].split(",") if k.strip()] or [base.server]
         out = Path(options["out"])
         out.mkdir(parents=True, exist_ok=True)
