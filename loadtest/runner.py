@@ -150,7 +150,10 @@ class Run:
         report["stored"] = settled(data["stored"], SETTLE_SECONDS, MAX_SETTLE_SECONDS)
         if config.ingest:
             return report
-        report["viewers"] = self._finish(data["stored_by_broadcast"](), report)
+        expect = self._expectations(data["stored_by_broadcast"]())
+        if ids[0] in expect:
+            report["stored_totals"] = expect[ids[0]]["stored_totals"]  # the hottest's
+        report["viewers"] = self._finish(expect)
         return report
 
     # Phases ----------------------------------------------------------------------------
@@ -265,18 +268,20 @@ class Run:
             },
         }
 
-    def _finish(self, stored: dict[int, dict[str, int]], report: dict[str, Any]) -> dict[str, Any]:
+    def _expectations(self, stored: dict[int, dict[str, int]]) -> dict[int, dict[str, Any]]:
+        """What each watched broadcast's viewers must have: its stored comments and totals."""
+        return {
+            broadcast: {
+                "expected_comments": stored[broadcast]["comments"],
+                "expected_sum": stored[broadcast]["comment_sum"],
+                "stored_totals": self._stored_totals(broadcast),
+            }
+            for broadcast, audience in self.audiences.items()
+            if audience
+        }
+
+    def _finish(self, expect: dict[int, dict[str, Any]]) -> dict[str, Any]:
         """Every viewer against the database: its broadcast's comments and last totals."""
-        expect = {}
-        for broadcast, audience in self.audiences.items():
-            if audience:
-                totals = self._stored_totals(broadcast)
-                expect[broadcast] = {
-                    "expected_comments": stored[broadcast]["comments"],
-                    "expected_sum": stored[broadcast]["comment_sum"],
-                    "stored_totals": totals,
-                }
-                report.setdefault("stored_totals", totals)  # the hottest's
         self._tell(("finish", expect))
         return tally(self._wait_for("result", "finish", lambda: ""), self.audiences)
 
