@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/livevideo
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: setup run test test-real test-default test-e2e lint format services bench bench-quick bench-compare bench-db
+.PHONY: setup run test test-real test-default test-e2e lint format services bench bench-quick bench-compare bench-db bench-broadcasts
 
 setup: $(VENV)/.installed
 
@@ -69,3 +69,14 @@ bench-quick: bench-db
 # Over REST: the baseline takes no reactions over its WebSocket.
 bench-compare: bench-db
 	$(LOADTEST) --compare baseline,uvicorn --viewers 1000 --reactions 100 --comments 10 --duration 30 $(BENCH_ARGS)
+
+# Many broadcasts: 1,000 live at once, viewers spread Zipf-like (of 20,000: ~4,900 on the
+# hottest, most with a handful), 1 comment/s on each and 100 reactions/s on the hottest, all
+# over WebSocket (REST would measure the write path instead); 10 s quiet first (what idle
+# topics cost). Two processes hold the 20,000; one process 15,000 (its open-files limit is
+# 20,000 and the driver adds ~3,100 sockets). See docs/performance.md.
+BROADCASTS_ARGS := --broadcasts 1000 --zipf 1.25 --comments 1 --reactions 100 --duration 60 \
+	--quiet 10 --drive ws --users 100
+bench-broadcasts: bench-db
+	$(LOADTEST) $(BROADCASTS_ARGS) --viewers 15000 --servers 1 $(BENCH_ARGS)
+	$(LOADTEST) $(BROADCASTS_ARGS) --viewers 20000 --servers 2 --no-migrate $(BENCH_ARGS)

@@ -8,6 +8,10 @@ is reported, since it means the server, not the schedule, set the pace. Over Web
 (``transport="ws"``) each user has one socket and a message is written without waiting for
 anything: what the server stored is counted in the database afterwards. ``transport="page"``
 sends as the watch page does: reactions over the WebSocket, comments over REST.
+
+With several broadcasts (hottest first) the reactions go to the hottest and the comments rate
+is per broadcast, the comments taking the broadcasts in turn; each broadcast's comments come
+from the users in turn, so no user posts often on one broadcast.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ KINDS = ("like", "celebrate", "support", "love", "insightful", "funny")
 class DriverConfig:
     host: str
     ports: list[int]
-    broadcast_id: int
+    broadcast_ids: list[int]  # hottest first: it takes the reactions
     tokens: list[str]
     reactions_per_sec: float
-    comments_per_sec: float
+    comments_per_sec: float  # on each broadcast
     duration: float
     connections: int = 32
+    # WebSocket senders on each broadcast but the hottest (which has one per user); 0: one
+    # per user. Enough users that a broadcast's comments stay under the per-user limit.
+    sockets_per_broadcast: int = 0
     ingest: bool = False  # reactions only (rate 0 over REST: as fast as the pool allows)
     # "rest"; "ws": messages on one WebSocket per user, no response awaited; "page": as the
     # watch page sends them (reactions over the WebSocket, comments over REST)
@@ -106,15 +113,19 @@ class Driver:
         self.comment_pks: list[int] = []
         self.max_lag = 0.0
         self.errors = 0
-        self.sockets: list[WebSocketStream] = []
+        self.sockets: dict[int, list[WebSocketStream]] = {}  # broadcast -> its senders
 
-    async def run(self) -> dict[str, Any]:
+    async def open(self) -> None:
+        """Open what is sent over before the drive starts: the WebSockets, if any."""
         if self.config.transport != "rest":
             await self._open_sockets()
+
+    async def run(self) -> dict[str, Any]:
         started = time.monotonic()
         streams = [self._stream("reaction", self.config.reactions_per_sec)]
         if not self.config.ingest:
-            streams.append(self._stream("comment", self.config.comments_per_sec))
+            per_sec = self.config.comments_per_sec * len(self.config.broadcast_ids)
+            streams.append(self._stream("comment", per_sec))
         reporter = asyncio.get_running_loop().create_task(self._report())
         await asyncio.gather(*streams)
         reporter.cancel()
@@ -150,35 +161,64 @@ class Driver:
             await asyncio.gather(*tasks)
 
     async def _open_sockets(self) -> None:
-        """One signed-in WebSocket per user (each also receives the stream; it is read and
-        dropped, apart from ``error`` events)."""
+        """Signed-in WebSockets, one per user on the hottest broadcast and, if comments go
+        over them, ``sockets_per_broadcast`` on each other one (each also receives its
+        broadcast's stream; it is read and dropped, apart from ``error`` events)."""
+        config = self.config
+        hottest, *others = config.broadcast_ids
+        seats = [hottest] * len(config.tokens)
+        for broadcast in others if config.over_websocket("comment") else []:
+            seats += [broadcast] * (config.sockets_per_broadcast or len(config.tokens))
+        gate = asyncio.Semaphore(50)
+
+        async def one(broadcast: int, i: int) -> WebSocketStream:
+            async with gate:
+                return await self._open_socket(broadcast, i)
+
+        opened = await asyncio.gather(*(one(b, i) for i, b in enumerate(seats)))
+        for broadcast, stream in zip(seats, opened, strict=True):
+            self.sockets.setdefault(broadcast, []).append(stream)
+
+    async def _open_socket(self, broadcast: int, i: int) -> WebSocketStream:
+        """User ``i`` (in turn)'s WebSocket on ``broadcast``, once it has its hello."""
         loop = asyncio.get_running_loop()
         config = self.config
-        for i, token in enumerate(config.tokens):
-            viewer = Viewer(Histogram(), Reservoir(0))
-            viewer.hello = loop.create_future()
-            port = config.ports[i % len(config.ports)]
-            _, stream = await loop.create_connection(
-                lambda v=viewer, p=port, t=token: WebSocketStream(
-                    v,
-                    config.host,
-                    p,
-                    f"/ws/broadcasts/{config.broadcast_id}/",
-                    t,
-                    on_lost=lambda: None,
-                ),
+        viewer = Viewer(Histogram(), Reservoir(0))
+        viewer.hello = loop.create_future()
+        port = config.ports[i % len(config.ports)]
+        token = config.tokens[i % len(config.tokens)]
+        _, stream = await loop.create_connection(
+            lambda: WebSocketStream(
+                viewer,
                 config.host,
                 port,
-            )
-            await viewer.hello
-            self.sockets.append(stream)
+                f"/ws/broadcasts/{broadcast}/",
+                token,
+                on_lost=lambda: None,
+            ),
+            config.host,
+            port,
+        )
+        await viewer.hello
+        return stream
+
+    def _target(self, what: str, i: int) -> tuple[int, int]:
+        """Where the ``i``-th ``what`` goes: its broadcast, and the turn of its sender on that
+        broadcast (a user's token, or its WebSocket)."""
+        broadcasts = self.config.broadcast_ids
+        if what == "reaction":
+            return broadcasts[0], i
+        index, turn = i % len(broadcasts), i // len(broadcasts)
+        return broadcasts[index], turn + index
 
     async def _send(self, what: str, i: int, connection: HttpConnection) -> None:
         if not self.config.over_websocket(what):
             await self._post(what, i, connection)
             return
         self.pool.put_nowait(connection)
-        socket = self.sockets[i % len(self.sockets)]
+        broadcast, turn = self._target(what, i)
+        senders = self.sockets[broadcast]
+        socket = senders[turn % len(senders)]
         if socket.lost:  # the server closed it (e.g. as a slow consumer): not sent
             self.errors += 1
             return
@@ -189,8 +229,8 @@ class Driver:
         self.statuses[what][0] += 1  # 0: sent, no response to wait for
 
     async def _post(self, what: str, i: int, connection: HttpConnection) -> None:
-        broadcast = self.config.broadcast_id
-        token = self.config.tokens[i % len(self.config.tokens)]
+        broadcast, turn = self._target(what, i)
+        token = self.config.tokens[turn % len(self.config.tokens)]
         if what == "reaction":
             path, body = f"/api/broadcasts/{broadcast}/reactions/", {"kind": KINDS[i % 6]}
         else:
@@ -221,13 +261,24 @@ class Driver:
             "comments": len(self.comment_pks),
             "comment_sum": sum(self.comment_pks),
             "max_lag": self.max_lag,
-            "errors": self.errors + sum(socket.viewer.errors for socket in self.sockets),
+            "errors": self.errors
+            + sum(s.viewer.errors for senders in self.sockets.values() for s in senders),
         }
 
 
+async def _main(config: DriverConfig, pipe: Connection) -> dict[str, Any]:
+    driver = Driver(config, pipe)
+    await driver.open()
+    pipe.send(("ready", None))
+    # Not a blocking recv on the loop: the open WebSockets are read meanwhile.
+    start = await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+    assert start == ("start",)
+    return await driver.run()
+
+
 def main(config: DriverConfig, pipe: Connection) -> None:
-    """The driver process's entry point: wait for "start", drive, send the result."""
+    """The driver process's entry point: open its sockets, say "ready", wait for "start",
+    drive, send the result."""
     import uvloop
 
-    assert pipe.recv() == ("start",)
-    pipe.send(("result", uvloop.run(Driver(config, pipe).run())))
+    pipe.send(("result", uvloop.run(_main(config, pipe))))

@@ -62,6 +62,31 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     if drive["storm"]:
         out["storm_seconds"] = round(drive["storm"]["seconds"], 2)
         out["storm_ok"] = drive["storm"]["ok"]
+    if "by_audience" in viewers:
+        out.update(_many_broadcasts(report))
+    return out
+
+
+def _many_broadcasts(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a run with many broadcasts: per audience size, Redis, subscriptions
+    and the quiet phase's cost."""
+    viewers = report["viewers"]
+    out: dict[str, Any] = {
+        "broadcasts": len(report["audiences"]),
+        "broadcasts_exact": f"{viewers['broadcasts_exact']}/{viewers['broadcasts_watched']}",
+    }
+    for label, size in viewers["by_audience"].items():
+        out[f"broadcasts {label}"] = size["broadcasts"]
+        latency = size["latency_ms"]
+        out[f"p50/p99 ms {label}"] = {
+            k: latency[k] and round(latency[k], 1) for k in ("p50", "p99")
+        }
+    out["redis_ops_per_sec"] = round(report["redis"]["per_sec"])
+    out["redis_channels"] = [s and s["channels"] for s in report["subscriptions"]]
+    if "quiet" in report:
+        quiet = report["quiet"]
+        out["quiet_server_cpu_share"] = [c and round(c["share"], 3) for c in quiet["server_cpu"]]
+        out["quiet_redis_ops_per_sec"] = round(quiet["redis"]["per_sec"])
     return out
 
 
@@ -88,7 +113,25 @@ def one_line(summary: dict[str, Any]) -> str:
         f"{summary['server_us_per_delivery']} us/delivery, "
         f"{summary['rss_kb_per_connection']} KB/conn"
         + (f", storm {summary['storm_seconds']} s" if "storm_seconds" in summary else "")
+        + (_many_line(summary) if "broadcasts" in summary else "")
     )
+
+
+def _many_line(summary: dict[str, Any]) -> str:
+    p99 = {
+        key.rsplit(" ", 1)[1]: v["p99"] for key, v in summary.items() if key.startswith("p50/p99")
+    }
+    line = (
+        f"; {summary['broadcasts']:,} broadcasts ({summary['broadcasts_exact']} exact), "
+        f"p99 ms by audience {p99}, redis {summary['redis_ops_per_sec']:,} ops/s, "
+        f"channels {summary['redis_channels']}"
+    )
+    if "quiet_server_cpu_share" in summary:
+        line += (
+            f", quiet: cpu {summary['quiet_server_cpu_share']}, "
+            f"redis {summary['quiet_redis_ops_per_sec']:,} ops/s"
+        )
+    return line
 
 
 def table(summaries: list[dict[str, Any]]) -> str:

@@ -1,17 +1,19 @@
 """The orchestrator: data, servers, viewer workers and the driver, phase by phase.
 
-Phases: set up a fresh live broadcast and the driver's users (through the services), start the
-servers (or target running ones), connect every viewer (workers, ``spawn``ed), drive reactions
+Phases: set up fresh live broadcasts and the driver's users (through the services), start the
+servers (or target running ones), connect every viewer (workers, ``spawn``ed), optionally hold
+a quiet phase (everything subscribed, nothing sent: what idle topics cost), drive reactions
 and comments for ``duration`` seconds while measuring (optionally dropping every connection at
 once half-way: the reconnect storm), let the coalesced totals settle, then check every viewer
-against what the database stored.
+against what the database stored. The standard scenario has one broadcast that every viewer
+watches; with ``broadcasts`` > 1 the viewers are spread Zipf-like (``loadtest/audience.py``)
+and Redis is watched too (``loadtest/redisprobe.py``).
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -21,8 +23,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from loadtest import driver, worker
+from loadtest.audience import layout, zipf_audiences
+from loadtest.progress import Progress
+from loadtest.redisprobe import RedisProbe, command_rates
 from loadtest.servers import Server, Usage, server_env, usage
-from loadtest.stats import Histogram, LedgerTotals, rate
+from loadtest.stats import Histogram, rate
+from loadtest.tally import tally
 
 T = TypeVar("T")
 
@@ -73,33 +79,10 @@ class LoadConfig:
     ingest: bool = False
     drive: str = "rest"  # how reactions and comments are sent: "rest", "ws" or "page"
     label: str = ""
-
-
-class Progress:
-    """A one-line progress bar on stderr."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self.stream = sys.stderr if stream is None else stream  # today's, not import time's
-        # Not a terminal (CI, a log file): a plain line every few seconds, not a redraw.
-        self.tty = self.stream.isatty()
-        self._last = 0.0
-
-    def show(self, phase: str, done: float, total: float, detail: str) -> None:
-        if not self.tty:
-            if time.monotonic() - self._last < 5:
-                return
-            self._last = time.monotonic()
-        width = 24
-        filled = int(width * min(1.0, done / total)) if total else width
-        bar = "#" * filled + "." * (width - filled)
-        line = f"{phase:<7} [{bar}] {detail}"
-        self.stream.write(f"\r{line:<120}"[:121] if self.tty else line + "\n")
-        self.stream.flush()
-
-    def end(self) -> None:
-        self._last = 0.0
-        self.stream.write("\n" if self.tty else "")
-        self.stream.flush()
+    broadcasts: int = 1  # live at once; the viewers spread over them Zipf-like
+    zipf: float = 1.25  # the spread's exponent: 1,000 broadcasts, 20,000 viewers -> ~4,900 on one
+    sockets_per_broadcast: int = 0  # the WebSocket driver's senders on each (driver.py)
+    quiet: float = 0.0  # seconds everything is subscribed and nothing sent, before the drive
 
 
 class Run:
@@ -117,6 +100,8 @@ class Run:
         self.latest: dict[int, dict[str, Any]] = {}  # worker index -> last progress
         self.inbox: dict[str, dict[int, Any]] = {}  # message kind -> worker index -> info
         self.ctx = multiprocessing.get_context("spawn")
+        self.audiences: dict[int, int] = {}  # broadcast -> its viewers, hottest first
+        self.redis = RedisProbe(config.redis_url) if config.broadcasts > 1 else None
 
     def execute(self) -> dict[str, Any]:
         try:
@@ -128,29 +113,47 @@ class Run:
                     process.terminate()
             for server in self.servers:
                 server.stop()
+            if self.redis is not None:
+                self.redis.close()
 
     def _execute(self) -> dict[str, Any]:
         config = self.config
         data = self.setup(config)
+        ids = data["broadcast_ids"]
+        spread = zipf_audiences(config.viewers, len(ids), config.zipf)
+        self.audiences = dict(zip(ids, spread, strict=True))
         self._start_servers()
-        report: dict[str, Any] = {"config": asdict(config), "broadcast": data["broadcast_id"]}
+        report: dict[str, Any] = {"config": asdict(config), "broadcast": ids[0]}
         report["rss_idle_kb"] = self._rss()
         if not config.ingest:
-            report["connect"] = self._connect(data["broadcast_id"])
+            report["connect"] = self._connect()
             report["rss_connected_kb"] = self._rss()
+        driver_pipe = self._start_driver(data)
+        if self.redis is not None:
+            report["audiences"] = list(self.audiences.values())
+            report["subscriptions"] = self.redis.subscriptions([s.pid for s in self.servers])
+        if config.quiet:
+            report["quiet"] = self._quiet(config.quiet)
         before, clients_before = self._usage(), self._client_cpu()
-        drive = self._drive(data)
+        commands_before = self.redis and self.redis.commands()
+        drive = self._drive(driver_pipe)
         after, clients_after = self._usage(), self._client_cpu()
+        if self.redis is not None:
+            report["redis"] = command_rates(
+                commands_before, self.redis.commands(), drive["seconds"]
+            )
         report["drive"] = drive
         report["server_cpu"] = _cpu(before, after, drive["seconds"])
         # The viewer workers' own CPU (cores), to show whether the load generator was the limit.
         report["client_cpu_share"] = rate(clients_after - clients_before, drive["seconds"])
         # WebSocket messages still queued in the server are stored meanwhile.
-        report["stored"] = stored = settled(data["stored"], SETTLE_SECONDS, MAX_SETTLE_SECONDS)
+        report["stored"] = settled(data["stored"], SETTLE_SECONDS, MAX_SETTLE_SECONDS)
         if config.ingest:
             return report
-        report["stored_totals"] = totals = self._stored_totals(data["broadcast_id"])
-        report["viewers"] = self._finish(stored, totals)
+        expect = self._expectations(data["stored_by_broadcast"]())
+        if ids[0] in expect:
+            report["stored_totals"] = expect[ids[0]]["stored_totals"]  # the hottest's
+        report["viewers"] = self._finish(expect)
         return report
 
     # Phases ----------------------------------------------------------------------------
@@ -168,31 +171,25 @@ class Run:
         for server in self.servers:
             server.wait_ready()
 
-    def _connect(self, broadcast_id: int) -> dict[str, Any]:
+    def _connect(self) -> dict[str, Any]:
         config = self.config
         ports = [server.port for server in self.servers]
-        per_worker = -(-config.viewers // config.workers)
         started = time.monotonic()
-        for i in range(config.workers):
-            first = i * per_worker
-            count = min(per_worker, config.viewers - first)
-            if count <= 0:
-                break
-            cfg = worker.WorkerConfig(
-                config.host, ports, broadcast_id, first, count, config.sse_percent
-            )
+        for first, assignments in layout(list(self.audiences.items()), config.workers):
+            cfg = worker.WorkerConfig(config.host, ports, assignments, first, config.sse_percent)
             self._spawn(worker.main, cfg)
         infos = self._wait_for("connected", "connect", self._connected)
         seconds = time.monotonic() - started
         ok = sum(info["ok"] for info in infos)
         return {"seconds": seconds, "ok": ok, "per_sec": rate(ok, seconds)}
 
-    def _drive(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _start_driver(self, data: dict[str, Any]) -> Connection:
+        """The driver process, once it has opened what it sends over."""
         config = self.config
         cfg = driver.DriverConfig(
             config.host,
             [server.port for server in self.servers],
-            data["broadcast_id"],
+            data["broadcast_ids"],
             data["tokens"],
             config.reactions_per_sec,
             config.comments_per_sec,
@@ -200,8 +197,32 @@ class Run:
             connections=config.connections,
             ingest=config.ingest,
             transport=config.drive,
+            sockets_per_broadcast=config.sockets_per_broadcast,
         )
         driver_pipe = self._spawn(driver.main, cfg, track=False)
+        while not driver_pipe.poll(0.25):
+            self._drain()
+            self.progress.show("driver", 0, 1, "opening the driver's connections")
+        assert driver_pipe.recv()[0] == "ready"
+        return driver_pipe
+
+    def _quiet(self, seconds: float) -> dict[str, Any]:
+        """``seconds`` with every viewer subscribed and nothing sent: what idle topics cost."""
+        before, commands = self._usage(), self.redis and self.redis.commands()
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            self._drain()
+            self.progress.show("quiet", elapsed, seconds, "nothing sent")
+            time.sleep(0.25)
+        self.progress.end()
+        elapsed = time.monotonic() - started
+        out = {"seconds": elapsed, "server_cpu": _cpu(before, self._usage(), elapsed)}
+        if self.redis is not None:
+            out["redis"] = command_rates(commands, self.redis.commands(), elapsed)
+        return out
+
+    def _drive(self, driver_pipe: Connection) -> dict[str, Any]:
+        config = self.config
         self._tell(("measure", True))
         start = self._totals()
         started = time.monotonic()
@@ -247,35 +268,22 @@ class Run:
             },
         }
 
-    def _finish(self, stored: dict[str, int], totals: dict[str, Any]) -> dict[str, Any]:
-        """Every viewer against the database: its comments, and its last totals."""
-        expect = {
-            "expected_comments": stored["comments"],
-            "expected_sum": stored["comment_sum"],
-            "stored_totals": totals,
-        }
-        self._tell(("finish", expect))
-        results = self._wait_for("result", "finish", lambda: "")
-        histogram = Histogram()
-        ledgers = LedgerTotals()
-        points: list[tuple[float, float]] = []
-        close_codes: dict[str, int] = {}
-        for result in results:
-            histogram.merge(Histogram.from_dict(result["histogram"]))
-            ledgers.add(LedgerTotals(**result["ledgers"]))
-            points.extend(result["points"])
-            for code, n in result["close_codes"].items():
-                close_codes[str(code)] = close_codes.get(str(code), 0) + n
+    def _expectations(self, stored: dict[int, dict[str, int]]) -> dict[int, dict[str, Any]]:
+        """What each watched broadcast's viewers must have: its stored comments and totals."""
         return {
-            "latency_ms": histogram.summary(),
-            "latency_histogram": histogram.to_dict(),
-            "ledgers": asdict(ledgers),
-            "exact": ledgers.exact,
-            "reconnects": sum(r["reconnects"] for r in results),
-            "connect_failures": sum(r["connect_failures"] for r in results),
-            "close_codes": close_codes,
-            "points": points,
+            broadcast: {
+                "expected_comments": stored[broadcast]["comments"],
+                "expected_sum": stored[broadcast]["comment_sum"],
+                "stored_totals": self._stored_totals(broadcast),
+            }
+            for broadcast, audience in self.audiences.items()
+            if audience
         }
+
+    def _finish(self, expect: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """Every viewer against the database: its broadcast's comments and last totals."""
+        self._tell(("finish", expect))
+        return tally(self._wait_for("result", "finish", lambda: ""), self.audiences)
 
     # Plumbing ----------------------------------------------------------------------------
 

@@ -109,3 +109,64 @@ def test_an_ingest_run_reports_stored_reactions_and_their_cost():
     summary = report.summarize(ingest)
     assert summary["server_us_per_reaction"] == 5000.0  # 5 CPU s / 1,000 stored
     assert "ingest 100.0 reactions/s stored (1,000 sent)" in report.one_line(summary)
+
+
+def many_broadcasts_report() -> dict:
+    """A run over four broadcasts of 1,200, 50, 3 and 2 viewers, with a quiet phase."""
+    run = run_report()
+    run["audiences"] = [1_200, 50, 3, 2]
+    latency = {"p50": 10.04, "p95": 30.0, "p99": 40.0, "max": 50.0}
+    run["viewers"].update(
+        broadcasts_exact=3,
+        broadcasts_watched=4,
+        by_audience={
+            "1-9": {
+                "broadcasts": 2,
+                "viewers": 5,
+                "exact": 2,
+                "measured": 9,
+                "latency_ms": latency,
+            },
+            "1000-9999": {
+                "broadcasts": 1,
+                "viewers": 1_200,
+                "exact": 0,
+                "measured": 900,
+                "latency_ms": {**latency, "p99": 240.0},
+            },
+        },
+    )
+    run["redis"] = {"per_sec": 1234.4, "busiest_per_sec": {"publish": 1000.0}}
+    run["subscriptions"] = [{"connections": 3, "channels": 4, "patterns": 0}, None]
+    run["server_cpu"].append(None)
+    run["quiet"] = {
+        "seconds": 10.0,
+        "server_cpu": [{"seconds": 0.1, "share": 0.01}, None],
+        "redis": {"per_sec": 5.2, "busiest_per_sec": {}},
+    }
+    return run
+
+
+def test_many_broadcasts_report_latency_per_audience_size_redis_and_the_quiet_phase():
+    summary = report.summarize(many_broadcasts_report())
+    assert summary["broadcasts"] == 4
+    assert summary["broadcasts_exact"] == "3/4"
+    assert summary["broadcasts 1-9"] == 2
+    assert summary["p50/p99 ms 1-9"] == {"p50": 10.0, "p99": 40.0}
+    assert summary["p50/p99 ms 1000-9999"] == {"p50": 10.0, "p99": 240.0}
+    assert summary["redis_ops_per_sec"] == 1234
+    assert summary["redis_channels"] == [4, None]
+    assert summary["quiet_server_cpu_share"] == [0.01, None]
+    assert summary["quiet_redis_ops_per_sec"] == 5
+    line = report.one_line(summary)
+    assert "4 broadcasts (3/4 exact)" in line
+    assert "p99 ms by audience {'1-9': 40.0, '1000-9999': 240.0}" in line
+    assert "redis 1,234 ops/s" in line
+    assert "quiet: cpu [0.01, None]" in line
+    assert "p50/p99 ms 1000-9999" in report.table([summary])
+
+
+def test_one_broadcast_summary_has_no_many_broadcast_figures():
+    summary = report.summarize(run_report())
+    assert not [key for key in summary if "broadcasts" in key or key.startswith("p50/p99")]
+    assert "redis" not in report.one_line(summary)

@@ -21,20 +21,22 @@ def free_port() -> int:
 
 def short_run(redis_url: str, out: Path, **options: Any) -> dict[str, Any]:
     """A 3-second run with a few viewers; its summary."""
+    return short_run_report(redis_url, out, **options)["summary"]
+
+
+def short_run_report(redis_url: str, out: Path, **options: Any) -> dict[str, Any]:
+    """A 3-second run with a few viewers; its whole report."""
+    defaults = {"duration": 3, "comments": 2, "users": 5, "connections": 4}
     call_command(
         "loadtest",
-        duration=3,
-        comments=2,
-        users=5,
-        connections=4,
         port=free_port(),
         redis_url=redis_url,
         out=str(out),
         no_migrate=True,
-        **options,
+        **{**defaults, **options},
     )
     (saved,) = out.glob("*.json")
-    return json.loads(saved.read_text())["runs"][0]["summary"]
+    return json.loads(saved.read_text())["runs"][0]
 
 
 def test_a_short_run_delivers_every_comment_to_every_viewer(redis_url, tmp_path, capsys):
@@ -64,3 +66,35 @@ def test_the_tutorial_style_baseline_delivers_too(redis_url, tmp_path):
     assert summary["reactions_stored_per_sec"] > 0
     assert (summary["lost"], summary["duplicated"]) == (0, 0)
     assert summary["converged"] == "10/10"
+
+
+def test_many_broadcasts_each_deliver_exactly_to_their_own_viewers(redis_url, tmp_path):
+    run = short_run_report(
+        redis_url,
+        tmp_path,
+        broadcasts=20,
+        viewers=200,
+        workers=2,
+        servers=2,
+        drive="ws",  # comments over each broadcast's WebSockets, reactions on the hottest
+        comments=1,
+        reactions=10,
+        users=20,
+        quiet=1,
+    )
+    summary, viewers = run["summary"], run["viewers"]
+    assert sum(run["audiences"]) == 200
+    assert min(run["audiences"]) >= 1
+    assert run["stored"]["comments"] >= 20 * 2
+    assert (viewers["broadcasts_exact"], viewers["broadcasts_watched"]) == (20, 20)
+    assert viewers["inexact"] == {}
+    assert (summary["lost"], summary["duplicated"]) == (0, 0)
+    assert summary["converged"] == "200/200"
+    sizes = viewers["by_audience"]
+    assert sum(size["broadcasts"] for size in sizes.values()) == 20
+    assert sum(size["viewers"] for size in sizes.values()) == 200
+    assert all(size["latency_ms"]["p99"] is not None for size in sizes.values())
+    # The driver's senders reach every broadcast on both servers: each subscribes to all 20.
+    assert all(channels >= 20 for channels in summary["redis_channels"])
+    assert summary["redis_ops_per_sec"] > 0
+    assert len(summary["quiet_server_cpu_share"]) == 2

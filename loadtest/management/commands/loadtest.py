@@ -4,25 +4,31 @@ Starts server processes (or targets running ones with ``--target PORT``), connec
 WebSocket and SSE from worker processes, drives reactions and comments over REST, and reports
 deliveries/s, latency percentiles, loss, duplication, convergence, connect rate, server CPU and
 memory: a table and one line on stdout, a JSON file and a latency plot in ``--out``.
+``--broadcasts N`` runs many live broadcasts at once, the viewers spread Zipf-like over them,
+and adds latency per audience size, exactness per broadcast, Redis commands/s, subscriptions
+per server process and (with ``--quiet S``) what idle topics cost.
 ``--compare baseline,uvicorn`` runs several servers one after another in the same invocation,
 so their ratio is measured under the same machine load. See ``docs/performance.md``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import platform
+import resource
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from rest_framework.authtoken.models import Token
 
 from livevideo import services
@@ -46,7 +52,8 @@ def database_url() -> str:
 
 
 def setup_data(config: runner.LoadConfig) -> dict[str, Any]:
-    """A fresh live broadcast and ``config.users`` users with API tokens, via the services."""
+    """``config.broadcasts`` fresh live broadcasts and ``config.users`` users with API tokens,
+    via the services."""
     User = get_user_model()
     broadcaster = User.objects.filter(username=BROADCASTER).first() or services.user_create(
         username=BROADCASTER, password=os.urandom(16).hex()
@@ -58,20 +65,70 @@ def setup_data(config: runner.LoadConfig) -> dict[str, Any]:
             user.set_unusable_password()
             user.save(update_fields=["password"])
         tokens.append(Token.objects.get_or_create(user=user)[0].key)
-    broadcast = services.broadcast_create(
-        broadcaster=broadcaster, title=f"Load test {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
-    )
-    services.broadcast_start(broadcast=broadcast, actor=broadcaster)
+    ids = []
+    for n in range(config.broadcasts):
+        title = f"Load test {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+        title += f" #{n + 1}" if config.broadcasts > 1 else ""
+        broadcast = services.broadcast_create(broadcaster=broadcaster, title=title)
+        services.broadcast_start(broadcast=broadcast, actor=broadcaster)
+        ids.append(broadcast.pk)
 
     def stored() -> dict[str, int]:
-        comments = Comment.objects.filter(broadcast_id=broadcast.pk)
+        comments = Comment.objects.filter(broadcast_id__in=ids)
         return {
-            "reactions": Reaction.objects.filter(broadcast_id=broadcast.pk).count(),
+            "reactions": Reaction.objects.filter(broadcast_id__in=ids).count(),
             "comments": comments.count(),
             "comment_sum": int(comments.aggregate(s=Sum("pk"))["s"] or 0),
         }
 
-    return {"broadcast_id": broadcast.pk, "tokens": tokens, "stored": stored}
+    def stored_by_broadcast() -> dict[int, dict[str, int]]:
+        out = {pk: {"comments": 0, "comment_sum": 0} for pk in ids}
+        rows = (
+            Comment.objects.filter(broadcast_id__in=ids)
+            .values("broadcast_id")
+            .annotate(comments=Count("pk"), comment_sum=Sum("pk"))
+        )
+        for row in rows:
+            out[row["broadcast_id"]] = {
+                "comments": row["comments"],
+                "comment_sum": row["comment_sum"],
+            }
+        return out
+
+    return {
+        "broadcast_ids": ids,
+        "tokens": tokens,
+        "stored": stored,
+        "stored_by_broadcast": stored_by_broadcast,
+    }
+
+
+def senders_per_broadcast(comments_per_sec: float, users: int) -> int:
+    """WebSocket senders each broadcast needs so its comments stay well under the per-user
+    limit (two thirds of it): the driver's ``sockets_per_broadcast``."""
+    hits, seconds = settings.RATE_LIMITS["COMMENT"]
+    return max(1, min(users, math.ceil(1.5 * comments_per_sec * seconds / hits)))
+
+
+SPARE_FILES = 200  # a server's own files, its database and Redis connections
+
+
+def check_open_files(config: runner.LoadConfig) -> None:
+    """Refuse a run whose servers cannot hold their connections: each process has at most
+    the open-files limit (the servers inherit ours), viewers and the driver's sockets spread
+    evenly over them."""
+    if config.targets or config.ingest:
+        return
+    sockets = 0 if config.drive == "rest" else config.users
+    if config.drive == "ws":
+        sockets += (config.broadcasts - 1) * config.sockets_per_broadcast
+    each = -(-(config.viewers + sockets + config.connections) // config.servers)
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if each + SPARE_FILES > limit:
+        raise CommandError(
+            f"Each server process would hold ~{each:,} connections, over its open-files limit "
+            f"({limit:,}, less {SPARE_FILES} spare): use more --servers or fewer --viewers."
+        )
 
 
 def machine() -> dict[str, Any]:
@@ -99,7 +156,7 @@ class Command(BaseCommand):
         add("--sse-percent", type=int, default=10, help="share of viewers on SSE (0-100)")
         add("--workers", type=int, default=4, help="viewer client processes")
         add("--reactions", type=float, default=100.0, help="reactions posted per second")
-        add("--comments", type=float, default=5.0, help="comments posted per second")
+        add("--comments", type=float, default=5.0, help="comments per second (per broadcast)")
         add("--duration", type=float, default=60.0, help="seconds of driving")
         add("--server", default="uvicorn", choices=sorted(SERVERS))
         add("--compare", default="", help="comma-separated servers to run one after another")
@@ -116,6 +173,9 @@ class Command(BaseCommand):
             choices=["rest", "ws", "page"],
             help="how to send them (page: reactions over WebSocket, comments over REST)",
         )
+        add("--broadcasts", type=int, default=1, help="live broadcasts (viewers spread Zipf-like)")
+        add("--zipf", type=float, default=1.25, help="the spread's exponent (--broadcasts > 1)")
+        add("--quiet", type=float, default=0.0, help="seconds subscribed and idle before driving")
         add("--redis-url", default=os.environ.get("REDIS_URL", ""))
         add("--out", default="bench-results", help="folder for the JSON and the PNG")
         add("--no-migrate", action="store_true")
@@ -143,7 +203,16 @@ class Command(BaseCommand):
             storm=options["storm"],
             ingest=options["ingest"],
             drive=options["drive"],
+            broadcasts=options["broadcasts"],
+            zipf=options["zipf"],
+            quiet=options["quiet"],
         )
+        if base.broadcasts < 1:
+            raise CommandError("--broadcasts must be at least 1.")
+        if base.broadcasts > 1:
+            spread = senders_per_broadcast(base.comments_per_sec, base.users)
+            base = replace(base, sockets_per_broadcast=spread)
+        check_open_files(base)
         kinds = [k.strip() for k in options["compare"].split(",") if k.strip()] or [base.server]
         out = Path(options["out"])
         out.mkdir(parents=True, exist_ok=True)
@@ -155,6 +224,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown server {kind!r}; use one of {sorted(SERVERS)}.")
             label = kind + (f" x{base.servers}" if base.servers > 1 else "")
             label += "" if base.drive == "rest" else f" {base.drive}"
+            label += f" {base.broadcasts} broadcasts" if base.broadcasts > 1 else ""
             config = replace(base, server=kind, label=label)
             if kind == "baseline":
                 config = replace(config, sse_percent=0, servers=1)  # see loadtest/baseline.py
