@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from loadtest.audience import Assignment
 from loadtest.client import SSEStream, Viewer, WebSocketStream
 from loadtest.stats import Histogram, Reservoir, check_ledgers
 
@@ -25,9 +26,8 @@ MAX_QUIET_WAIT = 30.0  # ... or after this long (a server that fell behind still
 # The worker reads its sockets in rounds, POLL_INTERVAL apart, instead of waking for every
 # frame: a server's fan-out writes one frame to a socket after another, so a worker woken per
 # frame makes a system call and a wake-up per frame, on the cores the server needs, and the
-# server's write pays for waking it. Measured (10,000 viewers): the generator's CPU per frame
-# 17.8 -> 11.8 us, the server's 17.3 -> 13.5 us. A latency includes up to this long of the
-# worker's own wait: the figures err on the high side (docs/performance.md).
+# server's write pays for waking it (measured in docs/performance.md, "How the tool measures").
+# A latency includes up to this long of the worker's own wait: the figures err on the high side.
 POLL_INTERVAL = 0.01
 
 
@@ -35,9 +35,8 @@ POLL_INTERVAL = 0.01
 class WorkerConfig:
     host: str
     ports: list[int]
-    broadcast_id: int
+    assignments: list[Assignment]  # (broadcast, viewers) of this worker, in order
     first: int  # global index of this worker's first viewer (spreads ports and transports)
-    count: int
     sse_percent: int
     connect_concurrency: int = 200
     reservoir: int = 20_000
@@ -46,8 +45,9 @@ class WorkerConfig:
 class Seat:
     """One viewer and its current connection; reconnects with its last id when dropped."""
 
-    def __init__(self, worker: Worker, index: int, viewer: Viewer) -> None:
+    def __init__(self, worker: Worker, index: int, broadcast_id: int, viewer: Viewer) -> None:
         self.worker = worker
+        self.broadcast_id = broadcast_id
         self.viewer = viewer
         self.port = worker.config.ports[index % len(worker.config.ports)]
         self.sse = index % 100 < worker.config.sse_percent
@@ -62,13 +62,13 @@ class Seat:
         viewer.hello = loop.create_future()
         last = viewer.ledger.last_id
         if self.sse:
-            path = f"/sse/broadcasts/{config.broadcast_id}/"
+            path = f"/sse/broadcasts/{self.broadcast_id}/"
             factory = lambda: SSEStream(  # noqa: E731
                 viewer, config.host, self.port, path, last, on_lost=self._lost
             )
         else:
             query = "" if last is None else f"?last_event_id={last}"
-            path = f"/ws/broadcasts/{config.broadcast_id}/{query}"
+            path = f"/ws/broadcasts/{self.broadcast_id}/{query}"
             factory = lambda: WebSocketStream(  # noqa: E731
                 viewer, config.host, self.port, path, on_lost=self._lost
             )
@@ -96,12 +96,16 @@ class Worker:
     def __init__(self, config: WorkerConfig, pipe: Connection) -> None:
         self.config = config
         self.pipe = pipe
-        self.histogram = Histogram()
         self.reservoir = Reservoir(config.reservoir)
-        self.seats = [
-            Seat(self, config.first + i, Viewer(self.histogram, self.reservoir))
-            for i in range(config.count)
-        ]
+        # Latencies per broadcast, so the runner can report them by audience size.
+        self.histograms = {broadcast: Histogram() for broadcast, _ in config.assignments}
+        self.seats: list[Seat] = []
+        for broadcast, count in config.assignments:
+            histogram, first = self.histograms[broadcast], config.first + len(self.seats)
+            self.seats += [
+                Seat(self, first + i, broadcast, Viewer(histogram, self.reservoir))
+                for i in range(count)
+            ]
         self.reconnects = 0
         self.connect_failures = 0
         self.close_codes: Counter[int] = Counter()
@@ -120,7 +124,7 @@ class Worker:
                     reporter.cancel()
                     self._pacer.cancel()  # type: ignore[union-attr]
                     await self.quiet()
-                    self.pipe.send(("result", self.result(**command[1])))
+                    self.pipe.send(("result", self.result(command[1])))
                     return
                 await self.handle(command)
             await asyncio.sleep(0.05)
@@ -184,28 +188,34 @@ class Worker:
 
     def progress(self) -> dict[str, Any]:
         viewers = [seat.viewer for seat in self.seats]
+        histogram = Histogram()
+        for one in self.histograms.values():
+            histogram.merge(one)
         return {
             "connected": sum(1 for v in viewers if v.connected_at is not None),
             "deliveries": sum(v.deliveries for v in viewers),
             "frames": sum(v.frames for v in viewers),
-            "histogram": self.histogram.to_dict(),
+            "histogram": histogram.to_dict(),
             "reconnects": self.reconnects,
         }
 
-    def result(
-        self, *, expected_comments: int, expected_sum: int, stored_totals: dict[str, Any]
-    ) -> dict[str, Any]:
-        viewers = [seat.viewer for seat in self.seats]
-        ledgers = check_ledgers(
-            [v.ledger for v in viewers],
-            [v.totals for v in viewers],
-            expected_comments=expected_comments,
-            expected_sum=expected_sum,
-            stored_totals=stored_totals,
-        )
+    def result(self, expected: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """Every viewer checked against ``expected[broadcast]`` (``expected_comments``,
+        ``expected_sum``, ``stored_totals``): the sums, and the latencies, per broadcast."""
+        audiences: dict[int, list[Viewer]] = {broadcast: [] for broadcast in self.histograms}
+        for seat in self.seats:
+            audiences[seat.broadcast_id].append(seat.viewer)
+        ledgers = {}
+        for broadcast, viewers in audiences.items():
+            ledgers[broadcast] = check_ledgers(
+                [v.ledger for v in viewers], [v.totals for v in viewers], **expected[broadcast]
+            )
         return {
             **self.progress(),
-            "ledgers": asdict(ledgers),
+            "broadcasts": {
+                broadcast: {"ledgers": asdict(ledgers[broadcast]), "histogram": h.to_dict()}
+                for broadcast, h in self.histograms.items()
+            },
             "points": self.reservoir.points,
             "connect_failures": self.connect_failures,
             "close_codes": dict(self.close_codes),
