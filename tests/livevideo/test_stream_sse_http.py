@@ -13,7 +13,7 @@ from django.db import OperationalError
 
 from livevideo import selectors
 from livevideo.models import Broadcast
-from realtime.hub import get_hub
+from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory
 from tests.realtime.streamtools import SSEClient, fresh_realtime
 

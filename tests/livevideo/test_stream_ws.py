@@ -15,8 +15,8 @@ from rest_framework.authtoken.models import Token
 from livevideo import selectors, services
 from livevideo.models import Broadcast, Comment
 from presence import tracker
-from realtime.hub import get_hub
 from realtime.publish import aflush
+from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory, UserFactory
 from tests.realtime.streamtools import (
     WSClient,

@@ -16,8 +16,8 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import WebsocketCommunicator
 
-from realtime.conf import get_history
 from realtime.publish import flush
+from realtime.runtime import get_history
 
 Event = dict[str, Any]
 ORIGIN = (b"origin", b"http://testserver")
