@@ -33,10 +33,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.conf import settings
-
 import realtime.publish
 from presence.backends import PresenceConnection, PresenceStore, get_store
+from presence.conf import presence_config
 from realtime.coalesce import NextBatch
 from realtime.runtime import runtime
 
@@ -108,12 +107,12 @@ class Tracker:
 
     @classmethod
     def from_settings(cls) -> Tracker:
-        config = settings.PRESENCE
+        config = presence_config()
         return cls(
             store=get_store(),
-            heartbeat_interval=config["HEARTBEAT_INTERVAL"],
-            debounce=config["DEBOUNCE"],
-            max_listed_users=config["MAX_LISTED_USERS"],
+            heartbeat_interval=config.heartbeat_interval,
+            debounce=config.debounce,
+            max_listed_users=config.max_listed_users,
         )
 
     async def connection_opened(

@@ -177,6 +177,9 @@ def get_hub() -> Hub:
 def shared(key: Hashable, make: Callable[[], T], *, setting: str | None = None) -> T:
     """What a layer above keeps once per process under ``key`` (presence's store), made with
     ``make()`` on first use; dropped (and closed) when ``setting`` changes."""
+    part = _shared.get(key)
+    if part is not None:
+        return cast(T, part.value)
     with _lock:
         return _get_part(_shared, key, make, setting)
 

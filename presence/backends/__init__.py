@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
 from presence.backends.base import PresenceConnection, PresenceStore, StoreUnavailable, UserState
+from presence.conf import presence_config
 from realtime.runtime import shared
 
 __all__ = ["PresenceConnection", "PresenceStore", "StoreUnavailable", "UserState", "get_store"]
@@ -18,5 +18,5 @@ def get_store() -> PresenceStore:
 
 
 def _store_from_settings() -> PresenceStore:
-    config = settings.PRESENCE
-    return import_string(config["BACKEND"]).from_settings(config)
+    config = presence_config()
+    return import_string(config.backend).from_settings(config)

@@ -21,9 +21,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from asgiref.sync import sync_to_async
+
+if TYPE_CHECKING:
+    from presence.conf import PresenceConfig
 
 
 class StoreUnavailable(Exception):
@@ -59,11 +62,10 @@ class PresenceStore:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, config: dict[str, Any]) -> PresenceStore:
+    def from_settings(cls, config: PresenceConfig) -> PresenceStore:
         """Build from ``settings.PRESENCE``; its ``OPTIONS`` go to the backend's constructor."""
-        grace = config["GRACE_PERIOD"]
-        options = config.get("OPTIONS", {})
-        return cls(ttl=config["HEARTBEAT_INTERVAL"] + grace, grace=grace, **options)
+        grace = config.grace_period
+        return cls(ttl=config.heartbeat_interval + grace, grace=grace, **config.options)
 
     # Methods that subclasses must implement.
 

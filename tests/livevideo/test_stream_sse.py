@@ -18,13 +18,10 @@ from tests.factories import BroadcastFactory, UserFactory
 from tests.realtime.streamtools import (
     SSEClient,
     consecutive,
-    fresh_realtime,
     newest_id,
     realtime_settings,
     stalling,
 )
-
-__all__ = ["fresh_realtime"]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
 

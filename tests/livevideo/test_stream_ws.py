@@ -21,12 +21,9 @@ from tests.factories import BroadcastFactory, UserFactory
 from tests.realtime.streamtools import (
     WSClient,
     consecutive,
-    fresh_realtime,
     newest_id,
     realtime_settings,
 )
-
-__all__ = ["fresh_realtime"]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
 
