@@ -213,8 +213,8 @@ class Connection:
         task waiting: events and keep-alives are written at once (``write_now``) while
         nothing is queued or being written, and otherwise by a task started then, which sends
         what queued with ``send`` (one frame per batch) and ends when nothing is left. An idle
-        connection holds no task (a waiting task and its frames were a quarter of what a
-        connection cost in memory). The alternative to ``batches``."""
+        connection holds no task (see the module's docstring). The alternative to
+        ``batches``."""
         self._send = send
         self.keepalive_interval = keepalive
         self._sent_at = self._loop.time()

@@ -345,8 +345,8 @@ class RedisHub(Hub):
         # Every event up to ``_last_seen`` has been handed on (so a viewer that joined since
         # gets nothing older from the hub), and every later one will be: the replay is the
         # retained events after ``after`` up to it, with no read of Redis. A reconnect storm's
-        # viewers resume from a recent id; a history read per resume point was ~8% of a
-        # connect's CPU.
+        # viewers resume from a recent id; a history read per resume point was a measurable
+        # share of a connect's CPU (docs/performance.md).
         ready, last = self._ready.get(topic), self._last_seen.get(topic)
         if ready is None or not ready.done() or last is None or topic in self._lost:
             return None
