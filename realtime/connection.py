@@ -29,12 +29,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from realtime import metrics
-from realtime.backends.base import Replay
-from realtime.coalesce import NextFlight
 from realtime.hub import Hub
 from realtime.keepalive import KeepAliveTicker
 from realtime.protocol import KEEPALIVE, RESET, Batch, Event, make_event, now_ms
-from realtime.runtime import get_history, runtime
+from realtime.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -131,9 +129,9 @@ class Connection:
         self._hub, self._ticker = loop_runtime.hub, loop_runtime.ticker
         metrics.CONNECTIONS.labels(self.transport).inc()
         await self._hub.join(self.topic, self)
-        replay = self._hub.recent_replay(self.topic, last_event_id) or await _replays.get(
-            (self.topic, last_event_id)
-        )
+        replay = self._hub.recent_replay(
+            self.topic, last_event_id
+        ) or await loop_runtime.replays.get((self.topic, last_event_id))
         hello = make_event("hello", {**await hello_data(), "last_event_id": replay.last_id})
         if replay.reset:
             first = [hello, make_event(RESET, {"last_event_id": replay.last_id})]
@@ -322,12 +320,3 @@ class Connection:
             self._keepalive_ticker().forget(self)
             if self._drainer is not None:
                 self._drainer.cancel()  # it may be stuck sending to a client that stalled
-
-
-def _replay(key: tuple[str, int | None]) -> Awaitable[Replay]:
-    return get_history().replay(*key)
-
-
-# Viewers resuming at once (a reconnect storm) mostly resume from the same id: they share one
-# read of the history (started after each of them joined the hub) and its decoded events.
-_replays: NextFlight[tuple[str, int | None], Replay] = NextFlight(_replay)

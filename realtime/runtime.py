@@ -3,10 +3,10 @@
 A server process runs one event loop, but tests run one loop per test (and the publisher thread
 runs one of its own), and asyncio objects (tasks, futures, connections) belong to the loop that
 made them. So everything stateful of a loop hangs off its ``Runtime``: the hub, the keep-alive
-ticker, the sender, and its parts (``Runtime.part``): the Redis clients
-(``realtime.clients``), and what the layers above keep per loop (presence's tracker, the
-product's tap batchers) without this package knowing them. Runtimes of loops that have closed
-are dropped.
+ticker, the sender, the shared history reads of resuming viewers, and its parts
+(``Runtime.part``): the Redis clients (``realtime.clients``), and what the layers above keep
+per loop (presence's tracker, the product's tap batchers) without this package knowing them.
+Runtimes of loops that have closed are dropped.
 
 What the whole process shares is kept here too: the frozen ``RealtimeConfig`` and the history
 store (one per process, used from every thread), and ``shared`` parts (presence's store).
@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from realtime.coalesce import NextFlight
 from realtime.conf import RealtimeConfig
 from realtime.keepalive import KeepAliveTicker
 from realtime.sender import Sender
 
 if TYPE_CHECKING:
-    from realtime.backends.base import HistoryStore
+    from realtime.backends.base import HistoryStore, Replay
     from realtime.hub import Hub
 
 T = TypeVar("T")
@@ -72,6 +73,12 @@ class Runtime:
         self.history = history
         self.ticker = KeepAliveTicker(loop)
         self.sender = Sender(loop, history)
+        # Viewers resuming at once (a reconnect storm) mostly resume from the same id: they
+        # share one read of the history (started after each of them joined the hub) and its
+        # decoded events.
+        self.replays: NextFlight[tuple[str, int | None], Replay] = NextFlight(
+            lambda key: history.replay(*key)
+        )
         self._hub: Hub | None = None
         self._parts = parts  # shared with the runtime a change of REALTIME replaced
 
