@@ -9,14 +9,13 @@ the cost of a delivery. With ``serve`` (the WebSocket) there is no writer task a
 the connection is idle, keep-alives included: one is started when a write has to wait, and
 ends once everything queued is sent (an idle task and its frames are a good part of a
 connection's memory: docs/performance.md); with ``batches`` (SSE) the writer is a task that
-waits for work. When
-a direct write has to wait (the client's buffer is full), the writer finishes it before it
-sends anything else, so order holds. While the writer is busy
-sending (a client that does not read makes that send wait), the queue may grow to
-``max_backlog`` events; one more and the connection leaves the hub at once (its
-memory stays bounded and nobody else waits for it) and the transport closes it; the client
-can reconnect and resume. A burst that arrives while the writer is idle is not held against
-the client: the writer takes it all on its next turn.
+waits for work. When a direct write has to wait (the client's buffer is full), the writer
+finishes it before it sends anything else, so order holds. While the writer is busy sending
+(a client that does not read makes that send wait), the queue may grow to ``max_backlog``
+events; one more and the connection leaves the hub at once (its memory stays bounded and
+nobody else waits for it) and the transport closes it; the client can reconnect and resume.
+A burst that arrives while the writer is idle is not held against the client: the writer
+takes it all on its next turn.
 """
 
 from __future__ import annotations
@@ -129,9 +128,9 @@ class Connection:
         self._hub, self._ticker = loop_runtime.hub, loop_runtime.ticker
         metrics.CONNECTIONS.labels(self.transport).inc()
         await self._hub.join(self.topic, self)
-        replay = self._hub.recent_replay(
-            self.topic, last_event_id
-        ) or await loop_runtime.replays.get((self.topic, last_event_id))
+        replay = self._hub.recent_replay(self.topic, last_event_id)
+        if replay is None:
+            replay = await loop_runtime.replays.get((self.topic, last_event_id))
         hello = make_event("hello", {**await hello_data(), "last_event_id": replay.last_id})
         if replay.reset:
             first = [hello, make_event(RESET, {"last_event_id": replay.last_id})]
