@@ -26,8 +26,8 @@ from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
 from presence import tracker
 from realtime.coalesce import NextFlight
-from realtime.connection import StreamHooks
 from realtime.consumers import ClientError, StreamConsumer
+from realtime.transport import StreamHooks
 
 
 class BroadcastStream(StreamHooks):

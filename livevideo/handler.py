@@ -4,9 +4,8 @@ Under an ASGI server Django runs a request to a sync view with about a dozen rou
 the event loop and a thread (its built-in middleware are "async-capable" by wrapping each
 ``process_request``/``process_response`` in ``sync_to_async``), in a new thread per request (its
 ``ThreadSensitiveContext``). Starting that thread blocks the loop until the thread gets the GIL,
-and with a loop busy fanning out frames every hand-over waits for it (profiled: starting
-threads was a quarter of the loop's samples under REST load; measured: REST reactions
-73-87/s before, 105-111/s after, one process, no viewers).
+and with a loop busy fanning out frames every hand-over waits for it (profiled and measured
+before and after this handler: docs/performance.md).
 
 Here the middleware chain is built as under WSGI (sync) and runs whole, view included, in one
 call on the loop's thread pool, as a threaded WSGI server runs it; as there, the thread's

@@ -23,8 +23,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from livevideo import services
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
+from realtime.runtime import runtime
 
-User = AbstractBaseUser | AnonymousUser
+AnyUser = AbstractBaseUser | AnonymousUser  # whoever tapped, signed in or not
 
 
 class BroadcastGone(Exception):
@@ -34,13 +35,14 @@ class BroadcastGone(Exception):
 class TapBatcher:
     """Stores one broadcast's taps in batches, in arrival order."""
 
-    def __init__(self, broadcast_id: int) -> None:
+    def __init__(self, broadcast_id: int, batchers: dict[int, TapBatcher]) -> None:
         self.broadcast_id = broadcast_id
         self.loop = asyncio.get_running_loop()
-        self._pending: list[tuple[User, object, asyncio.Future[None]]] = []
+        self._batchers = batchers  # the loop's batchers, which this one leaves once idle
+        self._pending: list[tuple[AnyUser, object, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def tap(self, user: User, kind: object) -> None:
+    async def tap(self, user: AnyUser, kind: object) -> None:
         """Store one tap with the next batch; raises its ``ServiceError`` when it is refused
         (the other taps of the batch are stored all the same)."""
         done: asyncio.Future[None] = self.loop.create_future()
@@ -59,17 +61,18 @@ class TapBatcher:
                     )
                 except Exception as exc:  # the whole batch failed (database down, ...)
                     for *_, done in batch:
-                        _answer(done, exc)
+                        _settle(done, exc)
                     continue
                 for (*_, done), refusal in zip(batch, refusals, strict=True):
-                    _answer(done, refusal)
+                    _settle(done, refusal)
         finally:
             self._task = None
             # Idle: forget it (``batcher()`` makes a new one; the caller taps at once).
-            _batchers.pop((self.loop, self.broadcast_id), None)
+            if self._batchers.get(self.broadcast_id) is self:
+                del self._batchers[self.broadcast_id]
 
 
-def _answer(done: asyncio.Future[None], refusal: Exception | None) -> None:
+def _settle(done: asyncio.Future[None], refusal: Exception | None) -> None:
     """Tell a tap's caller how it went, unless it stopped waiting (its connection closed)."""
     if done.cancelled():
         return
@@ -79,7 +82,9 @@ def _answer(done: asyncio.Future[None], refusal: Exception | None) -> None:
         done.set_exception(refusal)
 
 
-def record_taps(broadcast_id: int, taps: Sequence[tuple[User, Any]]) -> list[ServiceError | None]:
+def record_taps(
+    broadcast_id: int, taps: Sequence[tuple[AnyUser, Any]]
+) -> list[ServiceError | None]:
     """Check each tap, store the accepted ones in one transaction; each tap's refusal or None."""
     broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
     if broadcast is None:
@@ -95,13 +100,11 @@ def record_taps(broadcast_id: int, taps: Sequence[tuple[User, Any]]) -> list[Ser
     return refusals
 
 
-_batchers: dict[tuple[asyncio.AbstractEventLoop, int], TapBatcher] = {}
-
-
 def batcher(broadcast_id: int) -> TapBatcher:
-    """The running event loop's batcher for a broadcast."""
-    key = (asyncio.get_running_loop(), broadcast_id)
-    found = _batchers.get(key)
+    """The running event loop's batcher for a broadcast (the loop's batchers are a part of its
+    ``realtime.runtime.Runtime``)."""
+    batchers: dict[int, TapBatcher] = runtime().part(TapBatcher, dict)
+    found = batchers.get(broadcast_id)
     if found is None:
-        found = _batchers[key] = TapBatcher(broadcast_id)
+        found = batchers[broadcast_id] = TapBatcher(broadcast_id, batchers)
     return found

@@ -198,9 +198,9 @@ LOGGING = {
 REALTIME = {
     # Bounded per-topic history for recovery after a reconnect.
     "HISTORY_BACKEND": (
-        "realtime.history.redis.RedisHistory"
+        "realtime.backends.redis.RedisHistory"
         if REDIS_URL
-        else "realtime.history.memory.MemoryHistory"
+        else "realtime.backends.memory.MemoryHistory"
     ),
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.

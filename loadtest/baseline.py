@@ -34,9 +34,8 @@ from livevideo import selectors, services  # noqa: E402
 from livevideo.errors import ServiceError  # noqa: E402
 from livevideo.models import Broadcast  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
-from realtime.conf import get_history  # noqa: E402
-from realtime.hub import get_hub  # noqa: E402
 from realtime.protocol import Batch, Event, now_ms  # noqa: E402
+from realtime.runtime import get_history, get_hub  # noqa: E402
 
 
 class GroupBridge:

@@ -33,17 +33,15 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from django.conf import settings
-from django.core.signals import setting_changed
-
 import realtime.publish
-from presence.backends import Connection, PresenceStore, get_store
+from presence.backends import PresenceConnection, PresenceStore, get_store
+from presence.conf import presence_config
 from realtime.coalesce import NextBatch
-from realtime.loops import for_loop
+from realtime.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
-User = dict[str, Any]
+UserInfo = dict[str, Any]  # {id, username, display_name}: what presence events list
 T = TypeVar("T")
 
 # A left check waits this much past the grace period, so the store has surely expired it.
@@ -51,13 +49,13 @@ SETTLE = 0.05
 
 
 @dataclass
-class _Topic:
+class _TopicPresence:
     """This process's view of one topic."""
 
-    connections: dict[str, User | None] = field(default_factory=dict)
+    connections: dict[str, UserInfo | None] = field(default_factory=dict)
     dirty: bool = False  # the viewer count may have changed since the last flush
-    joined: dict[int, User] = field(default_factory=dict)
-    leaving: dict[int, tuple[User, float]] = field(default_factory=dict)  # id -> (user, due)
+    joined: dict[int, UserInfo] = field(default_factory=dict)
+    leaving: dict[int, tuple[UserInfo, float]] = field(default_factory=dict)  # id -> (user, due)
     last_count: int | None = None
     last_flush: float = -math.inf
     timer: asyncio.Handle | None = None
@@ -81,9 +79,9 @@ class _Topic:
 class _Change:
     """A connection opened or closed, stored with the others of its turn."""
 
-    connection: Connection
-    state: _Topic
-    newcomer: User | None = None  # opened by a signed-in user new to the topic
+    connection: PresenceConnection
+    state: _TopicPresence
+    newcomer: UserInfo | None = None  # opened by a signed-in user new to the topic
     closed: bool = False
 
 
@@ -102,24 +100,26 @@ class Tracker:
         self.heartbeat_interval = heartbeat_interval
         self.debounce = debounce
         self.max_listed_users = max_listed_users
-        self._topics: dict[str, _Topic] = {}
+        self._topics: dict[str, _TopicPresence] = {}
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._changes = NextBatch(self._write)
 
     @classmethod
     def from_settings(cls) -> Tracker:
-        config = settings.PRESENCE
+        config = presence_config()
         return cls(
             store=get_store(),
-            heartbeat_interval=config["HEARTBEAT_INTERVAL"],
-            debounce=config["DEBOUNCE"],
-            max_listed_users=config["MAX_LISTED_USERS"],
+            heartbeat_interval=config.heartbeat_interval,
+            debounce=config.debounce,
+            max_listed_users=config.max_listed_users,
         )
 
-    async def connection_opened(self, *, topic: str, connection_id: str, user: User | None) -> None:
+    async def connection_opened(
+        self, *, topic: str, connection_id: str, user: UserInfo | None
+    ) -> None:
         """Count the connection at once; a signed-in user new to the topic has joined."""
-        state = self._topics.setdefault(topic, _Topic())
+        state = self._topics.setdefault(topic, _TopicPresence())
         uid = user["id"] if user else None
         newcomer = (
             uid is not None
@@ -128,10 +128,14 @@ class Tracker:
         )
         state.connections[connection_id] = user
         self._ensure_heartbeat()
-        change = _Change(Connection(topic, connection_id, uid), state, user if newcomer else None)
+        change = _Change(
+            PresenceConnection(topic, connection_id, uid), state, user if newcomer else None
+        )
         await self._changes.add(change)
 
-    async def connection_closed(self, *, topic: str, connection_id: str, user: User | None) -> None:
+    async def connection_closed(
+        self, *, topic: str, connection_id: str, user: UserInfo | None
+    ) -> None:
         """Stop counting the connection at once; its user leaves after the grace period."""
         state = self._topics.get(topic)
         if state is None or connection_id not in state.connections:
@@ -141,7 +145,9 @@ class Tracker:
         if uid is not None and not state.has_user(uid):
             due = asyncio.get_running_loop().time() + self.store.grace + SETTLE
             state.leaving[uid] = (user, due)
-        await self._changes.add(_Change(Connection(topic, connection_id, uid), state, closed=True))
+        await self._changes.add(
+            _Change(PresenceConnection(topic, connection_id, uid), state, closed=True)
+        )
 
     def close(self) -> None:
         """Stop the heartbeat and every pending flush (at shutdown, and in tests)."""
@@ -154,7 +160,7 @@ class Tracker:
         self._topics.clear()
 
     def _changed(self, topic: str) -> None:
-        self._topics.setdefault(topic, _Topic()).dirty = True
+        self._topics.setdefault(topic, _TopicPresence()).dirty = True
         self._schedule(topic)
 
     def _schedule(self, topic: str) -> None:
@@ -184,7 +190,7 @@ class Tracker:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _flush(self, topic: str, state: _Topic) -> None:
+    async def _flush(self, topic: str, state: _TopicPresence) -> None:
         now = state.last_flush = asyncio.get_running_loop().time()
         try:
             if state.dirty:
@@ -218,7 +224,7 @@ class Tracker:
     async def _store_changes(self, changes: list[_Change]) -> None:
         # Newcomers are looked up before the heartbeat counts them: a user who is on the topic
         # already (another tab, another process, back inside the grace period) has not joined.
-        newcomers: defaultdict[str, list[tuple[User, _Topic]]] = defaultdict(list)
+        newcomers: defaultdict[str, list[tuple[UserInfo, _TopicPresence]]] = defaultdict(list)
         for change in changes:
             if change.newcomer is not None:
                 newcomers[change.connection.topic].append((change.newcomer, change.state))
@@ -235,7 +241,7 @@ class Tracker:
         if closed:
             await self.store.aremove(closed)
 
-    async def _gone(self, topic: str, state: _Topic, now: float) -> list[User]:
+    async def _gone(self, topic: str, state: _TopicPresence, now: float) -> list[UserInfo]:
         """Users whose grace period is over and who have no connection to the topic left."""
         due = [uid for uid, (_, when) in state.leaving.items() if when <= now]
         if not due:
@@ -250,7 +256,7 @@ class Tracker:
                     left.append(entry[0])
         return left
 
-    def _presence_data(self, joined: list[User], left: list[User]) -> dict[str, Any]:
+    def _presence_data(self, joined: list[UserInfo], left: list[UserInfo]) -> dict[str, Any]:
         listed = len(joined) + len(left) <= self.max_listed_users
         return {
             "joined": joined if listed else [],
@@ -272,7 +278,7 @@ class Tracker:
         while any(state.connections for state in self._topics.values()):
             await asyncio.sleep(self.heartbeat_interval)
             connections = [
-                Connection(topic, cid, user["id"] if user else None)
+                PresenceConnection(topic, cid, user["id"] if user else None)
                 for topic, state in self._topics.items()
                 for cid, user in state.connections.items()
             ]
@@ -292,24 +298,11 @@ class Tracker:
             return fallback
 
 
-# One tracker per event loop: a process runs one loop, while tests run one loop per test.
-_trackers: dict[asyncio.AbstractEventLoop, Tracker] = {}
-
-
 def get_tracker() -> Tracker:
-    """The tracker of the running event loop, built from settings on first use."""
-    return for_loop(_trackers, asyncio.get_running_loop(), Tracker.from_settings)
-
-
-def _reset_trackers(*, setting: str, **kwargs: Any) -> None:
-    if setting == "PRESENCE":
-        for loop, tracker in _trackers.items():
-            if not loop.is_closed():
-                tracker.close()
-        _trackers.clear()
-
-
-setting_changed.connect(_reset_trackers)
+    """The tracker of the running event loop (a part of its ``realtime.runtime.Runtime``: a
+    process runs one loop, while tests run one loop per test), built from settings on first
+    use and again after ``PRESENCE`` changes."""
+    return runtime().part(Tracker, Tracker.from_settings, setting="PRESENCE")
 
 
 async def connection_opened(*, topic: str, connection_id: str, user: dict[str, Any] | None) -> None:

@@ -1,23 +1,19 @@
-"""``settings.REALTIME``, and the history store it names, built once and cached.
+"""``settings.REALTIME``, read once into a frozen ``RealtimeConfig``.
 
-Like Channels' ``ChannelLayerManager``: the cache is dropped when a test overrides the
-setting, so ``override_settings(REALTIME=...)`` takes effect at once.
+``realtime.runtime`` builds it on first use and drops it when a test overrides the setting
+(like Channels' ``ChannelLayerManager``), so ``override_settings(REALTIME=...)`` takes effect
+at once.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.utils.module_loading import import_string
-
-if TYPE_CHECKING:
-    from realtime.history.base import HistoryStore
 
 DEFAULTS: dict[str, Any] = {
-    "HISTORY_BACKEND": "realtime.history.memory.MemoryHistory",
+    "HISTORY_BACKEND": "realtime.backends.memory.MemoryHistory",
     "HISTORY_SIZE": 1000,
     "HISTORY_TTL": 24 * 3600,
     "REDIS_URL": "",
@@ -31,36 +27,25 @@ DEFAULTS: dict[str, Any] = {
     "SSE_RETRY_MS": 2000,
 }
 
-_history: HistoryStore | None = None
-_lock = threading.Lock()  # the publisher thread and the server's loop may both ask first
 
+@dataclass(frozen=True, slots=True)
+class RealtimeConfig:
+    """Every ``REALTIME`` option (``DEFAULTS`` for those not set), one attribute each."""
 
-def option(name: str) -> Any:
-    """One ``REALTIME`` setting, or its default."""
-    return getattr(settings, "REALTIME", {}).get(name, DEFAULTS[name])
+    history_backend: str
+    history_size: int
+    history_ttl: int
+    redis_url: str
+    key_prefix: str
+    snapshot_interval: float
+    max_backlog: int
+    flush_interval: float
+    storm_joins: int
+    storm_fanout_share: float
+    keepalive_interval: float
+    sse_retry_ms: int
 
-
-def get_history() -> HistoryStore:
-    """The configured history store (one per process)."""
-    global _history
-    if _history is not None:
-        return _history
-    with _lock:
-        if _history is None:
-            backend = import_string(option("HISTORY_BACKEND"))
-            _history = backend(
-                size=option("HISTORY_SIZE"),
-                ttl=option("HISTORY_TTL"),
-                redis_url=option("REDIS_URL"),
-                key_prefix=option("KEY_PREFIX"),
-            )
-        return _history
-
-
-def _reset(*, setting: str, **kwargs: Any) -> None:
-    global _history
-    if setting == "REALTIME":
-        _history = None
-
-
-setting_changed.connect(_reset)
+    @classmethod
+    def from_settings(cls) -> RealtimeConfig:
+        options = {**DEFAULTS, **getattr(settings, "REALTIME", {})}
+        return cls(**{name.lower(): options[name] for name in DEFAULTS})

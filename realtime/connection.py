@@ -7,21 +7,20 @@ that can write without waiting (``write_now``, the WebSocket) has an event writt
 the hub, while its writer is idle: waking a writer task per connection per event was most of
 the cost of a delivery. With ``serve`` (the WebSocket) there is no writer task at all while
 the connection is idle, keep-alives included: one is started when a write has to wait, and
-ends once everything queued is sent (an idle task and its frames were ~2.5 KB of each
-connection's memory); with ``batches`` (SSE) the writer is a task that waits for work. When
-a direct write has to wait (the client's buffer is full), the writer finishes it before it
-sends anything else, so order holds. While the writer is busy
-sending (a client that does not read makes that send wait), the queue may grow to
-``max_backlog`` events; one more and the connection leaves the hub at once (its
-memory stays bounded and nobody else waits for it) and the transport closes it; the client
-can reconnect and resume. A burst that arrives while the writer is idle is not held against
-the client: the writer takes it all on its next turn.
+ends once everything queued is sent (an idle task and its frames are a good part of a
+connection's memory: docs/performance.md); with ``batches`` (SSE) the writer is a task that
+waits for work. When a direct write has to wait (the client's buffer is full), the writer
+finishes it before it sends anything else, so order holds. While the writer is busy sending
+(a client that does not read makes that send wait), the queue may grow to ``max_backlog``
+events; one more and the connection leaves the hub at once (its memory stays bounded and
+nobody else waits for it) and the transport closes it; the client can reconnect and resume.
+A burst that arrives while the writer is idle is not held against the client: the writer
+takes it all on its next turn.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import secrets
@@ -29,12 +28,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from realtime import metrics
-from realtime.coalesce import NextFlight
-from realtime.conf import get_history
-from realtime.history.base import Replay
-from realtime.hub import Hub, get_hub
-from realtime.loops import for_loop
+from realtime.hub import Hub
+from realtime.keepalive import KeepAliveTicker
 from realtime.protocol import KEEPALIVE, RESET, Batch, Event, make_event, now_ms
+from realtime.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +41,8 @@ WriteNow = Callable[[Batch], Awaitable[None] | None]
 
 
 # Connection ids are unique across processes and restarts (presence stores them in Redis): a
-# random prefix per process, then a count; a uuid4 per connection cost ~2.6% of a reconnect
-# storm's CPU (a system call for randomness, a UUID object).
+# random prefix per process, then a count; a uuid4 per connection (a system call for
+# randomness, a UUID object) was a measurable share of a reconnect storm (docs/performance.md).
 _PROCESS_ID = secrets.token_hex(8) + "."
 _numbers = itertools.count(1)
 
@@ -55,20 +52,33 @@ class SlowConsumer(Exception):
 
 
 class Connection:
+    """One client's stream of one topic: what the hub hands it, on its way to the socket.
+
+    A transport (``realtime.transport``) makes one per client, ``open``s it (joining the
+    topic; the first batch is ``hello`` and the replay), sends that first frame, then writes
+    from it in one of two ways: ``serve`` (the WebSocket: written at once by the hub while
+    nothing waits, a writer task only while something does) or ``batches`` (SSE: a writer
+    task that waits for work). The hub calls ``push``; events already queued or sent are
+    dropped by id; a backlog past ``max_backlog`` closes it (``on_overflow``). The loop's
+    ``KeepAliveTicker`` asks it for keep-alives (``keepalive_due``, ``send_keepalive``).
+    ``close`` leaves the topic.
+    """
+
     __slots__ = (
         "_drainer",
         "_hub",
         "_idle",
-        "_keepalive",
         "_last_id",
         "_loop",
         "_queue",
         "_send",
         "_sent_at",
         "_silent",
+        "_ticker",
         "_unfinished",
         "_wake",
         "id",
+        "keepalive_interval",
         "max_backlog",
         "on_overflow",
         "overflowed",
@@ -103,22 +113,24 @@ class Connection:
         self._unfinished: Awaitable[None] | None = None  # a direct write that had to wait
         self._loop = asyncio.get_running_loop()
         self._sent_at = self._loop.time()  # when the last frame went out
-        self._keepalive = 0.0  # seconds of silence before a keep-alive (set by the writer)
+        self.keepalive_interval = 0.0  # seconds of silence before a keep-alive (set by the writer)
         self._silent = False  # the ticker found it silent for that long: a keep-alive is due
         self._last_id: int | None = None  # newest id queued or sent; None until opened
         self._hub: Hub | None = None
+        self._ticker: KeepAliveTicker | None = None
 
     async def open(
         self, last_event_id: int | None, hello_data: Callable[[], Awaitable[dict[str, Any]]]
     ) -> list[Event]:
         """Join the topic and return the first batch: ``hello``, then the events after
         ``last_event_id`` (or ``reset`` when history no longer has them)."""
-        self._hub = get_hub()
+        loop_runtime = runtime()
+        self._hub, self._ticker = loop_runtime.hub, loop_runtime.ticker
         metrics.CONNECTIONS.labels(self.transport).inc()
         await self._hub.join(self.topic, self)
-        replay = self._hub.recent_replay(self.topic, last_event_id) or await _replays.get(
-            (self.topic, last_event_id)
-        )
+        replay = self._hub.recent_replay(self.topic, last_event_id)
+        if replay is None:
+            replay = await loop_runtime.replays.get((self.topic, last_event_id))
         hello = make_event("hello", {**await hello_data(), "last_event_id": replay.last_id})
         if replay.reset:
             first = [hello, make_event(RESET, {"last_event_id": replay.last_id})]
@@ -198,12 +210,12 @@ class Connection:
         task waiting: events and keep-alives are written at once (``write_now``) while
         nothing is queued or being written, and otherwise by a task started then, which sends
         what queued with ``send`` (one frame per batch) and ends when nothing is left. An idle
-        connection holds no task (a waiting task and its frames were a quarter of what a
-        connection cost in memory). The alternative to ``batches``."""
+        connection holds no task (see the module's docstring). The alternative to
+        ``batches``."""
         self._send = send
-        self._keepalive = keepalive
+        self.keepalive_interval = keepalive
         self._sent_at = self._loop.time()
-        _Ticker.of(self._loop).watch(self)
+        self._keepalive_ticker().watch(self)
         if self._queue:
             self._kick()
         else:
@@ -237,7 +249,7 @@ class Connection:
                 self._sent(batch)  # the transport has written the frame
             elif self._silent:
                 self._silent = False
-                if self._loop.time() >= self._sent_at + self._keepalive:
+                if self._loop.time() >= self._sent_at + self.keepalive_interval:
                     self._sent_at = self._loop.time()
                     yield []
                     metrics.FRAMES_SENT.inc()
@@ -250,7 +262,18 @@ class Connection:
         metrics.FRAMES_SENT.inc()
         metrics.DELIVERY_LATENCY.observe(max(0.0, now_ms() - batch[0].ts) / 1000)
 
-    def _silence(self, keepalive: Callable[[], Batch]) -> None:
+    def _keepalive_ticker(self) -> KeepAliveTicker:
+        """The ticker of the runtime this connection opened in (of the running loop's, before
+        it opens)."""
+        if self._ticker is None:
+            self._ticker = runtime().ticker
+        return self._ticker
+
+    def keepalive_due(self, now: float) -> bool:
+        """Idle, and nothing sent for the keep-alive interval (asked by the ticker)."""
+        return self._idle and now >= self._sent_at + self.keepalive_interval
+
+    def send_keepalive(self, keepalive: Callable[[], Batch]) -> None:
         """The ticker found the connection idle and silent for its keep-alive interval."""
         if self._send is not None and self.write_now is not None:
             metrics.FRAMES_SENT.inc()
@@ -264,9 +287,9 @@ class Connection:
         with nothing to send. Raises ``SlowConsumer`` once the backlog has overflowed.
         The writer that iterates this waits in it while there is nothing to send (SSE)."""
         self._sent_at = self._loop.time()  # the transport has just sent the first frame
-        self._keepalive = keepalive
+        self.keepalive_interval = keepalive
         wake = self._wake = asyncio.Event()
-        ticker = _Ticker.of(self._loop)
+        ticker = self._keepalive_ticker()
         ticker.watch(self)
         try:
             while True:
@@ -293,139 +316,6 @@ class Connection:
         if self._send is not None:
             self._send = None
             self._idle = False
-            _Ticker.of(self._loop).forget(self)
+            self._keepalive_ticker().forget(self)
             if self._drainer is not None:
                 self._drainer.cancel()  # it may be stuck sending to a client that stalled
-
-
-def _replay(key: tuple[str, int | None]) -> Awaitable[Replay]:
-    return get_history().replay(*key)
-
-
-# Viewers resuming at once (a reconnect storm) mostly resume from the same id: they share one
-# read of the history (started after each of them joined the hub) and its decoded events.
-_replays: NextFlight[tuple[str, int | None], Replay] = NextFlight(_replay)
-
-
-class _Ticker:
-    """Finds the connections of one event loop that have been silent for their keep-alive
-    interval and has a keep-alive sent (written at once, or by their writer): one timer for
-    all of them, instead of a timeout re-armed on every wait of every writer (most of an SSE
-    frame's cost, and memory per connection). A keep-alive goes out up to a quarter interval
-    late."""
-
-    _tickers: dict[asyncio.AbstractEventLoop, _Ticker] = {}
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.connections: set[Connection] = set()
-        self.task: asyncio.Task[None] | None = None
-
-    @classmethod
-    def of(cls, loop: asyncio.AbstractEventLoop) -> _Ticker:
-        return for_loop(cls._tickers, loop, lambda: cls(loop))
-
-    def watch(self, connection: Connection) -> None:
-        self.connections.add(connection)
-        if self.task is None:
-            self.task = self.loop.create_task(self._tick())
-
-    def forget(self, connection: Connection) -> None:
-        self.connections.discard(connection)
-
-    async def _tick(self) -> None:
-        try:
-            while self.connections:
-                await asyncio.sleep(min(c._keepalive for c in self.connections) / 4)
-                now = self.loop.time()
-                # One keep-alive frame for every connection written to on this tick.
-                keepalive = functools.partial(_shared_keepalive, [])
-                for connection in list(self.connections):  # a write may close one
-                    if connection._idle and now >= connection._sent_at + connection._keepalive:
-                        connection._silence(keepalive)
-        finally:
-            self.task = None
-
-
-def _shared_keepalive(made: list[Batch]) -> Batch:
-    """The keep-alive batch of this tick (``made``: empty until the first asks for it)."""
-    if not made:
-        made.append(Batch([make_event(KEEPALIVE, {})]))
-    return made[0]
-
-
-class StreamHooks:
-    """What both transports ask the application about one connection; the WebSocket
-    consumer and the SSE endpoint are each a subclass (``StreamTransport``), and a product
-    mixes in its answers."""
-
-    user: Any  # the connection's user (AnonymousUser when nobody signed in)
-    connection: Connection | None = None
-
-    @property
-    def route_kwargs(self) -> dict[str, Any]:
-        """The URL's captured parameters."""
-        raise NotImplementedError("subclasses of StreamHooks must provide route_kwargs")
-
-    async def get_topic(self) -> str | None:
-        """The topic this connection watches, or None when there is no such thing."""
-        raise NotImplementedError("subclasses of StreamHooks must provide get_topic()")
-
-    async def authorize(self, topic: str) -> bool:
-        """Whether this connection's user may watch ``topic``."""
-        return True
-
-    async def get_hello_data(self) -> dict[str, Any]:
-        """The ``hello`` event's data (``last_event_id`` is added)."""
-        return {}
-
-    async def stream_opened(self) -> None:
-        """The stream is opening (``self.connection`` is set; hello is read next)."""
-
-    async def stream_closed(self) -> None:
-        """The stream is gone."""
-
-
-class StreamTransport(StreamHooks):
-    """Base of the two transports (the WebSocket consumer, the SSE endpoint): one instance per
-    connection, made with the connection's ASGI scope and ``send``, then ``run``. Joining and
-    leaving the topic, and the hooks around them, are the same for both."""
-
-    _opened = False  # stream_opened was called: stream_closed is owed
-
-    @classmethod
-    def as_asgi(cls) -> Callable[..., Awaitable[None]]:
-        """The ASGI application: a new instance for each connection."""
-
-        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            await cls(scope, send).run(receive)  # type: ignore[call-arg]
-
-        app.consumer_class = cls  # type: ignore[attr-defined]  # as Channels' as_asgi() does
-        return app
-
-    async def run(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
-        raise NotImplementedError("subclasses of StreamTransport must provide run()")
-
-    async def join_topic(self, connection: Connection, last_event_id: int | None) -> list[Event]:
-        """Make ``connection`` this stream's, join its topic and return the first batch
-        (``Connection.open``); ``stream_opened`` runs first, so hello counts this viewer."""
-        self.connection = connection
-        self._opened = True
-        await self._notify(self.stream_opened())
-        return await connection.open(last_event_id, self.get_hello_data)
-
-    async def leave_topic(self) -> None:
-        """Leave the topic and run ``stream_closed`` if ``stream_opened`` ran (idempotent)."""
-        if self.connection is not None:
-            self.connection.close()
-        if self._opened:
-            self._opened = False
-            await self._notify(self.stream_closed())
-
-    @staticmethod
-    async def _notify(hook: Awaitable[None]) -> None:
-        """Run ``stream_opened``/``stream_closed``: a failure is logged, the stream goes on."""
-        try:
-            await hook
-        except Exception:
-            logger.exception("realtime: a stream hook failed; the stream goes on")

@@ -29,10 +29,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 from urllib.parse import parse_qs
 
-from realtime.conf import option
-from realtime.connection import Connection, StreamTransport
+from realtime.connection import Connection
 from realtime.protocol import Batch, Event, frame, make_event, parse_last_event_id
 from realtime.rawsend import raw_writer
+from realtime.runtime import config
+from realtime.transport import StreamTransport
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class StreamConsumer(StreamTransport):
         connection = Connection(
             topic,  # type: ignore[arg-type]
             transport="websocket",
-            max_backlog=option("MAX_BACKLOG"),
+            max_backlog=config().max_backlog,
             on_overflow=self._on_overflow,
             write_now=self._write_now,
         )
@@ -125,7 +126,7 @@ class StreamConsumer(StreamTransport):
         await self.send_events(first)
         # No writer task waits while the connection is idle: the hub writes each frame at once,
         # and a task is started only when a write has to wait (see Connection.serve).
-        connection.serve(self.send_events, option("KEEPALIVE_INTERVAL"))
+        connection.serve(self.send_events, config().keepalive_interval)
         return True
 
     def _write_now(self, batch: Batch) -> Awaitable[None] | None:
@@ -182,11 +183,11 @@ class StreamConsumer(StreamTransport):
             if self._slots is None or self._handlers is None:
                 self._slots, self._handlers = asyncio.Semaphore(self.max_concurrent), set()
             await self._slots.acquire()
-            task = asyncio.get_running_loop().create_task(self._answer(message))
+            task = asyncio.get_running_loop().create_task(self._carry_out(message))
             self._handlers.add(task)
             task.add_done_callback(self._handled)
         else:
-            await self._answer(message)
+            await self._carry_out(message)
 
     def _handled(self, task: asyncio.Task[None]) -> None:
         assert self._slots is not None
@@ -194,7 +195,7 @@ class StreamConsumer(StreamTransport):
         self._handlers.discard(task)
         self._slots.release()
 
-    async def _answer(self, message: Any) -> None:
+    async def _carry_out(self, message: Any) -> None:
         """Carry out one decoded message; anything wrong is answered with an ``error`` event,
         carrying the message's ``ref`` if it had a good one."""
         ref = _ref(message)

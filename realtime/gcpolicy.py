@@ -4,10 +4,9 @@ Each connection keeps a few hundred long-lived objects (its protocol, consumer, 
 so ten thousand connections are millions of objects. With CPython's default thresholds
 (700, 10, 10) a full collection runs whenever the long-lived objects have grown by a quarter,
 and each one walks all of them, on the event loop: while viewers connect (a reconnect storm
-above all) collections follow one another. Profiled in a storm of 10,000 WebSocket viewers,
-the collector was 39% of the loop's time; measured with these settings (docs/performance.md),
-connects went from ~720/s to ~1,120/s and the fan-out's CPU per delivery fell ~12%, with the
-same memory per connection.
+above all) collections follow one another. Profiled in a reconnect storm, the collector was
+a large part of the loop's time; what these settings changed (connects per second, the
+fan-out's CPU per delivery, the same memory per connection) is in docs/performance.md.
 
 ``tune()`` moves everything loaded at start-up (Django, the app, their modules: objects that
 live as long as the process) out of the collector's sight (``gc.freeze``), and collects the

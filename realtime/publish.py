@@ -24,32 +24,17 @@ import logging
 import os
 import threading
 import time
-from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import redis
 from django.db import close_old_connections, transaction
 
-from realtime import metrics
-from realtime.conf import get_history, option
-from realtime.loops import for_loop
-from realtime.protocol import encode_data, make_event, now_ms
+from realtime.protocol import encode_data, now_ms
+from realtime.runtime import runtime
+from realtime.sender import Outgoing, add_pending, outstanding, pending_changed
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Outgoing:
-    """An event on its way out."""
-
-    topic: str
-    type: str
-    data: dict[str, Any]
-    data_json: str
-    recoverable: bool
-    ts: float = field(default=0.0)
 
 
 # Functions called with every event as it is handed over (``realtime.testing`` uses this).
@@ -86,12 +71,12 @@ def publish_latest(topic: str, event_type: str, build: Callable[[], dict[str, An
 def flush(timeout: float = 10.0) -> None:
     """Wait until everything handed over so far has been sent (tests, shutdown)."""
     deadline = time.monotonic() + timeout
-    with _pending_changed:
+    with pending_changed:
         # Polls as well: a test's loop may close with events still queued on it.
-        while _outstanding():
+        while outstanding():
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"realtime: {_outstanding()} publish(es) still pending")
-            _pending_changed.wait(0.05)
+                raise TimeoutError(f"realtime: {outstanding()} publish(es) still pending")
+            pending_changed.wait(0.05)
 
 
 async def aflush(wait: float = 10.0) -> None:
@@ -101,23 +86,6 @@ async def aflush(wait: float = 10.0) -> None:
 
 
 # --- Internals -----------------------------------------------------------------------------
-
-# Per event loop: events (and snapshot requests) handed over and not yet sent.
-_pending: Counter[asyncio.AbstractEventLoop] = Counter()
-_pending_changed = threading.Condition()
-
-
-def _add_pending(loop: asyncio.AbstractEventLoop, n: int) -> None:
-    with _pending_changed:
-        _pending[loop] += n
-        if _pending[loop] <= 0:
-            del _pending[loop]
-            _pending_changed.notify_all()
-
-
-def _outstanding() -> int:
-    with _pending_changed:
-        return sum(n for loop, n in _pending.items() if not loop.is_closed())
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -134,60 +102,8 @@ def _hand_over(item: Outgoing, loop: asyncio.AbstractEventLoop | None) -> None:
     if loop is None:
         _publisher().submit(item)
     else:
-        _add_pending(loop, 1)
-        _sender(loop).submit(item)
-
-
-async def _send(item: Outgoing) -> None:
-    history = get_history()
-    if item.recoverable:
-        await history.append(item.topic, item.type, item.data, ts=item.ts, data_json=item.data_json)
-    else:
-        event = make_event(item.type, item.data, ts=item.ts, data_json=item.data_json)
-        await history.announce(item.topic, event)
-
-
-class _Sender:
-    """Sends events one after another, in submission order, on one event loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._queue: deque[Outgoing] = deque()
-        self._task: asyncio.Task[None] | None = None
-
-    def submit(self, item: Outgoing) -> None:
-        """Queue ``item``; call on the sender's loop."""
-        self._queue.append(item)
-        if self._task is None:
-            self._task = self.loop.create_task(self._drain())
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                item = self._queue.popleft()
-                try:
-                    try:
-                        await _send(item)
-                    except redis.ConnectionError:
-                        # A pooled connection that a Redis restart closed fails its first
-                        # command before it reaches the server: send once more on a new one.
-                        await _send(item)
-                except Exception:
-                    metrics.REDIS_ERRORS.labels("publish").inc()
-                    logger.exception("realtime: could not publish %s to %s", item.type, item.topic)
-                else:
-                    metrics.EVENTS_PUBLISHED.labels(item.type).inc()
-                finally:
-                    _add_pending(self.loop, -1)
-        finally:
-            self._task = None
-
-
-_senders: dict[asyncio.AbstractEventLoop, _Sender] = {}
-
-
-def _sender(loop: asyncio.AbstractEventLoop) -> _Sender:
-    return for_loop(_senders, loop, lambda: _Sender(loop))
+        add_pending(loop, 1)
+        runtime().sender.submit(item)
 
 
 @dataclass(slots=True)
@@ -203,20 +119,19 @@ class _Publisher:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
-        self.sender = _sender(self.loop)
         self._latest: dict[str, _Latest] = {}
         threading.Thread(
             target=self.loop.run_forever, name="realtime-publisher", daemon=True
         ).start()
 
     def submit(self, item: Outgoing) -> None:
-        _add_pending(self.loop, 1)
-        self.loop.call_soon_threadsafe(self.sender.submit, item)
+        add_pending(self.loop, 1)
+        self.loop.call_soon_threadsafe(_submit, item)
 
     def request_latest(
         self, topic: str, event_type: str, build: Callable[[], dict[str, Any]]
     ) -> None:
-        _add_pending(self.loop, 1)
+        add_pending(self.loop, 1)
         self.loop.call_soon_threadsafe(self._request_latest, topic, event_type, build)
 
     def _request_latest(
@@ -225,11 +140,11 @@ class _Publisher:
         latest = self._latest.get(topic)
         if latest is None:
             self._latest[topic] = _Latest(event_type, build)
-            _add_pending(self.loop, 1)
+            add_pending(self.loop, 1)
             self.loop.create_task(self._send_latest(topic))
         else:
             latest.event_type, latest.build, latest.dirty = event_type, build, True
-        _add_pending(self.loop, -1)
+        add_pending(self.loop, -1)
 
     async def _send_latest(self, topic: str) -> None:
         """Send the topic's snapshot, then keep its slot for one interval; a request in that
@@ -247,10 +162,15 @@ class _Publisher:
                 else:
                     item = Outgoing(topic, latest.event_type, data, encode_data(data), False)
                     _hand_over(item, self.loop)
-                await asyncio.sleep(option("SNAPSHOT_INTERVAL"))
+                await asyncio.sleep(runtime().config.snapshot_interval)
         finally:
             del self._latest[topic]
-            _add_pending(self.loop, -1)
+            add_pending(self.loop, -1)
+
+
+def _submit(item: Outgoing) -> None:
+    """Queue ``item`` with the running loop's sender (the publisher thread's, here)."""
+    runtime().sender.submit(item)
 
 
 def _build(build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -274,8 +194,8 @@ def _publisher() -> _Publisher:
 
 @atexit.register
 def _flush_at_exit() -> None:
-    if _outstanding():
+    if outstanding():
         try:
             flush(timeout=2.0)
         except TimeoutError:
-            logger.warning("realtime: exiting with %s event(s) unsent", _outstanding())
+            logger.warning("realtime: exiting with %s event(s) unsent", outstanding())

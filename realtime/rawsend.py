@@ -3,8 +3,8 @@
 A frame from a server to a client is the same bytes for every connection (servers do not mask),
 so a batch's frame is built once (``Batch.websocket_frame``) and each connection's share of a
 fan-out is one ``transport.write``. Through ASGI's ``send`` uvicorn builds the frame again for
-every connection, through its WebSocket library: measured, that was about 40% of a delivery's
-server CPU besides the system call itself.
+every connection, through its WebSocket library: measured, that was a large share of a
+delivery's server CPU besides the system call itself (docs/performance.md).
 
 ``raw_writer(send)`` recognises the ``send`` of uvicorn's sans-I/O WebSocket protocol
 (``--ws websockets-sansio``, or the production command line's

@@ -50,10 +50,11 @@ from django.middleware.security import SecurityMiddleware
 from django.utils.cache import patch_vary_headers
 
 from realtime.auth import user_from_headers
-from realtime.conf import option
-from realtime.connection import Connection, SlowConsumer, StreamTransport
+from realtime.connection import Connection, SlowConsumer
 from realtime.protocol import Batch, parse_last_event_id, sse_message
 from realtime.rawsend import RawBodyWriter, raw_body_writer
+from realtime.runtime import config
+from realtime.transport import StreamTransport
 
 KEEPALIVE_COMMENT = b": keepalive\n\n"
 METHODS = ("GET", "HEAD")
@@ -141,11 +142,11 @@ class EventStreamEndpoint(StreamTransport):
         connection = Connection(
             topic,
             transport="sse",
-            max_backlog=option("MAX_BACKLOG"),
+            max_backlog=config().max_backlog,
             write_now=None if raw is None else functools.partial(_write_now, raw),
         )
         first = await self.join_topic(connection, last_event_id)
-        return f"retry: {option('SSE_RETRY_MS')}\n".encode() + sse_message(first)
+        return f"retry: {config().sse_retry_ms}\n".encode() + sse_message(first)
 
     async def _stream(self, receive: Receive) -> None:
         """Send the stream until the client goes away or falls too far behind."""
@@ -163,7 +164,7 @@ class EventStreamEndpoint(StreamTransport):
         """Send what the connection queues, one message per batch; keep-alives when idle."""
         assert self.connection is not None
         try:
-            async for batch in self.connection.batches(option("KEEPALIVE_INTERVAL")):
+            async for batch in self.connection.batches(config().keepalive_interval):
                 await self._body(sse_message(batch) if batch else KEEPALIVE_COMMENT)
         except SlowConsumer:
             # The response ends; the client reconnects and resumes.

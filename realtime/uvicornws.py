@@ -1,30 +1,40 @@
 """uvicorn's sans-I/O WebSocket protocol, holding less per connection: the production command
 line's ``--ws realtime.uvicornws:WebSocketProtocol`` (instead of ``--ws websockets-sansio``).
 
-An idle WebSocket connection under uvicorn's own protocol holds ~19.7 KB of the server's
-memory before the application keeps anything (measured with a bare ASGI app,
+An idle WebSocket connection under uvicorn's own protocol holds a good deal of the server's
+memory before the application keeps anything (measured with a bare ASGI app:
 docs/performance.md). Two parts of it do nothing while a connection is open:
 
 - the opening handshake's request and response (websockets' ``Request`` and ``Response``, with
   their headers): uvicorn keeps them for the life of the connection but reads them only until
-  it has answered the handshake. They are dropped once it has (~2.2 KB a connection);
+  it has answered the handshake. They are dropped once it has;
 - the queue of received messages: an ``asyncio.Queue`` allocates four deques up front (its
-  getters, its putters, its items and its ``join`` event's waiters, ~0.6 KB each), for the
-  handful of messages a connection ever has waiting. ``_Inbox`` does what the protocol asks of
-  it (``put_nowait``, ``get``, ``empty``) with a list, and a list of waiters only while
-  someone waits (~2.8 KB a connection); ``_Flag`` does the same for the ``writable`` event.
+  getters, its putters, its items and its ``join`` event's waiters), for the handful of
+  messages a connection ever has waiting. ``_Inbox`` does what the protocol asks of it
+  (``put_nowait``, ``get``, ``empty``) with a list, and a list of waiters only while someone
+  waits; ``_Flag`` does the same for the ``writable`` event.
 
 Everything else is uvicorn's code, unchanged, and ``realtime.rawsend`` recognises the protocol
-as uvicorn's sans-I/O one. Written for uvicorn 0.54; ``tests/realtime/test_uvicornws.py`` runs
-the stream under a real uvicorn with it.
+as uvicorn's sans-I/O one. It leans on uvicorn's internals (the protocol's ``queue``,
+``writable``, ``request``, ``response`` and ``start_keepalive``), so it is used only under the
+uvicorn versions it was written for (``UVICORN_VERSIONS``): under any other,
+``WebSocketProtocol`` is uvicorn's own protocol, unchanged, and a warning says so at import.
+``tests/realtime/test_uvicornws.py`` runs the stream under a real uvicorn with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+logger = logging.getLogger(__name__)
+
+# The uvicorn releases (major.minor) whose protocol internals this was written against.
+UVICORN_VERSIONS = ("0.54",)
 
 
 class _Inbox:
@@ -112,7 +122,7 @@ class _Flag:
                 waiters.remove(waiter)
 
 
-class WebSocketProtocol(WebSocketsSansIOProtocol):
+class TrimmedWebSocketProtocol(WebSocketsSansIOProtocol):
     """``WebSocketsSansIOProtocol`` without the state it no longer reads (see the module)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -126,3 +136,20 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         # read again.
         self.request = self.response = None
         super().start_keepalive()
+
+
+def protocol_for(version: str) -> type[WebSocketsSansIOProtocol]:
+    """The protocol to serve with under uvicorn ``version``: the trimmed one where it was
+    written for that release, else uvicorn's own (and a warning, once, at import)."""
+    if ".".join(version.split(".")[:2]) in UVICORN_VERSIONS:
+        return TrimmedWebSocketProtocol
+    logger.warning(
+        "realtime.uvicornws was written for uvicorn %s, not %s: serving WebSockets with "
+        "uvicorn's own sans-I/O protocol instead (more memory per connection)",
+        " or ".join(UVICORN_VERSIONS),
+        version,
+    )
+    return WebSocketsSansIOProtocol
+
+
+WebSocketProtocol = protocol_for(uvicorn.__version__)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 import redis
@@ -62,6 +63,23 @@ def redis_cluster_url(_redis_cluster) -> str:
             client.flushall()
         client.close()
     return _redis_cluster.url
+
+
+@pytest.fixture
+def fresh_realtime(settings: Any) -> Any:
+    """A real-time setup of this test's own: overriding ``REALTIME`` rebuilds the process's
+    history store (a fresh Redis namespace with the Redis store) and every loop's runtime
+    (``realtime.runtime``; each test's loop gets its own), and nothing is left in flight
+    afterwards."""
+    from realtime.publish import flush
+
+    settings.REALTIME = {
+        **settings.REALTIME,
+        "KEY_PREFIX": f"rt-test-{uuid.uuid4().hex[:12]}",
+        "HISTORY_TTL": 600,
+    }
+    yield settings
+    flush()
 
 
 @pytest.fixture(autouse=True)

@@ -4,29 +4,21 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from livevideo.ratelimit.base import RateLimiter
-
-_limiter: RateLimiter | None = None
+from realtime.runtime import shared
 
 
 def get_limiter() -> RateLimiter:
-    """The configured limiter, built once per process."""
-    global _limiter
-    if _limiter is None:
-        config = settings.RATE_LIMITS
-        _limiter = import_string(config["BACKEND"])(**config.get("OPTIONS", {}))
-    return _limiter
+    """The configured limiter, built once per process (a part the real-time runtime keeps,
+    rebuilt after ``RATE_LIMITS`` changes)."""
+    return shared(get_limiter, _limiter_from_settings, setting="RATE_LIMITS")
 
 
-@receiver(setting_changed)
-def _reset_limiter(*, setting: str, **kwargs: object) -> None:
-    global _limiter
-    if setting == "RATE_LIMITS":
-        _limiter = None
+def _limiter_from_settings() -> RateLimiter:
+    config = settings.RATE_LIMITS
+    return import_string(config["BACKEND"])(**config.get("OPTIONS", {}))
 
 
 def retry_after(key: str, *, limit: int, window: float) -> float:

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
-from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from presence.backends.base import Connection, PresenceStore, StoreUnavailable, UserState
+from presence.backends.base import PresenceConnection, PresenceStore, StoreUnavailable, UserState
+from presence.conf import presence_config
+from realtime.runtime import shared
 
-__all__ = ["Connection", "PresenceStore", "StoreUnavailable", "UserState", "get_store"]
-
-_store: PresenceStore | None = None
+__all__ = ["PresenceConnection", "PresenceStore", "StoreUnavailable", "UserState", "get_store"]
 
 
 def get_store() -> PresenceStore:
-    """The process's store, built from settings on first use."""
-    global _store
-    if _store is None:
-        config = settings.PRESENCE
-        _store = import_string(config["BACKEND"]).from_settings(config)
-    return _store
+    """The process's store, built from settings on first use and again after ``PRESENCE``
+    changes (the old one is closed)."""
+    return shared(get_store, _store_from_settings, setting="PRESENCE")
 
 
-def _reset_store(*, setting: str, **kwargs: Any) -> None:
-    global _store
-    if setting == "PRESENCE" and _store is not None:
-        _store.close()
-        _store = None
-
-
-setting_changed.connect(_reset_store)
+def _store_from_settings() -> PresenceStore:
+    config = presence_config()
+    return import_string(config.backend).from_settings(config)

@@ -21,9 +21,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from asgiref.sync import sync_to_async
+
+if TYPE_CHECKING:
+    from presence.conf import PresenceConfig
 
 
 class StoreUnavailable(Exception):
@@ -31,7 +34,7 @@ class StoreUnavailable(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Connection:
+class PresenceConnection:
     """One viewer's connection to a topic; ``user_id`` is None for anonymous viewers.
 
     ``connection_id`` must be unique across the deployment (channel names are); ``topic`` must
@@ -59,21 +62,20 @@ class PresenceStore:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, config: dict[str, Any]) -> PresenceStore:
+    def from_settings(cls, config: PresenceConfig) -> PresenceStore:
         """Build from ``settings.PRESENCE``; its ``OPTIONS`` go to the backend's constructor."""
-        grace = config["GRACE_PERIOD"]
-        options = config.get("OPTIONS", {})
-        return cls(ttl=config["HEARTBEAT_INTERVAL"] + grace, grace=grace, **options)
+        grace = config.grace_period
+        return cls(ttl=config.heartbeat_interval + grace, grace=grace, **config.options)
 
     # Methods that subclasses must implement.
 
-    def heartbeat(self, connections: Iterable[Connection]) -> None:
+    def heartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         """Mark each connection live until ``now + ttl``, its user online on its topic as long,
         and record ``now`` as the user's last_seen. Many connections go in one batch.
         """
         raise NotImplementedError("subclasses of PresenceStore must provide a heartbeat() method")
 
-    def remove(self, connections: Iterable[Connection]) -> None:
+    def remove(self, connections: Iterable[PresenceConnection]) -> None:
         """Each connection closed: it stops counting now; its user stays on its topic (and
         online) until ``now + grace`` unless another connection keeps them; last_seen = now.
         Many connections go in one batch.
@@ -103,10 +105,10 @@ class PresenceStore:
 
     # Async twins.
 
-    async def aheartbeat(self, connections: Iterable[Connection]) -> None:
+    async def aheartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         await sync_to_async(self.heartbeat)(list(connections))
 
-    async def aremove(self, connections: Iterable[Connection]) -> None:
+    async def aremove(self, connections: Iterable[PresenceConnection]) -> None:
         await sync_to_async(self.remove)(list(connections))
 
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:

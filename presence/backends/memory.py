@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from presence.backends.base import Connection, PresenceStore, UserState
+from presence.backends.base import PresenceConnection, PresenceStore, UserState
 
 
 class MemoryPresenceStore(PresenceStore):
@@ -22,7 +22,7 @@ class MemoryPresenceStore(PresenceStore):
         self._users: defaultdict[int, dict[tuple[str, str], float]] = defaultdict(dict)
         self._last_seen: dict[int, float] = {}
 
-    def heartbeat(self, connections: Iterable[Connection]) -> None:
+    def heartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         now = self.clock()
         deadline = now + self.ttl
         with self._lock:
@@ -32,7 +32,7 @@ class MemoryPresenceStore(PresenceStore):
                     self._users[conn.user_id][conn.topic, conn.connection_id] = deadline
                     self._last_seen[conn.user_id] = now
 
-    def remove(self, connections: Iterable[Connection]) -> None:
+    def remove(self, connections: Iterable[PresenceConnection]) -> None:
         now = self.clock()
         with self._lock:
             for conn in connections:
@@ -75,10 +75,10 @@ class MemoryPresenceStore(PresenceStore):
 
     # No I/O here, so the async twins run inline rather than hopping to a thread.
 
-    async def aheartbeat(self, connections: Iterable[Connection]) -> None:
+    async def aheartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         self.heartbeat(connections)
 
-    async def aremove(self, connections: Iterable[Connection]) -> None:
+    async def aremove(self, connections: Iterable[PresenceConnection]) -> None:
         self.remove(connections)
 
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:

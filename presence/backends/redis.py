@@ -29,7 +29,7 @@ import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from presence.backends.base import Connection, PresenceStore, StoreUnavailable, UserState
+from presence.backends.base import PresenceConnection, PresenceStore, StoreUnavailable, UserState
 from realtime.clients import redis_client
 from realtime.cluster import sync_client
 
@@ -50,10 +50,10 @@ class RedisPresenceStore(PresenceStore):
             retry=Retry(NoBackoff(), 1),
         )
 
-    def heartbeat(self, connections: Iterable[Connection]) -> None:
+    def heartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         self._run(self._heartbeat, list(connections))
 
-    def remove(self, connections: Iterable[Connection]) -> None:
+    def remove(self, connections: Iterable[PresenceConnection]) -> None:
         self._run(self._remove, list(connections))
 
     def viewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
@@ -65,10 +65,10 @@ class RedisPresenceStore(PresenceStore):
     def users_presence(self, user_ids: Iterable[int]) -> dict[int, UserState]:
         return self._run(self._users_presence, list(user_ids))
 
-    async def aheartbeat(self, connections: Iterable[Connection]) -> None:
+    async def aheartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         await self._arun(self._heartbeat, list(connections))
 
-    async def aremove(self, connections: Iterable[Connection]) -> None:
+    async def aremove(self, connections: Iterable[PresenceConnection]) -> None:
         await self._arun(self._remove, list(connections))
 
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
@@ -107,7 +107,7 @@ class RedisPresenceStore(PresenceStore):
     def _aclient(self) -> redis.asyncio.Redis:
         return redis_client(self.url, decode_responses=True)
 
-    def _heartbeat(self, pipe: Any, connections: list[Connection]) -> Parse:
+    def _heartbeat(self, pipe: Any, connections: list[PresenceConnection]) -> Parse:
         now = self.clock()
         deadline = now + self.ttl
         by_topic: defaultdict[str, dict[str, float]] = defaultdict(dict)
@@ -127,7 +127,7 @@ class RedisPresenceStore(PresenceStore):
             pipe.hset(self._last_seen_key, mapping=dict.fromkeys(by_user, now))
         return lambda replies: None
 
-    def _remove(self, pipe: Any, connections: list[Connection]) -> Parse:
+    def _remove(self, pipe: Any, connections: list[PresenceConnection]) -> Parse:
         now = self.clock()
         by_topic: defaultdict[str, list[str]] = defaultdict(list)
         by_user: defaultdict[int, dict[str, float]] = defaultdict(dict)
@@ -196,5 +196,5 @@ class RedisPresenceStore(PresenceStore):
         return f"{self.prefix}u:{user_id}"
 
     @staticmethod
-    def _member(connection: Connection) -> str:
+    def _member(connection: PresenceConnection) -> str:
         return f"{connection.topic}\n{connection.connection_id}"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from presence.backends import Connection, StoreUnavailable, get_store
+from presence.backends import PresenceConnection, StoreUnavailable, get_store
 from presence.selectors import topic_viewer_counts, users_presence
 from tests.servers import PrivateRedis
 
@@ -25,7 +25,7 @@ def store_on(private_redis: PrivateRedis, settings):
         "OPTIONS": {"url": private_redis.url},
     }
     store = get_store()
-    store.heartbeat([Connection("broadcast.1", "c1", user_id=7)])
+    store.heartbeat([PresenceConnection("broadcast.1", "c1", user_id=7)])
     assert topic_viewer_counts(["broadcast.1"]) == {"broadcast.1": 1}
     return store
 
@@ -52,6 +52,6 @@ def test_reads_recover_once_redis_is_back(private_redis, store_on):
     private_redis.stop()
     assert topic_viewer_counts(["broadcast.1"]) == {"broadcast.1": 0}
     private_redis.start()  # empty: no persistence
-    store_on.heartbeat([Connection("broadcast.1", "c1", user_id=7)])
+    store_on.heartbeat([PresenceConnection("broadcast.1", "c1", user_id=7)])
     assert topic_viewer_counts(["broadcast.1"]) == {"broadcast.1": 1}
     assert users_presence([7])[7]["online"] is True

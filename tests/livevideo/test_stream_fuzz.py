@@ -17,9 +17,7 @@ from rest_framework.authtoken.models import Token
 
 from livevideo.models import ReactionKind
 from tests.factories import BroadcastFactory, UserFactory
-from tests.realtime.streamtools import WSClient, fresh_realtime
-
-__all__ = ["fresh_realtime"]
+from tests.realtime.streamtools import WSClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
 

@@ -12,19 +12,16 @@ from channels.db import database_sync_to_async
 from livevideo import selectors, services
 from livevideo.models import Broadcast
 from presence import tracker
-from realtime.hub import get_hub
 from realtime.publish import aflush, publish
+from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory, UserFactory
 from tests.realtime.streamtools import (
     SSEClient,
     consecutive,
-    fresh_realtime,
     newest_id,
     realtime_settings,
     stalling,
 )
-
-__all__ = ["fresh_realtime"]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
 

@@ -13,11 +13,9 @@ from django.db import OperationalError
 
 from livevideo import selectors
 from livevideo.models import Broadcast
-from realtime.hub import get_hub
+from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory
-from tests.realtime.streamtools import SSEClient, fresh_realtime
-
-__all__ = ["fresh_realtime"]
+from tests.realtime.streamtools import SSEClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
 

@@ -15,18 +15,15 @@ from rest_framework.authtoken.models import Token
 from livevideo import selectors, services
 from livevideo.models import Broadcast, Comment
 from presence import tracker
-from realtime.hub import get_hub
 from realtime.publish import aflush
+from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory, UserFactory
 from tests.realtime.streamtools import (
     WSClient,
     consecutive,
-    fresh_realtime,
     newest_id,
     realtime_settings,
 )
-
-__all__ = ["fresh_realtime"]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
 

@@ -77,7 +77,7 @@ class TestLedger:
         assert ledger.gaps == 2
 
     def test_a_broadcasts_first_id_after_a_hello_of_0_is_not_a_gap(self):
-        # A broadcast's first id comes from the clock (realtime.history.base.counter_start).
+        # A broadcast's first id comes from the clock (realtime.backends.base.counter_start).
         ledger = Ledger()
         ledger.start(0)
         ledger.event(1_795_773_332_876_711)

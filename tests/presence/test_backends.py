@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from presence.backends import Connection, PresenceStore, UserState, get_store
+from presence.backends import PresenceConnection, PresenceStore, UserState, get_store
 from presence.backends.memory import MemoryPresenceStore
 from presence.backends.redis import RedisPresenceStore
 from tests.presence.conftest import FakeClock
@@ -34,8 +34,8 @@ class Twin:
         return call
 
 
-def conn(cid: str, user_id: int | None = None, topic: str = "broadcast.1") -> Connection:
-    return Connection(topic, cid, user_id)
+def conn(cid: str, user_id: int | None = None, topic: str = "broadcast.1") -> PresenceConnection:
+    return PresenceConnection(topic, cid, user_id)
 
 
 class PresenceStoreContract:

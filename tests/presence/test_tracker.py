@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 from presence import selectors, tracker
-from presence.backends import Connection, StoreUnavailable
+from presence.backends import PresenceConnection, StoreUnavailable
 from presence.backends.memory import MemoryPresenceStore
 from presence.backends.redis import RedisPresenceStore
 from presence.tracker import Tracker
@@ -50,13 +50,13 @@ class CountingStore(MemoryPresenceStore):
         self.down = False
         self.held: asyncio.Semaphore | None = None
 
-    async def aheartbeat(self, connections: Iterable[Connection]) -> None:
+    async def aheartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         connections = self._record("heartbeat", connections)
         if self.held:
             await self.held.acquire()
         self.heartbeat(connections)
 
-    async def aremove(self, connections: Iterable[Connection]) -> None:
+    async def aremove(self, connections: Iterable[PresenceConnection]) -> None:
         self.remove(self._record("remove", connections))
 
     async def ausers_on_topic(self, topic: str, user_ids: Iterable[int]) -> set[int]:
@@ -358,7 +358,7 @@ async def test_heartbeat_picks_up_counts_changed_by_another_process(published: C
     watching = make_tracker(store=store, heartbeat_interval=0.05)
     try:
         await watching.connection_opened(topic=TOPIC, connection_id="c1", user=None)
-        store.heartbeat([Connection(TOPIC, "elsewhere")])  # a connection on another process
+        store.heartbeat([PresenceConnection(TOPIC, "elsewhere")])  # a connection on another process
         await asyncio.sleep(0.2)
     finally:
         watching.close()

@@ -6,11 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.realtime.streamtools import fresh_realtime as _fresh_realtime
-
-fresh_realtime = _fresh_realtime
-
 
 @pytest.fixture(autouse=True)
 def _isolated_realtime(fresh_realtime: Any) -> None:
-    """Autouse: see ``streamtools.fresh_realtime``."""
+    """Autouse: see ``tests.conftest.fresh_realtime``."""

@@ -1,5 +1,5 @@
-"""Stream test helpers: an isolated real-time setup per test, and WebSocket/SSE clients that
-speak to the ASGI application in-process.
+"""Stream test helpers: WebSocket/SSE clients that speak to the ASGI application in-process
+(the isolated real-time setup per test is ``tests.conftest.fresh_realtime``).
 
 Tests that publish need ``pytest.mark.django_db(transaction=True)``: events go out on commit.
 """
@@ -8,32 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import WebsocketCommunicator
 
-from realtime.conf import get_history
-from realtime.publish import flush
+from realtime.runtime import get_history
 
 Event = dict[str, Any]
 ORIGIN = (b"origin", b"http://testserver")
-
-
-@pytest.fixture
-def fresh_realtime(settings: Any) -> Any:
-    """A history of this test's own (a fresh Redis namespace with the Redis store), fresh
-    hubs, and nothing left in flight afterwards."""
-    settings.REALTIME = {
-        **settings.REALTIME,
-        "KEY_PREFIX": f"rt-test-{uuid.uuid4().hex[:12]}",
-        "HISTORY_TTL": 600,
-    }
-    yield settings
-    flush()
 
 
 def realtime_settings(settings: Any, **options: Any) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from realtime.backends.base import Replay
+from realtime.backends.memory import MemoryHistory
 from realtime.connection import Connection
-from realtime.history.base import Replay
-from realtime.history.memory import MemoryHistory
 from tests.realtime.streamtools import realtime_settings
 from tests.realtime.test_history import append
 
@@ -28,7 +28,7 @@ async def hello() -> dict[str, Any]:
 
 async def test_viewers_resuming_together_share_one_history_read(settings):
     realtime_settings(settings, HISTORY_BACKEND=f"{__name__}.CountingHistory", HISTORY_SIZE=100)
-    from realtime.conf import get_history
+    from realtime.runtime import get_history
 
     store = get_history()
     ids = [(await append(store, "t", {"n": n})).id for n in range(1, 6)]

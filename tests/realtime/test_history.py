@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from realtime.conf import get_history
-from realtime.history.base import HistoryStore
-from realtime.history.memory import MemoryHistory
-from realtime.hub import get_hub
+from realtime.backends.base import HistoryStore
+from realtime.backends.memory import MemoryHistory
 from realtime.protocol import Batch, Event, encode_data, make_event, now_ms
+from realtime.runtime import get_history, get_hub
 from tests.realtime.streamtools import consecutive, realtime_settings
 
 
@@ -178,7 +177,7 @@ class TestMemoryHistory(HistoryContract):
     def configure(self, settings):
         realtime_settings(
             settings,
-            HISTORY_BACKEND="realtime.history.memory.MemoryHistory",
+            HISTORY_BACKEND="realtime.backends.memory.MemoryHistory",
             HISTORY_SIZE=self.size,
         )
 
@@ -195,7 +194,7 @@ class TestRedisHistory(HistoryContract):
     def configure(self, settings):
         realtime_settings(
             settings,
-            HISTORY_BACKEND="realtime.history.redis.RedisHistory",
+            HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
             HISTORY_SIZE=self.size,
             REDIS_URL=self.redis_url,
         )

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from realtime.conf import get_history
-from realtime.history.base import Replay
-from realtime.history.redis import RedisHistory
-from realtime.hub import Hub, RedisHub, get_hub
+from realtime.backends.base import Replay
+from realtime.backends.redis import RedisHistory, RedisHub
+from realtime.hub import Hub
 from realtime.protocol import make_event
+from realtime.runtime import get_history, get_hub
 from tests.realtime.streamtools import realtime_settings
 from tests.realtime.test_history import Collector, append
 
 
 async def test_the_hub_hands_each_event_to_every_local_subscriber_of_its_topic(settings):
-    realtime_settings(settings, HISTORY_BACKEND="realtime.history.memory.MemoryHistory")
+    realtime_settings(settings, HISTORY_BACKEND="realtime.backends.memory.MemoryHistory")
     hub = get_hub()
     assert type(hub) is Hub
     a, b, other = Collector(), Collector(), Collector()
@@ -48,7 +48,7 @@ async def watching(settings: Any, *, flush_interval: float) -> tuple[Hub, Collec
     """An in-process hub and a subscriber of its topic "t"."""
     realtime_settings(
         settings,
-        HISTORY_BACKEND="realtime.history.memory.MemoryHistory",
+        HISTORY_BACKEND="realtime.backends.memory.MemoryHistory",
         FLUSH_INTERVAL=flush_interval,
     )
     hub, viewer = get_hub(), Collector()
@@ -126,7 +126,7 @@ async def two_passes(settings: Any, *, joins: int, quiet: float = 0) -> float:
     right after the first, once ``joins`` subscribers have joined (a storm is 5)."""
     realtime_settings(
         settings,
-        HISTORY_BACKEND="realtime.history.memory.MemoryHistory",
+        HISTORY_BACKEND="realtime.backends.memory.MemoryHistory",
         FLUSH_INTERVAL=0,
         STORM_JOINS=5,
         STORM_FANOUT_SHARE=0.25,
@@ -160,7 +160,7 @@ async def test_a_storm_is_over_once_the_joins_stop(settings):
 def use_redis(settings: Any, redis_url: str) -> str:
     realtime_settings(
         settings,
-        HISTORY_BACKEND="realtime.history.redis.RedisHistory",
+        HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
         REDIS_URL=redis_url,
         HISTORY_SIZE=5,
     )

@@ -13,10 +13,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from realtime.conf import get_history
-from realtime.hub import get_hub
 from realtime.protocol import Event
 from realtime.publish import aflush, flush, publish, publish_latest
+from realtime.runtime import get_history, get_hub
 from realtime.testing import CapturedEvent, capture_events
 from tests.realtime.streamtools import consecutive, realtime_settings
 from tests.realtime.test_history import Collector
@@ -121,7 +120,7 @@ def test_publishing_never_waits_for_redis(settings, caplog):
     """With Redis unreachable the caller returns at once; the publisher logs the failure."""
     realtime_settings(
         settings,
-        HISTORY_BACKEND="realtime.history.redis.RedisHistory",
+        HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
         REDIS_URL="redis://127.0.0.1:1/0",
     )
     started = time.perf_counter()

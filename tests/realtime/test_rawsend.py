@@ -16,10 +16,10 @@ from websockets.streams import StreamReader
 
 import realtime.sse
 from livevideo.selectors import broadcast_topic
-from realtime.hub import get_hub
 from realtime.protocol import Batch, http_chunk, make_event, websocket_text_frame
 from realtime.publish import publish
 from realtime.rawsend import raw_body_writer, raw_writer
+from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory
 from tests.servers import free_port
 

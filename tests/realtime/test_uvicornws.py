@@ -5,14 +5,23 @@ WebSockets with it (messages both ways, in order; the direct writes; the close).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 import websockets
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from realtime.protocol import websocket_text_frame
 from realtime.rawsend import raw_writer
-from realtime.uvicornws import WebSocketProtocol, _Flag, _Inbox
+from realtime.uvicornws import (
+    UVICORN_VERSIONS,
+    TrimmedWebSocketProtocol,
+    WebSocketProtocol,
+    _Flag,
+    _Inbox,
+    protocol_for,
+)
 from tests.realtime.test_rawsend import serving
 
 
@@ -109,3 +118,23 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
     assert seen["writer"] is not None  # raw writes recognise it as uvicorn's own
     assert seen["handshake_kept"] == (None, None)
     assert seen["disconnect"]["code"] == 1000
+
+
+def test_the_installed_uvicorn_gets_the_trimmed_protocol():
+    assert WebSocketProtocol is TrimmedWebSocketProtocol
+
+
+def test_another_uvicorn_gets_its_own_protocol_and_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="realtime.uvicornws"):
+        protocol = protocol_for("0.99.1")
+    assert protocol is WebSocketsSansIOProtocol
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "0.99.1" in record.getMessage()
+    assert "uvicorn's own" in record.getMessage()
+
+
+def test_a_patch_release_of_a_known_uvicorn_keeps_the_trimmed_protocol(caplog):
+    with caplog.at_level(logging.WARNING, logger="realtime.uvicornws"):
+        assert protocol_for(f"{UVICORN_VERSIONS[0]}.7") is TrimmedWebSocketProtocol
+    assert caplog.records == []

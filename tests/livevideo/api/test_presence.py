@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from presence.backends import Connection, PresenceStore
+from presence.backends import PresenceConnection, PresenceStore
 from tests.livevideo.api.asserts import assert_error
 
 URL = "/api/presence/"
@@ -20,7 +20,7 @@ def test_unknown_users_are_offline_and_never_seen(anonymous: APIClient) -> None:
 def test_online_users_and_when_each_was_last_seen(
     anonymous: APIClient, viewer, presence_store: PresenceStore
 ) -> None:
-    presence_store.heartbeat([Connection("broadcast.1", "a", viewer.pk)])
+    presence_store.heartbeat([PresenceConnection("broadcast.1", "a", viewer.pk)])
 
     body = anonymous.get(URL, {"user_ids": f" {viewer.pk}, 424242,{viewer.pk},"}).json()
 

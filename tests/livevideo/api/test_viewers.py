@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.test import APIClient
 
 from livevideo import selectors
-from presence.backends import Connection, PresenceStore
+from presence.backends import PresenceConnection, PresenceStore
 from tests.livevideo.api.asserts import assert_error
 
 
@@ -15,10 +15,10 @@ def test_the_count_is_this_broadcast_s_live_connections(
     topic = selectors.broadcast_topic(live.pk)
     presence_store.heartbeat(
         [
-            Connection(topic, "a", viewer.pk),
-            Connection(topic, "b", viewer.pk),
-            Connection(topic, "c"),
-            Connection(selectors.broadcast_topic(scheduled.pk), "d"),
+            PresenceConnection(topic, "a", viewer.pk),
+            PresenceConnection(topic, "b", viewer.pk),
+            PresenceConnection(topic, "c"),
+            PresenceConnection(selectors.broadcast_topic(scheduled.pk), "d"),
         ]
     )
 

@@ -12,8 +12,8 @@ import pytest
 
 from realtime import metrics
 from realtime.consumers import start
-from realtime.hub import get_hub
 from realtime.publish import aflush, publish
+from realtime.runtime import get_hub
 from tests.realtime.consumers.topicconsumer import application, client
 from tests.realtime.streamtools import consecutive, realtime_settings, stalling
 

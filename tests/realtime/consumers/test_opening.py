@@ -3,8 +3,8 @@ first, the replay (or ``reset``) after ``last_event_id``, and the open and close
 
 from __future__ import annotations
 
-from realtime.hub import get_hub
 from realtime.publish import aflush, publish
+from realtime.runtime import get_hub
 from tests.realtime.consumers.topicconsumer import TopicConsumer, client
 from tests.realtime.streamtools import newest_id, realtime_settings
 

@@ -1,4 +1,10 @@
-"""The history store contract: bounded per-topic history that numbers and announces events.
+"""The backend contract: a history store that numbers and announces events, and its hub.
+
+A backend is a pair: the store (one per process, shared by every thread) keeps bounded
+per-topic history and announces each event, and its hub (``make_hub``, one per event loop)
+hands what was announced to that loop's connections. Each backend is one module that holds
+both halves: ``realtime.backends.memory`` (in-process, the embedded default) and
+``realtime.backends.redis``. ``REALTIME["HISTORY_BACKEND"]`` names the store's class.
 
 A store is the single place that decides an event's id, so it is also the place that
 announces it: assigning the id, retaining the event and handing it to every subscriber of the
@@ -15,9 +21,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from realtime.protocol import Event
+
+if TYPE_CHECKING:
+    from realtime.hub import Hub
 
 
 def counter_start() -> int:
@@ -41,9 +50,6 @@ class Replay:
 class HistoryStore:
     """Base class for history stores; a setting names the one to use
     (``REALTIME["HISTORY_BACKEND"]``)."""
-
-    # The hub class (dotted path) that receives what this store announces.
-    hub_class: ClassVar[str] = "realtime.hub.Hub"
 
     def __init__(
         self, *, size: int, ttl: int = 0, redis_url: str = "", key_prefix: str = "rt"
@@ -82,6 +88,11 @@ class HistoryStore:
         return Replay(last_id, retained)
 
     # Subclasses of HistoryStore must provide the following methods.
+
+    def make_hub(self, **options: Any) -> Hub:
+        """A hub for the running event loop that hands on everything this store announces
+        from now on (``options``: ``Hub``'s keyword arguments)."""
+        raise NotImplementedError("subclasses of HistoryStore must provide a make_hub() method")
 
     async def append(
         self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str

@@ -1,0 +1,92 @@
+"""What the two transports share: the hooks a product answers (``StreamHooks``) and the base
+class (``StreamTransport``) that joins and leaves a topic around them. The WebSocket consumer
+(``realtime.consumers``) and the SSE endpoint (``realtime.sse``) are its subclasses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from realtime.connection import Connection
+from realtime.protocol import Event
+
+logger = logging.getLogger(__name__)
+
+
+class StreamHooks:
+    """What both transports ask the application about one connection; the WebSocket
+    consumer and the SSE endpoint are each a subclass (``StreamTransport``), and a product
+    mixes in its answers."""
+
+    user: Any  # the connection's user (AnonymousUser when nobody signed in)
+    connection: Connection | None = None
+
+    @property
+    def route_kwargs(self) -> dict[str, Any]:
+        """The URL's captured parameters."""
+        raise NotImplementedError("subclasses of StreamHooks must provide route_kwargs")
+
+    async def get_topic(self) -> str | None:
+        """The topic this connection watches, or None when there is no such thing."""
+        raise NotImplementedError("subclasses of StreamHooks must provide get_topic()")
+
+    async def authorize(self, topic: str) -> bool:
+        """Whether this connection's user may watch ``topic``."""
+        return True
+
+    async def get_hello_data(self) -> dict[str, Any]:
+        """The ``hello`` event's data (``last_event_id`` is added)."""
+        return {}
+
+    async def stream_opened(self) -> None:
+        """The stream is opening (``self.connection`` is set; hello is read next)."""
+
+    async def stream_closed(self) -> None:
+        """The stream is gone."""
+
+
+class StreamTransport(StreamHooks):
+    """Base of the two transports (the WebSocket consumer, the SSE endpoint): one instance per
+    connection, made with the connection's ASGI scope and ``send``, then ``run``. Joining and
+    leaving the topic, and the hooks around them, are the same for both."""
+
+    _opened = False  # stream_opened was called: stream_closed is owed
+
+    @classmethod
+    def as_asgi(cls) -> Callable[..., Awaitable[None]]:
+        """The ASGI application: a new instance for each connection."""
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await cls(scope, send).run(receive)  # type: ignore[call-arg]
+
+        app.consumer_class = cls  # type: ignore[attr-defined]  # as Channels' as_asgi() does
+        return app
+
+    async def run(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        raise NotImplementedError("subclasses of StreamTransport must provide run()")
+
+    async def join_topic(self, connection: Connection, last_event_id: int | None) -> list[Event]:
+        """Make ``connection`` this stream's, join its topic and return the first batch
+        (``Connection.open``); ``stream_opened`` runs first, so hello counts this viewer."""
+        self.connection = connection
+        self._opened = True
+        await self._notify(self.stream_opened())
+        return await connection.open(last_event_id, self.get_hello_data)
+
+    async def leave_topic(self) -> None:
+        """Leave the topic and run ``stream_closed`` if ``stream_opened`` ran (idempotent)."""
+        if self.connection is not None:
+            self.connection.close()
+        if self._opened:
+            self._opened = False
+            await self._notify(self.stream_closed())
+
+    @staticmethod
+    async def _notify(hook: Awaitable[None]) -> None:
+        """Run ``stream_opened``/``stream_closed``: a failure is logged, the stream goes on."""
+        try:
+            await hook
+        except Exception:
+            logger.exception("realtime: a stream hook failed; the stream goes on")
