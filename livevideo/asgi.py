@@ -10,10 +10,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from livevideo.routing import websocket_urlpatterns  # noqa: E402
+from livevideo.staticfiles import StaticFiles  # noqa: E402
 from livevideo.stream import BroadcastEventStream  # noqa: E402
 from realtime import gcpolicy  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
@@ -28,7 +28,7 @@ application = ProtocolTypeRouter(
                 # Static files are answered here, before Django's middleware: a sync-only
                 # static middleware (WhiteNoise) would make Django run every request in a
                 # thread of its own.
-                re_path(r"", ASGIStaticFilesHandler(django_asgi_app)),
+                re_path(r"", StaticFiles(django_asgi_app)),
             ]
         ),
         "websocket": AllowedHostsOriginValidator(

@@ -128,8 +128,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# The ASGI application serves /static/ itself (livevideo/asgi.py), DEBUG or not, straight from
-# the app folders: one process is a whole site and collectstatic is never a required step.
+# The ASGI application serves /static/ itself (livevideo/staticfiles.py), DEBUG or not,
+# straight from the app folders: one process is a whole site and collectstatic is never a
+# required step. Seconds browsers and proxies may keep a static file.
+STATIC_MAX_AGE = int(os.environ.get("STATIC_MAX_AGE", "3600"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -155,6 +157,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PARSER_CLASSES": [
+        "livevideo.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,

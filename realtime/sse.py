@@ -35,7 +35,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     HttpRequest,
@@ -188,6 +188,10 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
     redirect = SecurityMiddleware(_no_view).process_request(request)  # SECURE_SSL_REDIRECT
     if redirect is not None:
         return redirect
+    try:
+        request.GET  # noqa: B018 (parsed here, so too many parameters is a 400, not a 500)
+    except TooManyFieldsSent:
+        return _json(400, "Too many query parameters.")
     if request.method not in METHODS:
         response = _json(405, f'Method "{request.method}" not allowed.')
         response["Allow"] = ", ".join(METHODS)
