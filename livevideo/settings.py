@@ -189,6 +189,10 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): the
+# client address every per-address limit uses (realtime/clientaddress.py). Empty: none.
+TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()]
+
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
@@ -259,5 +263,7 @@ RATE_LIMITS = {
     # (hits, seconds) per user and broadcast; sign-in per username and per client address.
     "COMMENT": (int(os.environ.get("RATE_COMMENTS", "5")), 10.0),
     "REACTION": (int(os.environ.get("RATE_REACTIONS", "20")), 1.0),
+    # Failed sign-ins per (account, client address) per 5 minutes (livevideo/signin.py).
     "SIGN_IN": (int(os.environ.get("RATE_SIGN_IN", "10")), 300.0),
+    "SIGN_IN_KNOWN_FOR": 30 * 24 * 3600.0,  # an address an account signed in from stays its own
 }

@@ -25,11 +25,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import moderation, selectors, services
+from livevideo import selectors, services
 from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
+from livevideo.signin import sign_in_attempt
 from presence import selectors as presence
+from realtime.clientaddress import request_client_address
 
 _FIELD_ERRORS = {
     "type": "object",
@@ -91,11 +93,12 @@ class TokenView(ObtainAuthToken):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         username = request.data.get("username") if hasattr(request.data, "get") else None
-        moderation.sign_in_rate_check(
+        with sign_in_attempt(
             username=username if isinstance(username, str) else "",
-            client=request.META.get("REMOTE_ADDR", ""),
-        )
-        return super().post(request, *args, **kwargs)
+            client=request_client_address(request),
+            failure=exceptions.ValidationError,
+        ):
+            return super().post(request, *args, **kwargs)
 
 
 class BroadcastListView(APIView):

@@ -20,6 +20,12 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return ttl
 """
 
+WAIT_SCRIPT = """
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+if hits < tonumber(ARGV[1]) then return 0 end
+return math.max(redis.call('PTTL', KEYS[1]), 1)
+"""
+
 
 class RedisRateLimiter(RateLimiter):
     def __init__(self, *, url: str, prefix: str = "ratelimit:", timeout: float = 0.5) -> None:
@@ -28,6 +34,7 @@ class RedisRateLimiter(RateLimiter):
         )
         self._prefix = prefix
         self._hit = self._redis.register_script(HIT_SCRIPT)
+        self._wait = self._redis.register_script(WAIT_SCRIPT)
 
     def hit(self, key: str, *, limit: int, window: float) -> float:
         try:
@@ -47,6 +54,14 @@ class RedisRateLimiter(RateLimiter):
             logger.warning("rate limit store unavailable; letting %s hits through", len(keys))
             return [0.0] * len(keys)
         return [int(wait_ms) / 1000 for wait_ms in waits_ms]
+
+    def wait(self, key: str, *, limit: int) -> float:
+        try:
+            wait_ms = self._wait(keys=[self._prefix + key], args=[limit])
+        except redis.RedisError:
+            logger.warning("rate limit store unavailable; letting %s through", key)
+            return 0.0
+        return int(wait_ms) / 1000
 
     def clear(self, key: str) -> None:
         try:
