@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import selectors, services
+from livevideo import abuse, selectors, services
 from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
@@ -188,6 +188,7 @@ class CommentListView(APIView):
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = broadcast_or_404(broadcast_id)
+        abuse.address_rate_check(action="COMMENT", client=request_client_address(request))
         comment = services.comment_create(
             broadcast=broadcast,
             author=request.user,
@@ -230,6 +231,7 @@ class ReactionsView(APIView):
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = broadcast_or_404(broadcast_id)
+        abuse.address_rate_check(action="REACTION", client=request_client_address(request))
         services.reaction_create(
             broadcast=broadcast,
             user=request.user,
