@@ -231,6 +231,10 @@ REALTIME = {
     # Seconds of silence before a keep-alive (WebSocket event, SSE comment).
     "KEEPALIVE_INTERVAL": float(os.environ.get("REALTIME_KEEPALIVE_INTERVAL", "15")),
     "SSE_RETRY_MS": 2000,  # the reconnect delay SSE clients are told
+    # Streams one signed-in user, and one client address, may hold open in a process
+    # (realtime/caps.py; 0: no cap).
+    "MAX_STREAMS_PER_USER": int(os.environ.get("REALTIME_MAX_STREAMS_PER_USER", "10")),
+    "MAX_STREAMS_PER_ADDRESS": int(os.environ.get("REALTIME_MAX_STREAMS_PER_ADDRESS", "100")),
 }
 
 # --- Presence (presence/) -----------------------------------------------------------------
@@ -266,4 +270,14 @@ RATE_LIMITS = {
     # Failed sign-ins per (account, client address) per 5 minutes (livevideo/signin.py).
     "SIGN_IN": (int(os.environ.get("RATE_SIGN_IN", "10")), 300.0),
     "SIGN_IN_KNOWN_FOR": 30 * 24 * 3600.0,  # an address an account signed in from stays its own
+    # Per client address, every account and broadcast together (livevideo/abuse.py); 0: off.
+    "ADDRESS_SIGN_UP": (int(os.environ.get("RATE_ADDRESS_SIGN_UPS", "5")), 3600.0),
+    "ADDRESS_COMMENT": (int(os.environ.get("RATE_ADDRESS_COMMENTS", "30")), 10.0),
+    "ADDRESS_REACTION": (int(os.environ.get("RATE_ADDRESS_REACTIONS", "100")), 1.0),
+}
+
+# Comment rules against spam (livevideo/abuse.py): seconds; 0 turns a rule off.
+COMMENT_RULES = {
+    "MIN_ACCOUNT_AGE": int(os.environ.get("COMMENT_MIN_ACCOUNT_AGE", "0")),
+    "DUPLICATE_WINDOW": int(os.environ.get("COMMENT_DUPLICATE_WINDOW", "300")),
 }

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "STORM_FANOUT_SHARE": 0.1,
     "KEEPALIVE_INTERVAL": 15.0,
     "SSE_RETRY_MS": 2000,
+    "MAX_STREAMS_PER_USER": 10,
+    "MAX_STREAMS_PER_ADDRESS": 100,
 }
 
 _history: HistoryStore | None = None

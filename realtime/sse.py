@@ -49,6 +49,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils.cache import patch_vary_headers
 
+from realtime import caps
 from realtime.auth import user_from_headers
 from realtime.conf import option
 from realtime.connection import Connection, SlowConsumer, StreamTransport
@@ -66,6 +67,8 @@ disallowed_host_logger = logging.getLogger("django.security.DisallowedHost")  # 
 
 class EventStreamEndpoint(StreamTransport):
     """Base SSE endpoint; one instance per request (use ``as_asgi()``)."""
+
+    _slot: caps.Slot | None = None  # this stream's place under the connection caps
 
     def __init__(self, scope: dict[str, Any], send: Send) -> None:
         self.scope = scope
@@ -107,6 +110,8 @@ class EventStreamEndpoint(StreamTransport):
             await self._stream(receive)
         finally:
             await self.leave_topic()
+            if self._slot is not None:
+                self._slot.release()
 
     async def respond(
         self, request: HttpRequest
@@ -122,6 +127,9 @@ class EventStreamEndpoint(StreamTransport):
             return _json(404, "Not found."), None
         if not await self.authorize(topic):
             return _json(403, "You may not watch this."), None
+        self._slot = caps.take(self.scope, self.user)
+        if self._slot is None:
+            return _too_many_streams(), None
         try:
             last_event_id = parse_last_event_id(
                 request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
@@ -197,6 +205,12 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
         response["Allow"] = ", ".join(METHODS)
         return response
     return None
+
+
+def _too_many_streams() -> HttpResponse:
+    response = _json(429, "Too many open streams for this user or address; close one first.")
+    response["Retry-After"] = "10"
+    return response
 
 
 def _json(status: int, detail: str) -> HttpResponse:

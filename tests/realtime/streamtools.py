@@ -16,6 +16,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import WebsocketCommunicator
 
+from realtime import caps
 from realtime.conf import get_history
 from realtime.publish import flush
 
@@ -32,6 +33,7 @@ def fresh_realtime(settings: Any) -> Any:
         "KEY_PREFIX": f"rt-test-{uuid.uuid4().hex[:12]}",
         "HISTORY_TTL": 600,
     }
+    caps.reset()
     yield settings
     flush()
 
