@@ -49,7 +49,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils.cache import patch_vary_headers
 
-from realtime import caps
+from realtime import caps, shutdown
 from realtime.auth import user_from_headers
 from realtime.conf import option
 from realtime.connection import Connection, SlowConsumer, StreamTransport
@@ -159,13 +159,19 @@ class EventStreamEndpoint(StreamTransport):
         """Send the stream until the client goes away or falls too far behind."""
         writer = asyncio.create_task(self._write())
         gone = asyncio.create_task(_until_disconnect(receive))
+        stop = asyncio.create_task(shutdown.stopping().wait())
+        done: set[asyncio.Task[Any]] = set()
         try:
-            await asyncio.wait((writer, gone), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait((writer, gone, stop), return_when=asyncio.FIRST_COMPLETED)
         finally:
             gone.cancel()
+            stop.cancel()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+        if stop in done and gone not in done:
+            # The server is stopping: end the response, so the client reconnects at once.
+            await self.send({"type": "http.response.body", "body": shutdown.GOODBYE})
 
     async def _write(self) -> None:
         """Send what the connection queues, one message per batch; keep-alives when idle."""

@@ -63,6 +63,9 @@ class Site:
     servers: list[subprocess.Popen[bytes]]
     server_ports: list[int]
     logs: list[Path]
+    env: dict[str, str]  # the servers' environment and documented arguments
+    args: list[str]
+    directory: Path
 
     def request(
         self,
@@ -93,10 +96,16 @@ class Site:
         ]
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+def manage(env: dict[str, str], *args: str) -> str:
+    """``manage.py`` with the servers' environment; what it printed."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def _nginx_config(directory: Path, port: int, upstreams: list[int]) -> Path:
@@ -118,6 +127,28 @@ def _nginx_config(directory: Path, port: int, upstreams: list[int]) -> Path:
     return config
 
 
+def start_documented_uvicorn(
+    env: dict[str, str], args: list[str], port: int, log: Path
+) -> subprocess.Popen[bytes]:
+    """A uvicorn process with the documented arguments, on ``port``."""
+    argv = list(args)
+    argv[argv.index("--port") + 1] = str(port)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", *argv],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    connection.request("GET", "/healthz")
+    return connection.getresponse().status == 200
+
+
 @pytest.fixture(scope="session")
 def site() -> Iterator[Site]:
     if not os.path.exists(NGINX):
@@ -136,8 +167,8 @@ def site() -> Iterator[Site]:
         "DJANGO_SETTINGS_MODULE": "livevideo.settings",
     }
     env.pop("DB_POOL_SIZE", None)  # SQLite here
-    _manage(env, "migrate", "--noinput")
-    _manage(
+    manage(env, "migrate", "--noinput")
+    manage(
         env,
         "shell",
         "-c",
@@ -146,20 +177,9 @@ def site() -> Iterator[Site]:
     )
     ports = [free_port(), free_port()]
     logs = [directory / f"server-{p}.log" for p in ports]
-    servers = []
-    for port, log in zip(ports, logs, strict=True):
-        argv = [a for a in args if a not in ("--no-access-log",)]
-        argv[argv.index("--port") + 1] = str(port)
-        with log.open("wb") as out:
-            servers.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", *argv],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+    servers = [
+        start_documented_uvicorn(env, args, p, log) for p, log in zip(ports, logs, strict=True)
+    ]
     port = free_port()
     config = _nginx_config(directory, port, ports)
     nginx = subprocess.Popen(
@@ -167,16 +187,10 @@ def site() -> Iterator[Site]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    the_site = Site(f"http://127.0.0.1:{port}", port, servers, ports, logs)
+    the_site = Site(f"http://127.0.0.1:{port}", port, servers, ports, logs, env, args, directory)
     try:
-        for server_port in ports:
-
-            def up(p: int = server_port) -> bool:
-                connection = http.client.HTTPConnection("127.0.0.1", p, timeout=2)
-                connection.request("GET", "/healthz")
-                return connection.getresponse().status == 200
-
-            assert wait_until(up, timeout=30), [log.read_text()[-3000:] for log in logs]
+        for server_port, log in zip(ports, logs, strict=True):
+            assert wait_until(lambda p=server_port: answers(p), timeout=30), log.read_text()
         assert wait_until(lambda: the_site.request("GET", "/healthz")[0] == 200, timeout=10), (
             directory / "error.log"
         ).read_text()
