@@ -102,7 +102,9 @@ else:
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 1,
             "max_size": int(os.environ["DB_POOL_SIZE"]),
-            "timeout": 10,
+            # Seconds a request waits for a connection: a refused database answers 503 as
+            # soon as without a pool (the connect timeout above), not after psycopg's 30 s.
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
         }
     if os.environ.get("TEST_DB_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DB_NAME"]}
