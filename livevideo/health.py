@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import realtime.metrics  # noqa: F401  (registers the platform's metrics)
+from realtime import readiness
 
 READY_TIMEOUT = 1.0
 
@@ -43,11 +44,18 @@ def _redis_ok() -> str:
     return "ok"
 
 
+def _pubsub_ok() -> str:
+    if not settings.REDIS_URL:
+        return "not configured"
+    return "reconnecting" if readiness.is_failing("pubsub") else "ok"
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: the database answers and, when configured, Redis does too."""
-    checks = {"database": _database_ok(), "redis": _redis_ok()}
+    """Ready for traffic: the database answers and, when configured, Redis does too and this
+    process's event reader is subscribed (not waiting to reconnect)."""
+    checks = {"database": _database_ok(), "redis": _redis_ok(), "pubsub": _pubsub_ok()}
     ready = all(value in ("ok", "not configured") for value in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503

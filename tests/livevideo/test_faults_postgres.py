@@ -107,7 +107,7 @@ def pooled_app(postgres):
 
 
 def test_with_a_connection_pool_a_refusing_database_gives_503_within_3_s(postgres, pooled_app):
-    server, comments, token = pooled_app
+    _server, comments, token = pooled_app
     assert post_json(comments, {"text": "before"}, token)[0] == 201
     postgres.stop()
     for attempt in range(3):  # the pooled connection breaks first, then new ones are refused

@@ -6,6 +6,8 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
+from realtime import readiness
+
 pytestmark = pytest.mark.django_db
 
 
@@ -19,7 +21,19 @@ def test_readyz_checks_the_database_and_redis(client: Client, settings, redis_ur
     settings.REDIS_URL = redis_url
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "pubsub": "ok"}
+
+
+def test_readyz_is_503_while_the_event_reader_reconnects(client: Client, settings, redis_url):
+    settings.REDIS_URL = redis_url
+    readiness.failing("pubsub")
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["pubsub"] == "reconnecting"
+    finally:
+        readiness.recovered("pubsub")
+    assert client.get("/readyz").status_code == 200
 
 
 def test_readyz_reports_redis_down(client: Client, settings):
