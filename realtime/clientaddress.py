@@ -32,7 +32,8 @@ def _forget_trusted(*, setting: str, **kwargs: object) -> None:
         _trusted.cache_clear()
 
 
-def _is_trusted(address: str) -> bool:
+def is_trusted_proxy(address: str) -> bool:
+    """Whether ``address`` is one of ``settings.TRUSTED_PROXIES``."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -42,10 +43,10 @@ def _is_trusted(address: str) -> bool:
 
 def client_address(peer: str, forwarded_for: str | None) -> str:
     """The client's address, from the connection's ``peer`` and its ``X-Forwarded-For``."""
-    if not _is_trusted(peer) or not forwarded_for:
+    if not is_trusted_proxy(peer) or not forwarded_for:
         return peer
     for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
-        if not _is_trusted(hop):
+        if not is_trusted_proxy(hop):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

@@ -22,6 +22,7 @@ from realtime.publish import flush
 
 Event = dict[str, Any]
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ class WSClient:
         if application is None:
             from livevideo.asgi import application
         self.communicator = WebsocketCommunicator(
-            application, path, headers=[ORIGIN, *(headers or [])]
+            application, path, headers=[HOST, ORIGIN, *(headers or [])]
         )
         self.pending: list[Event] = []
 
