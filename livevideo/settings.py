@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "livevideo.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -190,6 +193,39 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Content-Security-Policy (django-csp): what the pages load, and nothing else. Scripts and
+# styles come from /static/ (the two inline module scripts carry the request's nonce); the
+# stream is same-origin; video may also come from CSP_MEDIA_SOURCES (space-separated origins:
+# the media server's HLS, fetched by the player and played from blob: URLs). The API's
+# browsable pages and docs (DRF, Swagger UI) use inline scripts of their own: not covered.
+CSP_MEDIA_SOURCES = os.environ.get("CSP_MEDIA_SOURCES", "https:").split()
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "media-src": ["'self'", "blob:", *CSP_MEDIA_SOURCES],
+        "connect-src": ["'self'", *CSP_MEDIA_SOURCES],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy (django-permissions-policy): the pages use none of these features.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone",
+        "payment", "usb", "display-capture", "serial", "hid", "bluetooth",
+    )
+}  # fmt: skip
+PERMISSIONS_POLICY["fullscreen"] = ["self"]  # the video player's full-screen button
+PERMISSIONS_POLICY["autoplay"] = ["self"]  # muted live video starts by itself
 
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): the
 # client address every per-address limit uses (realtime/clientaddress.py). Empty: none.
