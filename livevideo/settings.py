@@ -231,6 +231,12 @@ PERMISSIONS_POLICY["autoplay"] = ["self"]  # muted live video starts by itself
 # client address every per-address limit uses (realtime/clientaddress.py). Empty: none.
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()]
 
+# Who may read /metrics (addresses or networks, comma-separated): the scraper, on the process's
+# own port. By default this machine only.
+METRICS_ALLOWED = [
+    n.strip() for n in os.environ.get("METRICS_ALLOWED", "127.0.0.1,::1").split(",") if n.strip()
+]
+
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]

@@ -12,6 +12,7 @@ with 429 and ``Retry-After``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -271,18 +272,32 @@ class PresenceView(APIView):
 
     @extend_schema(
         summary="Who is online",
+        description="`last_seen` is to the minute, and null for anonymous callers.",
         parameters=[s.PresenceQuerySerializer],
         responses={200: OpenApiResponse(_PRESENCE), **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
         user_ids = validated(s.PresenceQuerySerializer, request.query_params)["user_ids"]
         states = presence.users_presence(user_ids)
+        # Whether someone is online is public (the watch page shows it to every viewer); when
+        # they were last seen is for signed-in callers only, and to the minute, so that it
+        # cannot be polled for everyone's exact comings and goings (docs/protocol.md).
+        signed_in = request.user.is_authenticated
         return Response(
             {
-                str(uid): {"online": st["online"], "last_seen": selectors.iso(st["last_seen"])}
+                str(uid): {
+                    "online": st["online"],
+                    "last_seen": selectors.iso(_to_the_minute(st["last_seen"]))
+                    if signed_in
+                    else None,
+                }
                 for uid, st in states.items()
             }
         )
+
+
+def _to_the_minute(moment: datetime | None) -> datetime | None:
+    return moment.replace(second=0, microsecond=0) if moment is not None else None
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

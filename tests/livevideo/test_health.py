@@ -43,6 +43,16 @@ def test_readyz_reports_redis_down(client: Client, settings):
     assert response.json()["checks"]["redis"].startswith("error")
 
 
+def test_metrics_are_for_the_allowed_addresses_only(client: Client, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 404
+    # Through a local proxy the client is who the proxy says, not the proxy.
+    forwarded = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    assert client.get("/metrics", **forwarded).status_code == 404
+    settings.METRICS_ALLOWED = ["203.0.113.0/24"]
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 200
+
+
 def test_metrics_are_prometheus_text(client: Client):
     response = client.get("/metrics")
     assert response.status_code == 200
