@@ -221,7 +221,7 @@ PERMISSIONS_POLICY = {
     feature: []
     for feature in (
         "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone",
-        "payment", "usb", "display-capture", "serial", "hid", "bluetooth",
+        "payment", "usb", "display-capture", "serial", "hid",
     )
 }  # fmt: skip
 PERMISSIONS_POLICY["fullscreen"] = ["self"]  # the video player's full-screen button
