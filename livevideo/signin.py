@@ -61,8 +61,10 @@ def sign_in_failed(*, username: str, client: str) -> None:
 def sign_in_succeeded(*, username: str, client: str) -> None:
     """Remember the address as the account's own, and forget its failures from there."""
     pair, _, _, known = _keys(username, client)
-    retry_after(known, limit=1, window=settings.RATE_LIMITS["SIGN_IN_KNOWN_FOR"])
-    get_limiter().clear(pair)
+    limiter = get_limiter()
+    limiter.clear(pair)
+    limiter.clear(known)  # a fresh window: known for SIGN_IN_KNOWN_FOR from the latest sign-in
+    limiter.hit(known, limit=1, window=settings.RATE_LIMITS["SIGN_IN_KNOWN_FOR"])
 
 
 @contextmanager

@@ -81,3 +81,5 @@ async def test_static_files_are_served_with_cache_headers():
     assert status == 200
     assert len(body) > 1000
     assert headers[b"content-type"].startswith(b"text/css")
+    assert headers[b"cache-control"] == b"max-age=3600, public"
+    assert b"etag" in headers
