@@ -31,7 +31,7 @@ def broadcast_id(site) -> int:
 
 def test_a_websocket_message_over_the_cap_is_refused_with_1009(site, broadcast_id):
     url = f"ws://127.0.0.1:{site.port}/ws/broadcasts/{broadcast_id}/"
-    with connect(url, origin="http://127.0.0.1", max_size=None) as ws:
+    with connect(url, origin=f"http://127.0.0.1:{site.port}", max_size=None) as ws:
         assert '"hello"' in ws.recv(timeout=5)
         ws.send('{"type": "ping"}')
         while '"pong"' not in ws.recv(timeout=5):
@@ -60,7 +60,8 @@ def test_sigterm_ends_sse_streams_and_the_process_stops_in_time(site, broadcast_
         assert response.status == 200
         assert b"hello" in response.read1()
         ws = connect(
-            f"ws://127.0.0.1:{port}/ws/broadcasts/{broadcast_id}/", origin="http://127.0.0.1"
+            f"ws://127.0.0.1:{port}/ws/broadcasts/{broadcast_id}/",
+            origin=f"http://127.0.0.1:{port}",
         )
         ws.recv(timeout=5)
         started = time.monotonic()
