@@ -62,8 +62,3 @@ def _announce() -> None:
     for loop, event in list(_stopping.items()):
         if not loop.is_closed():
             loop.call_soon_threadsafe(event.set)
-
-
-def reset() -> None:
-    """Tests: no stop announced (the handlers stay)."""
-    _stopping.clear()
