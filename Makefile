@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/livevideo
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: setup run test test-real test-default test-e2e lint format services bench bench-quick bench-compare bench-db bench-broadcasts
+.PHONY: setup run test test-real test-default test-e2e lint format services bench bench-quick bench-compare bench-db bench-broadcasts test-proxy
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,7 @@ services:
 	.ci/services
 
 # The whole suite: against PostgreSQL and Redis, then on the embedded default.
-test: setup services lint test-real test-default test-e2e
+test: setup services lint test-real test-default test-e2e test-proxy
 
 test-real:
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q
@@ -37,6 +37,12 @@ test-default:
 test-e2e: setup
 	.ci/chromium
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/e2e
+
+# Debian's nginx, configured as docs/operations.md says, in front of two uvicorn processes
+# (client addresses, limits, restarts), in their own pytest run: they start what they need.
+test-proxy: setup
+	.ci/nginx
+	env -u DATABASE_URL -u REDIS_URL TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/proxy
 
 lint: setup
 	$(BIN)/ruff check .

@@ -9,14 +9,14 @@ from livevideo.handler import get_asgi_application
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from livevideo.routing import websocket_urlpatterns  # noqa: E402
+from livevideo.staticfiles import StaticFiles  # noqa: E402
 from livevideo.stream import BroadcastEventStream  # noqa: E402
 from realtime import gcpolicy  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from realtime.origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -28,10 +28,10 @@ application = ProtocolTypeRouter(
                 # Static files are answered here, before Django's middleware: a sync-only
                 # static middleware (WhiteNoise) would make Django run every request in a
                 # thread of its own.
-                re_path(r"", ASGIStaticFilesHandler(django_asgi_app)),
+                re_path(r"", StaticFiles(django_asgi_app)),
             ]
         ),
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from livevideo import ingest, selectors, services
+from livevideo import abuse, ingest, selectors, services
 from livevideo.converters import MAX_ID
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
 from presence import tracker
+from realtime.clientaddress import scope_client_address
 from realtime.coalesce import NextFlight
 from realtime.consumers import ClientError, StreamConsumer
 from realtime.transport import StreamHooks
@@ -85,6 +87,7 @@ class BroadcastConsumer(BroadcastStream, StreamConsumer):
         """``{"type": "reaction", "kind": "like"}``: stored with the process's next batch of
         this broadcast's taps (``livevideo.ingest``), checked one by one as over REST."""
         try:
+            await self._address_check("REACTION")
             await ingest.batcher(self.broadcast_id).tap(self.user, message.get("kind"))
         except ingest.BroadcastGone:
             raise ClientError("not_found", "This broadcast no longer exists.") from None
@@ -93,7 +96,18 @@ class BroadcastConsumer(BroadcastStream, StreamConsumer):
 
     async def receive_comment(self, message: dict[str, Any]) -> None:
         """``{"type": "comment", "text": "..."}``; everyone gets it as ``comment.created``."""
+        try:
+            await self._address_check("COMMENT")
+        except ServiceError as exc:
+            raise ClientError(exc.code, exc.message, **_extra(exc)) from None
         await self._run(services.comment_create, author=self.user, text=message.get("text"))
+
+    async def _address_check(self, action: str) -> None:
+        """The per-address limit (``livevideo.abuse``), off the event loop (a store call)."""
+        client = scope_client_address(self.scope)
+        await sync_to_async(abuse.address_rate_check, thread_sensitive=False)(
+            action=action, client=client
+        )
 
     async def _run(self, service: Callable[..., Any], **kwargs: Any) -> None:
         await database_sync_to_async(_call_service)(service, self.broadcast_id, kwargs)

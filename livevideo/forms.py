@@ -9,20 +9,26 @@ from django.core.validators import URLValidator
 
 from livevideo.errors import RateLimited, ServiceError
 from livevideo.models import Broadcast
-from livevideo.moderation import MAX_SLOW_MODE_SECONDS, sign_in_rate_check
+from livevideo.moderation import MAX_SLOW_MODE_SECONDS
+from livevideo.signin import sign_in_attempt
+from realtime.clientaddress import request_client_address
 
 
 class RateLimitedSignInMixin:
-    """Counts every sign-in attempt against the account and the client address, before the
-    password is checked, so guessing is bounded across all server processes."""
+    """Bounds password guessing across all server processes (``livevideo.signin``): failed
+    attempts count, per account and client address."""
 
     def clean(self):  # type: ignore[no-untyped-def]
         username = self.cleaned_data.get("username") or ""
         try:
-            sign_in_rate_check(username=username, client=self.request.META.get("REMOTE_ADDR", ""))
+            with sign_in_attempt(
+                username=username,
+                client=request_client_address(self.request),
+                failure=forms.ValidationError,
+            ):
+                return super().clean()
         except RateLimited as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from exc
-        return super().clean()
 
 
 class SignInForm(RateLimitedSignInMixin, AuthenticationForm):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import realtime.metrics  # noqa: F401  (registers the platform's metrics)
+from realtime import readiness
+from realtime.clientaddress import request_client_address
 
 READY_TIMEOUT = 1.0
 
@@ -43,11 +47,18 @@ def _redis_ok() -> str:
     return "ok"
 
 
+def _pubsub_ok() -> str:
+    if not settings.REDIS_URL:
+        return "not configured"
+    return "reconnecting" if readiness.is_failing("pubsub") else "ok"
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: the database answers and, when configured, Redis does too."""
-    checks = {"database": _database_ok(), "redis": _redis_ok()}
+    """Ready for traffic: the database answers and, when configured, Redis does too and this
+    process's event reader is subscribed (not waiting to reconnect)."""
+    checks = {"database": _database_ok(), "redis": _redis_ok(), "pubsub": _pubsub_ok()}
     ready = all(value in ("ok", "not configured") for value in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
@@ -57,5 +68,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """This process's Prometheus metrics."""
+    """This process's Prometheus metrics, for the addresses in ``METRICS_ALLOWED`` only
+    (anyone else gets the same 404 as an unknown page)."""
+    client = request_client_address(request)
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        raise Http404 from None
+    if not any(address in ipaddress.ip_network(n, strict=False) for n in settings.METRICS_ALLOWED):
+        raise Http404
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

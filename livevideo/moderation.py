@@ -107,13 +107,6 @@ def reaction_rate_refusals(
     return [_rate_refusal(wait, "reactions") for wait in waits]
 
 
-def sign_in_rate_check(*, username: str, client: str) -> None:
-    """Bound password guessing per account and per client address."""
-    limit, window = settings.RATE_LIMITS["SIGN_IN"]
-    _limit(f"signin:user:{username.lower()[:150]}", limit, window, "sign-in attempts")
-    _limit(f"signin:client:{client}", limit * 5, window, "sign-in attempts")
-
-
 def _require_moderator(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
     from livevideo.services import can_manage
 

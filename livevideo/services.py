@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from livevideo import events, moderation, selectors
+from livevideo import abuse, events, moderation, selectors
 from livevideo.errors import InvalidInput, NotAllowed, ServiceError, WrongStatus
 from livevideo.models import (
     Broadcast,
@@ -269,6 +269,7 @@ def comment_create(*, broadcast: Broadcast, author: AbstractBaseUser, text: obje
     _require_live(broadcast, "Comments are accepted")
     moderation.participation_check(broadcast=broadcast, user=author)
     moderation.comment_text_check(broadcast=broadcast, text=clean)
+    abuse.comment_spam_check(broadcast=broadcast, author=author, text=clean)
     moderation.comment_rate_check(broadcast=broadcast, user=author)
     with transaction.atomic():
         comment = Comment.objects.create(broadcast=broadcast, author=author, text=clean)

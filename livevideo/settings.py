@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "livevideo.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -103,7 +106,9 @@ else:
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 1,
             "max_size": int(os.environ["DB_POOL_SIZE"]),
-            "timeout": 10,
+            # Seconds a request waits for a connection: a refused database answers 503 as
+            # soon as without a pool (the connect timeout above), not after psycopg's 30 s.
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
         }
     if os.environ.get("TEST_DB_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DB_NAME"]}
@@ -129,8 +134,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# The ASGI application serves /static/ itself (livevideo/asgi.py), DEBUG or not, straight from
-# the app folders: one process is a whole site and collectstatic is never a required step.
+# The ASGI application serves /static/ itself (livevideo/staticfiles.py), DEBUG or not,
+# straight from the app folders: one process is a whole site and collectstatic is never a
+# required step. Seconds browsers and proxies may keep a static file.
+STATIC_MAX_AGE = int(os.environ.get("STATIC_MAX_AGE", "3600"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -156,6 +163,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PARSER_CLASSES": [
+        "livevideo.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -182,6 +194,49 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Content-Security-Policy (django-csp): what the pages load, and nothing else. Scripts and
+# styles come from /static/ (the two inline module scripts carry the request's nonce); the
+# stream is same-origin; video may also come from CSP_MEDIA_SOURCES (space-separated origins:
+# the media server's HLS, fetched by the player and played from blob: URLs). The API's
+# browsable pages and docs (DRF, Swagger UI) use inline scripts of their own: not covered.
+CSP_MEDIA_SOURCES = os.environ.get("CSP_MEDIA_SOURCES", "https:").split()
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "media-src": ["'self'", "blob:", *CSP_MEDIA_SOURCES],
+        "connect-src": ["'self'", *CSP_MEDIA_SOURCES],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy (django-permissions-policy): the pages use none of these features.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone",
+        "payment", "usb", "display-capture", "serial", "hid",
+    )
+}  # fmt: skip
+PERMISSIONS_POLICY["fullscreen"] = ["self"]  # the video player's full-screen button
+PERMISSIONS_POLICY["autoplay"] = ["self"]  # muted live video starts by itself
+
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): the
+# client address every per-address limit uses (realtime/clientaddress.py). Empty: none.
+TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()]
+
+# Who may read /metrics (addresses or networks, comma-separated): the scraper, on the process's
+# own port. By default this machine only.
+METRICS_ALLOWED = [
+    n.strip() for n in os.environ.get("METRICS_ALLOWED", "127.0.0.1,::1").split(",") if n.strip()
+]
 
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
@@ -221,6 +276,10 @@ REALTIME = {
     # Seconds of silence before a keep-alive (WebSocket event, SSE comment).
     "KEEPALIVE_INTERVAL": float(os.environ.get("REALTIME_KEEPALIVE_INTERVAL", "15")),
     "SSE_RETRY_MS": 2000,  # the reconnect delay SSE clients are told
+    # Streams one signed-in user, and one client address, may hold open in a process
+    # (realtime/caps.py; 0: no cap).
+    "MAX_STREAMS_PER_USER": int(os.environ.get("REALTIME_MAX_STREAMS_PER_USER", "10")),
+    "MAX_STREAMS_PER_ADDRESS": int(os.environ.get("REALTIME_MAX_STREAMS_PER_ADDRESS", "100")),
 }
 
 # --- Presence (presence/) -----------------------------------------------------------------
@@ -253,5 +312,17 @@ RATE_LIMITS = {
     # (hits, seconds) per user and broadcast; sign-in per username and per client address.
     "COMMENT": (int(os.environ.get("RATE_COMMENTS", "5")), 10.0),
     "REACTION": (int(os.environ.get("RATE_REACTIONS", "20")), 1.0),
+    # Failed sign-ins per (account, client address) per 5 minutes (livevideo/signin.py).
     "SIGN_IN": (int(os.environ.get("RATE_SIGN_IN", "10")), 300.0),
+    "SIGN_IN_KNOWN_FOR": 30 * 24 * 3600.0,  # an address an account signed in from stays its own
+    # Per client address, every account and broadcast together (livevideo/abuse.py); 0: off.
+    "ADDRESS_SIGN_UP": (int(os.environ.get("RATE_ADDRESS_SIGN_UPS", "5")), 3600.0),
+    "ADDRESS_COMMENT": (int(os.environ.get("RATE_ADDRESS_COMMENTS", "30")), 10.0),
+    "ADDRESS_REACTION": (int(os.environ.get("RATE_ADDRESS_REACTIONS", "100")), 1.0),
+}
+
+# Comment rules against spam (livevideo/abuse.py): seconds; 0 turns a rule off.
+COMMENT_RULES = {
+    "MIN_ACCOUNT_AGE": int(os.environ.get("COMMENT_MIN_ACCOUNT_AGE", "0")),
+    "DUPLICATE_WINDOW": int(os.environ.get("COMMENT_DUPLICATE_WINDOW", "300")),
 }

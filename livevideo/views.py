@@ -16,10 +16,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from livevideo import moderation, selectors, services
-from livevideo.errors import ServiceError
+from livevideo import abuse, moderation, selectors, services
+from livevideo.errors import RateLimited, ServiceError
 from livevideo.forms import BanForm, BroadcastForm, ModerationSettingsForm, SignupForm, TimeoutForm
 from livevideo.models import Broadcast, Comment, ReactionKind
+from realtime.clientaddress import request_client_address
 
 COMMENTS_SHOWN = 100
 AUDIT_SHOWN = 10
@@ -117,16 +118,23 @@ def watch(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        user = services.user_create(
-            username=form.cleaned_data["username"],
-            password=form.cleaned_data["password1"],
-            display_name=form.cleaned_data["display_name"],
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {selectors.display_name(user)}!")
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+        try:
+            abuse.address_rate_check(action="SIGN_UP", client=request_client_address(request))
+        except RateLimited as exc:
+            form.add_error(None, exc.message)
+            status = 429
+        else:
+            user = services.user_create(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                display_name=form.cleaned_data["display_name"],
+            )
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {selectors.display_name(user)}!")
+            return redirect("home")
+    return render(request, "registration/signup.html", {"form": form}, status=status)
 
 
 @login_required

@@ -67,6 +67,10 @@ def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         # PostgreSQL connections from a pool (settings.py); SQLite ignores it.
         "DB_POOL_SIZE": os.environ.get("DB_POOL_SIZE", "8"),
+        # The whole load comes from one address: limits and caps per address are off.
+        "RATE_ADDRESS_COMMENTS": "0",
+        "RATE_ADDRESS_REACTIONS": "0",
+        "REALTIME_MAX_STREAMS_PER_ADDRESS": "0",
     }
 
 

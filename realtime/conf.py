@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "STORM_FANOUT_SHARE": 0.1,
     "KEEPALIVE_INTERVAL": 15.0,
     "SSE_RETRY_MS": 2000,
+    "MAX_STREAMS_PER_USER": 10,
+    "MAX_STREAMS_PER_ADDRESS": 100,
 }
 
 
@@ -44,6 +46,8 @@ class RealtimeConfig:
     storm_fanout_share: float
     keepalive_interval: float
     sse_retry_ms: int
+    max_streams_per_user: int
+    max_streams_per_address: int
 
     @classmethod
     def from_settings(cls) -> RealtimeConfig:

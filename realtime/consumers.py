@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 from urllib.parse import parse_qs
 
+from realtime import caps
 from realtime.connection import Connection
 from realtime.protocol import Batch, Event, frame, make_event, parse_last_event_id
 from realtime.rawsend import raw_writer
@@ -64,6 +65,7 @@ class StreamConsumer(StreamTransport):
     # at most ``max_concurrent`` at once per connection (the next waits for a free one).
     concurrent_message_types: tuple[str, ...] = ()
     max_concurrent = 32
+    _slot: caps.Slot | None = None  # this stream's place under the connection caps
 
     def __init__(self, scope: dict[str, Any], send: Callable[[dict[str, Any]], Awaitable[None]]):
         self.scope = scope
@@ -104,6 +106,9 @@ class StreamConsumer(StreamTransport):
         code = CLOSE_NOT_FOUND if topic is None else None
         if topic is not None and not await self.authorize(topic):
             code = CLOSE_FORBIDDEN
+        if code is None:
+            self._slot = caps.take(self.scope, self.user)
+            code = caps.CLOSE_TOO_MANY_STREAMS if self._slot is None else None
         await self.base_send({"type": "websocket.accept"})
         if code is not None:
             await self.close(code)
@@ -168,6 +173,8 @@ class StreamConsumer(StreamTransport):
     async def shut(self) -> None:
         """Leave the topic and stop writing (idempotent)."""
         await self.leave_topic()
+        if self._slot is not None:
+            self._slot.release()
 
     # Client messages --------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     HttpRequest,
@@ -49,6 +49,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils.cache import patch_vary_headers
 
+from realtime import caps, shutdown
 from realtime.auth import user_from_headers
 from realtime.connection import Connection, SlowConsumer
 from realtime.protocol import Batch, parse_last_event_id, sse_message
@@ -67,6 +68,8 @@ disallowed_host_logger = logging.getLogger("django.security.DisallowedHost")  # 
 
 class EventStreamEndpoint(StreamTransport):
     """Base SSE endpoint; one instance per request (use ``as_asgi()``)."""
+
+    _slot: caps.Slot | None = None  # this stream's place under the connection caps
 
     def __init__(self, scope: dict[str, Any], send: Send) -> None:
         self.scope = scope
@@ -108,6 +111,8 @@ class EventStreamEndpoint(StreamTransport):
             await self._stream(receive)
         finally:
             await self.leave_topic()
+            if self._slot is not None:
+                self._slot.release()
 
     async def respond(
         self, request: HttpRequest
@@ -123,6 +128,9 @@ class EventStreamEndpoint(StreamTransport):
             return _json(404, "Not found."), None
         if not await self.authorize(topic):
             return _json(403, "You may not watch this."), None
+        self._slot = caps.take(self.scope, self.user)
+        if self._slot is None:
+            return _too_many_streams(), None
         try:
             last_event_id = parse_last_event_id(
                 request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
@@ -152,13 +160,19 @@ class EventStreamEndpoint(StreamTransport):
         """Send the stream until the client goes away or falls too far behind."""
         writer = asyncio.create_task(self._write())
         gone = asyncio.create_task(_until_disconnect(receive))
+        stop = asyncio.create_task(shutdown.stopping().wait())
+        done: set[asyncio.Task[Any]] = set()
         try:
-            await asyncio.wait((writer, gone), return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait((writer, gone, stop), return_when=asyncio.FIRST_COMPLETED)
         finally:
             gone.cancel()
+            stop.cancel()
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+        if stop in done and gone not in done:
+            # The server is stopping: end the response, so the client reconnects at once.
+            await self.send({"type": "http.response.body", "body": shutdown.GOODBYE})
 
     async def _write(self) -> None:
         """Send what the connection queues, one message per batch; keep-alives when idle."""
@@ -189,11 +203,21 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
     redirect = SecurityMiddleware(_no_view).process_request(request)  # SECURE_SSL_REDIRECT
     if redirect is not None:
         return redirect
+    try:
+        request.GET  # noqa: B018 (parsed here, so too many parameters is a 400, not a 500)
+    except TooManyFieldsSent:
+        return _json(400, "Too many query parameters.")
     if request.method not in METHODS:
         response = _json(405, f'Method "{request.method}" not allowed.')
         response["Allow"] = ", ".join(METHODS)
         return response
     return None
+
+
+def _too_many_streams() -> HttpResponse:
+    response = _json(429, "Too many open streams for this user or address; close one first.")
+    response["Retry-After"] = "10"
+    return response
 
 
 def _json(status: int, detail: str) -> HttpResponse:

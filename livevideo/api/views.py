@@ -12,6 +12,7 @@ with 429 and ``Retry-After``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -25,11 +26,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import moderation, selectors, services
+from livevideo import abuse, selectors, services
 from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
+from livevideo.signin import sign_in_attempt
 from presence import selectors as presence
+from realtime.clientaddress import request_client_address
 
 _FIELD_ERRORS = {
     "type": "object",
@@ -91,11 +94,12 @@ class TokenView(ObtainAuthToken):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         username = request.data.get("username") if hasattr(request.data, "get") else None
-        moderation.sign_in_rate_check(
+        with sign_in_attempt(
             username=username if isinstance(username, str) else "",
-            client=request.META.get("REMOTE_ADDR", ""),
-        )
-        return super().post(request, *args, **kwargs)
+            client=request_client_address(request),
+            failure=exceptions.ValidationError,
+        ):
+            return super().post(request, *args, **kwargs)
 
 
 class BroadcastListView(APIView):
@@ -185,6 +189,7 @@ class CommentListView(APIView):
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = broadcast_or_404(broadcast_id)
+        abuse.address_rate_check(action="COMMENT", client=request_client_address(request))
         comment = services.comment_create(
             broadcast=broadcast,
             author=request.user,
@@ -227,6 +232,7 @@ class ReactionsView(APIView):
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = broadcast_or_404(broadcast_id)
+        abuse.address_rate_check(action="REACTION", client=request_client_address(request))
         services.reaction_create(
             broadcast=broadcast,
             user=request.user,
@@ -266,18 +272,32 @@ class PresenceView(APIView):
 
     @extend_schema(
         summary="Who is online",
+        description="`last_seen` is to the minute, and null for anonymous callers.",
         parameters=[s.PresenceQuerySerializer],
         responses={200: OpenApiResponse(_PRESENCE), **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
         user_ids = validated(s.PresenceQuerySerializer, request.query_params)["user_ids"]
         states = presence.users_presence(user_ids)
+        # Whether someone is online is public (the watch page shows it to every viewer); when
+        # they were last seen is for signed-in callers only, and to the minute, so that it
+        # cannot be polled for everyone's exact comings and goings (docs/protocol.md).
+        signed_in = request.user.is_authenticated
         return Response(
             {
-                str(uid): {"online": st["online"], "last_seen": selectors.iso(st["last_seen"])}
+                str(uid): {
+                    "online": st["online"],
+                    "last_seen": selectors.iso(_to_the_minute(st["last_seen"]))
+                    if signed_in
+                    else None,
+                }
                 for uid, st in states.items()
             }
         )
+
+
+def _to_the_minute(moment: datetime | None) -> datetime | None:
+    return moment.replace(second=0, microsecond=0) if moment is not None else None
 
 
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

@@ -29,3 +29,8 @@ def retry_after(key: str, *, limit: int, window: float) -> float:
 def retry_after_many(keys: list[str], *, limit: int, window: float) -> list[float]:
     """``retry_after`` for each key in turn, in one round trip to the store."""
     return get_limiter().hit_many(keys, limit=limit, window=window)
+
+
+def wait(key: str, *, limit: int) -> float:
+    """Without counting: 0 while ``key`` has fewer than ``limit`` hits, else the seconds to wait."""
+    return get_limiter().wait(key, limit=limit)

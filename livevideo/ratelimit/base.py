@@ -20,6 +20,11 @@ class RateLimiter:
         """``hit`` on each key in turn (a key may repeat); a store may do it in one round trip."""
         return [self.hit(key, limit=limit, window=window) for key in keys]
 
+    def wait(self, key: str, *, limit: int) -> float:
+        """Without counting: 0.0 while ``key`` has fewer than ``limit`` hits in its window,
+        else the seconds until the window resets."""
+        raise NotImplementedError("subclasses of RateLimiter must provide a wait() method")
+
     def clear(self, key: str) -> None:
         """Forget the count for ``key``."""
         raise NotImplementedError("subclasses of RateLimiter must provide a clear() method")

@@ -26,6 +26,12 @@ class MemoryRateLimiter(RateLimiter):
             self._windows[key] = (end, hits)
         return 0.0 if hits <= limit else end - now
 
+    def wait(self, key: str, *, limit: int) -> float:
+        now = self._clock()
+        with self._lock:
+            end, hits = self._windows.get(key, (0.0, 0))
+        return end - now if now < end and hits >= limit else 0.0
+
     def clear(self, key: str) -> None:
         with self._lock:
             self._windows.pop(key, None)

@@ -41,6 +41,17 @@ class RedisRateLimiter(RateLimiter):
             for count, ttl in zip(hits, ttls, strict=True)
         ]
 
+    def wait(self, key: str, *, limit: int) -> float:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._prefix + key)
+        pipe.pttl(self._prefix + key)
+        try:
+            hits, ttl = pipe.execute()
+        except redis.RedisError:
+            logger.warning("rate limit store unavailable; letting %s through", key)
+            return 0.0
+        return 0.0 if int(hits or 0) < limit else max(ttl, 1) / 1000
+
     def clear(self, key: str) -> None:
         try:
             self._redis.delete(self._prefix + key)

@@ -35,7 +35,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.connection import parse_url
 
-from realtime import metrics
+from realtime import metrics, readiness
 from realtime.backends.base import HistoryStore, Replay, counter_start
 from realtime.clients import redis_client
 from realtime.hub import Hub, Subscriber
@@ -209,6 +209,7 @@ class RedisHub(Hub):
     async def _stop_reader(self) -> None:
         reader, pubsub = self._reader, self._pubsub
         self._reader = self._pubsub = None
+        readiness.recovered("pubsub")  # no reader, so none waiting to reconnect
         if reader is not None:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -226,12 +227,14 @@ class RedisHub(Hub):
                     await self._note_restart()
                     if self._ready:
                         await pubsub.subscribe(*(self.history.channel(t) for t in self._ready))
+                readiness.recovered("pubsub")
                 await self._read(pubsub)
             except (redis.RedisError, OSError) as exc:
+                readiness.failing("pubsub")
                 metrics.REDIS_ERRORS.labels("subscribe").inc()
                 logger.warning("realtime: Redis pub/sub connection lost (%s); reconnecting", exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 1.0)
                 async with self._lock:
                     if self._pubsub is not pubsub:
                         return  # stopped meanwhile

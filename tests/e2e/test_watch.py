@@ -16,10 +16,12 @@ from tests.factories import UserFactory
 XSS = "<img src=x onerror=alert(1)>"
 WITHIN_A_SECOND = 1_500  # ms: a second, plus headroom for a loaded CI machine
 # WebSockets never open (a network that blocks them): realtime.js falls back to SSE.
+# A WebSocket that never opens: a same-origin path with no WebSocket behind it (another origin
+# would be blocked by the page's Content-Security-Policy, which fails it without a close event).
 NO_WEBSOCKET = """
 window.WebSocket = class extends window.WebSocket {
   constructor(url, ...rest) {
-    super("ws://127.0.0.1:9/", ...rest);
+    super(url.replace("/ws/broadcasts/", "/ws/nothing-here/"), ...rest);
   }
 };
 """

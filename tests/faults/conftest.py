@@ -60,6 +60,7 @@ def start_server() -> Iterator[Callable[[str], AppServer]]:
                 "PRESENCE_GRACE_PERIOD": str(GRACE),
                 "PRESENCE_DEBOUNCE": "0.1",
                 "RATE_COMMENTS": "1000",
+                "RATE_ADDRESS_COMMENTS": "0",
             }
         )
         servers.append(server)

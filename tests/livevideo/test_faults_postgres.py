@@ -94,3 +94,26 @@ def test_database_outage_gives_503s_and_recovers_without_restart(postgres, app):
     assert post_json(comments, {"text": "after"}, token)[0] == 201
     status, body = http_get(comments)
     assert [c["text"] for c in json.loads(body)["results"]] == ["before", "after"]
+
+
+@pytest.fixture
+def pooled_app(postgres):
+    env = {"DATABASE_URL": postgres.url, "REDIS_URL": "", "DB_POOL_SIZE": "8"}
+    manage(env, "migrate", "--noinput")
+    broadcast_id, token = manage(env, "shell", "-c", SETUP).split()[-2:]
+    server = AppServer(env)
+    yield server, f"{server.url}/api/broadcasts/{broadcast_id}/comments/", token
+    server.stop()
+
+
+def test_with_a_connection_pool_a_refusing_database_gives_503_within_3_s(postgres, pooled_app):
+    _server, comments, token = pooled_app
+    assert post_json(comments, {"text": "before"}, token)[0] == 201
+    postgres.stop()
+    for attempt in range(3):  # the pooled connection breaks first, then new ones are refused
+        started = time.monotonic()
+        status, body = post_json(comments, {"text": f"during {attempt}"}, token)
+        assert status == 503, body
+        assert time.monotonic() - started < 4.5, f"attempt {attempt}: the pool waited too long"
+    postgres.start()
+    assert wait_until(lambda: post_json(comments, {"text": "after"}, token)[0] == 201, timeout=20)

@@ -6,6 +6,8 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
+from realtime import readiness
+
 pytestmark = pytest.mark.django_db
 
 
@@ -19,7 +21,19 @@ def test_readyz_checks_the_database_and_redis(client: Client, settings, redis_ur
     settings.REDIS_URL = redis_url
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "pubsub": "ok"}
+
+
+def test_readyz_is_503_while_the_event_reader_reconnects(client: Client, settings, redis_url):
+    settings.REDIS_URL = redis_url
+    readiness.failing("pubsub")
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["pubsub"] == "reconnecting"
+    finally:
+        readiness.recovered("pubsub")
+    assert client.get("/readyz").status_code == 200
 
 
 def test_readyz_reports_redis_down(client: Client, settings):
@@ -27,6 +41,16 @@ def test_readyz_reports_redis_down(client: Client, settings):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["redis"].startswith("error")
+
+
+def test_metrics_are_for_the_allowed_addresses_only(client: Client, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 404
+    # Through a local proxy the client is who the proxy says, not the proxy.
+    forwarded = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    assert client.get("/metrics", **forwarded).status_code == 404
+    settings.METRICS_ALLOWED = ["203.0.113.0/24"]
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 200
 
 
 def test_metrics_are_prometheus_text(client: Client):

@@ -52,13 +52,6 @@ class TestRateLimits:
             services.reaction_create(broadcast=live, user=viewer, kind="like")
         assert Reaction.objects.count() == 3
 
-    def test_sign_in_attempts_are_limited(self, settings):
-        settings.RATE_LIMITS = {**settings.RATE_LIMITS, "SIGN_IN": (2, 300.0)}
-        moderation.sign_in_rate_check(username="alice", client="1.2.3.4")
-        moderation.sign_in_rate_check(username="Alice", client="1.2.3.4")
-        with pytest.raises(RateLimited):
-            moderation.sign_in_rate_check(username="alice", client="5.6.7.8")
-
 
 class TestCommentRules:
     def test_slow_mode(self, live, owner, viewer, stranger):

@@ -112,7 +112,10 @@ def scene(settings: Any) -> tuple[int, list[tuple[bytes, bytes]]]:
         **settings.RATE_LIMITS,
         "COMMENT": (10**6, 1.0),
         "REACTION": (10**6, 1.0),
+        "ADDRESS_COMMENT": (0, 1.0),
+        "ADDRESS_REACTION": (0, 1.0),
     }
+    settings.COMMENT_RULES = {**settings.COMMENT_RULES, "DUPLICATE_WINDOW": 0}
     broadcast = BroadcastFactory(live=True)
     token = Token.objects.create(user=UserFactory(username="fuzzer"))
     return broadcast.pk, [(b"authorization", f"Token {token.key}".encode())]

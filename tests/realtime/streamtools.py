@@ -18,6 +18,7 @@ from realtime.runtime import get_history
 
 Event = dict[str, Any]
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")
 
 
 def realtime_settings(settings: Any, **options: Any) -> None:
@@ -90,7 +91,7 @@ class WSClient:
         if application is None:
             from livevideo.asgi import application
         self.communicator = WebsocketCommunicator(
-            application, path, headers=[ORIGIN, *(headers or [])]
+            application, path, headers=[HOST, ORIGIN, *(headers or [])]
         )
         self.pending: list[Event] = []
 

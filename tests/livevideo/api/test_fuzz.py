@@ -44,7 +44,10 @@ def token(db, settings, connections_kept_open) -> str:
         "COMMENT": (10**6, 1.0),
         "REACTION": (10**6, 1.0),
         "SIGN_IN": (10**6, 1.0),
+        "ADDRESS_COMMENT": (0, 1.0),
+        "ADDRESS_REACTION": (0, 1.0),
     }
+    settings.COMMENT_RULES = {**settings.COMMENT_RULES, "DUPLICATE_WINDOW": 0}
     owner = UserFactory(username="fuzz-owner", is_staff=True)
     broadcast = BroadcastFactory(broadcaster=owner, live=True)
     CommentFactory(broadcast=broadcast)

@@ -17,17 +17,27 @@ def test_unknown_users_are_offline_and_never_seen(anonymous: APIClient) -> None:
     assert body == {"424242": {"online": False, "last_seen": None}}
 
 
-def test_online_users_and_when_each_was_last_seen(
+def test_online_users_and_when_each_was_last_seen_to_the_minute(
+    client_for, staff, viewer, presence_store: PresenceStore
+) -> None:
+    presence_store.heartbeat([PresenceConnection("broadcast.1", "a", viewer.pk)])
+
+    body = client_for(staff).get(URL, {"user_ids": f" {viewer.pk}, 424242,{viewer.pk},"}).json()
+
+    assert body == {
+        str(viewer.pk): {"online": True, "last_seen": "2030-01-02T03:04:00Z"},
+        "424242": {"online": False, "last_seen": None},
+    }
+
+
+def test_anonymous_callers_learn_who_is_online_but_not_when_anyone_was_seen(
     anonymous: APIClient, viewer, presence_store: PresenceStore
 ) -> None:
     presence_store.heartbeat([PresenceConnection("broadcast.1", "a", viewer.pk)])
 
-    body = anonymous.get(URL, {"user_ids": f" {viewer.pk}, 424242,{viewer.pk},"}).json()
+    body = anonymous.get(URL, {"user_ids": str(viewer.pk)}).json()
 
-    assert body == {
-        str(viewer.pk): {"online": True, "last_seen": "2030-01-02T03:04:05Z"},
-        "424242": {"online": False, "last_seen": None},
-    }
+    assert body == {str(viewer.pk): {"online": True, "last_seen": None}}
 
 
 def test_up_to_100_ids(anonymous: APIClient) -> None:

@@ -45,6 +45,16 @@ class RateLimiterContract:
         self.advance(0.3)
         assert self.limiter.hit("k", limit=1, window=0.2) == 0
 
+    def test_wait_reads_without_counting(self):
+        assert self.limiter.wait("k", limit=2) == 0
+        self.limiter.hit("k", limit=2, window=10)
+        assert self.limiter.wait("k", limit=2) == 0
+        self.limiter.hit("k", limit=2, window=10)
+        assert 0 < self.limiter.wait("k", limit=2) <= 10
+        assert self.limiter.wait("k", limit=3) == 0
+        self.limiter.clear("k")
+        assert self.limiter.wait("k", limit=2) == 0
+
     def test_clear(self):
         self.limiter.hit("k", limit=1, window=10)
         self.limiter.clear("k")

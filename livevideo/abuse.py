@@ -1,0 +1,56 @@
+"""Spam at scale: limits per client address, repeated comments, and brand-new accounts.
+
+The per-user limits (``livevideo.moderation``) do not stop one machine with many accounts:
+sign-ups, comments and reactions are also counted per client address
+(``realtime.clientaddress``: trusted proxies only), across all broadcasts. A limit of 0 turns
+one off. Every figure is a setting: docs/operations.md, "Limits".
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from livevideo.errors import InvalidInput, NotAllowed, RateLimited
+from livevideo.models import Broadcast, Comment
+from livevideo.ratelimit import retry_after
+
+WHAT = {"SIGN_UP": "new accounts", "COMMENT": "comments", "REACTION": "reactions"}
+
+
+def address_rate_check(*, action: str, client: str) -> None:
+    """Count one ``action`` (``SIGN_UP``, ``COMMENT``, ``REACTION``) from ``client``."""
+    limit, window = settings.RATE_LIMITS[f"ADDRESS_{action}"]
+    if limit <= 0 or not client:
+        return
+    wait = retry_after(f"address:{action}:{client}", limit=limit, window=window)
+    if wait:
+        raise RateLimited(
+            f"Too many {WHAT[action]} from your network; try again in {math.ceil(wait)} s.",
+            retry_after=wait,
+        )
+
+
+def comment_spam_check(*, broadcast: Broadcast, author: AbstractBaseUser, text: str) -> None:
+    """Refuse a comment from an account younger than ``COMMENT_MIN_ACCOUNT_AGE``, and the
+    same text from the same author on the same broadcast within ``COMMENT_DUPLICATE_WINDOW``."""
+    rules = settings.COMMENT_RULES
+    min_age = rules["MIN_ACCOUNT_AGE"]
+    if min_age > 0 and timezone.now() - author.date_joined < timedelta(seconds=min_age):
+        raise NotAllowed(
+            f"New accounts may comment {math.ceil(min_age / 60)} minutes after signing up."
+        )
+    window = rules["DUPLICATE_WINDOW"]
+    if window > 0:
+        repeated = Comment.objects.filter(
+            broadcast=broadcast,
+            author_id=author.pk,
+            text__iexact=text,
+            created_at__gte=timezone.now() - timedelta(seconds=window),
+        ).exists()
+        if repeated:
+            raise InvalidInput("You have just posted the same comment.", field="text")
