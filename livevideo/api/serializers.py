@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from livevideo import services
-from livevideo.models import BroadcastStatus, ReactionKind
+from livevideo.models import BroadcastStatus, IngestState, ReactionKind
 
 
 class StrictCharField(serializers.CharField):
@@ -112,6 +112,27 @@ class BroadcastSerializer(serializers.Serializer):
     comments_count = serializers.IntegerField(min_value=0, help_text="Visible comments.")
     pinned_comment = CommentSerializer(
         allow_null=True, help_text="The comment the broadcaster pinned, or null."
+    )
+    ingest_state = serializers.ChoiceField(
+        choices=IngestState.choices,
+        help_text="The encoder: idle (none yet), publishing, or reconnecting (gone for now).",
+    )
+    playback_url = serializers.CharField(
+        allow_null=True,
+        help_text="HLS playlist: the live one while an encoder publishes, the replay after "
+        "the end when there is one, else null.",
+    )
+    thumbnail_url = serializers.CharField(allow_null=True, help_text="A still of the video.")
+
+
+class BroadcastDetailSerializer(BroadcastSerializer):
+    ingest_url = serializers.CharField(
+        required=False,
+        help_text="Broadcaster and staff only: the RTMP server to publish to "
+        "(`<ingest_url>/<stream_key>`).",
+    )
+    stream_key = serializers.CharField(
+        required=False, help_text="Broadcaster and staff only: the secret stream key."
     )
 
 
