@@ -181,3 +181,36 @@ def ingest_sweep(*, check_playlists: bool = True) -> list[int]:
             services.broadcast_end(broadcast=broadcast, actor=broadcast.broadcaster)
             changed.append(broadcast.pk)
     return changed
+
+
+STILL_EVERY = 30.0  # seconds between two stills of a live broadcast
+
+
+def live_stills_refresh() -> list[int]:
+    """A fresh still from the newest live fragment of each publishing broadcast, at most
+    every ``STILL_EVERY`` seconds: the poster and the home page's cards."""
+    refreshed = []
+    live = Broadcast.objects.filter(
+        status=BroadcastStatus.LIVE, ingest_state=IngestState.PUBLISHING
+    )
+    for broadcast in live:
+        relative = f"thumbs/{broadcast.stream_name}.jpg"
+        image = config().root / relative
+        if image.exists() and time.time() - image.stat().st_mtime < STILL_EVERY:
+            continue
+        fragments = sorted(
+            (config().hls_dir / broadcast.stream_name).glob("*.ts"), key=lambda p: p.stat().st_mtime
+        )
+        if len(fragments) < 2:  # the newest one may still be being written
+            continue
+        try:
+            ffmpeg.still(fragments[-2], image)
+        except (subprocess.CalledProcessError, FileNotFoundError):
+            continue  # cleaned up meanwhile: next time
+        if broadcast.thumbnail != relative:
+            broadcast.thumbnail = relative
+            with transaction.atomic():
+                broadcast.save(update_fields=["thumbnail"])
+                events.broadcast_video(broadcast)
+        refreshed.append(broadcast.pk)
+    return refreshed
