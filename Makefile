@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py rundemo 127.0.0.1:8000
 
 services:
 	.ci/services

@@ -279,6 +279,9 @@ LIVE_VIDEO = {
     "RTMP_MODULE": os.environ.get(
         "LIVE_VIDEO_RTMP_MODULE", "/usr/lib/nginx/modules/ngx_rtmp_module.so"
     ),
+    # The app serves hls/, vod/ and thumbs/ itself at /media/ (the embedded default only:
+    # in production nginx or a CDN does, at PUBLIC_URL).
+    "SERVE_FILES": env_bool("LIVE_VIDEO_SERVE_FILES", DEBUG),
     # The embedded default: seed_demo's live broadcast is fed by a synthetic ffmpeg source.
     "DEMO_SOURCE": env_bool("LIVE_VIDEO_DEMO_SOURCE", DEBUG),
 }

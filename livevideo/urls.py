@@ -13,5 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("livevideo.api.urls")),
     path("media-hooks/", include("livevideo.video.hooks")),
+    path("media/", include("livevideo.video.files")),
     path("", include("livevideo.pages_urls")),
 ]

@@ -26,6 +26,7 @@ class VideoConfig:
     sweep_interval: float
     nginx: str
     rtmp_module: str
+    serve_files: bool
     demo_source: bool
 
     @property
@@ -64,6 +65,7 @@ def config() -> VideoConfig:
         sweep_interval=float(raw["SWEEP_INTERVAL"]),
         nginx=raw["NGINX"],
         rtmp_module=raw["RTMP_MODULE"],
+        serve_files=bool(raw["SERVE_FILES"]),
         demo_source=bool(raw["DEMO_SOURCE"]),
     )
 
