@@ -31,6 +31,7 @@ from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
 from livevideo.video import selectors as video
 from livevideo.video import services as video_services
+from livevideo.video import timeline
 from presence import selectors as presence
 
 _FIELD_ERRORS = {
@@ -160,6 +161,22 @@ class StreamKeyView(APIView):
             broadcast=broadcast_or_404(broadcast_id), actor=request.user
         )
         return Response(broadcast_detail(broadcast, request))
+
+
+class TimelineView(APIView):
+    throttle_scope = "broadcasts"
+
+    @extend_schema(
+        summary="The replay timeline: comments and reactions by broadcast time",
+        description="Broadcast time is ms since the replay's start (`origin`). Removed comments "
+        "are left out. Up to one hour per request; `next_from_ms` when the answer was cut.",
+        parameters=[s.TimelineQuerySerializer],
+        responses={200: s.TimelineSerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        query = validated(s.TimelineQuerySerializer, request.query_params)
+        broadcast = broadcast_or_404(broadcast_id)
+        return Response(timeline.broadcast_timeline(broadcast=broadcast, **query))
 
 
 class _TransitionView(APIView):

@@ -5,14 +5,18 @@ DEBUG media route. Also the README's screenshot of moving video with the chat be
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from livevideo import services
-from livevideo.video import demo
+from livevideo.models import Broadcast, Comment
+from livevideo.video import demo, ffmpeg
 from livevideo.video.config import config
 from tests.factories import UserFactory
 
@@ -72,3 +76,47 @@ def test_a_broadcast_without_video_says_it_is_waiting(open_as, db):
 
     expect(page.locator("[data-player]")).to_have_attribute("data-player-state", "waiting")
     expect(page.locator("[data-player-overlay]")).to_contain_text("Waiting for the broadcaster")
+
+
+@pytest.fixture
+def replay(tmp_path):
+    """An ended broadcast with a 6 s recording, comments at 1 s and 4 s of it, and one removed
+    at 2 s."""
+    caster = UserFactory(username="caster", first_name="Cass Caster")
+    viewer = UserFactory(username="ann", first_name="Ann")
+    broadcast = services.broadcast_create(broadcaster=caster, title="Recorded")
+    services.broadcast_start(broadcast=broadcast, actor=caster)
+    flv = tmp_path / "rec.flv"
+    subprocess.run(
+        [a for a in ffmpeg.synthetic_source_args(["-f", "flv", str(flv)], seconds=6) if a != "-re"],
+        check=True,
+    )
+    ffmpeg.remux_to_vod([flv], config().root / "vod" / broadcast.stream_name / "index.m3u8")
+    origin = timezone.now() - timedelta(minutes=5)
+    for seconds, text, removed in [(1, "first!", False), (2, "gone", True), (4, "at four", False)]:
+        comment = services.comment_create(broadcast=broadcast, author=viewer, text=text)
+        Comment.objects.filter(pk=comment.pk).update(
+            created_at=origin + timedelta(seconds=seconds), is_removed=removed
+        )
+    services.broadcast_end(broadcast=broadcast, actor=caster)
+    Broadcast.objects.filter(pk=broadcast.pk).update(
+        video_started_at=origin, recording=f"vod/{broadcast.stream_name}/index.m3u8"
+    )
+    return broadcast
+
+
+def test_the_replay_plays_with_the_chat_at_its_moments(open_as, replay):
+    page = open_as(None, f"/broadcasts/{replay.pk}/")
+    chat = page.locator("[data-comment-list]")
+
+    expect(page.locator("[data-player]")).to_have_attribute("data-player-state", "replay")
+    expect(page.locator("html")).to_have_attribute("data-chat-replay", "on")
+    expect(chat).to_contain_text("first!", timeout=5000)
+    expect(chat).not_to_contain_text("at four")
+    expect(chat).to_contain_text("at four", timeout=8000)  # once the video passes 4 s
+    expect(chat).not_to_contain_text("gone")
+
+    page.evaluate("document.querySelector('[data-player-video]').currentTime = 0.5")
+
+    expect(chat).not_to_contain_text("first!")
+    expect(chat).not_to_contain_text("at four")
