@@ -44,6 +44,7 @@
   const BEHIND_SECONDS = 6; // further than this behind the live edge shows "Back to live"
 
   let hls = null;
+  let currentFrag = null; // the fragment on screen (hls.js)
   let loadedUrl = null;
   let retryTimer = null;
   let state = null;
@@ -65,6 +66,7 @@
     clearTimeout(retryTimer);
     if (hls) hls.destroy();
     hls = null;
+    currentFrag = null;
     loadedUrl = null;
     video.removeAttribute("src");
     video.load();
@@ -105,6 +107,7 @@
     if (window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({ liveSyncDurationCount: 2 });
       hls.on(window.Hls.Events.ERROR, onHlsError);
+      hls.on(window.Hls.Events.FRAG_CHANGED, (_event, data) => (currentFrag = data.frag));
       hls.loadSource(url);
       hls.attachMedia(video);
     } else {
@@ -198,10 +201,25 @@
     if (playing) playing.catch(() => {});
   });
 
+  /**
+   * The wall-clock time (ms since the epoch, the server's clock) of the picture on screen, or
+   * null when unknown. From EXT-X-PROGRAM-DATE-TIME when the playlist has it (ffmpeg's HLS
+   * muxer), else from the fragment's name: the media server names each fragment by its own
+   * clock when the fragment began (nginx-rtmp's hls_fragment_naming system).
+   */
+  function pictureTime() {
+    if (!hls || state !== "live") return null;
+    if (hls.playingDate) return hls.playingDate.getTime();
+    const name = currentFrag && /(\d{13})\.ts(?:\?|$)/.exec(currentFrag.url || "");
+    if (!name) return null;
+    return Number(name[1]) + (video.currentTime - currentFrag.start) * 1000;
+  }
+
   window.LiveVideoPlayer = {
     video: video,
     state: () => state,
     hls: () => hls,
+    pictureTime: pictureTime,
   };
 
   render();

@@ -338,7 +338,9 @@
   }
 
   function applyEvents(events) {
-    (Array.isArray(events) ? events : [events]).forEach(applyEvent);
+    // In-step mode (instep.js) may hold an event until the viewer's picture reaches it.
+    const gate = window.LiveVideoInStep ? window.LiveVideoInStep.apply : applyEvent;
+    (Array.isArray(events) ? events : [events]).forEach((event) => gate(event, applyEvent));
   }
 
   let stream = null; // realtime.js's client, once started

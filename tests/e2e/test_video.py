@@ -120,3 +120,49 @@ def test_the_replay_plays_with_the_chat_at_its_moments(open_as, replay):
 
     expect(chat).not_to_contain_text("first!")
     expect(chat).not_to_contain_text("at four")
+
+
+def _post_comment(page: Page, broadcast_id: int, text: str) -> None:
+    page.evaluate(
+        """([id, text]) => fetch(`/api/broadcasts/${id}/comments/`, {
+             method: "POST",
+             headers: {"Content-Type": "application/json",
+                       "X-CSRFToken": document.cookie.match(/csrftoken=([^;]+)/)[1]},
+             body: JSON.stringify({text}),
+           })""",
+        [broadcast_id, text],
+    )
+
+
+def _seconds_until_shown(viewer: Page, writer: Page, broadcast_id: int, text: str) -> float:
+    started = viewer.evaluate("Date.now()")
+    _post_comment(writer, broadcast_id, text)
+    viewer.wait_for_function(
+        "(t) => [...document.querySelectorAll('.comment-text')].some(e => e.textContent === t)",
+        arg=text,
+        timeout=30_000,
+    )
+    return (viewer.evaluate("Date.now()") - started) / 1000
+
+
+def test_in_step_mode_holds_a_comment_until_the_picture_reaches_it(open_as, fed_broadcast):
+    writer_user = UserFactory(username="writer")
+    viewer = open_as(None, f"/broadcasts/{fed_broadcast.pk}/")
+    writer = open_as(writer_user, f"/broadcasts/{fed_broadcast.pk}/")
+    expect(viewer.locator("[data-player]")).to_have_attribute(
+        "data-player-state", "live", timeout=30_000
+    )
+    expect(viewer.locator("[data-instep]")).to_contain_text("behind live")
+    latency = viewer.evaluate("window.LiveVideoInStep.stats().latencyMs") / 1000
+    assert latency > 1, f"the picture is only {latency:.1f} s behind: nothing to hold"
+
+    held = _seconds_until_shown(viewer, writer, fed_broadcast.pk, "in step")
+    stats = viewer.evaluate("window.LiveVideoInStep.stats()")
+    viewer.locator("[data-instep-toggle]").uncheck()
+    direct = _seconds_until_shown(viewer, writer, fed_broadcast.pk, "straight away")
+
+    assert stats["held"] >= 1
+    assert stats["lastLagMs"] / 1000 > latency - 1.5
+    assert held > latency - 1.5, f"shown after {held:.1f} s, the picture is {latency:.1f} s behind"
+    assert direct < 1.5, f"with in-step off the comment still took {direct:.1f} s"
+    print(f"in-step: latency {latency:.2f} s, comment held {held:.2f} s, off {direct:.2f} s")
