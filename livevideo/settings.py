@@ -285,3 +285,13 @@ LIVE_VIDEO = {
     # The embedded default: seed_demo's live broadcast is fed by a synthetic ffmpeg source.
     "DEMO_SOURCE": env_bool("LIVE_VIDEO_DEMO_SOURCE", DEBUG),
 }
+
+# Django's cache: short-lived counters shared by a deployment's processes (the audience's
+# latency reports, livevideo/video/latency.py).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}

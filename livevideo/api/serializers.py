@@ -187,6 +187,17 @@ class TimelineSerializer(serializers.Serializer):
     reactions = TimelineReactionsSerializer(many=True)
 
 
+class LatencyReportSerializer(serializers.Serializer):
+    latency_ms = serializers.IntegerField(
+        min_value=0, max_value=120_000, help_text="How far behind the camera this viewer is."
+    )
+
+
+class AudienceLatencySerializer(serializers.Serializer):
+    average_ms = serializers.IntegerField(allow_null=True)
+    reports = serializers.IntegerField(help_text="Reports in the last 30 s.")
+
+
 class AcceptedSerializer(serializers.Serializer):
     accepted = serializers.BooleanField()
 

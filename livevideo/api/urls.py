@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{broadcast}end/", views.BroadcastEndView.as_view(), name="broadcast-end"),
     path(f"{broadcast}stream-key/", views.StreamKeyView.as_view(), name="stream-key"),
     path(f"{broadcast}timeline/", views.TimelineView.as_view(), name="timeline"),
+    path(f"{broadcast}latency/", views.LatencyView.as_view(), name="latency"),
     path(f"{broadcast}comments/", views.CommentListView.as_view(), name="comment-list"),
     path(
         f"{broadcast}comments/<id:comment_id>/",

@@ -29,9 +29,9 @@ from livevideo import moderation, selectors, services
 from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
+from livevideo.video import latency, timeline
 from livevideo.video import selectors as video
 from livevideo.video import services as video_services
-from livevideo.video import timeline
 from presence import selectors as presence
 
 _FIELD_ERRORS = {
@@ -177,6 +177,38 @@ class TimelineView(APIView):
         query = validated(s.TimelineQuerySerializer, request.query_params)
         broadcast = broadcast_or_404(broadcast_id)
         return Response(timeline.broadcast_timeline(broadcast=broadcast, **query))
+
+
+class LatencyView(APIView):
+    throttle_scope = "viewers"
+
+    def get_permissions(self) -> list[Any]:
+        # Players report whether signed in or not; reading is for the broadcaster and staff.
+        return [AllowAny()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(
+        summary="The audience's latency behind the camera (broadcaster or staff)",
+        responses={200: s.AudienceLatencySerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = broadcast_or_404(broadcast_id)
+        if not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if not services.can_manage(broadcast=broadcast, actor=request.user):
+            raise exceptions.PermissionDenied("Only the broadcaster or staff may see this.")
+        return Response(latency.audience_latency(broadcast_id=broadcast.pk))
+
+    @extend_schema(
+        summary="A viewer's player reports its latency behind the camera (while live)",
+        request=s.LatencyReportSerializer,
+        responses={202: s.AcceptedSerializer, **error_responses(400, 404, 409)},
+    )
+    def post(self, request: Request, broadcast_id: int) -> Response:
+        latency.latency_report(
+            broadcast=broadcast_or_404(broadcast_id),
+            **validated(s.LatencyReportSerializer, request.data),
+        )
+        return Response({"accepted": True}, status=status.HTTP_202_ACCEPTED)
 
 
 class _TransitionView(APIView):

@@ -19,6 +19,7 @@
   const HELD_TYPES = new Set(["comment.created", "comment.removed", "comment.pinned", "reactions"]);
   const MAX_HOLD_MS = 30000;
   const STORAGE_KEY = "livevideo.inStep";
+  const REPORT_EVERY_MS = 15000; // the studio shows the audience's latency from these reports
 
   const box = document.querySelector("[data-instep]");
   const toggle = document.querySelector("[data-instep-toggle]");
@@ -84,6 +85,19 @@
     });
   }
   setInterval(showLatency, 1000);
+
+  function report() {
+    const watch = window.LiveVideoWatch;
+    if (stats.latencyMs === null || !watch) return;
+    const csrf = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    fetch("/api/broadcasts/" + watch.broadcastId + "/latency/", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf[1] : "" },
+      body: JSON.stringify({ latency_ms: Math.max(0, Math.round(stats.latencyMs)) }),
+    }).catch(() => {});
+  }
+  setInterval(report, REPORT_EVERY_MS);
 
   window.LiveVideoInStep = {
     apply: apply,

@@ -16,6 +16,7 @@ CONTRACT_PATHS = {
     "/api/broadcasts/{broadcast_id}/end/": {"post"},
     "/api/broadcasts/{broadcast_id}/stream-key/": {"post"},
     "/api/broadcasts/{broadcast_id}/timeline/": {"get"},
+    "/api/broadcasts/{broadcast_id}/latency/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/comments/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/comments/{comment_id}/": {"delete"},
     "/api/broadcasts/{broadcast_id}/reactions/": {"get", "post"},

@@ -180,3 +180,32 @@ def test_playback_url_is_the_live_playlist_only_while_publishing(client, schedul
     body = client.get(f"/api/broadcasts/{scheduled.pk}/").json()
     assert body["playback_url"] == f"/media/hls/broadcast-{scheduled.pk}/index.m3u8"
     assert scheduled.stream_key not in str(body)
+
+
+def test_the_home_page_card_shows_the_still(client, scheduled: Broadcast) -> None:
+    Broadcast.objects.filter(pk=scheduled.pk).update(thumbnail="thumbs/broadcast-1.jpg")
+
+    page = client.get("/").content.decode()
+
+    assert '<img class="card-thumb" src="/media/thumbs/broadcast-1.jpg"' in page
+
+
+def test_the_studio_shows_the_key_and_rotates_it(client, scheduled: Broadcast, owner) -> None:
+    client.force_login(owner)
+    old = scheduled.stream_key
+
+    page = client.get(f"/studio/{scheduled.pk}/").content.decode()
+    response = client.post(f"/studio/{scheduled.pk}/stream-key/")
+
+    assert old in page
+    assert "rtmp://127.0.0.1:1935/live" in page
+    assert response.status_code == 302
+    scheduled.refresh_from_db()
+    assert scheduled.stream_key != old
+
+
+def test_another_broadcasters_studio_key_is_404(client, scheduled: Broadcast, viewer) -> None:
+    client.force_login(viewer)
+
+    assert client.post(f"/studio/{scheduled.pk}/stream-key/").status_code == 404
+    assert client.get(f"/studio/{scheduled.pk}/").status_code == 404
