@@ -85,12 +85,13 @@ def ingest_publish(*, stream_key: object) -> Broadcast:
     broadcast = broadcast_for_stream(clean)
     if broadcast.status == BroadcastStatus.ENDED:
         raise WrongStatus("This broadcast has ended; create a new one to go live again.")
-    if broadcast.status == BroadcastStatus.SCHEDULED:
-        try:
-            services.broadcast_start(broadcast=broadcast, actor=broadcast.broadcaster)
-        except WrongStatus:  # started by Go live meanwhile
-            broadcast.refresh_from_db()
+    # One transaction: nobody sees the broadcast live without its video state.
     with transaction.atomic():
+        if broadcast.status == BroadcastStatus.SCHEDULED:
+            try:
+                services.broadcast_start(broadcast=broadcast, actor=broadcast.broadcaster)
+            except WrongStatus:  # started by Go live meanwhile
+                broadcast.refresh_from_db()
         broadcast.video_started_at = broadcast.video_started_at or timezone.now()
         _set_ingest(broadcast, IngestState.PUBLISHING)
     return broadcast
