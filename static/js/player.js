@@ -104,14 +104,15 @@
     if (!url) return;
     loadedUrl = url;
     setState("loading");
-    if (window.Hls && window.Hls.isSupported()) {
+    const isHls = /\.m3u8(?:[?#]|$)/.test(url);
+    if (isHls && window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({ liveSyncDurationCount: 2 });
       hls.on(window.Hls.Events.ERROR, onHlsError);
       hls.on(window.Hls.Events.FRAG_CHANGED, (_event, data) => (currentFrag = data.frag));
       hls.loadSource(url);
       hls.attachMedia(video);
     } else {
-      video.src = url; // native HLS (Safari), or a file the browser plays itself
+      video.src = url; // native HLS (Safari), or a file the browser plays itself (MP4, WebM)
     }
     const playing = video.play();
     if (playing) playing.catch(() => {}); // autoplay refused: the controls start it
