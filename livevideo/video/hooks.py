@@ -1,5 +1,6 @@
 """The media server's notifications (nginx-rtmp ``on_publish``, ``on_update``,
-``on_publish_done``, ``on_record_done``): form POSTs with the stream's ``name``.
+``on_publish_done``, ``on_record_done``): form POSTs with the stream's ``name``; and the
+periodic sweep ``manage.py mediaserver`` asks for.
 
 Only the media server may call them: it shows the shared secret (``?secret=``, put in its URLs
 by ``manage.py mediaserver``). nginx-rtmp lets a publish in on 2xx and refuses it on 4xx; on
@@ -80,9 +81,19 @@ def on_record_done(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@media_server_only
+def on_sweep(request: HttpRequest, name: str) -> HttpResponse:
+    """Called by ``manage.py mediaserver`` every few seconds (or by cron): what no hook said.
+    Run here, in an app process, so its events reach viewers with or without Redis."""
+    changed = services.ingest_sweep()
+    stills = services.live_stills_refresh()
+    return JsonResponse({"changed": changed, "stills": stills})
+
+
 urlpatterns = [
     path("publish/", on_publish, name="media-publish"),
     path("update/", on_update, name="media-update"),
     path("publish-done/", on_publish_done, name="media-publish-done"),
     path("record-done/", on_record_done, name="media-record-done"),
+    path("sweep/", on_sweep, name="media-sweep"),
 ]

@@ -1,7 +1,7 @@
 """The media suite: real nginx with Debian's RTMP module (``manage.py mediaserver``) on spare
 ports, fed by ffmpeg pushing a synthetic source over RTMP, reporting to this test process's
-live server. Runs in its own pytest invocation (``make test-media``; ``.ci/media`` installs
-nginx). Without nginx it skips, and under ``CI=true`` it fails.
+live server (hooks and sweeps). Runs in its own pytest invocation (``make test-media``;
+``.ci/media`` installs nginx). Without nginx it skips, and under ``CI=true`` it fails.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from livevideo.video import ffmpeg
 from tests.servers import ROOT, free_port, http_get, wait_until
@@ -33,14 +32,6 @@ def _require_nginx() -> None:
     pytest.skip(message)
 
 
-def _database_url() -> str:
-    """The test database, for the media server's own process."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 class MediaServer:
     """``manage.py mediaserver`` in its own process."""
 
@@ -50,7 +41,6 @@ class MediaServer:
         self.http_port = free_port()
         self.env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
             "LIVE_VIDEO_ROOT": str(root),
             "LIVE_VIDEO_RTMP_LISTEN": f"127.0.0.1:{self.rtmp_port}",
             "LIVE_VIDEO_HTTP_LISTEN": f"127.0.0.1:{self.http_port}",

@@ -2,9 +2,10 @@
 
 Writes nginx's configuration from ``settings.LIVE_VIDEO`` into the run directory, runs nginx
 (RTMP ingest, live HLS, recording, and the HTTP server for hls/ vod/ thumbs/), and every
-``SWEEP_INTERVAL`` seconds runs the sweep that keeps the app the source of truth (a stale live
-playlist counts as a disconnect; a disconnect past the grace period ends the broadcast) and
-refreshes the live stills. SIGTERM or SIGINT stop nginx and the sweep, then exit 0.
+``SWEEP_INTERVAL`` seconds asks the app for the sweep that keeps it the source of truth (a
+stale live playlist counts as a disconnect; a disconnect past the grace period ends the
+broadcast) and refreshes the live stills. The sweep runs in an app process, like the hooks, so
+its events reach viewers with or without Redis. SIGTERM or SIGINT stop nginx, then exit 0.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import signal
 import subprocess
 import threading
 from typing import Any
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
 
 from livevideo.video import nginx
-from livevideo.video import services as video_services
-from livevideo.video.config import config
+from livevideo.video.config import VideoConfig, config
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         while not stop.wait(cfg.sweep_interval):
             if server.poll() is not None:
                 raise CommandError(f"nginx exited with status {server.returncode}")
-            self._sweep()
+            self._sweep(cfg)
         server.terminate()  # nginx's fast shutdown: drops encoders, finishes the recordings
         try:
             server.wait(timeout=10)
@@ -62,10 +63,9 @@ class Command(BaseCommand):
             server.wait()
         self.stdout.write("Media server stopped.")
 
-    def _sweep(self) -> None:
-        close_old_connections()
+    def _sweep(self, cfg: VideoConfig) -> None:
+        url = f"{cfg.hook_url}sweep/?{urlencode({'secret': cfg.hook_secret})}"
         try:
-            video_services.ingest_sweep()
-            video_services.live_stills_refresh()
-        except Exception:  # a database hiccup must not stop the media server
-            log.exception("media sweep failed; trying again")
+            urlopen(Request(url, data=b"", method="POST"), timeout=30).close()
+        except OSError as exc:  # the app restarting: the next sweep catches up
+            log.warning("media sweep failed (%s); trying again", exc)

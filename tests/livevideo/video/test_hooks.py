@@ -209,3 +209,19 @@ def test_another_broadcasters_studio_key_is_404(client, scheduled: Broadcast, vi
 
     assert client.post(f"/studio/{scheduled.pk}/stream-key/").status_code == 404
     assert client.get(f"/studio/{scheduled.pk}/").status_code == 404
+
+
+def test_the_sweep_hook_runs_the_sweep_for_the_media_server(client, scheduled: Broadcast):
+    hook(client, "publish", scheduled.stream_key)
+    hook(client, "publish-done", scheduled.stream_key)
+    Broadcast.objects.filter(pk=scheduled.pk).update(
+        ingest_changed_at=timezone.now() - timedelta(seconds=config().reconnect_grace + 1)
+    )
+
+    response = hook(client, "sweep", "")
+
+    assert response.status_code == 200
+    assert response.json()["changed"] == [scheduled.pk]
+    scheduled.refresh_from_db()
+    assert scheduled.status == BroadcastStatus.ENDED
+    assert hook(client, "sweep", "", secret="wrong").status_code == 403
