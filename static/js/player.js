@@ -150,12 +150,26 @@
     }
   }
 
+  async function fetchReplay() {
+    try {
+      const response = await fetch("/api/broadcasts/" + initial.id + "/", {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      if (response.ok) applyVideo(await response.json());
+    } catch (error) {
+      // offline: a later broadcast.video event (or a reload) brings the replay
+    }
+  }
+
   function applyStatus(data) {
+    const ending = data.status === "ended" && broadcast.status !== "ended";
     broadcast.status = data.status;
     if (data.status === "ended" && broadcast.url && broadcast.url.includes("/hls/")) {
-      broadcast.url = null; // the live playlist is over; the replay is announced when ready
+      broadcast.url = null; // the live playlist is over; the replay may be ready already
     }
     render();
+    if (ending) fetchReplay();
   }
 
   const handlers = {

@@ -1,6 +1,7 @@
 """The watch page plays live video in Debian's Chromium: hls.js on a live HLS playlist fed by a
-synthetic ffmpeg source (the embedded default's path: no media server), served by the app's
-DEBUG media route. Also the README's screenshot of moving video with the chat beside it."""
+synthetic ffmpeg source, straight (the embedded default's path) or over RTMP through the real
+media server (nginx-rtmp), served by the app's media route; the replay with its chat; in-step
+mode. Also the README's screenshot of moving video with the chat beside it."""
 
 from __future__ import annotations
 
@@ -19,15 +20,20 @@ from livevideo.models import Broadcast, Comment
 from livevideo.video import demo, ffmpeg
 from livevideo.video.config import config
 from tests.factories import UserFactory
+from tests.media.servers import SECRET, MediaServer, push, require_nginx
 
 # The server process reads the settings when it starts: point its media root, and this
 # process's, at a scratch folder before it does (this module is imported before any test runs).
 os.environ["LIVE_VIDEO_ROOT"] = tempfile.mkdtemp(prefix="e2e-media-")
 os.environ["LIVE_VIDEO_SERVE_FILES"] = "1"
+os.environ["LIVE_VIDEO_HOOK_SECRET"] = SECRET
+os.environ["LIVE_VIDEO_RECONNECT_GRACE"] = "4"
 settings.LIVE_VIDEO = {
     **settings.LIVE_VIDEO,
     "ROOT": os.environ["LIVE_VIDEO_ROOT"],
     "SERVE_FILES": True,
+    "HOOK_SECRET": SECRET,
+    "RECONNECT_GRACE": 4,
 }
 config.cache_clear()
 SHOTS = settings.BASE_DIR / "docs" / "screenshots"
@@ -166,3 +172,34 @@ def test_in_step_mode_holds_a_comment_until_the_picture_reaches_it(open_as, fed_
     assert held > latency - 1.5, f"shown after {held:.1f} s, the picture is {latency:.1f} s behind"
     assert direct < 1.5, f"with in-step off the comment still took {direct:.1f} s"
     print(f"in-step: latency {latency:.2f} s, comment held {held:.2f} s, off {direct:.2f} s")
+
+
+@pytest.fixture
+def media_server(live_url):
+    require_nginx()
+    server = MediaServer(config().root, f"{live_url}/media-hooks/")
+    yield server
+    server.stop()
+
+
+def test_rtmp_publish_plays_then_reconnecting_then_the_end(open_as, media_server):
+    caster = UserFactory(username="caster")
+    broadcast = services.broadcast_create(broadcaster=caster, title="Over RTMP")
+    page = open_as(None, f"/broadcasts/{broadcast.pk}/")
+    player = page.locator("[data-player]")
+    expect(player).to_have_attribute("data-player-state", "scheduled")
+    expect(page.locator(".connection")).to_have_attribute("data-state", "live")
+
+    encoder = push(media_server, broadcast.stream_key, seconds=12)
+
+    # Nobody pressed Go live: the publish did, and the page followed by itself.
+    expect(player).to_have_attribute("data-player-state", "live", timeout=30_000)
+    before = _current_time(page)
+    page.wait_for_timeout(2500)
+    assert _current_time(page) > before + 1
+    encoder.wait(timeout=60)
+    expect(player).to_have_attribute("data-player-state", "reconnecting", timeout=15_000)
+    expect(page.locator("[data-player-overlay]")).to_contain_text("reconnecting")
+    # RECONNECT_GRACE is 4 s here; then the recording becomes the replay.
+    expect(page.locator("[data-status-badge]").first).to_have_text("Ended", timeout=20_000)
+    expect(player).to_have_attribute("data-player-state", "replay", timeout=30_000)

@@ -7,7 +7,7 @@ import signal
 
 from livevideo.models import Broadcast, BroadcastStatus, IngestState
 from tests.factories import BroadcastFactory, UserFactory
-from tests.media.conftest import MediaServer, push
+from tests.media.servers import MediaServer, push
 from tests.servers import http_get, wait_until
 
 
