@@ -42,6 +42,7 @@ test-media: setup
 # keeps an event loop in the test thread, which the async tests above cannot share.
 test-e2e: setup
 	.ci/chromium
+	.ci/media
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/e2e
 
 lint: setup
