@@ -116,6 +116,8 @@
     }
     const playing = video.play();
     if (playing) playing.catch(() => {}); // autoplay refused: the controls start it
+    // replay.js brings the chat back at its moments.
+    if (broadcast.status === "ended") document.dispatchEvent(new CustomEvent("livevideo:replay"));
   }
 
   function render() {

@@ -15,7 +15,6 @@
   const watch = window.LiveVideoWatch;
   if (!dataNode || !video || !list || !watch) return;
   const broadcast = JSON.parse(dataNode.textContent);
-  if (broadcast.status !== "ended" || !broadcast.playback_url) return;
 
   const base = "/api/broadcasts/" + broadcast.id + "/timeline/";
   const comments = []; // [{offset_ms, comment}], in order
@@ -24,12 +23,15 @@
   let reactionsAt = -1; // seconds[0..reactionsAt) are in the totals shown
 
   async function fetchTimeline() {
+    const endedAt = broadcast.ended_at ? Date.parse(broadcast.ended_at) : Date.now();
     let from = 0;
-    const end = Date.parse(broadcast.ended_at) - Date.parse(broadcast.started_at) + 3600000;
+    let end = Infinity; // known from the first answer's origin
     while (from !== null && from < end) {
       const response = await fetch(base + "?from_ms=" + from, { credentials: "same-origin" });
       if (!response.ok) return;
       const page = await response.json();
+      if (!page.origin) return;
+      end = endedAt - Date.parse(page.origin) + 60000;
       comments.push(...page.comments);
       seconds.push(...page.reactions);
       from = page.next_from_ms !== null ? page.next_from_ms : page.to_ms;
@@ -78,12 +80,22 @@
     sync();
   });
 
-  fetchTimeline().then(() => {
-    // The replay starts with an empty room: what was said comes back as the video plays.
-    list.querySelectorAll("[data-comment-id]").forEach((item) => item.remove());
-    document.documentElement.dataset.chatReplay = "on";
-    sync();
-    video.addEventListener("timeupdate", sync);
-    video.addEventListener("seeked", sync);
-  });
+  let started = false;
+
+  function start() {
+    if (started) return;
+    started = true;
+    fetchTimeline().then(() => {
+      // The replay starts with an empty room: what was said comes back as the video plays.
+      list.querySelectorAll("[data-comment-id]").forEach((item) => item.remove());
+      document.documentElement.dataset.chatReplay = "on";
+      sync();
+      video.addEventListener("timeupdate", sync);
+      video.addEventListener("seeked", sync);
+    });
+  }
+
+  // An ended broadcast's page, or a page that watched it live until the replay took over.
+  if (broadcast.status === "ended" && broadcast.playback_url) start();
+  document.addEventListener("livevideo:replay", start);
 })();

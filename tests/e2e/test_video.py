@@ -203,3 +203,4 @@ def test_rtmp_publish_plays_then_reconnecting_then_the_end(open_as, media_server
     # RECONNECT_GRACE is 4 s here; then the recording becomes the replay.
     expect(page.locator("[data-status-badge]").first).to_have_text("Ended", timeout=20_000)
     expect(player).to_have_attribute("data-player-state", "replay", timeout=30_000)
+    expect(page.locator("html")).to_have_attribute("data-chat-replay", "on")
