@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/livevideo
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: setup run test test-real test-default test-e2e lint format services bench bench-quick bench-compare bench-db bench-broadcasts test-proxy
+.PHONY: setup run test test-real test-default test-media test-e2e lint format services bench bench-quick bench-compare bench-db bench-broadcasts test-proxy
 
 setup: $(VENV)/.installed
 
@@ -18,13 +18,13 @@ $(VENV)/.installed: requirements.txt
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py rundemo 127.0.0.1:8000
 
 services:
 	.ci/services
 
 # The whole suite: against PostgreSQL and Redis, then on the embedded default.
-test: setup services lint test-real test-default test-e2e test-proxy
+test: setup services lint test-real test-default test-media test-e2e test-proxy
 
 test-real:
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q
@@ -32,10 +32,17 @@ test-real:
 test-default:
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q
 
+# The media server (nginx-rtmp) fed by ffmpeg over RTMP, in its own pytest run: each test starts
+# `manage.py mediaserver` on spare ports against the test database.
+test-media: setup
+	.ci/media
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/media
+
 # Real browsers (Debian's Chromium) against a forked Daphne, in their own pytest run: Playwright
 # keeps an event loop in the test thread, which the async tests above cannot share.
 test-e2e: setup
 	.ci/chromium
+	.ci/media
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/e2e
 
 # Debian's nginx, configured as docs/operations.md says, in front of two uvicorn processes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from livevideo import selectors
 from livevideo.models import Broadcast, Comment
+from livevideo.video import selectors as video
 from realtime.publish import publish, publish_latest
 
 
@@ -26,6 +27,11 @@ def broadcast_status(broadcast: Broadcast) -> None:
         "broadcast.status",
         selectors.status_data(broadcast),
     )
+
+
+def broadcast_video(broadcast: Broadcast) -> None:
+    """The encoder connected or went away, or a replay or still is ready."""
+    publish(selectors.broadcast_topic(broadcast.pk), "broadcast.video", video.video_data(broadcast))
 
 
 def reactions_changed(broadcast_id: int) -> None:

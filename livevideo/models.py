@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
+
+
+def new_stream_key() -> str:
+    """A secret for the encoder: 32 URL-safe characters after a recognisable prefix."""
+    return "lv_" + secrets.token_urlsafe(24)
+
+
+class IngestState(models.TextChoices):
+    """What the media server last told us about the broadcast's encoder."""
+
+    IDLE = "idle", "No encoder"
+    PUBLISHING = "publishing", "Encoder connected"
+    RECONNECTING = "reconnecting", "Encoder gone, waiting for it to come back"
 
 
 class ReactionKind(models.TextChoices):
@@ -46,6 +61,21 @@ class Broadcast(models.Model):
     pinned_comment = models.ForeignKey(
         "Comment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Video, changed through livevideo.video.services.
+    stream_key = models.CharField(max_length=64, unique=True, default=new_stream_key)
+    ingest_state = models.CharField(
+        max_length=12, choices=IngestState.choices, default=IngestState.IDLE
+    )
+    ingest_changed_at = models.DateTimeField(null=True, blank=True)
+    video_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first accepted publish began (replay's 0)."
+    )
+    recording = models.CharField(
+        max_length=200, blank=True, help_text="The replay playlist, relative to the media root."
+    )
+    thumbnail = models.CharField(
+        max_length=200, blank=True, help_text="The latest still, relative to the media root."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -60,6 +90,11 @@ class Broadcast(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status == BroadcastStatus.LIVE
+
+    @property
+    def stream_name(self) -> str:
+        """The public name the media server publishes this broadcast's video under."""
+        return f"broadcast-{self.pk}"
 
 
 class Reaction(models.Model):

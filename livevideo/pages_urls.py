@@ -27,6 +27,7 @@ urlpatterns = [
     path("studio/<id:broadcast_id>/edit/", views.studio_broadcast_form, name="studio_edit"),
     path("studio/<id:broadcast_id>/start/", views.studio_start, name="studio_start"),
     path("studio/<id:broadcast_id>/end/", views.studio_end, name="studio_end"),
+    path("studio/<id:broadcast_id>/stream-key/", views.studio_stream_key, name="studio_stream_key"),
     path(f"{comment}remove/", views.studio_comment_remove, name="studio_comment_remove"),
     path(f"{comment}pin/", views.studio_comment_pin, name="studio_comment_pin"),
     path("studio/<id:broadcast_id>/unpin/", views.studio_unpin, name="studio_unpin"),

@@ -20,6 +20,7 @@ from livevideo.models import (
     ReactionKind,
     ReactionTotal,
 )
+from livevideo.video import selectors as video
 
 
 def display_name(user: AbstractBaseUser) -> str:
@@ -183,6 +184,7 @@ def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
             "viewers": viewers[broadcast_topic(b.pk)],
             "comments_count": comments.get(b.pk, 0),
             "pinned_comment": comment_data(b.pinned_comment) if b.pinned_comment else None,
+            **video.video_data(b),
         }
         for b in broadcasts
     ]

@@ -326,3 +326,44 @@ COMMENT_RULES = {
     "MIN_ACCOUNT_AGE": int(os.environ.get("COMMENT_MIN_ACCOUNT_AGE", "0")),
     "DUPLICATE_WINDOW": int(os.environ.get("COMMENT_DUPLICATE_WINDOW", "300")),
 }
+
+# --- Live video (livevideo/video/; docs/operations.md "Media server") ---------------------
+# Read once, by livevideo.video.config. ROOT is the media server's run directory (its config,
+# logs, live HLS, recordings, replays and stills): the app and `manage.py mediaserver` share it.
+LIVE_VIDEO = {
+    "ROOT": os.environ.get("LIVE_VIDEO_ROOT", str(BASE_DIR / "var" / "media")),
+    # Where nginx-rtmp listens for encoders (RTMP) and serves hls/, vod/ and thumbs/ (HTTP).
+    "RTMP_LISTEN": os.environ.get("LIVE_VIDEO_RTMP_LISTEN", "127.0.0.1:1935"),
+    "HTTP_LISTEN": os.environ.get("LIVE_VIDEO_HTTP_LISTEN", "127.0.0.1:8080"),
+    # What broadcasters and viewers are told: the ingest base (+ "/<stream key>") and the base
+    # URL under which hls/, vod/ and thumbs/ are served (media server, CDN, or this app in DEBUG).
+    "INGEST_URL": os.environ.get("LIVE_VIDEO_INGEST_URL", "rtmp://127.0.0.1:1935/live"),
+    "PUBLIC_URL": os.environ.get("LIVE_VIDEO_PUBLIC_URL", "/media/"),
+    # Where the media server reaches this app's publish hooks, and the secret it shows them.
+    "HOOK_URL": os.environ.get("LIVE_VIDEO_HOOK_URL", "http://127.0.0.1:8000/media-hooks/"),
+    "HOOK_SECRET": os.environ.get("LIVE_VIDEO_HOOK_SECRET", ""),
+    # Seconds a disconnected encoder has to come back before the broadcast ends by itself.
+    "RECONNECT_GRACE": float(os.environ.get("LIVE_VIDEO_RECONNECT_GRACE", "60")),
+    # Seconds without a new live playlist before a publish counts as gone (a missed hook).
+    "STALE_AFTER": float(os.environ.get("LIVE_VIDEO_STALE_AFTER", "15")),
+    "SWEEP_INTERVAL": float(os.environ.get("LIVE_VIDEO_SWEEP_INTERVAL", "2")),
+    "NGINX": os.environ.get("LIVE_VIDEO_NGINX", "/usr/sbin/nginx"),
+    "RTMP_MODULE": os.environ.get(
+        "LIVE_VIDEO_RTMP_MODULE", "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+    ),
+    # The app serves hls/, vod/ and thumbs/ itself at /media/ (the embedded default only:
+    # in production nginx or a CDN does, at PUBLIC_URL).
+    "SERVE_FILES": env_bool("LIVE_VIDEO_SERVE_FILES", DEBUG),
+    # The embedded default: seed_demo's live broadcast is fed by a synthetic ffmpeg source.
+    "DEMO_SOURCE": env_bool("LIVE_VIDEO_DEMO_SOURCE", DEBUG),
+}
+
+# Django's cache: short-lived counters shared by a deployment's processes (the audience's
+# latency reports, livevideo/video/latency.py).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}

@@ -12,5 +12,7 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("livevideo.api.urls")),
+    path("media-hooks/", include("livevideo.video.hooks")),
+    path("media/", include("livevideo.video.files")),
     path("", include("livevideo.pages_urls")),
 ]

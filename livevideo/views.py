@@ -20,6 +20,8 @@ from livevideo import abuse, moderation, selectors, services
 from livevideo.errors import RateLimited, ServiceError
 from livevideo.forms import BanForm, BroadcastForm, ModerationSettingsForm, SignupForm, TimeoutForm
 from livevideo.models import Broadcast, Comment, ReactionKind
+from livevideo.video import selectors as video
+from livevideo.video import services as video_services
 from realtime.clientaddress import request_client_address
 
 COMMENTS_SHOWN = 100
@@ -156,6 +158,7 @@ def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
         "settings_form": ModerationSettingsForm(instance=broadcast),
         "bans": selectors.bans_active(broadcast_id=broadcast.pk),
         "audit": selectors.moderation_actions_recent(broadcast_id=broadcast.pk, limit=AUDIT_SHOWN),
+        "ingest": video.ingest_data(broadcast),
     }
     return render(request, "livevideo/studio/broadcast.html", context)
 
@@ -191,6 +194,18 @@ def studio_start(request: HttpRequest, broadcast_id: int) -> HttpResponse:
         lambda: services.broadcast_start(broadcast=broadcast, actor=request.user),
         f"“{broadcast.title}” is live.",
         _back_url(request, _studio_url(broadcast)),
+    )
+
+
+@login_required
+@require_POST
+def studio_stream_key(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    return _run(
+        request,
+        lambda: video_services.stream_key_rotate(broadcast=broadcast, actor=request.user),
+        "New stream key: update your encoder. The old key no longer works.",
+        _studio_url(broadcast),
     )
 
 

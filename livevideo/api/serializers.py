@@ -14,7 +14,8 @@ from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from livevideo import services
-from livevideo.models import BroadcastStatus, ReactionKind
+from livevideo.models import BroadcastStatus, IngestState, ReactionKind
+from livevideo.video.timeline import MAX_OFFSET_MS, MAX_RANGE_MS
 
 
 class StrictCharField(serializers.CharField):
@@ -113,6 +114,88 @@ class BroadcastSerializer(serializers.Serializer):
     pinned_comment = CommentSerializer(
         allow_null=True, help_text="The comment the broadcaster pinned, or null."
     )
+    ingest_state = serializers.ChoiceField(
+        choices=IngestState.choices,
+        help_text="The encoder: idle (none yet), publishing, or reconnecting (gone for now).",
+    )
+    playback_url = serializers.CharField(
+        allow_null=True,
+        help_text="HLS playlist: the live one while an encoder publishes, the replay after "
+        "the end when there is one, else null.",
+    )
+    thumbnail_url = serializers.CharField(allow_null=True, help_text="A still of the video.")
+
+
+class BroadcastDetailSerializer(BroadcastSerializer):
+    ingest_url = serializers.CharField(
+        required=False,
+        help_text="Broadcaster and staff only: the RTMP server to publish to "
+        "(`<ingest_url>/<stream_key>`).",
+    )
+    stream_key = serializers.CharField(
+        required=False, help_text="Broadcaster and staff only: the secret stream key."
+    )
+
+
+class TimelineQuerySerializer(serializers.Serializer):
+    from_ms = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_OFFSET_MS,
+        default=0,
+        help_text="Broadcast time (ms since the replay's start).",
+    )
+    to_ms = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_OFFSET_MS + MAX_RANGE_MS,
+        required=False,
+        help_text=f"Exclusive; at most {MAX_RANGE_MS} after from_ms.",
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data.setdefault("to_ms", data["from_ms"] + MAX_RANGE_MS)
+        if data["to_ms"] < data["from_ms"]:
+            raise serializers.ValidationError({"to_ms": ["Must not be before from_ms."]})
+        if data["to_ms"] - data["from_ms"] > MAX_RANGE_MS:
+            raise serializers.ValidationError(
+                {"to_ms": [f"At most {MAX_RANGE_MS} ms per request."]}
+            )
+        return data
+
+
+class TimelineCommentSerializer(serializers.Serializer):
+    offset_ms = serializers.IntegerField()
+    comment = CommentSerializer()
+
+
+class TimelineReactionsSerializer(serializers.Serializer):
+    offset_ms = serializers.IntegerField(help_text="The second's start, in broadcast time.")
+    counts = serializers.DictField(
+        child=serializers.IntegerField(min_value=1), help_text="Taps per kind in that second."
+    )
+
+
+class TimelineSerializer(serializers.Serializer):
+    origin = serializers.DateTimeField(
+        allow_null=True, help_text="Broadcast time 0 (null: never live)."
+    )
+    from_ms = serializers.IntegerField()
+    to_ms = serializers.IntegerField(help_text="Where this answer stops (exclusive).")
+    next_from_ms = serializers.IntegerField(
+        allow_null=True, help_text="Set when the range was cut: ask again from here."
+    )
+    comments = TimelineCommentSerializer(many=True, help_text="Visible comments, in order.")
+    reactions = TimelineReactionsSerializer(many=True)
+
+
+class LatencyReportSerializer(serializers.Serializer):
+    latency_ms = serializers.IntegerField(
+        min_value=0, max_value=120_000, help_text="How far behind the camera this viewer is."
+    )
+
+
+class AudienceLatencySerializer(serializers.Serializer):
+    average_ms = serializers.IntegerField(allow_null=True)
+    reports = serializers.IntegerField(help_text="Reports in the last 30 s.")
 
 
 class AcceptedSerializer(serializers.Serializer):

@@ -17,6 +17,9 @@ urlpatterns = [
     path(broadcast, views.BroadcastDetailView.as_view(), name="broadcast-detail"),
     path(f"{broadcast}start/", views.BroadcastStartView.as_view(), name="broadcast-start"),
     path(f"{broadcast}end/", views.BroadcastEndView.as_view(), name="broadcast-end"),
+    path(f"{broadcast}stream-key/", views.StreamKeyView.as_view(), name="stream-key"),
+    path(f"{broadcast}timeline/", views.TimelineView.as_view(), name="timeline"),
+    path(f"{broadcast}latency/", views.LatencyView.as_view(), name="latency"),
     path(f"{broadcast}comments/", views.CommentListView.as_view(), name="comment-list"),
     path(
         f"{broadcast}comments/<id:comment_id>/",

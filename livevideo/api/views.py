@@ -31,6 +31,9 @@ from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
 from livevideo.signin import sign_in_attempt
+from livevideo.video import latency, timeline
+from livevideo.video import selectors as video
+from livevideo.video import services as video_services
 from presence import selectors as presence
 from realtime.clientaddress import request_client_address
 
@@ -74,6 +77,14 @@ def paginated(
 
 def broadcast_or_404(broadcast_id: int) -> Broadcast:
     return get_object_or_404(selectors.broadcast_list(), pk=broadcast_id)
+
+
+def broadcast_detail(broadcast: Broadcast, request: Request) -> dict[str, Any]:
+    """The detail, with the ingest URL and stream key when the caller runs the broadcast."""
+    data = selectors.broadcast_data(broadcast)
+    if services.can_manage(broadcast=broadcast, actor=request.user):
+        data.update(video.ingest_data(broadcast))
+    return data
 
 
 @extend_schema_view(
@@ -120,23 +131,88 @@ class BroadcastListView(APIView):
     @extend_schema(
         summary="Create a broadcast; the caller becomes its broadcaster",
         request=s.BroadcastCreateSerializer,
-        responses={201: s.BroadcastSerializer, **error_responses(400, 401, 403)},
+        responses={201: s.BroadcastDetailSerializer, **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
         broadcast = services.broadcast_create(
             broadcaster=request.user, **validated(s.BroadcastCreateSerializer, request.data)
         )
-        return Response(selectors.broadcast_data(broadcast), status=status.HTTP_201_CREATED)
+        return Response(broadcast_detail(broadcast, request), status=status.HTTP_201_CREATED)
 
 
 class BroadcastDetailView(APIView):
     throttle_scope = "broadcasts"
 
     @extend_schema(
-        summary="One broadcast", responses={200: s.BroadcastSerializer, **error_responses(404)}
+        summary="One broadcast",
+        description="`ingest_url` and `stream_key` only for its broadcaster and staff.",
+        responses={200: s.BroadcastDetailSerializer, **error_responses(404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        return Response(selectors.broadcast_data(broadcast_or_404(broadcast_id)))
+        return Response(broadcast_detail(broadcast_or_404(broadcast_id), request))
+
+
+class StreamKeyView(APIView):
+    throttle_scope = "broadcasts"
+
+    @extend_schema(
+        summary="A new stream key (broadcaster or staff); the old one is refused from now on",
+        request=None,
+        responses={200: s.BroadcastDetailSerializer, **error_responses(401, 403, 404)},
+    )
+    def post(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = video_services.stream_key_rotate(
+            broadcast=broadcast_or_404(broadcast_id), actor=request.user
+        )
+        return Response(broadcast_detail(broadcast, request))
+
+
+class TimelineView(APIView):
+    throttle_scope = "broadcasts"
+
+    @extend_schema(
+        summary="The replay timeline: comments and reactions by broadcast time",
+        description="Broadcast time is ms since the replay's start (`origin`). Removed comments "
+        "are left out. Up to one hour per request; `next_from_ms` when the answer was cut.",
+        parameters=[s.TimelineQuerySerializer],
+        responses={200: s.TimelineSerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        query = validated(s.TimelineQuerySerializer, request.query_params)
+        broadcast = broadcast_or_404(broadcast_id)
+        return Response(timeline.broadcast_timeline(broadcast=broadcast, **query))
+
+
+class LatencyView(APIView):
+    throttle_scope = "viewers"
+
+    def get_permissions(self) -> list[Any]:
+        # Players report whether signed in or not; reading is for the broadcaster and staff.
+        return [AllowAny()] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(
+        summary="The audience's latency behind the camera (broadcaster or staff)",
+        responses={200: s.AudienceLatencySerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = broadcast_or_404(broadcast_id)
+        if not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if not services.can_manage(broadcast=broadcast, actor=request.user):
+            raise exceptions.PermissionDenied("Only the broadcaster or staff may see this.")
+        return Response(latency.audience_latency(broadcast_id=broadcast.pk))
+
+    @extend_schema(
+        summary="A viewer's player reports its latency behind the camera (while live)",
+        request=s.LatencyReportSerializer,
+        responses={202: s.AcceptedSerializer, **error_responses(400, 404, 409)},
+    )
+    def post(self, request: Request, broadcast_id: int) -> Response:
+        latency.latency_report(
+            broadcast=broadcast_or_404(broadcast_id),
+            **validated(s.LatencyReportSerializer, request.data),
+        )
+        return Response({"accepted": True}, status=status.HTTP_202_ACCEPTED)
 
 
 class _TransitionView(APIView):
@@ -146,11 +222,12 @@ class _TransitionView(APIView):
     throttle_scope = "broadcasts"
 
     @extend_schema(
-        request=None, responses={200: s.BroadcastSerializer, **error_responses(401, 403, 404, 409)}
+        request=None,
+        responses={200: s.BroadcastDetailSerializer, **error_responses(401, 403, 404, 409)},
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = self.transition(broadcast=broadcast_or_404(broadcast_id), actor=request.user)
-        return Response(selectors.broadcast_data(broadcast))
+        return Response(broadcast_detail(broadcast, request))
 
 
 @extend_schema_view(post=extend_schema(summary="Go live (broadcaster or staff)"))

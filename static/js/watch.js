@@ -91,11 +91,6 @@
   // --- Status, viewers, connection ----------------------------------------------------------
 
   const STATUS_LABELS = { scheduled: "Upcoming", live: "Live", ended: "Ended" };
-  const PLAYER_MESSAGES = {
-    scheduled: "This broadcast has not started yet.",
-    live: "The broadcaster is live: follow the chat and reactions.",
-    ended: "This broadcast has ended.",
-  };
   const CONNECTION_LABELS = {
     connecting: "Connecting…",
     live: "Live updates",
@@ -112,8 +107,6 @@
       badge.className = "badge badge-" + data.status;
       badge.textContent = STATUS_LABELS[data.status] || data.status;
     });
-    const playerMessage = root.querySelector("[data-player-message]");
-    if (playerMessage) playerMessage.textContent = PLAYER_MESSAGES[data.status] || "";
     root.querySelectorAll("[data-reaction]").forEach((button) => {
       button.disabled = !(live && userId);
     });
@@ -340,10 +333,14 @@
   function applyEvent(event) {
     const handler = event && handlers[event.type];
     if (handler) handler(event.data || {});
+    // The video player (player.js) follows the same events.
+    if (event) root.dispatchEvent(new CustomEvent("livevideo:event", { detail: event }));
   }
 
   function applyEvents(events) {
-    (Array.isArray(events) ? events : [events]).forEach(applyEvent);
+    // In-step mode (instep.js) may hold an event until the viewer's picture reaches it.
+    const gate = window.LiveVideoInStep ? window.LiveVideoInStep.apply : applyEvent;
+    (Array.isArray(events) ? events : [events]).forEach((event) => gate(event, applyEvent));
   }
 
   let stream = null; // realtime.js's client, once started

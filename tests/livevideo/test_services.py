@@ -213,8 +213,9 @@ class TestSelectors:
         assert set(data) == {
             "id", "title", "description", "status", "broadcaster", "stream_url",
             "scheduled_for", "started_at", "ended_at", "reactions", "viewers", "comments_count",
-            "pinned_comment",
+            "pinned_comment", "ingest_state", "playback_url", "thumbnail_url",
         }  # fmt: skip
+        assert live.stream_key not in str(data)  # viewers see this dict (hello, the page)
         assert data["status"] == "live"
         assert data["started_at"].endswith("Z")
         assert data["comments_count"] == 1

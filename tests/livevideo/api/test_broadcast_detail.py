@@ -35,6 +35,9 @@ def test_the_detail_shape_is_exactly_the_contract(anonymous: APIClient, live, vi
         "viewers": 0,
         "comments_count": 1,
         "pinned_comment": None,
+        "ingest_state": "idle",
+        "playback_url": None,
+        "thumbnail_url": None,
     }
 
 

@@ -14,6 +14,9 @@ CONTRACT_PATHS = {
     "/api/broadcasts/{broadcast_id}/": {"get"},
     "/api/broadcasts/{broadcast_id}/start/": {"post"},
     "/api/broadcasts/{broadcast_id}/end/": {"post"},
+    "/api/broadcasts/{broadcast_id}/stream-key/": {"post"},
+    "/api/broadcasts/{broadcast_id}/timeline/": {"get"},
+    "/api/broadcasts/{broadcast_id}/latency/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/comments/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/comments/{comment_id}/": {"delete"},
     "/api/broadcasts/{broadcast_id}/reactions/": {"get", "post"},
@@ -48,7 +51,10 @@ def test_the_schema_documents_the_detail_and_error_shapes(anonymous: APIClient, 
     assert set(broadcast["properties"]) == {
         "id", "title", "description", "status", "broadcaster", "stream_url", "scheduled_for",
         "started_at", "ended_at", "reactions", "viewers", "comments_count", "pinned_comment",
+        "ingest_state", "playback_url", "thumbnail_url",
     }  # fmt: skip
+    detail = schema["components"]["schemas"]["BroadcastDetail"]
+    assert set(detail["properties"]) - set(broadcast["properties"]) == {"ingest_url", "stream_key"}
     assert set(start["responses"]) == {"200", "401", "403", "404", "409"}
 
 
