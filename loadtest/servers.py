@@ -71,6 +71,8 @@ def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
         "RATE_ADDRESS_COMMENTS": "0",
         "RATE_ADDRESS_REACTIONS": "0",
         "REALTIME_MAX_STREAMS_PER_ADDRESS": "0",
+        # The driver's WebSocket senders (one per broadcast it comments on) share --users users.
+        "REALTIME_MAX_STREAMS_PER_USER": "0",
     }
 
 
