@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
-from livevideo import moderation, selectors, services
+from livevideo import selectors, services
 from livevideo.errors import ServiceError
 from livevideo.forms import (
     AdminSignInForm,
@@ -129,7 +129,7 @@ class BroadcastAdmin(BroadcasterScopedAdmin):
             services.broadcast_update(broadcast=obj, actor=request.user, **details)
             if set(MODERATION_FIELDS) & set(form.changed_data):
                 # Through the service, so the change is checked and lands in the audit trail.
-                moderation.moderation_settings_update(
+                services.moderation_settings_update(
                     broadcast=obj,
                     actor=request.user,
                     **{name: form.cleaned_data[name] for name in MODERATION_FIELDS},
@@ -284,7 +284,7 @@ class BroadcastBanAdmin(ModerationRecordAdmin):
             self,
             request,
             queryset.select_related("broadcast", "user"),
-            lambda ban: moderation.user_unban(
+            lambda ban: services.user_unban(
                 broadcast=ban.broadcast, actor=request.user, user=ban.user
             ),
             "ban(s) lifted",

@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from livevideo import moderation, selectors, services
+from livevideo import selectors, services
 from livevideo.errors import ServiceError
 from livevideo.forms import BanForm, BroadcastForm, ModerationSettingsForm, SignupForm, TimeoutForm
 from livevideo.models import Broadcast, Comment, ReactionKind
@@ -226,7 +226,7 @@ def studio_comment_pin(request: HttpRequest, broadcast_id: int, comment_id: int)
     comment = _managed_comment(request, broadcast_id, comment_id)
     return _run(
         request,
-        lambda: moderation.comment_pin(comment=comment, actor=request.user),
+        lambda: services.comment_pin(comment=comment, actor=request.user),
         "Comment pinned.",
         _studio_url(comment.broadcast),
     )
@@ -238,7 +238,7 @@ def studio_unpin(request: HttpRequest, broadcast_id: int) -> HttpResponse:
     broadcast = _managed_broadcast(request, broadcast_id)
     return _run(
         request,
-        lambda: moderation.comment_unpin(broadcast=broadcast, actor=request.user),
+        lambda: services.comment_unpin(broadcast=broadcast, actor=request.user),
         "Comment unpinned.",
         _studio_url(broadcast),
     )
@@ -260,7 +260,7 @@ def studio_user_timeout(request: HttpRequest, broadcast_id: int, user_id: int) -
     seconds = form.cleaned_data["seconds"]
     return _run(
         request,
-        lambda: moderation.user_timeout(
+        lambda: services.user_timeout(
             broadcast=broadcast,
             actor=request.user,
             user=target,
@@ -284,7 +284,7 @@ def studio_user_ban(request: HttpRequest, broadcast_id: int, user_id: int) -> Ht
     removed = " and their comments removed" if form.cleaned_data["remove_comments"] else ""
     return _run(
         request,
-        lambda: moderation.user_ban(
+        lambda: services.user_ban(
             broadcast=broadcast, actor=request.user, user=target, **form.cleaned_data
         ),
         f"{selectors.display_name(target)} is banned from this broadcast{removed}.",
@@ -299,7 +299,7 @@ def studio_user_unban(request: HttpRequest, broadcast_id: int, user_id: int) -> 
     target = get_object_or_404(get_user_model(), pk=user_id)
     return _run(
         request,
-        lambda: moderation.user_unban(broadcast=broadcast, actor=request.user, user=target),
+        lambda: services.user_unban(broadcast=broadcast, actor=request.user, user=target),
         f"{selectors.display_name(target)} may take part again.",
         _studio_url(broadcast),
     )
@@ -315,7 +315,7 @@ def studio_moderation_settings(request: HttpRequest, broadcast_id: int) -> HttpR
         return _invalid(request, form, back)
     return _run(
         request,
-        lambda: moderation.moderation_settings_update(
+        lambda: services.moderation_settings_update(
             broadcast=broadcast, actor=request.user, **form.cleaned_data
         ),
         "Moderation settings saved.",

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
-from livevideo import moderation, services
+from livevideo import services
 from tests.factories import UserFactory
 
 SHOTS = settings.BASE_DIR / "docs" / "screenshots"
@@ -41,10 +41,10 @@ def scene():
         services.comment_create(broadcast=broadcast, author=users[u], text=text)
         for u, _, text in CHAT
     ]
-    moderation.comment_pin(comment=comments[1], actor=caster)
+    services.comment_pin(comment=comments[1], actor=caster)
     taps = [(users["bob"], "like")] * 12 + [(users["cho"], "love")] * 7
     services.reactions_record(broadcast=broadcast, taps=taps + [(users["eve"], "celebrate")] * 4)
-    moderation.user_timeout(broadcast=broadcast, actor=caster, user=users["dev"], seconds=600)
+    services.user_timeout(broadcast=broadcast, actor=caster, user=users["dev"], seconds=600)
     return broadcast, caster, users["ann"]
 
 

@@ -7,7 +7,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from livevideo import moderation, services
+from livevideo import services
 from livevideo.models import Broadcast, BroadcastBan, BroadcastStatus, ModerationAction
 from tests.factories import CommentFactory, UserFactory
 
@@ -193,8 +193,8 @@ class TestModeration:
     def trouble(self, broadcaster, rival, own, rivals):
         """A troll timed out on the broadcaster's show and banned from the rival's."""
         troll = UserFactory(username="troll")
-        moderation.user_timeout(broadcast=own, actor=broadcaster, user=troll, seconds=600)
-        moderation.user_ban(broadcast=rivals, actor=rival, user=troll, reason="rival's reason")
+        services.user_timeout(broadcast=own, actor=broadcaster, user=troll, seconds=600)
+        services.user_ban(broadcast=rivals, actor=rival, user=troll, reason="rival's reason")
         return troll
 
     def test_broadcaster_sees_only_own_audit_rows_and_filters(self, client, broadcaster, trouble):

@@ -1,0 +1,41 @@
+"""Who may do what to a broadcast: one place for every permission rule.
+
+Services call the ``require_*`` helpers before they write; views, the API and the admin call the
+``can_*`` questions to decide what to show. Neither writes anything.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from livevideo import selectors
+from livevideo.errors import NotAllowed
+from livevideo.models import Broadcast
+
+
+def can_manage(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
+    """The broadcaster and platform staff run a broadcast: edit, start, end, appoint."""
+    return bool(
+        actor.is_authenticated
+        and (broadcast.broadcaster_id == actor.pk or selectors.is_platform_staff(actor))
+    )
+
+
+def can_moderate(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
+    """Who may remove and pin comments, time out and ban on a broadcast."""
+    return can_manage(broadcast=broadcast, actor=actor)
+
+
+def require_manager(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
+    if not can_manage(broadcast=broadcast, actor=actor):
+        raise NotAllowed("Only the broadcaster or staff may do this.")
+
+
+def require_moderator(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
+    if not can_moderate(broadcast=broadcast, actor=actor):
+        raise NotAllowed("Only the broadcaster or staff may moderate this broadcast.")
+
+
+def require_participant(user: AbstractBaseUser) -> None:
+    if not user.is_authenticated:
+        raise NotAllowed("Sign in to take part.")
