@@ -68,17 +68,19 @@
     if (!form) return;
     event.preventDefault();
     if (!confirmed(form)) return;
+    // Read the form first: a disabled submitter (and its name=value) is left out of FormData.
+    const body = new FormData(form, event.submitter);
     const buttons = form.querySelectorAll("button");
     buttons.forEach((button) => (button.disabled = true));
     try {
       const response = await fetch(form.action, {
         method: "POST",
-        body: new FormData(form, event.submitter),
+        body: body,
         headers: { Accept: "application/json" },
         credentials: "same-origin",
       });
-      const body = await response.json().catch(() => ({}));
-      showToast(body.message || "Something went wrong (" + response.status + ").", !response.ok);
+      const answer = await response.json().catch(() => ({}));
+      showToast(answer.message || "Something went wrong (" + response.status + ").", !response.ok);
       if (response.ok) {
         if (form.action.endsWith("/remove/")) removeComment({ id: commentIdOf(form) });
         await refreshSections();

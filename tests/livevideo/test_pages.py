@@ -463,3 +463,17 @@ def test_sign_in_attempts_are_limited(client, settings, path, db):
     response = client.post(path, {"username": "nobody", "password": "wrong"})
     assert response.status_code == 200
     assert b"Too many sign-in attempts" in response.content
+
+
+def test_favicon_ico_leads_to_the_site_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
+
+
+def test_django_lines_are_logged_once():
+    """Only the root handler prints: Django's own console handler would repeat each line."""
+    import logging
+
+    assert logging.getLogger("django").handlers == []
+    assert logging.getLogger("django.channels.server").handlers == []
