@@ -13,6 +13,17 @@ from livevideo.errors import NotAllowed
 from livevideo.models import Broadcast
 
 
+def can_broadcast(user: AbstractBaseUser) -> bool:
+    """Members of the ``broadcasters`` group (staff grant it in the admin) and platform staff
+    may create broadcasts; any other signed-up account watches, reacts and comments."""
+    if not user.is_authenticated:
+        return False
+    return (
+        selectors.is_platform_staff(user)
+        or user.groups.filter(name=selectors.BROADCASTERS_GROUP).exists()
+    )
+
+
 def can_manage(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
     """The broadcaster and platform staff run a broadcast: edit, start, end, appoint."""
     return bool(

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from livevideo import selectors, services
+from livevideo import permissions, selectors, services
 from livevideo.errors import ServiceError
 from livevideo.forms import BanForm, BroadcastForm, ModerationSettingsForm, SignupForm, TimeoutForm
 from livevideo.models import Broadcast, Comment, ReactionKind
@@ -132,7 +133,8 @@ def signup(request: HttpRequest) -> HttpResponse:
 @login_required
 def studio(request: HttpRequest) -> HttpResponse:
     broadcasts = selectors.broadcasts_managed_by(user=request.user)
-    return render(request, "livevideo/studio/index.html", {"broadcasts": broadcasts})
+    context = {"broadcasts": broadcasts, "can_broadcast": permissions.can_broadcast(request.user)}
+    return render(request, "livevideo/studio/index.html", context)
 
 
 @login_required
@@ -156,6 +158,8 @@ def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 def studio_broadcast_form(request: HttpRequest, broadcast_id: int | None = None) -> HttpResponse:
     """Create a broadcast (no id) or edit one's details."""
     broadcast = _managed_broadcast(request, broadcast_id) if broadcast_id else None
+    if broadcast is None and not permissions.can_broadcast(request.user):
+        raise PermissionDenied("Only broadcasters may create broadcasts; staff can make you one.")
     form = BroadcastForm(request.POST or None, instance=broadcast)
     if request.method == "POST" and form.is_valid():
         try:

@@ -39,7 +39,7 @@ from livevideo.services.reactions import (
     reactions_check,
     reactions_record,
 )
-from livevideo.services.users import user_create
+from livevideo.services.users import broadcaster_grant, user_create
 
 __all__ = [
     "BROADCASTERS_GROUP",
@@ -51,6 +51,7 @@ __all__ = [
     "broadcast_end",
     "broadcast_start",
     "broadcast_update",
+    "broadcaster_grant",
     "comment_check",
     "comment_create",
     "comment_pin",

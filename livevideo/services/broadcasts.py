@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from livevideo import events, selectors
 from livevideo.errors import NotAllowed, WrongStatus
 from livevideo.models import Broadcast, BroadcastStatus, ReactionKind, ReactionTotal
-from livevideo.permissions import require_manager
+from livevideo.permissions import can_broadcast, require_manager
 from livevideo.services._text import clean_text, clean_url
 
 BROADCASTERS_GROUP = selectors.BROADCASTERS_GROUP
@@ -27,9 +27,11 @@ def broadcast_create(
     stream_url: str = "",
     scheduled_for: datetime | None = None,
 ) -> Broadcast:
-    """Create a scheduled broadcast; its creator becomes its broadcaster."""
+    """Create a scheduled broadcast; its creator (a broadcaster) becomes its broadcaster."""
     if not broadcaster.is_authenticated:
         raise NotAllowed("Sign in to create a broadcast.")
+    if not can_broadcast(broadcaster):
+        raise NotAllowed("Only broadcasters may create broadcasts; staff can make you one.")
     broadcast = Broadcast(
         broadcaster=broadcaster,
         title=clean_text(title, field="title", max_length=TITLE_MAX, required=True),
@@ -44,10 +46,6 @@ def broadcast_create(
         ReactionTotal.objects.bulk_create(
             [ReactionTotal(broadcast=broadcast, kind=kind) for kind in ReactionKind.values]
         )
-        if not broadcaster.is_staff:
-            # Platform staff stay out of the group: joining it would narrow them to their own.
-            group, _ = Group.objects.get_or_create(name=BROADCASTERS_GROUP)
-            broadcaster.groups.add(group)
     return broadcast
 
 

@@ -19,7 +19,13 @@ from livevideo.models import (
     ModerationAction,
     ReactionKind,
 )
-from tests.factories import PASSWORD, BroadcastFactory, CommentFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    BroadcasterFactory,
+    BroadcastFactory,
+    CommentFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +40,12 @@ def viewer():
 
 @pytest.fixture
 def broadcaster():
-    return UserFactory(username="caster", first_name="Cass Caster")
+    return BroadcasterFactory(username="caster", first_name="Cass Caster")
 
 
 @pytest.fixture
 def other_broadcaster():
-    return UserFactory(username="rival")
+    return BroadcasterFactory(username="rival")
 
 
 @pytest.fixture
@@ -233,14 +239,14 @@ class TestStudio:
         rivals_broadcast.refresh_from_db()
         assert rivals_broadcast.status == BroadcastStatus.SCHEDULED
 
-    def test_create_then_edit_a_broadcast(self, client, viewer):
-        client.force_login(viewer)
+    def test_create_then_edit_a_broadcast(self, client, broadcaster):
+        client.force_login(broadcaster)
         response = client.post(
             reverse("studio_new"),
             {"title": "My first show", "stream_url": "https://cdn.example.com/s.m3u8"},
         )
         broadcast = Broadcast.objects.get(title="My first show")
-        assert broadcast.broadcaster == viewer
+        assert broadcast.broadcaster == broadcaster
         assert response.url == reverse("studio_broadcast", args=[broadcast.pk])
 
         client.post(
@@ -251,8 +257,8 @@ class TestStudio:
         assert (broadcast.title, broadcast.description) == ("Renamed show", "Now with notes.")
         assert broadcast.stream_url == ""
 
-    def test_create_rejects_bad_input_with_reasons(self, client, viewer):
-        client.force_login(viewer)
+    def test_create_rejects_bad_input_with_reasons(self, client, broadcaster):
+        client.force_login(broadcaster)
         response = client.post(
             reverse("studio_new"), {"title": "   ", "stream_url": "ftp://example.com/v"}
         )
@@ -477,3 +483,12 @@ def test_django_lines_are_logged_once():
 
     assert logging.getLogger("django").handlers == []
     assert logging.getLogger("django.channels.server").handlers == []
+
+
+def test_a_plain_viewer_may_not_create_a_broadcast(client, viewer):
+    client.force_login(viewer)
+
+    assert "New broadcast" not in _text(client.get(reverse("studio")))
+    assert client.get(reverse("studio_new")).status_code == 403
+    assert client.post(reverse("studio_new"), {"title": "Mine"}).status_code == 403
+    assert not Broadcast.objects.exists()
