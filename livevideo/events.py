@@ -4,7 +4,7 @@ transaction; ``realtime.publish`` sends only after it commits."""
 from __future__ import annotations
 
 from livevideo import selectors
-from livevideo.models import Broadcast, Comment
+from livevideo.models import Broadcast, BroadcastBan, Comment
 from realtime.publish import publish, publish_latest
 
 
@@ -44,4 +44,19 @@ def comment_pinned(broadcast: Broadcast) -> None:
         selectors.broadcast_topic(broadcast.pk),
         "comment.pinned",
         {"comment": selectors.comment_data(pinned) if pinned else None},
+    )
+
+
+def chat_rules_changed(broadcast: Broadcast) -> None:
+    """Slow mode, links or blocked words changed: every viewer's composer says so."""
+    publish(selectors.broadcast_topic(broadcast.pk), "chat.rules", selectors.chat_rules(broadcast))
+
+
+def viewer_barred(*, broadcast: Broadcast, user_id: int, ban: BroadcastBan | None) -> None:
+    """A viewer was timed out, banned or let back in (``ban`` None). On the broadcast's topic,
+    as chats announce time-outs; each client applies the one whose ``user_id`` is its own."""
+    publish(
+        selectors.broadcast_topic(broadcast.pk),
+        "viewer.state",
+        {"user_id": user_id, "barred": selectors.barred_data(ban)},
     )

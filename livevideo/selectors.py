@@ -183,9 +183,47 @@ def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
             "viewers": viewers[broadcast_topic(b.pk)],
             "comments_count": comments.get(b.pk, 0),
             "pinned_comment": comment_data(b.pinned_comment) if b.pinned_comment else None,
+            "chat_rules": chat_rules(b),
         }
         for b in broadcasts
     ]
+
+
+def chat_rules(broadcast: Broadcast) -> dict[str, Any]:
+    """The chat rules a viewer should know before typing (the words themselves stay private)."""
+    return {
+        "slow_mode_seconds": broadcast.slow_mode_seconds,
+        "links_allowed": broadcast.allow_links,
+        "blocked_words": bool(broadcast.blocked_words.strip()),
+    }
+
+
+def barred_data(ban: BroadcastBan | None) -> dict[str, Any] | None:
+    """A ban (``until`` null) or time-out as its viewer is told of it; None: not barred."""
+    return None if ban is None else {"until": iso(ban.until), "reason": ban.reason}
+
+
+def viewer_role(*, broadcaster_id: int, user: AbstractBaseUser) -> str:
+    """``anonymous``, ``viewer``, ``broadcaster`` or ``staff``, as one broadcast sees a user."""
+    if not user.is_authenticated:
+        return "anonymous"
+    if user.pk == broadcaster_id:
+        return "broadcaster"
+    if is_platform_staff(user):
+        return "staff"
+    return "viewer"
+
+
+def viewer_state(
+    *, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser
+) -> dict[str, Any]:
+    """What one viewer may do on a broadcast now: ``{role, barred}`` (the page, the ``hello``
+    event's ``you``, and ``viewer.state`` events)."""
+    role = viewer_role(broadcaster_id=broadcaster_id, user=user)
+    if role == "anonymous":
+        return {"role": role, "barred": None}
+    ban = bans_active(broadcast_id=broadcast_id).filter(user_id=user.pk).first()
+    return {"role": role, "barred": barred_data(ban)}
 
 
 def bans_active(*, broadcast_id: int) -> QuerySet[BroadcastBan]:

@@ -112,8 +112,42 @@ def watch(request: HttpRequest, broadcast_id: int) -> HttpResponse:
         "comments": _recent_comments(broadcast.pk),
         "comments_limit": COMMENTS_SHOWN,
         "comment_max": services.COMMENT_MAX,
+        **_viewer_context(broadcast, request.user),
     }
     return render(request, "livevideo/watch.html", context)
+
+
+def _viewer_context(broadcast: Broadcast, user: Any) -> dict[str, Any]:
+    """The viewer's own state and the chat rules, said before they type (watch.js keeps them
+    current from the stream, with the same words)."""
+    you = selectors.viewer_state(
+        broadcast_id=broadcast.pk, broadcaster_id=broadcast.broadcaster_id, user=user
+    )
+    return {
+        "you": you,
+        "barred_text": _barred_text(you["barred"]),
+        "chat_rules_text": _rules_text(selectors.chat_rules(broadcast)),
+    }
+
+
+def _barred_text(barred: dict[str, Any] | None) -> str:
+    if barred is None:
+        return ""
+    if barred["until"] is None:
+        return "You are banned from this broadcast's chat."
+    return f"You are timed out until {barred['until'][11:16]} UTC."
+
+
+def _rules_text(rules: dict[str, Any]) -> str:
+    parts = []
+    if rules["slow_mode_seconds"]:
+        parts.append(f"Slow mode: one comment every {rules['slow_mode_seconds']} s")
+    if not rules["links_allowed"]:
+        parts.append("no links")
+    if rules["blocked_words"]:
+        parts.append("some words are blocked")
+    text = " · ".join(parts)
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
 
 
 def signup(request: HttpRequest) -> HttpResponse:

@@ -97,6 +97,16 @@ class CommentSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class ChatRulesSerializer(serializers.Serializer):
+    slow_mode_seconds = serializers.IntegerField(
+        min_value=0, help_text="One comment per viewer per this many seconds (0: off)."
+    )
+    links_allowed = serializers.BooleanField()
+    blocked_words = serializers.BooleanField(
+        help_text="Some words are refused (the list itself is for moderators)."
+    )
+
+
 class BroadcastSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -113,6 +123,7 @@ class BroadcastSerializer(serializers.Serializer):
     pinned_comment = CommentSerializer(
         allow_null=True, help_text="The comment the broadcaster pinned, or null."
     )
+    chat_rules = ChatRulesSerializer(help_text="What a viewer should know before commenting.")
 
 
 class AcceptedSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from livevideo import selectors
+from livevideo import events, selectors
 from livevideo.errors import InvalidInput, NotAllowed
 from livevideo.models import Broadcast, BroadcastBan, Comment, ModerationAction
 from livevideo.moderation import MAX_SLOW_MODE_SECONDS, MAX_TIMEOUT_SECONDS
@@ -66,6 +66,7 @@ def moderation_settings_update(
             action=ModerationAction.Action.SETTINGS,
             detail=f"slow mode {slow_mode_seconds}s, links {'on' if allow_links else 'off'}",
         )
+        events.chat_rules_changed(broadcast)
     return broadcast
 
 
@@ -92,6 +93,7 @@ def _bar(
         defaults={"until": until, "reason": reason[:200], "created_by": actor},
     )
     record(broadcast=broadcast, actor=actor, action=action, target_user=user, detail=reason)
+    events.viewer_barred(broadcast=broadcast, user_id=user.pk, ban=ban)
     return ban
 
 
@@ -155,3 +157,4 @@ def user_unban(*, broadcast: Broadcast, actor: AbstractBaseUser, user: AbstractB
                 action=ModerationAction.Action.UNBAN,
                 target_user=user,
             )
+            events.viewer_barred(broadcast=broadcast, user_id=user.pk, ban=None)

@@ -61,6 +61,7 @@
       const next = fresh.querySelector('[data-section="' + section.dataset.section + '"]');
       if (next) section.replaceWith(document.importNode(next, true));
     });
+    window.LiveVideoTimes.localize(root);
   }
 
   root.addEventListener("submit", async (event) => {
@@ -109,10 +110,7 @@
       comment.author.display_name || comment.author.username;
     const time = row.querySelector("time");
     time.dateTime = comment.created_at;
-    time.textContent = new Date(comment.created_at).toLocaleTimeString([], {
-      hour: "2-digit",
-      minute: "2-digit",
-    });
+    time.textContent = window.LiveVideoTimes.format(comment.created_at);
     row.querySelector(".comment-text").textContent = comment.text;
     row.querySelectorAll("form[data-action]").forEach((form) => {
       const path = form.dataset.action
@@ -218,17 +216,19 @@
     });
   }
 
+  /** The stream counts this page's own connection; the broadcaster is not a viewer. */
+  function setViewers(count) {
+    live.viewers = Math.max(0, count - 1);
+    renderNumbers();
+  }
+
   const handlers = {
     hello: (data) => {
       renderStatus(data.broadcast);
       renderTotals(data.broadcast.reactions);
-      live.viewers = data.broadcast.viewers;
-      renderNumbers();
+      setViewers(data.broadcast.viewers);
     },
-    viewers: (data) => {
-      live.viewers = data.count;
-      renderNumbers();
-    },
+    viewers: (data) => setViewers(data.count),
     reactions: renderTotals,
     "comment.created": (data) => {
       commentTimes.push(Date.now());

@@ -213,7 +213,7 @@ class TestSelectors:
         assert set(data) == {
             "id", "title", "description", "status", "broadcaster", "stream_url",
             "scheduled_for", "started_at", "ended_at", "reactions", "viewers", "comments_count",
-            "pinned_comment",
+            "pinned_comment", "chat_rules",
         }  # fmt: skip
         assert data["status"] == "live"
         assert data["started_at"].endswith("Z")

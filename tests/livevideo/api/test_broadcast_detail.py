@@ -35,6 +35,7 @@ def test_the_detail_shape_is_exactly_the_contract(anonymous: APIClient, live, vi
         "viewers": 0,
         "comments_count": 1,
         "pinned_comment": None,
+        "chat_rules": {"slow_mode_seconds": 0, "links_allowed": False, "blocked_words": False},
     }
 
 

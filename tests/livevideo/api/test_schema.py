@@ -48,6 +48,7 @@ def test_the_schema_documents_the_detail_and_error_shapes(anonymous: APIClient, 
     assert set(broadcast["properties"]) == {
         "id", "title", "description", "status", "broadcaster", "stream_url", "scheduled_for",
         "started_at", "ended_at", "reactions", "viewers", "comments_count", "pinned_comment",
+        "chat_rules",
     }  # fmt: skip
     assert set(start["responses"]) == {"200", "401", "403", "404", "409"}
 
