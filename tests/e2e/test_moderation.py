@@ -1,0 +1,157 @@
+"""Moderation as people use it: each control clicked as a user would, and what the AFFECTED
+viewer's page then shows, for each role (broadcaster, moderator, viewer, banned viewer,
+anonymous), at desktop and phone width."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from livevideo import services
+from livevideo.models import Broadcast, ModerationAction
+from tests.factories import BroadcasterFactory, UserFactory
+
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture
+def caster():
+    return BroadcasterFactory(username="caster", first_name="Cass Caster")
+
+
+@pytest.fixture
+def live(caster) -> Broadcast:
+    broadcast = services.broadcast_create(broadcaster=caster, title="Launch day")
+    return services.broadcast_start(broadcast=broadcast, actor=caster)
+
+
+@pytest.fixture
+def ann():
+    return UserFactory(username="ann", first_name="Ann")
+
+
+@pytest.fixture
+def bob():
+    return UserFactory(username="bob", first_name="Bob")
+
+
+def _watch(broadcast: Broadcast) -> str:
+    return f"/broadcasts/{broadcast.pk}/"
+
+
+def _connected(page: Page) -> Page:
+    expect(page.locator("[data-connection]")).to_have_text("Live updates")
+    return page
+
+
+def _comment(page: Page, text: str) -> None:
+    page.get_by_label("Add a comment").fill(text)
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_label("Add a comment")).to_have_value("")
+
+
+def _texts(page: Page):
+    return page.locator("[data-comment-list] .comment-text")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_studio_time_out_reaches_the_viewer_at_once(open_as, live, caster, ann, size):
+    viewer = _connected(open_as(ann, _watch(live), viewport=SIZES[size]))
+    _comment(viewer, "Too loud")
+    studio = _connected(open_as(caster, f"/studio/{live.pk}/", viewport=SIZES[size]))
+
+    row = studio.locator(".studio-comment", has_text="Too loud")
+    row.get_by_role("button", name="Time out for 1 minute").click()
+
+    expect(studio.locator("[data-toast]")).to_have_text("Ann is timed out for 1 min.")
+    note = viewer.locator("[data-composer-note]")
+    expect(note).to_have_text(re.compile(r"You are timed out until \d\d:\d\d \(\d+ s left\)\."))
+    expect(viewer.get_by_label("Add a comment")).to_be_disabled()
+    expect(viewer.get_by_role("button", name=re.compile(r"^Like"))).to_be_enabled()
+    viewer.get_by_role("button", name=re.compile(r"^Like")).click()
+    expect(viewer.locator("[data-reaction-error]")).to_have_text(re.compile("timed out"))
+    expect(viewer.locator(".float-sprite")).to_have_count(0)  # a refused tap does not float
+
+    viewer.reload()  # and the page says so up front
+    expect(note).to_have_text(re.compile(r"You are timed out until"))
+    expect(viewer.get_by_label("Add a comment")).to_be_disabled()
+
+
+def test_ban_and_remove_comments_from_the_studio(open_as, live, caster, ann, bob):
+    a = _connected(open_as(ann, _watch(live)))
+    b = _connected(open_as(bob, _watch(live)))
+    _comment(a, "Spam one")
+    _comment(a, "Spam two")
+    _comment(b, "A kind word")
+    expect(_texts(b)).to_have_text(["Spam one", "Spam two", "A kind word"])
+
+    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    studio.on("dialog", lambda dialog: dialog.accept())  # "Ban this person…?"
+    row = studio.locator(".studio-comment", has_text="Spam one")
+    row.get_by_role("button", name="Ban & remove comments").click()
+
+    expect(studio.locator("[data-toast]")).to_have_text(
+        "Ann is banned from this broadcast and their comments removed."
+    )
+    for page in (a, b):
+        expect(_texts(page)).to_have_text(["A kind word"])
+    expect(a.locator("[data-composer-note]")).to_have_text(
+        "You are banned from this broadcast's chat."
+    )
+    expect(a.get_by_label("Add a comment")).to_be_disabled()
+    actions = set(ModerationAction.objects.values_list("action", flat=True))
+    assert actions == {"ban", "remove_comment"}
+    expect(studio.locator("[data-section=bans]")).to_contain_text("Ann")
+
+    studio.locator("[data-section=bans]").get_by_role("button", name="Lift").click()
+    expect(a.locator("[data-composer-note]")).to_be_hidden()
+    expect(a.get_by_label("Add a comment")).to_be_enabled()
+
+
+def test_chat_rules_are_announced_before_typing(open_as, live, caster, ann):
+    viewer = _connected(open_as(ann, _watch(live)))
+    rules = viewer.locator("[data-chat-rules]")
+    expect(rules).to_have_text("No links.")
+
+    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    studio.get_by_label("Slow mode").fill("30")
+    studio.get_by_label("Blocked words").fill("spoiler")
+    studio.get_by_role("button", name="Save settings").click()
+    expect(studio.locator("[data-toast]")).to_have_text("Moderation settings saved.")
+
+    expect(rules).to_have_text(
+        "Slow mode: one comment every 30 s · no links · some words are blocked."
+    )
+    _comment(viewer, "first")
+    error = viewer.locator("[data-composer-error]")
+    expect(error).to_have_text(re.compile(r"^Slow mode is on\. You can send again in \d+ s\.$"))
+    viewer.reload()
+    expect(rules).to_have_text(
+        "Slow mode: one comment every 30 s · no links · some words are blocked."
+    )
+
+
+def test_ended_and_upcoming_pages_do_not_claim_viewers(open_as, caster, ann):
+    upcoming = services.broadcast_create(broadcaster=caster, title="Soon")
+    page = open_as(ann, _watch(upcoming))
+    expect(page.locator("[data-viewers]")).to_be_hidden()
+    ended = services.broadcast_end(
+        broadcast=services.broadcast_start(
+            broadcast=services.broadcast_create(broadcaster=caster, title="Done"), actor=caster
+        ),
+        actor=caster,
+    )
+    page.goto(page.url.replace(_watch(upcoming), _watch(ended)))
+    expect(page.locator("[data-viewers]")).to_be_hidden()
+    expect(page.locator("[data-connection]")).to_be_hidden()
+
+
+def test_counts_grey_while_reconnecting(open_as, live, ann):
+    page = _connected(open_as(ann, _watch(live)))
+    page.evaluate("window.__streamBlocked = true; window.__sockets.forEach((s) => s.close())")
+    expect(page.locator("[data-watch]")).to_have_class(re.compile("is-stale"))
+    page.evaluate("window.__streamBlocked = false")
+    _connected(page)
+    expect(page.locator("[data-watch]")).not_to_have_class(re.compile("is-stale"))
