@@ -164,6 +164,8 @@ class ModerationAction(models.Model):
         BAN = "ban", "Banned a user"
         UNBAN = "unban", "Lifted a ban"
         SETTINGS = "settings", "Changed moderation settings"
+        APPOINT_MODERATOR = "appoint_moderator", "Appointed a moderator"
+        REMOVE_MODERATOR = "remove_moderator", "Removed a moderator"
 
     broadcast = models.ForeignKey(
         Broadcast, on_delete=models.CASCADE, related_name="moderation_actions"
@@ -171,7 +173,7 @@ class ModerationAction(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    action = models.CharField(max_length=20, choices=Action.choices)
+    action = models.CharField(max_length=24, choices=Action.choices)
     target_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -187,3 +189,42 @@ class ModerationAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class BroadcastModerator(models.Model):
+    """A user who moderates one broadcast: removes and pins comments, times out and bans."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="moderators")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    appointed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "user"], name="broadcast_moderator_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} moderates {self.broadcast_id}"
+
+
+class StandingModerator(models.Model):
+    """A user who moderates every broadcast of one broadcaster, present and future."""
+
+    broadcaster = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="standing_moderators"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broadcaster", "user"], name="standing_moderator_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} moderates for {self.broadcaster_id}"

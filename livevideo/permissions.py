@@ -33,8 +33,12 @@ def can_manage(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
 
 
 def can_moderate(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
-    """Who may remove and pin comments, time out and ban on a broadcast."""
-    return can_manage(broadcast=broadcast, actor=actor)
+    """Who may remove and pin comments, time out and ban, and set the chat rules on a
+    broadcast: its managers and its moderators (appointed to it, or on its broadcaster's
+    standing list). A moderator of one broadcast has no power over any other."""
+    return can_manage(broadcast=broadcast, actor=actor) or selectors.is_moderator(
+        broadcast_id=broadcast.pk, broadcaster_id=broadcast.broadcaster_id, user=actor
+    )
 
 
 def require_manager(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
@@ -44,7 +48,9 @@ def require_manager(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
 
 def require_moderator(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
     if not can_moderate(broadcast=broadcast, actor=actor):
-        raise NotAllowed("Only the broadcaster or staff may moderate this broadcast.")
+        raise NotAllowed(
+            "Only the broadcaster, its moderators or staff may moderate this broadcast."
+        )
 
 
 def require_participant(user: AbstractBaseUser) -> None:

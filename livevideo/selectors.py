@@ -14,11 +14,13 @@ import presence.selectors
 from livevideo.models import (
     Broadcast,
     BroadcastBan,
+    BroadcastModerator,
     BroadcastStatus,
     Comment,
     ModerationAction,
     ReactionKind,
     ReactionTotal,
+    StandingModerator,
 )
 
 
@@ -74,6 +76,52 @@ def is_platform_staff(user: AbstractBaseUser) -> bool:
     if not hasattr(user, "_livevideo_platform_staff"):
         user._livevideo_platform_staff = not user.groups.filter(name=BROADCASTERS_GROUP).exists()
     return user._livevideo_platform_staff
+
+
+def is_moderator(*, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser) -> bool:
+    """Appointed to this broadcast, or on its broadcaster's standing list."""
+    if not user.is_authenticated:
+        return False
+    return (
+        BroadcastModerator.objects.filter(broadcast_id=broadcast_id, user_id=user.pk).exists()
+        or StandingModerator.objects.filter(broadcaster_id=broadcaster_id, user_id=user.pk).exists()
+    )
+
+
+def broadcasts_moderated_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
+    """What a user may moderate: their own, those they are appointed to, those of broadcasters
+    who keep them on their standing list; staff: all."""
+    qs = Broadcast.objects.select_related("broadcaster", "pinned_comment__author").order_by(
+        "-created_at", "-id"
+    )
+    if is_platform_staff(user):
+        return qs
+    return qs.filter(
+        Q(broadcaster=user)
+        | Q(moderators__user=user)
+        | Q(broadcaster__standing_moderators__user=user)
+    ).distinct()
+
+
+def moderators_of(*, broadcast: Broadcast) -> list[dict[str, Any]]:
+    """A broadcast's moderators: appointed to it (``scope`` "broadcast") and its
+    broadcaster's standing list ("standing")."""
+    appointed = BroadcastModerator.objects.filter(broadcast=broadcast).select_related("user")
+    standing = StandingModerator.objects.filter(broadcaster_id=broadcast.broadcaster_id)
+    rows = [(m, "broadcast") for m in appointed.order_by("created_at", "id")]
+    rows += [(m, "standing") for m in standing.select_related("user").order_by("created_at", "id")]
+    return [
+        {"user": user_data(m.user), "scope": scope, "created_at": iso(m.created_at)}
+        for m, scope in rows
+    ]
+
+
+def standing_moderators_of(*, broadcaster: AbstractBaseUser) -> QuerySet[StandingModerator]:
+    return (
+        StandingModerator.objects.filter(broadcaster=broadcaster)
+        .select_related("user")
+        .order_by("created_at", "id")
+    )
 
 
 def broadcasts_managed_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
@@ -203,14 +251,17 @@ def barred_data(ban: BroadcastBan | None) -> dict[str, Any] | None:
     return None if ban is None else {"until": iso(ban.until), "reason": ban.reason}
 
 
-def viewer_role(*, broadcaster_id: int, user: AbstractBaseUser) -> str:
-    """``anonymous``, ``viewer``, ``broadcaster`` or ``staff``, as one broadcast sees a user."""
+def viewer_role(*, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser) -> str:
+    """``anonymous``, ``viewer``, ``moderator``, ``broadcaster`` or ``staff``, as one broadcast
+    sees a user."""
     if not user.is_authenticated:
         return "anonymous"
     if user.pk == broadcaster_id:
         return "broadcaster"
     if is_platform_staff(user):
         return "staff"
+    if is_moderator(broadcast_id=broadcast_id, broadcaster_id=broadcaster_id, user=user):
+        return "moderator"
     return "viewer"
 
 
@@ -219,7 +270,7 @@ def viewer_state(
 ) -> dict[str, Any]:
     """What one viewer may do on a broadcast now: ``{role, barred}`` (the page, the ``hello``
     event's ``you``, and ``viewer.state`` events)."""
-    role = viewer_role(broadcaster_id=broadcaster_id, user=user)
+    role = viewer_role(broadcast_id=broadcast_id, broadcaster_id=broadcaster_id, user=user)
     if role == "anonymous":
         return {"role": role, "barred": None}
     ban = bans_active(broadcast_id=broadcast_id).filter(user_id=user.pk).first()

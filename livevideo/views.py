@@ -55,6 +55,11 @@ def _managed_broadcast(request: HttpRequest, broadcast_id: int) -> Broadcast:
     return get_object_or_404(selectors.broadcasts_managed_by(user=request.user), pk=broadcast_id)
 
 
+def _moderated_broadcast(request: HttpRequest, broadcast_id: int) -> Broadcast:
+    """A broadcast the user runs or moderates (else 404)."""
+    return get_object_or_404(selectors.broadcasts_moderated_by(user=request.user), pk=broadcast_id)
+
+
 def _studio_url(broadcast: Broadcast) -> str:
     return reverse("studio_broadcast", kwargs={"broadcast_id": broadcast.pk})
 
@@ -166,14 +171,15 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def studio(request: HttpRequest) -> HttpResponse:
-    broadcasts = selectors.broadcasts_managed_by(user=request.user)
+    broadcasts = selectors.broadcasts_moderated_by(user=request.user)
     context = {"broadcasts": broadcasts, "can_broadcast": permissions.can_broadcast(request.user)}
     return render(request, "livevideo/studio/index.html", context)
 
 
 @login_required
 def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
+    can_manage = permissions.can_manage(broadcast=broadcast, actor=request.user)
     totals = selectors.reaction_totals(broadcast_id=broadcast.pk)
     context = {
         "broadcast": broadcast,
@@ -184,6 +190,8 @@ def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
         "settings_form": ModerationSettingsForm(instance=broadcast),
         "bans": selectors.bans_active(broadcast_id=broadcast.pk),
         "audit": selectors.moderation_actions_recent(broadcast_id=broadcast.pk, limit=AUDIT_SHOWN),
+        "can_manage": can_manage,
+        "moderators": selectors.moderators_of(broadcast=broadcast) if can_manage else [],
     }
     return render(request, "livevideo/studio/broadcast.html", context)
 
@@ -237,8 +245,8 @@ def studio_end(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 
 
 def _managed_comment(request: HttpRequest, broadcast_id: int, comment_id: int) -> Comment:
-    """A visible comment on a broadcast the user runs (else 404)."""
-    broadcast = _managed_broadcast(request, broadcast_id)
+    """A visible comment on a broadcast the user runs or moderates (else 404)."""
+    broadcast = _moderated_broadcast(request, broadcast_id)
     comment = get_object_or_404(
         selectors.comments_visible(broadcast_id=broadcast.pk), pk=comment_id
     )
@@ -273,7 +281,7 @@ def studio_comment_pin(request: HttpRequest, broadcast_id: int, comment_id: int)
 @login_required
 @require_POST
 def studio_unpin(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     return _run(
         request,
         lambda: services.comment_unpin(broadcast=broadcast, actor=request.user),
@@ -289,7 +297,7 @@ def _duration(seconds: int) -> str:
 @login_required
 @require_POST
 def studio_user_timeout(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     target = get_object_or_404(get_user_model(), pk=user_id)
     form = TimeoutForm(request.POST)
     back = _studio_url(broadcast)
@@ -313,7 +321,7 @@ def studio_user_timeout(request: HttpRequest, broadcast_id: int, user_id: int) -
 @login_required
 @require_POST
 def studio_user_ban(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     target = get_object_or_404(get_user_model(), pk=user_id)
     form = BanForm(request.POST)
     back = _studio_url(broadcast)
@@ -333,7 +341,7 @@ def studio_user_ban(request: HttpRequest, broadcast_id: int, user_id: int) -> Ht
 @login_required
 @require_POST
 def studio_user_unban(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     target = get_object_or_404(get_user_model(), pk=user_id)
     return _run(
         request,
@@ -346,7 +354,7 @@ def studio_user_unban(request: HttpRequest, broadcast_id: int, user_id: int) -> 
 @login_required
 @require_POST
 def studio_moderation_settings(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     form = ModerationSettingsForm(request.POST, instance=broadcast)
     back = _studio_url(broadcast)
     if not form.is_valid():
@@ -358,4 +366,35 @@ def studio_moderation_settings(request: HttpRequest, broadcast_id: int) -> HttpR
         ),
         "Moderation settings saved.",
         back,
+    )
+
+
+@login_required
+@require_POST
+def studio_moderator_add(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    """Appoint a moderator by username (the broadcaster and staff)."""
+    broadcast = _managed_broadcast(request, broadcast_id)
+    back = _studio_url(broadcast)
+    username = request.POST.get("username", "").strip()
+    target = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
+    if target is None:
+        return _answer(request, back, f"No account named “{username}”.", 400)
+    return _run(
+        request,
+        lambda: services.moderator_appoint(broadcast=broadcast, actor=request.user, user=target),
+        f"{selectors.display_name(target)} is a moderator of this broadcast.",
+        back,
+    )
+
+
+@login_required
+@require_POST
+def studio_moderator_remove(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    target = get_object_or_404(get_user_model(), pk=user_id)
+    return _run(
+        request,
+        lambda: services.moderator_remove(broadcast=broadcast, actor=request.user, user=target),
+        f"{selectors.display_name(target)} no longer moderates this broadcast.",
+        _studio_url(broadcast),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from livevideo.api import moderation, views
+from livevideo.api import moderation, moderators, views
 
 app_name = "api"
 
@@ -34,6 +34,18 @@ urlpatterns = [
     path(f"{broadcast}bans/", moderation.BanListView.as_view(), name="ban-list"),
     path(f"{broadcast}bans/<id:user_id>/", moderation.BanDetailView.as_view(), name="ban-detail"),
     path(f"{broadcast}pinned/", moderation.PinnedCommentView.as_view(), name="pinned"),
+    path(f"{broadcast}moderators/", moderators.ModeratorListView.as_view(), name="moderator-list"),
+    path(
+        f"{broadcast}moderators/<id:user_id>/",
+        moderators.ModeratorDetailView.as_view(),
+        name="moderator-detail",
+    ),
+    path("moderators/", moderators.StandingModeratorListView.as_view(), name="standing-list"),
+    path(
+        "moderators/<id:user_id>/",
+        moderators.StandingModeratorDetailView.as_view(),
+        name="standing-detail",
+    ),
     path("presence/", views.PresenceView.as_view(), name="presence"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

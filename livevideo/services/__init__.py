@@ -1,6 +1,7 @@
 """Every write the product makes. Views, the admin and consumers call these and nothing else.
 
-One module per subject (broadcasts, comments, reactions, pins, moderation, users). Each write
+One module per subject (broadcasts, comments, reactions, pins, moderation, moderators,
+users). Each write
 has a ``*_check`` (permission and rules, no writes) apart from the change, which runs in one
 transaction and announces itself through ``livevideo.events`` (published only on commit).
 Permissions live in ``livevideo.permissions``; the chat rules in ``livevideo.moderation``.
@@ -31,6 +32,12 @@ from livevideo.services.moderation import (
     user_timeout,
     user_unban,
 )
+from livevideo.services.moderators import (
+    moderator_appoint,
+    moderator_remove,
+    standing_moderator_add,
+    standing_moderator_remove,
+)
 from livevideo.services.pins import comment_pin, comment_unpin, pinned_comment_set
 from livevideo.services.reactions import (
     reaction_check,
@@ -60,6 +67,8 @@ __all__ = [
     "comment_restore",
     "comment_unpin",
     "moderation_settings_update",
+    "moderator_appoint",
+    "moderator_remove",
     "pinned_comment_set",
     "reaction_check",
     "reaction_create",
@@ -67,6 +76,8 @@ __all__ = [
     "reactions_check",
     "reactions_record",
     "record",
+    "standing_moderator_add",
+    "standing_moderator_remove",
     "user_ban",
     "user_create",
     "user_timeout",

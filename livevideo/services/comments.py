@@ -42,11 +42,13 @@ def comment_remove_check(*, comment: Comment, actor: AbstractBaseUser) -> None:
     if not (actor.is_authenticated and comment.author_id == actor.pk) and not can_moderate(
         broadcast=comment.broadcast, actor=actor
     ):
-        raise NotAllowed("Only the author, the broadcaster or staff may remove this comment.")
+        raise NotAllowed(
+            "Only the author, the broadcaster, a moderator or staff may remove this comment."
+        )
 
 
 def comment_remove(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
-    """Hide a comment for everyone: its author, the broadcaster or staff."""
+    """Hide a comment for everyone: its author, the broadcaster, a moderator or staff."""
     comment_remove_check(comment=comment, actor=actor)
     if comment.is_removed:
         return comment

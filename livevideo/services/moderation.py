@@ -8,11 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from livevideo import events, selectors
+from livevideo import events
 from livevideo.errors import InvalidInput, NotAllowed
 from livevideo.models import Broadcast, BroadcastBan, Comment, ModerationAction
 from livevideo.moderation import MAX_SLOW_MODE_SECONDS, MAX_TIMEOUT_SECONDS
-from livevideo.permissions import require_moderator
+from livevideo.permissions import can_moderate, require_moderator
 from livevideo.services.audit import record
 from livevideo.services.comments import comment_remove
 
@@ -73,8 +73,11 @@ def moderation_settings_update(
 def bar_check(*, broadcast: Broadcast, actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
     """May ``actor`` time out or ban ``user`` on ``broadcast``?"""
     require_moderator(broadcast, actor)
-    if user.pk == broadcast.broadcaster_id or selectors.is_platform_staff(user):
-        raise NotAllowed("The broadcaster and staff cannot be timed out or banned.")
+    if can_moderate(broadcast=broadcast, actor=user):
+        raise NotAllowed(
+            "The broadcaster, moderators and staff cannot be timed out or banned "
+            "(remove a moderator first)."
+        )
 
 
 def _bar(

@@ -492,3 +492,44 @@ def test_a_plain_viewer_may_not_create_a_broadcast(client, viewer):
     assert client.get(reverse("studio_new")).status_code == 403
     assert client.post(reverse("studio_new"), {"title": "Mine"}).status_code == 403
     assert not Broadcast.objects.exists()
+
+
+class TestStudioForModerators:
+    @pytest.fixture
+    def mod(self, live, broadcaster):
+        user = UserFactory(username="molly", first_name="Molly")
+        services.moderator_appoint(broadcast=live, actor=broadcaster, user=user)
+        return user
+
+    def test_a_moderator_moderates_but_does_not_run_it(self, client, live, mod, viewer):
+        client.force_login(mod)
+        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        assert "You moderate this broadcast" in page
+        for control in ("Go live", ">End<", "Moderators</h2>"):
+            assert control not in page
+        assert "Launch day" in _text(client.get(reverse("studio")))
+
+        url = reverse("studio_user_timeout", args=[live.pk, viewer.pk])
+        assert client.post(url, {"seconds": "60"}).status_code == 302
+        assert BroadcastBan.objects.filter(user=viewer, created_by=mod).exists()
+        for name in ("studio_end", "studio_edit"):
+            assert client.post(reverse(name, args=[live.pk])).status_code == 404
+        live.refresh_from_db()
+        assert live.status == BroadcastStatus.LIVE
+
+    def test_no_studio_for_another_broadcast(self, client, mod, rivals_broadcast):
+        client.force_login(mod)
+        assert (
+            client.get(reverse("studio_broadcast", args=[rivals_broadcast.pk])).status_code == 404
+        )
+
+    def test_the_broadcaster_appoints_by_username(self, client, live, broadcaster, viewer):
+        client.force_login(broadcaster)
+        response = client.post(
+            reverse("studio_moderator_add", args=[live.pk]),
+            {"username": "viewer"},
+            HTTP_ACCEPT="application/json",
+        )
+        assert response.json() == {"message": "Vera Viewer is a moderator of this broadcast."}
+        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        assert "Vera Viewer" in page

@@ -26,6 +26,10 @@ MODERATION_PATHS = {
     "/api/broadcasts/{broadcast_id}/bans/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/bans/{user_id}/": {"delete"},
     "/api/broadcasts/{broadcast_id}/pinned/": {"put", "delete"},
+    "/api/broadcasts/{broadcast_id}/moderators/": {"get", "post"},
+    "/api/broadcasts/{broadcast_id}/moderators/{user_id}/": {"delete"},
+    "/api/moderators/": {"get", "post"},
+    "/api/moderators/{user_id}/": {"delete"},
 }
 
 
