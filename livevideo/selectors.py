@@ -297,3 +297,22 @@ def moderation_actions(*, broadcast_id: int) -> QuerySet[ModerationAction]:
 def moderation_actions_recent(*, broadcast_id: int, limit: int = 10) -> list[ModerationAction]:
     """The latest lines of a broadcast's audit trail."""
     return list(moderation_actions(broadcast_id=broadcast_id)[:limit])
+
+
+def user_card(*, broadcast: Broadcast, user: AbstractBaseUser, recent: int = 10) -> dict[str, Any]:
+    """What a moderator sees on clicking a name: the user, their state here and their latest
+    comments in this broadcast (newest first, removed ones too, marked)."""
+    comments = (
+        Comment.objects.filter(broadcast=broadcast, author=user)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:recent]
+    )
+    ban = bans_active(broadcast_id=broadcast.pk).filter(user_id=user.pk).first()
+    return {
+        "user": user_data(user),
+        "role": viewer_role(
+            broadcast_id=broadcast.pk, broadcaster_id=broadcast.broadcaster_id, user=user
+        ),
+        "barred": barred_data(ban),
+        "comments": [{**comment_data(c), "removed": c.is_removed} for c in comments],
+    }

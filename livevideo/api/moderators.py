@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from livevideo import permissions, selectors, services
 from livevideo.api.moderation import StrictIntegerField
-from livevideo.api.serializers import UserSerializer
+from livevideo.api.serializers import CommentSerializer, UserSerializer
 from livevideo.api.views import broadcast_or_404, error_responses, validated
 from livevideo.errors import NotAllowed
 
@@ -33,6 +33,22 @@ class ModeratorSerializer(serializers.Serializer):
         help_text="`broadcast`: appointed to this one; `standing`: on the broadcaster's list.",
     )
     created_at = serializers.DateTimeField()
+
+
+class CardCommentSerializer(CommentSerializer):
+    removed = serializers.BooleanField()
+
+
+class BarredSerializer(serializers.Serializer):
+    until = serializers.DateTimeField(allow_null=True, help_text="null: banned for good.")
+    reason = serializers.CharField(allow_blank=True)
+
+
+class UserCardSerializer(serializers.Serializer):
+    user = UserSerializer()
+    role = serializers.ChoiceField(choices=["viewer", "moderator", "broadcaster", "staff"])
+    barred = BarredSerializer(allow_null=True)
+    comments = CardCommentSerializer(many=True, help_text="Latest first, in this broadcast.")
 
 
 class StandingModeratorSerializer(serializers.Serializer):
@@ -129,3 +145,15 @@ class StandingModeratorDetailView(_SignedIn):
     def delete(self, request: Request, user_id: int) -> Response:
         services.standing_moderator_remove(broadcaster=request.user, user=_user(user_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserCardView(_SignedIn):
+    @extend_schema(
+        summary="A user as a moderator sees them here: state and latest comments",
+        responses={200: UserCardSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, broadcast_id: int, user_id: int) -> Response:
+        broadcast = broadcast_or_404(broadcast_id)
+        permissions.require_moderator(broadcast, request.user)
+        user = get_object_or_404(get_user_model(), pk=user_id)
+        return Response(selectors.user_card(broadcast=broadcast, user=user))

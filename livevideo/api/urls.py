@@ -40,6 +40,7 @@ urlpatterns = [
         moderators.ModeratorDetailView.as_view(),
         name="moderator-detail",
     ),
+    path(f"{broadcast}users/<id:user_id>/", moderators.UserCardView.as_view(), name="user-card"),
     path("moderators/", moderators.StandingModeratorListView.as_view(), name="standing-list"),
     path(
         "moderators/<id:user_id>/",

@@ -262,6 +262,12 @@
     return window.LiveVideoStudio.client;
   }
 
+  // The user card (a click on a name), as on the watch page; this page is for moderators.
+  window.LiveVideoModerate.create(root, {
+    broadcastId: Number(root.dataset.broadcastId),
+    onToast: showToast,
+  }).setRole("moderator");
+
   window.LiveVideoStudio = { start: start, applyEvents: applyEvents };
   sample();
   setInterval(sample, SAMPLE_MS);

@@ -100,6 +100,7 @@
       scrollToNewest();
     },
   });
+  const moderate = window.LiveVideoModerate.create(root, { broadcastId: state.id });
 
   // --- Status, viewers, connection ----------------------------------------------------------
 
@@ -264,6 +265,7 @@
     if (time && time.dateTime) time.textContent = window.LiveVideoTimes.format(time.dateTime);
     const own = userId !== null && Number(item.dataset.authorId) === userId;
     item.querySelector("[data-delete-comment]").hidden = !own;
+    moderate.decorate(item);
   }
 
   function nearBottom() {
@@ -345,6 +347,7 @@
   const handlers = {
     hello: (data) => {
       chat.setYou(data.you);
+      if (data.you) moderate.setRole(data.you.role);
       applySnapshot(data.broadcast);
     },
     "viewer.state": (data) => chat.viewerState(data),
@@ -415,7 +418,9 @@
   commentList.querySelectorAll("[data-comment-id]").forEach(decorateComment);
   state.pinnedId = Number(root.querySelector("[data-pinned]").dataset.pinnedId) || null;
   scrollToNewest();
-  chat.setYou(JSON.parse(document.getElementById("viewer-state").textContent));
+  const you = JSON.parse(document.getElementById("viewer-state").textContent);
+  chat.setYou(you);
+  moderate.setRole(you.role);
   chat.setRules(state.chat_rules);
   chat.setLive(state.status === "live");
   presence.track(

@@ -155,3 +155,83 @@ def test_counts_grey_while_reconnecting(open_as, live, ann):
     page.evaluate("window.__streamBlocked = false")
     _connected(page)
     expect(page.locator("[data-watch]")).not_to_have_class(re.compile("is-stale"))
+
+
+@pytest.fixture
+def mod(live, caster):
+    user = UserFactory(username="molly", first_name="Molly")
+    services.moderator_appoint(broadcast=live, actor=caster, user=user)
+    return user
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_moderator_moderates_from_the_watch_page(open_as, live, mod, ann, bob, size):
+    a = _connected(open_as(ann, _watch(live), viewport=SIZES[size]))
+    b = _connected(open_as(bob, _watch(live), viewport=SIZES[size]))
+    _comment(a, "Buy cheap followers")
+    _comment(a, "Hello all")
+    expect(_texts(b)).to_have_text(["Buy cheap followers", "Hello all"])
+    # A viewer has no tools and no card.
+    expect(b.locator("[data-watch-mod-tools]")).to_have_count(0)
+
+    m = _connected(open_as(mod, _watch(live), viewport=SIZES[size]))
+    m.on("dialog", lambda dialog: dialog.accept())  # "Remove this comment for everyone?"
+    row = m.locator(".comment", has_text="Buy cheap followers")
+    row.get_by_role("button", name="Remove").click()
+    expect(m.locator("[data-mod-toast]")).to_have_text("Comment removed.")
+    for page in (a, b, m):
+        expect(_texts(page)).to_have_text(["Hello all"])
+
+    m.locator(".comment", has_text="Hello all").get_by_role("button", name="Pin").click()
+    expect(b.locator("[data-pinned-text]")).to_have_text("Hello all")
+
+    m.locator(".comment", has_text="Hello all").locator(".comment-author").click()
+    card = m.locator("dialog.user-card")
+    expect(card.locator("[data-card-name]")).to_have_text("Ann (@ann)")
+    expect(card.locator("[data-card-comments] li")).to_have_count(2)  # the removed one too
+    card.get_by_role("button", name="Time out 10 min").click()
+    expect(card.locator("[data-card-state]")).to_have_text(re.compile("Timed out until"))
+    expect(a.locator("[data-composer-note]")).to_have_text(re.compile("You are timed out"))
+    expect(a.get_by_label("Add a comment")).to_be_disabled()
+    assert set(ModerationAction.objects.filter(actor=mod).values_list("action", flat=True)) == {
+        "remove_comment",
+        "pin_comment",
+        "timeout",
+    }
+
+
+def test_a_moderator_has_no_tools_on_another_broadcast(open_as, caster, mod, ann):
+    other = services.broadcast_start(
+        broadcast=services.broadcast_create(broadcaster=caster, title="Other"), actor=caster
+    )
+    services.comment_create(broadcast=other, author=ann, text="Elsewhere")
+    page = _connected(open_as(mod, _watch(other)))
+    expect(_texts(page)).to_have_text(["Elsewhere"])
+    expect(page.locator("[data-watch-mod-tools]")).to_have_count(0)
+
+
+def test_anonymous_and_banned_viewers_see_no_tools(open_as, live, caster, ann, bob):
+    services.comment_create(broadcast=live, author=bob, text="Hi")
+    services.user_ban(broadcast=live, actor=caster, user=ann)
+    for user in (None, ann):
+        page = _connected(open_as(user, _watch(live)))
+        expect(_texts(page)).to_have_text(["Hi"])
+        expect(page.locator("[data-watch-mod-tools]")).to_have_count(0)
+    expect(page.locator("[data-composer-note]")).to_have_text(
+        "You are banned from this broadcast's chat."
+    )
+
+
+def test_the_studio_user_card_bans_and_the_viewer_sees_it(open_as, live, caster, ann):
+    viewer = _connected(open_as(ann, _watch(live)))
+    _comment(viewer, "Hello studio")
+    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    studio.on("dialog", lambda dialog: dialog.accept())
+    studio.locator(".studio-comment", has_text="Hello studio").locator(".comment-author").click()
+    card = studio.locator("dialog.user-card")
+    card.get_by_role("button", name="Ban & remove comments").click()
+    expect(card.locator("[data-card-state]")).to_have_text("Banned from this broadcast")
+    expect(_texts(viewer)).to_have_count(0)
+    expect(viewer.locator("[data-composer-note]")).to_have_text(
+        "You are banned from this broadcast's chat."
+    )

@@ -121,3 +121,24 @@ def test_a_standing_moderator_moderates_every_broadcast_of_theirs(client_for, ow
 def test_a_plain_viewer_keeps_no_standing_list(client_for, viewer, mod):
     response = client_for(viewer).post("/api/moderators/", {"user_id": mod.pk}, format="json")
     assert_error(response, 403)
+
+
+def test_the_user_card_shows_state_and_latest_comments_to_moderators(
+    client_for, live, owner, appointed, viewer, other_broadcaster
+):
+    older = services.comment_create(broadcast=live, author=viewer, text="first")
+    services.comment_create(broadcast=live, author=viewer, text="second")
+    services.comment_remove(comment=older, actor=owner)
+    services.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=60)
+
+    card = client_for(appointed).get(url(live, f"users/{viewer.pk}/")).json()
+
+    assert card["user"]["username"] == "vera"
+    assert card["role"] == "viewer"
+    assert card["barred"]["until"].endswith("Z")
+    assert [(c["text"], c["removed"]) for c in card["comments"]] == [
+        ("second", False),
+        ("first", True),
+    ]
+    assert_error(client_for(viewer).get(url(live, f"users/{viewer.pk}/")), 403)
+    assert_error(client_for(other_broadcaster).get(url(live, f"users/{viewer.pk}/")), 403)

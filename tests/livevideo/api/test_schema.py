@@ -28,6 +28,7 @@ MODERATION_PATHS = {
     "/api/broadcasts/{broadcast_id}/pinned/": {"put", "delete"},
     "/api/broadcasts/{broadcast_id}/moderators/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/moderators/{user_id}/": {"delete"},
+    "/api/broadcasts/{broadcast_id}/users/{user_id}/": {"get"},
     "/api/moderators/": {"get", "post"},
     "/api/moderators/{user_id}/": {"delete"},
 }
