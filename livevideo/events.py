@@ -60,3 +60,10 @@ def viewer_barred(*, broadcast: Broadcast, user_id: int, ban: BroadcastBan | Non
         "viewer.state",
         {"user_id": user_id, "barred": selectors.barred_data(ban)},
     )
+
+
+def review_changed(broadcast_id: int) -> None:
+    """The review queue changed. Only its size goes to everyone; moderators fetch the queue
+    over REST (a held comment is not for viewers' eyes)."""
+    count = selectors.review_queue(broadcast_id=broadcast_id).count()
+    publish(selectors.broadcast_topic(broadcast_id), "review.queue", {"count": count})

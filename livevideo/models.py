@@ -43,6 +43,11 @@ class Broadcast(models.Model):
         blank=True, max_length=5000, help_text="Comments containing any of these are refused."
     )
     allow_links = models.BooleanField(default=False, help_text="Allow links in comments.")
+    hold_words = models.TextField(
+        blank=True,
+        max_length=5000,
+        help_text="Comments containing any of these wait for a moderator's approval.",
+    )
     pinned_comment = models.ForeignKey(
         "Comment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -117,6 +122,8 @@ class Comment(models.Model):
         related_name="+",
     )
     removed_at = models.DateTimeField(null=True, blank=True)
+    # Held for review (a hold word): shown to nobody but moderators until one approves it.
+    is_held = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -164,6 +171,7 @@ class ModerationAction(models.Model):
         BAN = "ban", "Banned a user"
         UNBAN = "unban", "Lifted a ban"
         SETTINGS = "settings", "Changed moderation settings"
+        APPROVE_COMMENT = "approve_comment", "Approved a comment"
         APPOINT_MODERATOR = "appoint_moderator", "Appointed a moderator"
         REMOVE_MODERATOR = "remove_moderator", "Removed a moderator"
 
@@ -228,3 +236,21 @@ class StandingModerator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} moderates for {self.broadcaster_id}"
+
+
+class CommentReport(models.Model):
+    """A viewer reported a comment: it waits in the broadcast's review queue."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comment", "reporter"], name="comment_report_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reporter_id} reported {self.comment_id}"

@@ -28,9 +28,24 @@ MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_SLOW_MODE_SECONDS = 3600
 
 
+def words_list(text: str) -> list[str]:
+    """A word list as moderators type it: one per line or comma-separated, lower-cased."""
+    return [w.strip().lower() for w in re.split(r"[,\n]", text) if w.strip()]
+
+
 def blocked_words_list(broadcast: Broadcast) -> list[str]:
-    """The broadcast's blocked words: one per line or comma-separated, lower-cased."""
-    return [w.strip().lower() for w in re.split(r"[,\n]", broadcast.blocked_words) if w.strip()]
+    """The broadcast's blocked words."""
+    return words_list(broadcast.blocked_words)
+
+
+def _contains_any(text: str, words: list[str]) -> bool:
+    lowered = text.lower()
+    return any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", lowered) for word in words)
+
+
+def comment_is_held(*, broadcast: Broadcast, text: str) -> bool:
+    """A comment with a hold word waits for a moderator's approval."""
+    return _contains_any(text, words_list(broadcast.hold_words))
 
 
 def participation_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
@@ -59,10 +74,8 @@ def _ban_refusal(ban: BroadcastBan) -> NotAllowed:
 
 def comment_text_check(*, broadcast: Broadcast, text: str) -> None:
     """Refuse blocked words, and links unless the broadcaster allows them."""
-    lowered = text.lower()
-    for word in blocked_words_list(broadcast):
-        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", lowered):
-            raise InvalidInput("Your comment contains a blocked word.", field="text")
+    if _contains_any(text, blocked_words_list(broadcast)):
+        raise InvalidInput("Your comment contains a blocked word.", field="text")
     if not broadcast.allow_links and LINK_PATTERN.search(text):
         raise InvalidInput("Links are not allowed in this broadcast's comments.", field="text")
 

@@ -148,22 +148,31 @@ def reaction_totals(*, broadcast_id: int) -> dict[str, Any]:
 
 
 def comments_visible(*, broadcast_id: int) -> QuerySet[Comment]:
-    """Comments not removed, oldest first."""
+    """Comments everyone sees (not removed, not held for review), oldest first."""
     return (
-        Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False)
+        Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False, is_held=False)
         .select_related("author")
         .order_by("created_at", "id")
     )
 
 
+def comments_not_removed(*, broadcast_id: int) -> QuerySet[Comment]:
+    """Visible and held comments: what a moderator (or the author) may still remove."""
+    return Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False).select_related(
+        "author", "broadcast"
+    )
+
+
 def comments_count(*, broadcast_id: int) -> int:
-    return Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False).count()
+    return Comment.objects.filter(
+        broadcast_id=broadcast_id, is_removed=False, is_held=False
+    ).count()
 
 
 def _comments_counts_of(broadcast_ids: Sequence[int]) -> dict[int, int]:
     """``comments_count`` of many broadcasts in one query (absent: none)."""
     rows = (
-        Comment.objects.filter(broadcast_id__in=broadcast_ids, is_removed=False)
+        Comment.objects.filter(broadcast_id__in=broadcast_ids, is_removed=False, is_held=False)
         .order_by()
         .values("broadcast_id")
         .annotate(n=Count("id"))
@@ -315,4 +324,23 @@ def user_card(*, broadcast: Broadcast, user: AbstractBaseUser, recent: int = 10)
         ),
         "barred": barred_data(ban),
         "comments": [{**comment_data(c), "removed": c.is_removed} for c in comments],
+    }
+
+
+def review_queue(*, broadcast_id: int) -> QuerySet[Comment]:
+    """Comments waiting for a moderator, oldest first: held ones and reported visible ones."""
+    return (
+        Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False)
+        .filter(Q(is_held=True) | Q(reports__isnull=False))
+        .annotate(report_count=Count("reports"))
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+
+
+def review_data(comment: Comment) -> dict[str, Any]:
+    return {
+        "comment": comment_data(comment),
+        "held": comment.is_held,
+        "reports": getattr(comment, "report_count", 0),
     }

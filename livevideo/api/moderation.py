@@ -43,10 +43,18 @@ class SettingsSerializer(serializers.Serializer):
     slow_mode_seconds = StrictIntegerField(min_value=0, max_value=moderation.MAX_SLOW_MODE_SECONDS)
     blocked_words = serializers.CharField(allow_blank=True, max_length=5000, trim_whitespace=True)
     allow_links = serializers.BooleanField()
+    hold_words = serializers.CharField(
+        allow_blank=True,
+        max_length=5000,
+        trim_whitespace=True,
+        required=False,
+        help_text="Comments with any of these wait for approval (absent: unchanged).",
+    )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict) and not isinstance(data.get("blocked_words", ""), str):
-            raise serializers.ValidationError({"blocked_words": ["Must be a string."]})
+        for field in ("blocked_words", "hold_words"):
+            if isinstance(data, dict) and not isinstance(data.get(field, ""), str):
+                raise serializers.ValidationError({field: ["Must be a string."]})
         return super().to_internal_value(data)
 
 
@@ -92,6 +100,7 @@ def _settings_data(broadcast: Broadcast) -> dict[str, Any]:
         "slow_mode_seconds": broadcast.slow_mode_seconds,
         "blocked_words": broadcast.blocked_words,
         "allow_links": broadcast.allow_links,
+        "hold_words": broadcast.hold_words,
     }
 
 

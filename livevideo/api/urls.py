@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from livevideo.api import moderation, moderators, views
+from livevideo.api import moderation, moderators, reviews, views
 
 app_name = "api"
 
@@ -22,6 +22,17 @@ urlpatterns = [
         f"{broadcast}comments/<id:comment_id>/",
         views.CommentDetailView.as_view(),
         name="comment-detail",
+    ),
+    path(
+        f"{broadcast}comments/<id:comment_id>/report/",
+        reviews.CommentReportView.as_view(),
+        name="comment-report",
+    ),
+    path(f"{broadcast}review/", reviews.ReviewQueueView.as_view(), name="review-queue"),
+    path(
+        f"{broadcast}review/<id:comment_id>/approve/",
+        reviews.ReviewApproveView.as_view(),
+        name="review-approve",
     ),
     path(f"{broadcast}reactions/", views.ReactionsView.as_view(), name="reactions"),
     path(f"{broadcast}viewers/", views.ViewersView.as_view(), name="viewers"),

@@ -202,8 +202,7 @@ class CommentDetailView(APIView):
     )
     def delete(self, request: Request, broadcast_id: int, comment_id: int) -> Response:
         comment = get_object_or_404(
-            selectors.comments_visible(broadcast_id=broadcast_id).select_related("broadcast"),
-            pk=comment_id,
+            selectors.comments_not_removed(broadcast_id=broadcast_id), pk=comment_id
         )
         services.comment_remove(comment=comment, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

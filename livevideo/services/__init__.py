@@ -1,7 +1,7 @@
 """Every write the product makes. Views, the admin and consumers call these and nothing else.
 
 One module per subject (broadcasts, comments, reactions, pins, moderation, moderators,
-users). Each write
+reviews, users). Each write
 has a ``*_check`` (permission and rules, no writes) apart from the change, which runs in one
 transaction and announces itself through ``livevideo.events`` (published only on commit).
 Permissions live in ``livevideo.permissions``; the chat rules in ``livevideo.moderation``.
@@ -46,6 +46,7 @@ from livevideo.services.reactions import (
     reactions_check,
     reactions_record,
 )
+from livevideo.services.reviews import comment_approve, comment_report
 from livevideo.services.users import broadcaster_grant, user_create
 
 __all__ = [
@@ -59,11 +60,13 @@ __all__ = [
     "broadcast_start",
     "broadcast_update",
     "broadcaster_grant",
+    "comment_approve",
     "comment_check",
     "comment_create",
     "comment_pin",
     "comment_remove",
     "comment_remove_check",
+    "comment_report",
     "comment_restore",
     "comment_unpin",
     "moderation_settings_update",

@@ -30,11 +30,18 @@ def comment_check(*, broadcast: Broadcast, author: AbstractBaseUser, text: objec
 
 
 def comment_create(*, broadcast: Broadcast, author: AbstractBaseUser, text: object) -> Comment:
-    """A plain-text comment of 1..500 characters on a live broadcast."""
+    """A plain-text comment of 1..500 characters on a live broadcast; one with a hold word is
+    held for review (``is_held``) and shown to nobody until a moderator approves it."""
     clean = comment_check(broadcast=broadcast, author=author, text=text)
+    held = moderation.comment_is_held(broadcast=broadcast, text=clean)
     with transaction.atomic():
-        comment = Comment.objects.create(broadcast=broadcast, author=author, text=clean)
-        events.comment_created(comment)
+        comment = Comment.objects.create(
+            broadcast=broadcast, author=author, text=clean, is_held=held
+        )
+        if held:
+            events.review_changed(broadcast.pk)
+        else:
+            events.comment_created(comment)
     return comment
 
 
@@ -66,6 +73,8 @@ def comment_remove(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
             comment=comment,
         )
         events.comment_removed(comment)
+        if comment.is_held or comment.reports.exists():
+            events.review_changed(broadcast.pk)
         if broadcast.pinned_comment_id == comment.pk:
             pinned_comment_set(broadcast, None)
     return comment

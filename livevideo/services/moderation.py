@@ -24,6 +24,7 @@ def moderation_settings_check(
     slow_mode_seconds: object,
     blocked_words: object,
     allow_links: object,
+    hold_words: object = "",
 ) -> None:
     require_moderator(broadcast, actor)
     if (
@@ -33,8 +34,9 @@ def moderation_settings_check(
         raise InvalidInput(
             f"Between 0 and {MAX_SLOW_MODE_SECONDS} seconds.", field="slow_mode_seconds"
         )
-    if not isinstance(blocked_words, str) or len(blocked_words) > 5000:
-        raise InvalidInput("At most 5000 characters of text.", field="blocked_words")
+    for field, words in (("blocked_words", blocked_words), ("hold_words", hold_words)):
+        if not isinstance(words, str) or len(words) > 5000:
+            raise InvalidInput("At most 5000 characters of text.", field=field)
     if not isinstance(allow_links, bool):
         raise InvalidInput("Must be true or false.", field="allow_links")
 
@@ -46,20 +48,27 @@ def moderation_settings_update(
     slow_mode_seconds: int,
     blocked_words: str,
     allow_links: bool,
+    hold_words: str | None = None,
 ) -> Broadcast:
-    """Slow mode, blocked words and links."""
+    """Slow mode, blocked words, links and hold words (None: unchanged)."""
+    if hold_words is None:
+        hold_words = broadcast.hold_words
     moderation_settings_check(
         broadcast=broadcast,
         actor=actor,
         slow_mode_seconds=slow_mode_seconds,
         blocked_words=blocked_words,
         allow_links=allow_links,
+        hold_words=hold_words,
     )
     with transaction.atomic():
         broadcast.slow_mode_seconds = slow_mode_seconds
         broadcast.blocked_words = blocked_words.strip()
         broadcast.allow_links = allow_links
-        broadcast.save(update_fields=["slow_mode_seconds", "blocked_words", "allow_links"])
+        broadcast.hold_words = hold_words.strip()
+        broadcast.save(
+            update_fields=["slow_mode_seconds", "blocked_words", "allow_links", "hold_words"]
+        )
         record(
             broadcast=broadcast,
             actor=actor,

@@ -29,6 +29,9 @@ MODERATION_PATHS = {
     "/api/broadcasts/{broadcast_id}/moderators/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/moderators/{user_id}/": {"delete"},
     "/api/broadcasts/{broadcast_id}/users/{user_id}/": {"get"},
+    "/api/broadcasts/{broadcast_id}/comments/{comment_id}/report/": {"post"},
+    "/api/broadcasts/{broadcast_id}/review/": {"get"},
+    "/api/broadcasts/{broadcast_id}/review/{comment_id}/approve/": {"post"},
     "/api/moderators/": {"get", "post"},
     "/api/moderators/{user_id}/": {"delete"},
 }
