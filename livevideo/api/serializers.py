@@ -97,6 +97,12 @@ class CommentSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class CommentCreatedSerializer(CommentSerializer):
+    held = serializers.BooleanField(
+        help_text="Held for review (a hold word): shown to others once a moderator approves it."
+    )
+
+
 class ChatRulesSerializer(serializers.Serializer):
     slow_mode_seconds = serializers.IntegerField(
         min_value=0, help_text="One comment per viewer per this many seconds (0: off)."

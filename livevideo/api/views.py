@@ -181,7 +181,10 @@ class CommentListView(APIView):
     @extend_schema(
         summary="Comment on a live broadcast",
         request=s.CommentCreateSerializer,
-        responses={201: s.CommentSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+        responses={
+            201: s.CommentCreatedSerializer,
+            **error_responses(400, 401, 403, 404, 409, 429),
+        },
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = broadcast_or_404(broadcast_id)
@@ -190,7 +193,8 @@ class CommentListView(APIView):
             author=request.user,
             **validated(s.CommentCreateSerializer, request.data),
         )
-        return Response(selectors.comment_data(comment), status=status.HTTP_201_CREATED)
+        body = {**selectors.comment_data(comment), "held": comment.is_held}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class CommentDetailView(APIView):

@@ -118,10 +118,14 @@
         } else if (!result.ok) {
           options.showError(errorBox, options.errorMessage(result));
         } else {
-          options.showError(errorBox, "");
           // The stream may have shown the comment already and the viewer typed on: keep that.
           if (textarea.value.trim() === text) textarea.value = "";
-          options.onPosted(result.body);
+          if (result.body.held) {
+            options.showError(errorBox, "Your comment is held for a moderator's review.");
+          } else {
+            options.showError(errorBox, "");
+            options.onPosted(result.body);
+          }
           if (rules.slow_mode_seconds > 0) {
             waitBeforeSending("Slow mode is on.", rules.slow_mode_seconds);
           }

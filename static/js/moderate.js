@@ -1,13 +1,16 @@
 /*
  * Moderation where the chat is, for the broadcaster, moderators and staff: Pin and Remove on
- * each comment, and a user card when a name is clicked (their latest comments here, time out,
- * ban, lift). The watch page and the studio both use it, through the REST API, so the same
- * rules apply everywhere; what viewers then see arrives over the stream.
+ * each comment, a user card when a name is clicked (their latest comments here, time out,
+ * ban, lift) and the review queue (held and reported comments: approve or remove). Signed-in
+ * viewers get Report on others' comments. The watch page and the studio both use it, through
+ * the REST API, so the same rules apply everywhere; what viewers then see arrives over the
+ * stream.
  *
  *   const mod = LiveVideoModerate.create(root, {broadcastId, onToast(message, isError)});
  *   // without onToast, messages show in root's [data-mod-toast]
  *   mod.setRole(role);    // "moderator" | "broadcaster" | "staff" turn it on; others off
  *   mod.decorate(item);   // a comment element [data-comment-id][data-author-id]
+ *   mod.reviewChanged();  // the stream's `review.queue` event: refetch the queue
  *
  * User text is only ever set with textContent.
  */
@@ -70,6 +73,9 @@
     const api = "/api/broadcasts/" + options.broadcastId + "/";
     const toast = options.onToast || pageToast(root.querySelector("[data-mod-toast]"));
     let enabled = false;
+    let role = "anonymous";
+    const userId = Number(root.dataset.userId) || null;
+    const review = root.querySelector("[data-review]");
     let card = null; // the <dialog>, made on first use
 
     async function act(method, path, body, done) {
@@ -93,12 +99,14 @@
         author.tabIndex = 0;
         author.title = "Open the user card";
       }
-      if (!enabled || item.closest("[data-studio]")) return; // the studio has its own row tools
+      if (item.closest("[data-studio]")) return; // the studio has its own row tools
+      const own = userId !== null && Number(item.dataset.authorId) === userId;
       const tools = document.createElement("span");
       tools.className = "watch-mod-tools";
       tools.dataset.watchModTools = "";
-      tools.append(button("Pin", "pin"), button("Remove", "remove", "link-danger"));
-      head.append(tools);
+      if (enabled) tools.append(button("Pin", "pin"), button("Remove", "remove", "link-danger"));
+      else if (role === "viewer" && !own) tools.append(button("Report", "report"));
+      if (tools.children.length) head.append(tools);
     }
 
     function decorateAll() {
@@ -186,16 +194,56 @@
 
     async function commentAction(name, item) {
       const id = Number(item.dataset.commentId);
-      if (name === "pin") {
+      if (name === "report") {
+        if (window.confirm("Report this comment to the moderators?")) {
+          await act("POST", "comments/" + id + "/report/", null, "Thanks: the moderators will look at it.");
+        }
+      } else if (name === "approve") {
+        if (await act("POST", "review/" + id + "/approve/", null, "Comment approved.")) loadReview();
+      } else if (name === "remove-held") {
+        if (await act("DELETE", "comments/" + id + "/", null, "Comment removed.")) loadReview();
+      } else if (name === "pin") {
         await act("PUT", "pinned/", { comment_id: id }, "Comment pinned.");
       } else if (name === "remove" && window.confirm("Remove this comment for everyone?")) {
         if (await act("DELETE", "comments/" + id + "/", null, "Comment removed.")) item.remove();
       }
     }
 
+    // --- The review queue ------------------------------------------------------------------
+
+    async function loadReview() {
+      if (!review || !enabled) return;
+      const result = await call("GET", api + "review/").catch(() => null);
+      if (!result || !result.ok) return;
+      const list = review.querySelector("[data-review-list]");
+      list.replaceChildren(
+        ...result.body.map((entry) => {
+          const li = document.createElement("li");
+          li.className = "review-item";
+          li.dataset.commentId = String(entry.comment.id);
+          li.dataset.authorId = String(entry.comment.author.id);
+          const why = entry.held ? "held" : "reported by " + entry.reports;
+          const text = document.createElement("p");
+          text.textContent =
+            (entry.comment.author.display_name || entry.comment.author.username) +
+            ": " + entry.comment.text + " (" + why + ")";
+          const tools = document.createElement("span");
+          tools.className = "watch-mod-tools";
+          tools.append(button("Approve", "approve"), button("Remove", "remove-held", "link-danger"));
+          li.append(text, tools);
+          return li;
+        })
+      );
+      review.querySelector("[data-review-count]").textContent = String(result.body.length);
+      review.hidden = false;
+    }
+
     document.addEventListener("click", (event) => {
-      if (!enabled) return;
       const tool = event.target.closest("[data-mod]");
+      if (tool && tool.dataset.mod === "report" && root.contains(tool)) {
+        return commentAction("report", tool.closest("[data-comment-id]"));
+      }
+      if (!enabled) return;
       if (tool && card && card.contains(tool)) return cardAction(tool.dataset.mod);
       if (tool && root.contains(tool)) {
         return commentAction(tool.dataset.mod, tool.closest("[data-comment-id]"));
@@ -214,13 +262,16 @@
 
     return {
       decorate: decorate,
-      setRole(role) {
-        const next = MODERATORS.includes(role);
-        if (next === enabled) return;
-        enabled = next;
+      reviewChanged: loadReview,
+      setRole(next) {
+        if (next === role) return;
+        role = next;
+        enabled = MODERATORS.includes(role);
         root.classList.toggle("is-moderating", enabled);
-        if (!enabled) root.querySelectorAll("[data-watch-mod-tools]").forEach((t) => t.remove());
+        root.querySelectorAll("[data-watch-mod-tools]").forEach((t) => t.remove());
         decorateAll();
+        if (review) review.hidden = !enabled;
+        loadReview();
       },
     };
   }

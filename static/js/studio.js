@@ -263,10 +263,12 @@
   }
 
   // The user card (a click on a name), as on the watch page; this page is for moderators.
-  window.LiveVideoModerate.create(root, {
+  const moderate = window.LiveVideoModerate.create(root, {
     broadcastId: Number(root.dataset.broadcastId),
     onToast: showToast,
-  }).setRole("moderator");
+  });
+  moderate.setRole("moderator");
+  handlers["review.queue"] = () => moderate.reviewChanged();
 
   window.LiveVideoStudio = { start: start, applyEvents: applyEvents };
   sample();

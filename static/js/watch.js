@@ -351,6 +351,7 @@
       applySnapshot(data.broadcast);
     },
     "viewer.state": (data) => chat.viewerState(data),
+    "review.queue": () => moderate.reviewChanged(),
     "chat.rules": (data) => chat.setRules(data),
     "comment.created": appendComment,
     "comment.removed": removeComment,

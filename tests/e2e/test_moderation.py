@@ -171,8 +171,9 @@ def test_a_moderator_moderates_from_the_watch_page(open_as, live, mod, ann, bob,
     _comment(a, "Buy cheap followers")
     _comment(a, "Hello all")
     expect(_texts(b)).to_have_text(["Buy cheap followers", "Hello all"])
-    # A viewer has no tools and no card.
-    expect(b.locator("[data-watch-mod-tools]")).to_have_count(0)
+    # A viewer may only report.
+    expect(b.locator("[data-watch-mod-tools] [data-mod=pin]")).to_have_count(0)
+    expect(b.locator("[data-watch-mod-tools] [data-mod=report]")).to_have_count(2)
 
     m = _connected(open_as(mod, _watch(live), viewport=SIZES[size]))
     m.on("dialog", lambda dialog: dialog.accept())  # "Remove this comment for everyone?"
@@ -207,7 +208,9 @@ def test_a_moderator_has_no_tools_on_another_broadcast(open_as, caster, mod, ann
     services.comment_create(broadcast=other, author=ann, text="Elsewhere")
     page = _connected(open_as(mod, _watch(other)))
     expect(_texts(page)).to_have_text(["Elsewhere"])
-    expect(page.locator("[data-watch-mod-tools]")).to_have_count(0)
+    expect(page.locator("[data-mod=report]")).to_have_count(1)
+    expect(page.locator("[data-mod=pin], [data-mod=remove]")).to_have_count(0)
+    expect(page.locator("[data-review]")).to_be_hidden()
 
 
 def test_anonymous_and_banned_viewers_see_no_tools(open_as, live, caster, ann, bob):
@@ -216,7 +219,7 @@ def test_anonymous_and_banned_viewers_see_no_tools(open_as, live, caster, ann, b
     for user in (None, ann):
         page = _connected(open_as(user, _watch(live)))
         expect(_texts(page)).to_have_text(["Hi"])
-        expect(page.locator("[data-watch-mod-tools]")).to_have_count(0)
+        expect(page.locator("[data-mod=pin], [data-mod=remove]")).to_have_count(0)
     expect(page.locator("[data-composer-note]")).to_have_text(
         "You are banned from this broadcast's chat."
     )
@@ -235,3 +238,44 @@ def test_the_studio_user_card_bans_and_the_viewer_sees_it(open_as, live, caster,
     expect(viewer.locator("[data-composer-note]")).to_have_text(
         "You are banned from this broadcast's chat."
     )
+
+
+def test_a_held_comment_waits_for_approval_then_everyone_sees_it(open_as, live, caster, ann, bob):
+    services.moderation_settings_update(
+        broadcast=live,
+        actor=caster,
+        slow_mode_seconds=0,
+        blocked_words="",
+        allow_links=False,
+        hold_words="giveaway",
+    )
+    a = _connected(open_as(ann, _watch(live)))
+    b = _connected(open_as(bob, _watch(live)))
+    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    _comment(a, "Join my giveaway")
+    expect(a.locator("[data-composer-error]")).to_have_text(
+        "Your comment is held for a moderator's review."
+    )
+    queue = studio.locator("[data-review]")
+    expect(queue.locator(".review-item")).to_have_text([re.compile("Join my giveaway \\(held\\)")])
+    expect(_texts(b)).to_have_count(0)
+
+    queue.get_by_role("button", name="Approve").click()
+    expect(_texts(b)).to_have_text(["Join my giveaway"])
+    expect(queue.locator(".review-item")).to_have_count(0)
+
+
+def test_a_report_reaches_the_moderators_queue_and_remove_clears_it(open_as, live, mod, ann, bob):
+    services.comment_create(broadcast=live, author=ann, text="Nasty remark")
+    b = _connected(open_as(bob, _watch(live)))
+    b.on("dialog", lambda dialog: dialog.accept())  # "Report this comment…?"
+    m = _connected(open_as(mod, _watch(live)))
+    m.on("dialog", lambda dialog: dialog.accept())
+    b.locator(".comment", has_text="Nasty remark").get_by_role("button", name="Report").click()
+    expect(b.locator("[data-mod-toast]")).to_have_text("Thanks: the moderators will look at it.")
+
+    item = m.locator("[data-review] .review-item")
+    expect(item).to_have_text([re.compile(r"Nasty remark \(reported by 1\)")])
+    item.get_by_role("button", name="Remove").click()
+    expect(item).to_have_count(0)
+    expect(_texts(b)).to_have_count(0)
