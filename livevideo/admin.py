@@ -105,8 +105,9 @@ class BroadcastAdmin(BroadcasterScopedAdmin):
         )
 
     def get_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> list[str]:
-        # Only a superuser picks someone else as the broadcaster, and only when adding.
-        owner = ["broadcaster"] if obj is not None or request.user.is_superuser else []
+        # Only a superuser picks someone else as the broadcaster, and only when adding; once
+        # the broadcast exists, the broadcaster is among the read-only fields (listed once).
+        owner = ["broadcaster"] if obj is None and request.user.is_superuser else []
         # Moderation settings once the broadcast exists (they start at their defaults).
         settings = MODERATION_FIELDS if obj is not None else ()
         return [

@@ -106,6 +106,7 @@ class TestBroadcastScope:
 
         page = client.get(_change_url(own)).content.decode()
         assert "funny: 3" in page
+        assert page.count(">Broadcaster:</label>") == 1  # shown once, read-only
 
         client.post(_change_url(own), {"title": "Renamed", "description": "", "stream_url": ""})
         own.refresh_from_db()
