@@ -5,6 +5,8 @@ Written to docs/screenshots/ on every run, so they always show the pages as they
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
@@ -91,3 +93,26 @@ def test_studio_page(open_as, scene, size):
     # 24 connections, one of them the studio's own: the broadcaster is not a viewer.
     expect(page.locator("[data-stat=viewers]")).to_have_text("23")
     _shoot(page, f"studio-{size}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_moderator_watch_page(open_as, scene, size):
+    broadcast, caster, _ = scene
+    mod = UserFactory(username="molly", first_name="Molly Mod")
+    services.moderator_appoint(broadcast=broadcast, actor=caster, user=mod)
+    page = open_as(mod, f"/broadcasts/{broadcast.pk}/", viewport=SIZES[size])
+    expect(page.locator("[data-watch-mod-tools]").first).to_be_visible()
+    page.locator(".comment", has_text="+1 for the mobile layout").locator(".comment-author").click()
+    expect(page.locator("dialog.user-card [data-card-comments] li")).to_have_count(2)
+    page.screenshot(path=str(SHOTS / f"moderate-{size}.png"))
+    assert (SHOTS / f"moderate-{size}.png").stat().st_size > 10_000
+
+
+def test_timed_out_viewer(open_as, scene):
+    broadcast, _, _ = scene
+    dev = UserFactory(username="dev")
+    page = open_as(dev, f"/broadcasts/{broadcast.pk}/", viewport=SIZES["phone"])
+    expect(page.locator("[data-composer-note]")).to_have_text(re.compile("You are timed out"))
+    page.locator("[data-composer]").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "timed-out-phone.png"))
+    assert (SHOTS / "timed-out-phone.png").stat().st_size > 10_000
