@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import permissions, selectors, services
+from livevideo import permissions, selectors, services, watching
 from livevideo.api.moderation import StrictIntegerField
 from livevideo.api.serializers import CommentSerializer, UserSerializer
 from livevideo.api.views import broadcast_or_404, error_responses, validated
@@ -157,3 +157,25 @@ class UserCardView(_SignedIn):
         permissions.require_moderator(broadcast, request.user)
         user = get_object_or_404(get_user_model(), pk=user_id)
         return Response(selectors.user_card(broadcast=broadcast, user=user))
+
+
+class WatchingQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, default="", allow_blank=True, max_length=150)
+
+
+class WatchingSerializer(serializers.Serializer):
+    count = serializers.IntegerField(min_value=0, help_text="Every viewer connected now.")
+    users = UserSerializer(many=True, help_text="The signed-in ones known to be here now.")
+
+
+class WatchingView(_SignedIn):
+    @extend_schema(
+        summary="Who is watching now (moderators): signed-in viewers present, searchable",
+        parameters=[WatchingQuerySerializer],
+        responses={200: WatchingSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = broadcast_or_404(broadcast_id)
+        permissions.require_moderator(broadcast, request.user)
+        query = validated(WatchingQuerySerializer, request.query_params)["q"]
+        return Response(watching.watching_now(broadcast=broadcast, query=query))

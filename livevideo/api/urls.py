@@ -52,6 +52,7 @@ urlpatterns = [
         name="moderator-detail",
     ),
     path(f"{broadcast}users/<id:user_id>/", moderators.UserCardView.as_view(), name="user-card"),
+    path(f"{broadcast}watching/", moderators.WatchingView.as_view(), name="watching"),
     path("moderators/", moderators.StandingModeratorListView.as_view(), name="standing-list"),
     path(
         "moderators/<id:user_id>/",

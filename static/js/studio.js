@@ -269,6 +269,12 @@
   });
   moderate.setRole("moderator");
   handlers["review.queue"] = () => moderate.reviewChanged();
+  const watching = window.LiveVideoWatching.create(
+    root.querySelector("[data-watching]"),
+    Number(root.dataset.broadcastId),
+    broadcasterId
+  );
+  handlers.presence = watching.apply;
 
   window.LiveVideoStudio = { start: start, applyEvents: applyEvents };
   sample();

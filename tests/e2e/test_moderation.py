@@ -279,3 +279,15 @@ def test_a_report_reaches_the_moderators_queue_and_remove_clears_it(open_as, liv
     item.get_by_role("button", name="Remove").click()
     expect(item).to_have_count(0)
     expect(_texts(b)).to_have_count(0)
+
+
+def test_the_studio_lists_who_is_watching_and_opens_their_card(open_as, live, caster, ann, bob):
+    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    _connected(open_as(ann, _watch(live)))
+    _connected(open_as(bob, _watch(live)))
+    section = studio.locator("[data-watching]")
+    expect(section.locator("[data-watching-list] .comment-author")).to_have_text(["Ann", "Bob"])
+    section.get_by_placeholder("Search by name").fill("bo")
+    expect(section.locator("[data-watching-list] .comment-author")).to_have_text(["Bob"])
+    section.locator(".comment-author", has_text="Bob").click()
+    expect(studio.locator("dialog.user-card [data-card-name]")).to_have_text("Bob (@bob)")

@@ -142,3 +142,27 @@ def test_the_user_card_shows_state_and_latest_comments_to_moderators(
     ]
     assert_error(client_for(viewer).get(url(live, f"users/{viewer.pk}/")), 403)
     assert_error(client_for(other_broadcaster).get(url(live, f"users/{viewer.pk}/")), 403)
+
+
+def test_who_is_watching_lists_signed_in_viewers_present(
+    client_for, presence_store, live, owner, appointed, viewer, other_broadcaster
+):
+    from presence.backends import Connection
+
+    away = UserFactory(username="away", first_name="Away")
+    for user in (viewer, away):
+        services.comment_create(broadcast=live, author=user, text="hi")
+    topic = f"broadcast.{live.pk}"
+    presence_store.heartbeat(
+        [Connection(topic, "a", viewer.pk), Connection(topic, "b", None)]  # b: anonymous
+    )
+
+    body = client_for(appointed).get(url(live, "watching/")).json()
+    assert body == {
+        "count": 2,
+        "users": [{"id": viewer.pk, "username": "vera", "display_name": "Vera"}],
+    }
+    searched = client_for(owner).get(url(live, "watching/"), {"q": "nobody"}).json()
+    assert searched["users"] == []
+    assert_error(client_for(viewer).get(url(live, "watching/")), 403)
+    assert_error(client_for(other_broadcaster).get(url(live, "watching/")), 403)

@@ -32,6 +32,7 @@ MODERATION_PATHS = {
     "/api/broadcasts/{broadcast_id}/comments/{comment_id}/report/": {"post"},
     "/api/broadcasts/{broadcast_id}/review/": {"get"},
     "/api/broadcasts/{broadcast_id}/review/{comment_id}/approve/": {"post"},
+    "/api/broadcasts/{broadcast_id}/watching/": {"get"},
     "/api/moderators/": {"get", "post"},
     "/api/moderators/{user_id}/": {"delete"},
 }
