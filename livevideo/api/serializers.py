@@ -97,7 +97,7 @@ class CommentSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class CommentCreatedSerializer(CommentSerializer):
+class CommentHeldSerializer(CommentSerializer):
     held = serializers.BooleanField(
         help_text="Held for review (a hold word): shown to others once a moderator approves it."
     )

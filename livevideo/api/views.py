@@ -181,8 +181,11 @@ class CommentListView(APIView):
     @extend_schema(
         summary="Comment on a live broadcast",
         request=s.CommentCreateSerializer,
+        description="201 with the comment; 202 with `held: true` when a hold word keeps it "
+        "for a moderator's review (nobody else sees it until approved).",
         responses={
-            201: s.CommentCreatedSerializer,
+            201: s.CommentSerializer,
+            202: s.CommentHeldSerializer,
             **error_responses(400, 401, 403, 404, 409, 429),
         },
     )
@@ -193,8 +196,10 @@ class CommentListView(APIView):
             author=request.user,
             **validated(s.CommentCreateSerializer, request.data),
         )
-        body = {**selectors.comment_data(comment), "held": comment.is_held}
-        return Response(body, status=status.HTTP_201_CREATED)
+        if comment.is_held:  # stored, not shown: a moderator approves it first
+            body = {**selectors.comment_data(comment), "held": True}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response(selectors.comment_data(comment), status=status.HTTP_201_CREATED)
 
 
 class CommentDetailView(APIView):

@@ -31,7 +31,8 @@ def test_a_hold_word_holds_the_comment_until_approved(client_for, held_live, own
     response = client_for(viewer).post(
         url(held_live, "comments/"), {"text": "Free GIVEAWAY here"}, format="json"
     )
-    assert response.status_code == 201
+    assert response.status_code == 202
+    assert response.json()["held"] is True
     held_id = response.json()["id"]
     anonymous = client_for(None)
     assert anonymous.get(url(held_live, "comments/")).json()["results"] == []
