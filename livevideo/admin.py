@@ -193,7 +193,13 @@ class CommentAdmin(BroadcasterScopedAdmin):
         "removed_by",
         "removed_at",
     )
-    actions = ("remove_comments", "restore_comments")
+    actions = (
+        "remove_comments",
+        "restore_comments",
+        "pin_comment",
+        "time_out_authors",
+        "ban_authors",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -223,6 +229,38 @@ class CommentAdmin(BroadcasterScopedAdmin):
             queryset.select_related("broadcast"),
             lambda c: services.comment_restore(comment=c, actor=request.user),
             "comment(s) restored",
+        )
+
+    @admin.action(description="Pin (on top of its broadcast)", permissions=["change"])
+    def pin_comment(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast"),
+            lambda c: services.comment_pin(comment=c, actor=request.user),
+            "comment(s) pinned",
+        )
+
+    @admin.action(description="Time out the authors for 10 minutes", permissions=["change"])
+    def time_out_authors(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast", "author"),
+            lambda c: services.user_timeout(
+                broadcast=c.broadcast, actor=request.user, user=c.author, seconds=600
+            ),
+            "author(s) timed out",
+        )
+
+    @admin.action(description="Ban the authors from the broadcast", permissions=["change"])
+    def ban_authors(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast", "author"),
+            lambda c: services.user_ban(broadcast=c.broadcast, actor=request.user, user=c.author),
+            "author(s) banned",
         )
 
 

@@ -175,6 +175,22 @@ class TestComments:
         mine.refresh_from_db()
         assert not mine.is_removed
 
+    def test_pin_time_out_and_ban_reach_only_own_broadcasts(self, client, broadcaster, comments):
+        mine, theirs = comments
+        client.force_login(broadcaster)
+
+        _act(client, COMMENTS, "pin_comment", mine)
+        page = _act(client, COMMENTS, "time_out_authors", mine, theirs).content.decode()
+        assert "1 author(s) timed out." in page
+        mine.broadcast.refresh_from_db()
+        assert mine.broadcast.pinned_comment_id == mine.pk
+        ban = BroadcastBan.objects.get(user=mine.author)
+        assert (ban.broadcast_id, ban.until is not None) == (mine.broadcast_id, True)
+        assert not BroadcastBan.objects.filter(broadcast=theirs.broadcast).exists()
+
+        _act(client, COMMENTS, "ban_authors", mine)
+        assert BroadcastBan.objects.get(user=mine.author).until is None
+
     def test_comments_cannot_be_added_or_edited(self, client, broadcaster, comments):
         client.force_login(broadcaster)
         assert client.get(reverse("admin:livevideo_comment_add")).status_code == 403
