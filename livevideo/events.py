@@ -58,7 +58,11 @@ def viewer_barred(*, broadcast: Broadcast, user_id: int, ban: BroadcastBan | Non
     publish(
         selectors.broadcast_topic(broadcast.pk),
         "viewer.state",
-        {"user_id": user_id, "barred": selectors.barred_data(ban)},
+        # The reason stays private: its viewer reads it in their own hello.
+        {
+            "user_id": user_id,
+            "barred": None if ban is None else {"until": selectors.iso(ban.until)},
+        },
     )
 
 

@@ -368,7 +368,7 @@ async def test_bans_and_chat_rules_are_announced_live(broadcast, broadcaster, vi
 
     await run(services.user_ban)(broadcast=broadcast, actor=broadcaster, user=viewer)
     banned = await next_of(ws, "viewer.state")
-    assert banned["data"] == {"user_id": viewer.pk, "barred": {"until": None, "reason": ""}}
+    assert banned["data"] == {"user_id": viewer.pk, "barred": {"until": None}}
 
     await run(services.user_unban)(broadcast=broadcast, actor=broadcaster, user=viewer)
     back = await next_of(ws, "viewer.state")
