@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
-from livevideo import moderation, selectors, services
+from livevideo import selectors, services
 from livevideo.errors import ServiceError
 from livevideo.forms import (
     AdminSignInForm,
@@ -105,8 +105,9 @@ class BroadcastAdmin(BroadcasterScopedAdmin):
         )
 
     def get_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> list[str]:
-        # Only a superuser picks someone else as the broadcaster, and only when adding.
-        owner = ["broadcaster"] if obj is not None or request.user.is_superuser else []
+        # Only a superuser picks someone else as the broadcaster, and only when adding; once
+        # the broadcast exists, the broadcaster is among the read-only fields (listed once).
+        owner = ["broadcaster"] if obj is None and request.user.is_superuser else []
         # Moderation settings once the broadcast exists (they start at their defaults).
         settings = MODERATION_FIELDS if obj is not None else ()
         return [
@@ -129,7 +130,7 @@ class BroadcastAdmin(BroadcasterScopedAdmin):
             services.broadcast_update(broadcast=obj, actor=request.user, **details)
             if set(MODERATION_FIELDS) & set(form.changed_data):
                 # Through the service, so the change is checked and lands in the audit trail.
-                moderation.moderation_settings_update(
+                services.moderation_settings_update(
                     broadcast=obj,
                     actor=request.user,
                     **{name: form.cleaned_data[name] for name in MODERATION_FIELDS},
@@ -192,7 +193,13 @@ class CommentAdmin(BroadcasterScopedAdmin):
         "removed_by",
         "removed_at",
     )
-    actions = ("remove_comments", "restore_comments")
+    actions = (
+        "remove_comments",
+        "restore_comments",
+        "pin_comment",
+        "time_out_authors",
+        "ban_authors",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -222,6 +229,38 @@ class CommentAdmin(BroadcasterScopedAdmin):
             queryset.select_related("broadcast"),
             lambda c: services.comment_restore(comment=c, actor=request.user),
             "comment(s) restored",
+        )
+
+    @admin.action(description="Pin (on top of its broadcast)", permissions=["change"])
+    def pin_comment(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast"),
+            lambda c: services.comment_pin(comment=c, actor=request.user),
+            "comment(s) pinned",
+        )
+
+    @admin.action(description="Time out the authors for 10 minutes", permissions=["change"])
+    def time_out_authors(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast", "author"),
+            lambda c: services.user_timeout(
+                broadcast=c.broadcast, actor=request.user, user=c.author, seconds=600
+            ),
+            "author(s) timed out",
+        )
+
+    @admin.action(description="Ban the authors from the broadcast", permissions=["change"])
+    def ban_authors(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
+        _apply_each(
+            self,
+            request,
+            queryset.select_related("broadcast", "author"),
+            lambda c: services.user_ban(broadcast=c.broadcast, actor=request.user, user=c.author),
+            "author(s) banned",
         )
 
 
@@ -284,7 +323,7 @@ class BroadcastBanAdmin(ModerationRecordAdmin):
             self,
             request,
             queryset.select_related("broadcast", "user"),
-            lambda ban: moderation.user_unban(
+            lambda ban: services.user_unban(
                 broadcast=ban.broadcast, actor=request.user, user=ban.user
             ),
             "ban(s) lifted",

@@ -20,6 +20,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
 
 from livevideo import abuse, ingest, selectors, services
 from livevideo.converters import MAX_ID
@@ -48,7 +49,19 @@ class BroadcastStream(StreamHooks):
         return selectors.broadcast_topic(self.broadcast_id) if exists else None
 
     async def get_hello_data(self) -> dict[str, Any]:
-        return {"broadcast": await _details.get(self.broadcast_id)}
+        broadcast = await _details.get(self.broadcast_id)
+        return {"broadcast": broadcast, "you": await self._you(broadcast)}
+
+    async def _you(self, broadcast: dict[str, Any] | None) -> dict[str, Any] | None:
+        """This viewer's own state (role, barred); no database read for anonymous viewers."""
+        if broadcast is None:
+            return None
+        user = self.user if self.user is not None else AnonymousUser()
+        if not user.is_authenticated:
+            return {"role": "anonymous", "barred": None}
+        return await database_sync_to_async(selectors.viewer_state)(
+            broadcast_id=broadcast["id"], broadcaster_id=broadcast["broadcaster"]["id"], user=user
+        )
 
     async def stream_opened(self) -> None:
         await tracker.connection_opened(**self._presence())

@@ -4,7 +4,7 @@ transaction; ``realtime.publish`` sends only after it commits."""
 from __future__ import annotations
 
 from livevideo import selectors
-from livevideo.models import Broadcast, Comment
+from livevideo.models import Broadcast, BroadcastBan, Comment
 from livevideo.video import selectors as video
 from realtime.publish import publish, publish_latest
 
@@ -51,3 +51,29 @@ def comment_pinned(broadcast: Broadcast) -> None:
         "comment.pinned",
         {"comment": selectors.comment_data(pinned) if pinned else None},
     )
+
+
+def chat_rules_changed(broadcast: Broadcast) -> None:
+    """Slow mode, links or blocked words changed: every viewer's composer says so."""
+    publish(selectors.broadcast_topic(broadcast.pk), "chat.rules", selectors.chat_rules(broadcast))
+
+
+def viewer_barred(*, broadcast: Broadcast, user_id: int, ban: BroadcastBan | None) -> None:
+    """A viewer was timed out, banned or let back in (``ban`` None). On the broadcast's topic,
+    as chats announce time-outs; each client applies the one whose ``user_id`` is its own."""
+    publish(
+        selectors.broadcast_topic(broadcast.pk),
+        "viewer.state",
+        # The reason stays private: its viewer reads it in their own hello.
+        {
+            "user_id": user_id,
+            "barred": None if ban is None else {"until": selectors.iso(ban.until)},
+        },
+    )
+
+
+def review_changed(broadcast_id: int) -> None:
+    """The review queue changed. Only its size goes to everyone; moderators fetch the queue
+    over REST (a held comment is not for viewers' eyes)."""
+    count = selectors.review_queue(broadcast_id=broadcast_id).count()
+    publish(selectors.broadcast_topic(broadcast_id), "review.queue", {"count": count})

@@ -100,10 +100,13 @@ class ModerationSettingsForm(ServiceErrorsMixin, forms.ModelForm):
 
     class Meta:
         model = Broadcast
-        fields = ("slow_mode_seconds", "blocked_words", "allow_links")
+        fields = ("slow_mode_seconds", "blocked_words", "allow_links", "hold_words")
         widgets = {
             "blocked_words": forms.Textarea(
                 attrs={"rows": 3, "placeholder": "One per line or comma-separated"}
+            ),
+            "hold_words": forms.Textarea(
+                attrs={"rows": 2, "placeholder": "One per line or comma-separated"}
             ),
         }
 

@@ -58,6 +58,11 @@ class Broadcast(models.Model):
         blank=True, max_length=5000, help_text="Comments containing any of these are refused."
     )
     allow_links = models.BooleanField(default=False, help_text="Allow links in comments.")
+    hold_words = models.TextField(
+        blank=True,
+        max_length=5000,
+        help_text="Comments containing any of these wait for a moderator's approval.",
+    )
     pinned_comment = models.ForeignKey(
         "Comment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -152,6 +157,8 @@ class Comment(models.Model):
         related_name="+",
     )
     removed_at = models.DateTimeField(null=True, blank=True)
+    # Held for review (a hold word): shown to nobody but moderators until one approves it.
+    is_held = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -199,6 +206,9 @@ class ModerationAction(models.Model):
         BAN = "ban", "Banned a user"
         UNBAN = "unban", "Lifted a ban"
         SETTINGS = "settings", "Changed moderation settings"
+        APPROVE_COMMENT = "approve_comment", "Approved a comment"
+        APPOINT_MODERATOR = "appoint_moderator", "Appointed a moderator"
+        REMOVE_MODERATOR = "remove_moderator", "Removed a moderator"
 
     broadcast = models.ForeignKey(
         Broadcast, on_delete=models.CASCADE, related_name="moderation_actions"
@@ -206,7 +216,7 @@ class ModerationAction(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    action = models.CharField(max_length=20, choices=Action.choices)
+    action = models.CharField(max_length=24, choices=Action.choices)
     target_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -222,3 +232,60 @@ class ModerationAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class BroadcastModerator(models.Model):
+    """A user who moderates one broadcast: removes and pins comments, times out and bans."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="moderators")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    appointed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "user"], name="broadcast_moderator_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} moderates {self.broadcast_id}"
+
+
+class StandingModerator(models.Model):
+    """A user who moderates every broadcast of one broadcaster, present and future."""
+
+    broadcaster = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="standing_moderators"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broadcaster", "user"], name="standing_moderator_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} moderates for {self.broadcaster_id}"
+
+
+class CommentReport(models.Model):
+    """A viewer reported a comment: it waits in the broadcast's review queue."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comment", "reporter"], name="comment_report_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reporter_id} reported {self.comment_id}"

@@ -1,8 +1,8 @@
-"""Moderation: who may take part in a broadcast, what a comment may say, how often, and the
-moderators' tools (time-outs, bans, pins) with their audit trail.
+"""The chat rules: who may take part in a broadcast, what a comment may say, and how often.
 
-The checks are called by ``livevideo.services`` before any write; the actions are services of
-their own, for the broadcaster and staff only.
+Read-only checks, called by ``livevideo.services`` before any write. The moderators' tools
+(time-outs, bans, pins, settings) are services: ``livevideo.services.moderation`` and
+``livevideo.services.pins``.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 from django.utils import timezone
 
-from livevideo import events, selectors
+from livevideo import selectors
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
-from livevideo.models import Broadcast, BroadcastBan, Comment, ModerationAction
+from livevideo.models import Broadcast, BroadcastBan
 from livevideo.ratelimit import retry_after, retry_after_many
 
 LINK_PATTERN = re.compile(
@@ -30,9 +28,24 @@ MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_SLOW_MODE_SECONDS = 3600
 
 
+def words_list(text: str) -> list[str]:
+    """A word list as moderators type it: one per line or comma-separated, lower-cased."""
+    return [w.strip().lower() for w in re.split(r"[,\n]", text) if w.strip()]
+
+
 def blocked_words_list(broadcast: Broadcast) -> list[str]:
-    """The broadcast's blocked words: one per line or comma-separated, lower-cased."""
-    return [w.strip().lower() for w in re.split(r"[,\n]", broadcast.blocked_words) if w.strip()]
+    """The broadcast's blocked words."""
+    return words_list(broadcast.blocked_words)
+
+
+def _contains_any(text: str, words: list[str]) -> bool:
+    lowered = text.lower()
+    return any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", lowered) for word in words)
+
+
+def comment_is_held(*, broadcast: Broadcast, text: str) -> bool:
+    """A comment with a hold word waits for a moderator's approval."""
+    return _contains_any(text, words_list(broadcast.hold_words))
 
 
 def participation_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
@@ -61,10 +74,8 @@ def _ban_refusal(ban: BroadcastBan) -> NotAllowed:
 
 def comment_text_check(*, broadcast: Broadcast, text: str) -> None:
     """Refuse blocked words, and links unless the broadcaster allows them."""
-    lowered = text.lower()
-    for word in blocked_words_list(broadcast):
-        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", lowered):
-            raise InvalidInput("Your comment contains a blocked word.", field="text")
+    if _contains_any(text, blocked_words_list(broadcast)):
+        raise InvalidInput("Your comment contains a blocked word.", field="text")
     if not broadcast.allow_links and LINK_PATTERN.search(text):
         raise InvalidInput("Links are not allowed in this broadcast's comments.", field="text")
 
@@ -105,192 +116,3 @@ def reaction_rate_refusals(
     keys = [f"reaction:{broadcast.pk}:{user.pk}" for user in users]
     waits = retry_after_many(keys, limit=limit, window=window)
     return [_rate_refusal(wait, "reactions") for wait in waits]
-
-
-def _require_moderator(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
-    from livevideo.services import can_manage
-
-    if not can_manage(broadcast=broadcast, actor=actor):
-        raise NotAllowed("Only the broadcaster or staff may moderate this broadcast.")
-
-
-def record(
-    *,
-    broadcast: Broadcast,
-    actor: AbstractBaseUser,
-    action: str,
-    target_user: AbstractBaseUser | None = None,
-    comment: Comment | None = None,
-    detail: str = "",
-) -> ModerationAction:
-    """One line in the audit trail."""
-    return ModerationAction.objects.create(
-        broadcast=broadcast,
-        actor=actor if actor.is_authenticated else None,
-        action=action,
-        target_user=target_user,
-        comment=comment,
-        detail=detail[:500],
-    )
-
-
-def moderation_settings_update(
-    *,
-    broadcast: Broadcast,
-    actor: AbstractBaseUser,
-    slow_mode_seconds: int,
-    blocked_words: str,
-    allow_links: bool,
-) -> Broadcast:
-    """Slow mode, blocked words and links, for the broadcaster and staff."""
-    _require_moderator(broadcast, actor)
-    if (
-        not isinstance(slow_mode_seconds, int)
-        or not 0 <= slow_mode_seconds <= MAX_SLOW_MODE_SECONDS
-    ):
-        raise InvalidInput(
-            f"Between 0 and {MAX_SLOW_MODE_SECONDS} seconds.", field="slow_mode_seconds"
-        )
-    if not isinstance(blocked_words, str) or len(blocked_words) > 5000:
-        raise InvalidInput("At most 5000 characters of text.", field="blocked_words")
-    if not isinstance(allow_links, bool):
-        raise InvalidInput("Must be true or false.", field="allow_links")
-    with transaction.atomic():
-        broadcast.slow_mode_seconds = slow_mode_seconds
-        broadcast.blocked_words = blocked_words.strip()
-        broadcast.allow_links = allow_links
-        broadcast.save(update_fields=["slow_mode_seconds", "blocked_words", "allow_links"])
-        record(
-            broadcast=broadcast,
-            actor=actor,
-            action=ModerationAction.Action.SETTINGS,
-            detail=f"slow mode {slow_mode_seconds}s, links {'on' if allow_links else 'off'}",
-        )
-    return broadcast
-
-
-def _bar(
-    *,
-    broadcast: Broadcast,
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
-    until: timezone.datetime | None,
-    reason: str,
-    action: str,
-) -> BroadcastBan:
-    _require_moderator(broadcast, actor)
-    if user.pk == broadcast.broadcaster_id or selectors.is_platform_staff(user):
-        raise NotAllowed("The broadcaster and staff cannot be timed out or banned.")
-    ban, _ = BroadcastBan.objects.update_or_create(
-        broadcast=broadcast,
-        user=user,
-        defaults={"until": until, "reason": reason[:200], "created_by": actor},
-    )
-    record(broadcast=broadcast, actor=actor, action=action, target_user=user, detail=reason)
-    return ban
-
-
-def user_timeout(
-    *,
-    broadcast: Broadcast,
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
-    seconds: int,
-    reason: str = "",
-) -> BroadcastBan:
-    """Bar ``user`` from commenting and reacting for ``seconds``."""
-    if not isinstance(seconds, int) or not 1 <= seconds <= MAX_TIMEOUT_SECONDS:
-        raise InvalidInput(f"Between 1 and {MAX_TIMEOUT_SECONDS} seconds.", field="seconds")
-    with transaction.atomic():
-        return _bar(
-            broadcast=broadcast,
-            actor=actor,
-            user=user,
-            until=timezone.now() + timedelta(seconds=seconds),
-            reason=reason,
-            action=ModerationAction.Action.TIMEOUT,
-        )
-
-
-def user_ban(
-    *,
-    broadcast: Broadcast,
-    actor: AbstractBaseUser,
-    user: AbstractBaseUser,
-    remove_comments: bool = False,
-    reason: str = "",
-) -> BroadcastBan:
-    """Bar ``user`` from this broadcast for good; optionally remove their comments."""
-    from livevideo.services import comment_remove
-
-    with transaction.atomic():
-        ban = _bar(
-            broadcast=broadcast,
-            actor=actor,
-            user=user,
-            until=None,
-            reason=reason,
-            action=ModerationAction.Action.BAN,
-        )
-        if remove_comments:
-            for comment in Comment.objects.filter(
-                broadcast=broadcast, author=user, is_removed=False
-            ).select_related("broadcast"):
-                comment_remove(comment=comment, actor=actor)
-    return ban
-
-
-def user_unban(*, broadcast: Broadcast, actor: AbstractBaseUser, user: AbstractBaseUser) -> None:
-    """Lift a ban or time-out."""
-    _require_moderator(broadcast, actor)
-    with transaction.atomic():
-        deleted, _ = BroadcastBan.objects.filter(broadcast=broadcast, user=user).delete()
-        if deleted:
-            record(
-                broadcast=broadcast,
-                actor=actor,
-                action=ModerationAction.Action.UNBAN,
-                target_user=user,
-            )
-
-
-def pinned_comment_set(broadcast: Broadcast, comment: Comment | None) -> None:
-    """Store and announce the broadcast's pinned comment (None: none); inside a transaction,
-    after the caller's checks."""
-    broadcast.pinned_comment = comment
-    broadcast.save(update_fields=["pinned_comment"])
-    events.comment_pinned(broadcast)
-
-
-def comment_pin(*, comment: Comment, actor: AbstractBaseUser) -> Broadcast:
-    """Pin one visible comment on top of the broadcast (replacing any pinned one)."""
-    broadcast = comment.broadcast
-    _require_moderator(broadcast, actor)
-    if comment.is_removed:
-        raise InvalidInput("A removed comment cannot be pinned.", field="comment")
-    with transaction.atomic():
-        pinned_comment_set(broadcast, comment)
-        record(
-            broadcast=broadcast,
-            actor=actor,
-            action=ModerationAction.Action.PIN_COMMENT,
-            comment=comment,
-        )
-    return broadcast
-
-
-def comment_unpin(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
-    """Clear the pinned comment."""
-    _require_moderator(broadcast, actor)
-    if broadcast.pinned_comment_id is None:
-        return broadcast
-    with transaction.atomic():
-        comment = broadcast.pinned_comment
-        pinned_comment_set(broadcast, None)
-        record(
-            broadcast=broadcast,
-            actor=actor,
-            action=ModerationAction.Action.UNPIN_COMMENT,
-            comment=comment,
-        )
-    return broadcast

@@ -35,6 +35,12 @@ urlpatterns = [
     path(f"{user}ban/", views.studio_user_ban, name="studio_user_ban"),
     path(f"{user}unban/", views.studio_user_unban, name="studio_user_unban"),
     path(
+        "studio/<id:broadcast_id>/moderators/",
+        views.studio_moderator_add,
+        name="studio_moderator_add",
+    ),
+    path(f"{user}moderator/remove/", views.studio_moderator_remove, name="studio_moderator_remove"),
+    path(
         "studio/<id:broadcast_id>/moderation/",
         views.studio_moderation_settings,
         name="studio_moderation_settings",

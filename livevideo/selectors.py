@@ -14,11 +14,13 @@ import presence.selectors
 from livevideo.models import (
     Broadcast,
     BroadcastBan,
+    BroadcastModerator,
     BroadcastStatus,
     Comment,
     ModerationAction,
     ReactionKind,
     ReactionTotal,
+    StandingModerator,
 )
 from livevideo.video import selectors as video
 
@@ -77,6 +79,52 @@ def is_platform_staff(user: AbstractBaseUser) -> bool:
     return user._livevideo_platform_staff
 
 
+def is_moderator(*, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser) -> bool:
+    """Appointed to this broadcast, or on its broadcaster's standing list."""
+    if not user.is_authenticated:
+        return False
+    return (
+        BroadcastModerator.objects.filter(broadcast_id=broadcast_id, user_id=user.pk).exists()
+        or StandingModerator.objects.filter(broadcaster_id=broadcaster_id, user_id=user.pk).exists()
+    )
+
+
+def broadcasts_moderated_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
+    """What a user may moderate: their own, those they are appointed to, those of broadcasters
+    who keep them on their standing list; staff: all."""
+    qs = Broadcast.objects.select_related("broadcaster", "pinned_comment__author").order_by(
+        "-created_at", "-id"
+    )
+    if is_platform_staff(user):
+        return qs
+    return qs.filter(
+        Q(broadcaster=user)
+        | Q(moderators__user=user)
+        | Q(broadcaster__standing_moderators__user=user)
+    ).distinct()
+
+
+def moderators_of(*, broadcast: Broadcast) -> list[dict[str, Any]]:
+    """A broadcast's moderators: appointed to it (``scope`` "broadcast") and its
+    broadcaster's standing list ("standing")."""
+    appointed = BroadcastModerator.objects.filter(broadcast=broadcast).select_related("user")
+    standing = StandingModerator.objects.filter(broadcaster_id=broadcast.broadcaster_id)
+    rows = [(m, "broadcast") for m in appointed.order_by("created_at", "id")]
+    rows += [(m, "standing") for m in standing.select_related("user").order_by("created_at", "id")]
+    return [
+        {"user": user_data(m.user), "scope": scope, "created_at": iso(m.created_at)}
+        for m, scope in rows
+    ]
+
+
+def standing_moderators_of(*, broadcaster: AbstractBaseUser) -> QuerySet[StandingModerator]:
+    return (
+        StandingModerator.objects.filter(broadcaster=broadcaster)
+        .select_related("user")
+        .order_by("created_at", "id")
+    )
+
+
 def broadcasts_managed_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
     """What a broadcaster runs; staff run them all."""
     qs = Broadcast.objects.select_related("broadcaster", "pinned_comment__author").order_by(
@@ -101,22 +149,31 @@ def reaction_totals(*, broadcast_id: int) -> dict[str, Any]:
 
 
 def comments_visible(*, broadcast_id: int) -> QuerySet[Comment]:
-    """Comments not removed, oldest first."""
+    """Comments everyone sees (not removed, not held for review), oldest first."""
     return (
-        Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False)
+        Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False, is_held=False)
         .select_related("author")
         .order_by("created_at", "id")
     )
 
 
+def comments_not_removed(*, broadcast_id: int) -> QuerySet[Comment]:
+    """Visible and held comments: what a moderator (or the author) may still remove."""
+    return Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False).select_related(
+        "author", "broadcast"
+    )
+
+
 def comments_count(*, broadcast_id: int) -> int:
-    return Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False).count()
+    return Comment.objects.filter(
+        broadcast_id=broadcast_id, is_removed=False, is_held=False
+    ).count()
 
 
 def _comments_counts_of(broadcast_ids: Sequence[int]) -> dict[int, int]:
     """``comments_count`` of many broadcasts in one query (absent: none)."""
     rows = (
-        Comment.objects.filter(broadcast_id__in=broadcast_ids, is_removed=False)
+        Comment.objects.filter(broadcast_id__in=broadcast_ids, is_removed=False, is_held=False)
         .order_by()
         .values("broadcast_id")
         .annotate(n=Count("id"))
@@ -185,9 +242,50 @@ def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
             "comments_count": comments.get(b.pk, 0),
             "pinned_comment": comment_data(b.pinned_comment) if b.pinned_comment else None,
             **video.video_data(b),
+            "chat_rules": chat_rules(b),
         }
         for b in broadcasts
     ]
+
+
+def chat_rules(broadcast: Broadcast) -> dict[str, Any]:
+    """The chat rules a viewer should know before typing (the words themselves stay private)."""
+    return {
+        "slow_mode_seconds": broadcast.slow_mode_seconds,
+        "links_allowed": broadcast.allow_links,
+        "blocked_words": bool(broadcast.blocked_words.strip()),
+    }
+
+
+def barred_data(ban: BroadcastBan | None) -> dict[str, Any] | None:
+    """A ban (``until`` null) or time-out as its viewer is told of it; None: not barred."""
+    return None if ban is None else {"until": iso(ban.until), "reason": ban.reason}
+
+
+def viewer_role(*, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser) -> str:
+    """``anonymous``, ``viewer``, ``moderator``, ``broadcaster`` or ``staff``, as one broadcast
+    sees a user."""
+    if not user.is_authenticated:
+        return "anonymous"
+    if user.pk == broadcaster_id:
+        return "broadcaster"
+    if is_platform_staff(user):
+        return "staff"
+    if is_moderator(broadcast_id=broadcast_id, broadcaster_id=broadcaster_id, user=user):
+        return "moderator"
+    return "viewer"
+
+
+def viewer_state(
+    *, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser
+) -> dict[str, Any]:
+    """What one viewer may do on a broadcast now: ``{role, barred}`` (the page, the ``hello``
+    event's ``you``, and ``viewer.state`` events)."""
+    role = viewer_role(broadcast_id=broadcast_id, broadcaster_id=broadcaster_id, user=user)
+    if role == "anonymous":
+        return {"role": role, "barred": None}
+    ban = bans_active(broadcast_id=broadcast_id).filter(user_id=user.pk).first()
+    return {"role": role, "barred": barred_data(ban)}
 
 
 def bans_active(*, broadcast_id: int) -> QuerySet[BroadcastBan]:
@@ -210,3 +308,41 @@ def moderation_actions(*, broadcast_id: int) -> QuerySet[ModerationAction]:
 def moderation_actions_recent(*, broadcast_id: int, limit: int = 10) -> list[ModerationAction]:
     """The latest lines of a broadcast's audit trail."""
     return list(moderation_actions(broadcast_id=broadcast_id)[:limit])
+
+
+def user_card(*, broadcast: Broadcast, user: AbstractBaseUser, recent: int = 10) -> dict[str, Any]:
+    """What a moderator sees on clicking a name: the user, their state here and their latest
+    comments in this broadcast (newest first, removed ones too, marked)."""
+    comments = (
+        Comment.objects.filter(broadcast=broadcast, author=user)
+        .select_related("author")
+        .order_by("-created_at", "-id")[:recent]
+    )
+    ban = bans_active(broadcast_id=broadcast.pk).filter(user_id=user.pk).first()
+    return {
+        "user": user_data(user),
+        "role": viewer_role(
+            broadcast_id=broadcast.pk, broadcaster_id=broadcast.broadcaster_id, user=user
+        ),
+        "barred": barred_data(ban),
+        "comments": [{**comment_data(c), "removed": c.is_removed} for c in comments],
+    }
+
+
+def review_queue(*, broadcast_id: int) -> QuerySet[Comment]:
+    """Comments waiting for a moderator, oldest first: held ones and reported visible ones."""
+    return (
+        Comment.objects.filter(broadcast_id=broadcast_id, is_removed=False)
+        .filter(Q(is_held=True) | Q(reports__isnull=False))
+        .annotate(report_count=Count("reports"))
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+
+
+def review_data(comment: Comment) -> dict[str, Any]:
+    return {
+        "comment": comment_data(comment),
+        "held": comment.is_held,
+        "reports": getattr(comment, "report_count", 0),
+    }

@@ -247,6 +247,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own console handler would print each of its lines a second time (and the
+    # development server's request lines) next to the root's.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
 
 # --- Real-time platform (realtime/) -------------------------------------------------------

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from livevideo import abuse, moderation, selectors, services
+from livevideo import abuse, permissions, selectors, services
 from livevideo.errors import RateLimited, ServiceError
 from livevideo.forms import BanForm, BroadcastForm, ModerationSettingsForm, SignupForm, TimeoutForm
 from livevideo.models import Broadcast, Comment, ReactionKind
@@ -55,6 +56,11 @@ def _reactions(totals: dict[str, int]) -> list[dict[str, Any]]:
 def _managed_broadcast(request: HttpRequest, broadcast_id: int) -> Broadcast:
     """A broadcast the user runs; anyone else's is a 404, so ids reveal nothing."""
     return get_object_or_404(selectors.broadcasts_managed_by(user=request.user), pk=broadcast_id)
+
+
+def _moderated_broadcast(request: HttpRequest, broadcast_id: int) -> Broadcast:
+    """A broadcast the user runs or moderates (else 404)."""
+    return get_object_or_404(selectors.broadcasts_moderated_by(user=request.user), pk=broadcast_id)
 
 
 def _studio_url(broadcast: Broadcast) -> str:
@@ -114,8 +120,42 @@ def watch(request: HttpRequest, broadcast_id: int) -> HttpResponse:
         "comments": _recent_comments(broadcast.pk),
         "comments_limit": COMMENTS_SHOWN,
         "comment_max": services.COMMENT_MAX,
+        **_viewer_context(broadcast, request.user),
     }
     return render(request, "livevideo/watch.html", context)
+
+
+def _viewer_context(broadcast: Broadcast, user: Any) -> dict[str, Any]:
+    """The viewer's own state and the chat rules, said before they type (watch.js keeps them
+    current from the stream, with the same words)."""
+    you = selectors.viewer_state(
+        broadcast_id=broadcast.pk, broadcaster_id=broadcast.broadcaster_id, user=user
+    )
+    return {
+        "you": you,
+        "barred_text": _barred_text(you["barred"]),
+        "chat_rules_text": _rules_text(selectors.chat_rules(broadcast)),
+    }
+
+
+def _barred_text(barred: dict[str, Any] | None) -> str:
+    if barred is None:
+        return ""
+    if barred["until"] is None:
+        return "You are banned from this broadcast's chat."
+    return f"You are timed out until {barred['until'][11:16]} UTC."
+
+
+def _rules_text(rules: dict[str, Any]) -> str:
+    parts = []
+    if rules["slow_mode_seconds"]:
+        parts.append(f"Slow mode: one comment every {rules['slow_mode_seconds']} s")
+    if not rules["links_allowed"]:
+        parts.append("no links")
+    if rules["blocked_words"]:
+        parts.append("some words are blocked")
+    text = " · ".join(parts)
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -141,13 +181,15 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def studio(request: HttpRequest) -> HttpResponse:
-    broadcasts = selectors.broadcasts_managed_by(user=request.user)
-    return render(request, "livevideo/studio/index.html", {"broadcasts": broadcasts})
+    broadcasts = selectors.broadcasts_moderated_by(user=request.user)
+    context = {"broadcasts": broadcasts, "can_broadcast": permissions.can_broadcast(request.user)}
+    return render(request, "livevideo/studio/index.html", context)
 
 
 @login_required
 def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
+    can_manage = permissions.can_manage(broadcast=broadcast, actor=request.user)
     totals = selectors.reaction_totals(broadcast_id=broadcast.pk)
     context = {
         "broadcast": broadcast,
@@ -158,7 +200,9 @@ def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
         "settings_form": ModerationSettingsForm(instance=broadcast),
         "bans": selectors.bans_active(broadcast_id=broadcast.pk),
         "audit": selectors.moderation_actions_recent(broadcast_id=broadcast.pk, limit=AUDIT_SHOWN),
-        "ingest": video.ingest_data(broadcast),
+        "ingest": video.ingest_data(broadcast) if can_manage else None,
+        "can_manage": can_manage,
+        "moderators": selectors.moderators_of(broadcast=broadcast) if can_manage else [],
     }
     return render(request, "livevideo/studio/broadcast.html", context)
 
@@ -167,6 +211,8 @@ def studio_broadcast(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 def studio_broadcast_form(request: HttpRequest, broadcast_id: int | None = None) -> HttpResponse:
     """Create a broadcast (no id) or edit one's details."""
     broadcast = _managed_broadcast(request, broadcast_id) if broadcast_id else None
+    if broadcast is None and not permissions.can_broadcast(request.user):
+        raise PermissionDenied("Only broadcasters may create broadcasts; staff can make you one.")
     form = BroadcastForm(request.POST or None, instance=broadcast)
     if request.method == "POST" and form.is_valid():
         try:
@@ -222,8 +268,8 @@ def studio_end(request: HttpRequest, broadcast_id: int) -> HttpResponse:
 
 
 def _managed_comment(request: HttpRequest, broadcast_id: int, comment_id: int) -> Comment:
-    """A visible comment on a broadcast the user runs (else 404)."""
-    broadcast = _managed_broadcast(request, broadcast_id)
+    """A visible comment on a broadcast the user runs or moderates (else 404)."""
+    broadcast = _moderated_broadcast(request, broadcast_id)
     comment = get_object_or_404(
         selectors.comments_visible(broadcast_id=broadcast.pk), pk=comment_id
     )
@@ -249,7 +295,7 @@ def studio_comment_pin(request: HttpRequest, broadcast_id: int, comment_id: int)
     comment = _managed_comment(request, broadcast_id, comment_id)
     return _run(
         request,
-        lambda: moderation.comment_pin(comment=comment, actor=request.user),
+        lambda: services.comment_pin(comment=comment, actor=request.user),
         "Comment pinned.",
         _studio_url(comment.broadcast),
     )
@@ -258,10 +304,10 @@ def studio_comment_pin(request: HttpRequest, broadcast_id: int, comment_id: int)
 @login_required
 @require_POST
 def studio_unpin(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     return _run(
         request,
-        lambda: moderation.comment_unpin(broadcast=broadcast, actor=request.user),
+        lambda: services.comment_unpin(broadcast=broadcast, actor=request.user),
         "Comment unpinned.",
         _studio_url(broadcast),
     )
@@ -274,7 +320,7 @@ def _duration(seconds: int) -> str:
 @login_required
 @require_POST
 def studio_user_timeout(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     target = get_object_or_404(get_user_model(), pk=user_id)
     form = TimeoutForm(request.POST)
     back = _studio_url(broadcast)
@@ -283,7 +329,7 @@ def studio_user_timeout(request: HttpRequest, broadcast_id: int, user_id: int) -
     seconds = form.cleaned_data["seconds"]
     return _run(
         request,
-        lambda: moderation.user_timeout(
+        lambda: services.user_timeout(
             broadcast=broadcast,
             actor=request.user,
             user=target,
@@ -298,7 +344,7 @@ def studio_user_timeout(request: HttpRequest, broadcast_id: int, user_id: int) -
 @login_required
 @require_POST
 def studio_user_ban(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     target = get_object_or_404(get_user_model(), pk=user_id)
     form = BanForm(request.POST)
     back = _studio_url(broadcast)
@@ -307,7 +353,7 @@ def studio_user_ban(request: HttpRequest, broadcast_id: int, user_id: int) -> Ht
     removed = " and their comments removed" if form.cleaned_data["remove_comments"] else ""
     return _run(
         request,
-        lambda: moderation.user_ban(
+        lambda: services.user_ban(
             broadcast=broadcast, actor=request.user, user=target, **form.cleaned_data
         ),
         f"{selectors.display_name(target)} is banned from this broadcast{removed}.",
@@ -318,11 +364,11 @@ def studio_user_ban(request: HttpRequest, broadcast_id: int, user_id: int) -> Ht
 @login_required
 @require_POST
 def studio_user_unban(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     target = get_object_or_404(get_user_model(), pk=user_id)
     return _run(
         request,
-        lambda: moderation.user_unban(broadcast=broadcast, actor=request.user, user=target),
+        lambda: services.user_unban(broadcast=broadcast, actor=request.user, user=target),
         f"{selectors.display_name(target)} may take part again.",
         _studio_url(broadcast),
     )
@@ -331,16 +377,47 @@ def studio_user_unban(request: HttpRequest, broadcast_id: int, user_id: int) -> 
 @login_required
 @require_POST
 def studio_moderation_settings(request: HttpRequest, broadcast_id: int) -> HttpResponse:
-    broadcast = _managed_broadcast(request, broadcast_id)
+    broadcast = _moderated_broadcast(request, broadcast_id)
     form = ModerationSettingsForm(request.POST, instance=broadcast)
     back = _studio_url(broadcast)
     if not form.is_valid():
         return _invalid(request, form, back)
     return _run(
         request,
-        lambda: moderation.moderation_settings_update(
+        lambda: services.moderation_settings_update(
             broadcast=broadcast, actor=request.user, **form.cleaned_data
         ),
         "Moderation settings saved.",
         back,
+    )
+
+
+@login_required
+@require_POST
+def studio_moderator_add(request: HttpRequest, broadcast_id: int) -> HttpResponse:
+    """Appoint a moderator by username (the broadcaster and staff)."""
+    broadcast = _managed_broadcast(request, broadcast_id)
+    back = _studio_url(broadcast)
+    username = request.POST.get("username", "").strip()
+    target = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
+    if target is None:
+        return _answer(request, back, f"No account named “{username}”.", 400)
+    return _run(
+        request,
+        lambda: services.moderator_appoint(broadcast=broadcast, actor=request.user, user=target),
+        f"{selectors.display_name(target)} is a moderator of this broadcast.",
+        back,
+    )
+
+
+@login_required
+@require_POST
+def studio_moderator_remove(request: HttpRequest, broadcast_id: int, user_id: int) -> HttpResponse:
+    broadcast = _managed_broadcast(request, broadcast_id)
+    target = get_object_or_404(get_user_model(), pk=user_id)
+    return _run(
+        request,
+        lambda: services.moderator_remove(broadcast=broadcast, actor=request.user, user=target),
+        f"{selectors.display_name(target)} no longer moderates this broadcast.",
+        _studio_url(broadcast),
     )

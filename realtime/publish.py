@@ -19,7 +19,7 @@ where it is built, not later in the publisher.
 from __future__ import annotations
 
 import asyncio
-import atexit
+import concurrent.futures.thread  # noqa: F401  (see _flush_at_exit)
 import logging
 import os
 import threading
@@ -192,10 +192,17 @@ def _publisher() -> _Publisher:
         return _the_publisher
 
 
-@atexit.register
 def _flush_at_exit() -> None:
     if outstanding():
         try:
             flush(timeout=2.0)
         except TimeoutError:
             logger.warning("realtime: exiting with %s event(s) unsent", outstanding())
+
+
+# Flush while the interpreter can still run thread-pool work: snapshots are built with
+# asyncio.to_thread, and concurrent.futures refuses new work once threading's shutdown hooks
+# ran, which is before plain atexit handlers ("cannot schedule new futures after interpreter
+# shutdown" from a short command such as seed_demo). Those hooks run last-registered first, so
+# the thread pool's own hook is imported (registered) before ours.
+threading._register_atexit(_flush_at_exit)  # type: ignore[attr-defined]

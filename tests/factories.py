@@ -34,6 +34,17 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
+class BroadcasterFactory(UserFactory):
+    """A user in the ``broadcasters`` group: may create broadcasts."""
+
+    @factory.post_generation
+    def broadcaster(self, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:
+            from livevideo import services
+
+            services.broadcaster_grant(user=self)
+
+
 class BroadcastFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Broadcast

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import moderation, selectors, services
+from livevideo import moderation, permissions, selectors, services
 from livevideo.api.pagination import BroadcastPagination
 from livevideo.api.serializers import CommentSerializer, UserSerializer
 from livevideo.api.views import broadcast_or_404, error_responses, paginated, validated
@@ -25,7 +25,7 @@ from livevideo.models import Broadcast, BroadcastBan, ModerationAction
 def _moderated(request: Request, broadcast_id: int) -> Broadcast:
     """The broadcast, if the caller moderates it (404 unknown, 403 not theirs)."""
     broadcast = broadcast_or_404(broadcast_id)
-    if not services.can_manage(broadcast=broadcast, actor=request.user):
+    if not permissions.can_moderate(broadcast=broadcast, actor=request.user):
         raise NotAllowed("Only the broadcaster or staff may moderate this broadcast.")
     return broadcast
 
@@ -43,10 +43,18 @@ class SettingsSerializer(serializers.Serializer):
     slow_mode_seconds = StrictIntegerField(min_value=0, max_value=moderation.MAX_SLOW_MODE_SECONDS)
     blocked_words = serializers.CharField(allow_blank=True, max_length=5000, trim_whitespace=True)
     allow_links = serializers.BooleanField()
+    hold_words = serializers.CharField(
+        allow_blank=True,
+        max_length=5000,
+        trim_whitespace=True,
+        required=False,
+        help_text="Comments with any of these wait for approval (absent: unchanged).",
+    )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict) and not isinstance(data.get("blocked_words", ""), str):
-            raise serializers.ValidationError({"blocked_words": ["Must be a string."]})
+        for field in ("blocked_words", "hold_words"):
+            if isinstance(data, dict) and not isinstance(data.get(field, ""), str):
+                raise serializers.ValidationError({field: ["Must be a string."]})
         return super().to_internal_value(data)
 
 
@@ -92,6 +100,7 @@ def _settings_data(broadcast: Broadcast) -> dict[str, Any]:
         "slow_mode_seconds": broadcast.slow_mode_seconds,
         "blocked_words": broadcast.blocked_words,
         "allow_links": broadcast.allow_links,
+        "hold_words": broadcast.hold_words,
     }
 
 
@@ -145,7 +154,7 @@ class ModerationSettingsView(_ModeratorView):
     )
     def put(self, request: Request, broadcast_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
-        moderation.moderation_settings_update(
+        services.moderation_settings_update(
             broadcast=broadcast, actor=request.user, **validated(SettingsSerializer, request.data)
         )
         return Response(_settings_data(broadcast))
@@ -170,7 +179,7 @@ class BanListView(_ModeratorView):
         data = validated(BanCreateSerializer, request.data)
         user = get_object_or_404(get_user_model(), pk=data["user_id"])
         if "seconds" in data:
-            ban = moderation.user_timeout(
+            ban = services.user_timeout(
                 broadcast=broadcast,
                 actor=request.user,
                 user=user,
@@ -178,7 +187,7 @@ class BanListView(_ModeratorView):
                 reason=data["reason"],
             )
         else:
-            ban = moderation.user_ban(
+            ban = services.user_ban(
                 broadcast=broadcast,
                 actor=request.user,
                 user=user,
@@ -195,7 +204,7 @@ class BanDetailView(_ModeratorView):
     def delete(self, request: Request, broadcast_id: int, user_id: int) -> Response:
         broadcast = _moderated(request, broadcast_id)
         user = get_object_or_404(get_user_model(), pk=user_id)
-        moderation.user_unban(broadcast=broadcast, actor=request.user, user=user)
+        services.user_unban(broadcast=broadcast, actor=request.user, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -210,12 +219,12 @@ class PinnedCommentView(_ModeratorView):
         comment_id = validated(PinSerializer, request.data)["comment_id"]
         comment = get_object_or_404(broadcast.comments.select_related("author"), pk=comment_id)
         comment.broadcast = broadcast
-        moderation.comment_pin(comment=comment, actor=request.user)
+        services.comment_pin(comment=comment, actor=request.user)
         return Response({"comment": selectors.comment_data(comment)})
 
     @extend_schema(summary="Unpin", responses={204: None, **error_responses(401, 403, 404)})
     def delete(self, request: Request, broadcast_id: int) -> Response:
-        moderation.comment_unpin(broadcast=_moderated(request, broadcast_id), actor=request.user)
+        services.comment_unpin(broadcast=_moderated(request, broadcast_id), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -98,6 +98,22 @@ class CommentSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class CommentHeldSerializer(CommentSerializer):
+    held = serializers.BooleanField(
+        help_text="Held for review (a hold word): shown to others once a moderator approves it."
+    )
+
+
+class ChatRulesSerializer(serializers.Serializer):
+    slow_mode_seconds = serializers.IntegerField(
+        min_value=0, help_text="One comment per viewer per this many seconds (0: off)."
+    )
+    links_allowed = serializers.BooleanField()
+    blocked_words = serializers.BooleanField(
+        help_text="Some words are refused (the list itself is for moderators)."
+    )
+
+
 class BroadcastSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -124,6 +140,7 @@ class BroadcastSerializer(serializers.Serializer):
         "the end when there is one, else null.",
     )
     thumbnail_url = serializers.CharField(allow_null=True, help_text="A still of the video.")
+    chat_rules = ChatRulesSerializer(help_text="What a viewer should know before commenting.")
 
 
 class BroadcastDetailSerializer(BroadcastSerializer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from livevideo.api import moderation, views
+from livevideo.api import moderation, moderators, reviews, views
 
 app_name = "api"
 
@@ -26,6 +26,17 @@ urlpatterns = [
         views.CommentDetailView.as_view(),
         name="comment-detail",
     ),
+    path(
+        f"{broadcast}comments/<id:comment_id>/report/",
+        reviews.CommentReportView.as_view(),
+        name="comment-report",
+    ),
+    path(f"{broadcast}review/", reviews.ReviewQueueView.as_view(), name="review-queue"),
+    path(
+        f"{broadcast}review/<id:comment_id>/approve/",
+        reviews.ReviewApproveView.as_view(),
+        name="review-approve",
+    ),
     path(f"{broadcast}reactions/", views.ReactionsView.as_view(), name="reactions"),
     path(f"{broadcast}viewers/", views.ViewersView.as_view(), name="viewers"),
     path(
@@ -37,6 +48,20 @@ urlpatterns = [
     path(f"{broadcast}bans/", moderation.BanListView.as_view(), name="ban-list"),
     path(f"{broadcast}bans/<id:user_id>/", moderation.BanDetailView.as_view(), name="ban-detail"),
     path(f"{broadcast}pinned/", moderation.PinnedCommentView.as_view(), name="pinned"),
+    path(f"{broadcast}moderators/", moderators.ModeratorListView.as_view(), name="moderator-list"),
+    path(
+        f"{broadcast}moderators/<id:user_id>/",
+        moderators.ModeratorDetailView.as_view(),
+        name="moderator-detail",
+    ),
+    path(f"{broadcast}users/<id:user_id>/", moderators.UserCardView.as_view(), name="user-card"),
+    path(f"{broadcast}watching/", moderators.WatchingView.as_view(), name="watching"),
+    path("moderators/", moderators.StandingModeratorListView.as_view(), name="standing-list"),
+    path(
+        "moderators/<id:user_id>/",
+        moderators.StandingModeratorDetailView.as_view(),
+        name="standing-detail",
+    ),
     path("presence/", views.PresenceView.as_view(), name="presence"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

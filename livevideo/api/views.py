@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import abuse, selectors, services
+from livevideo import abuse, permissions, selectors, services
 from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
 from livevideo.models import Broadcast
@@ -82,7 +82,7 @@ def broadcast_or_404(broadcast_id: int) -> Broadcast:
 def broadcast_detail(broadcast: Broadcast, request: Request) -> dict[str, Any]:
     """The detail, with the ingest URL and stream key when the caller runs the broadcast."""
     data = selectors.broadcast_data(broadcast)
-    if services.can_manage(broadcast=broadcast, actor=request.user):
+    if permissions.can_manage(broadcast=broadcast, actor=request.user):
         data.update(video.ingest_data(broadcast))
     return data
 
@@ -198,7 +198,7 @@ class LatencyView(APIView):
         broadcast = broadcast_or_404(broadcast_id)
         if not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
-        if not services.can_manage(broadcast=broadcast, actor=request.user):
+        if not permissions.can_manage(broadcast=broadcast, actor=request.user):
             raise exceptions.PermissionDenied("Only the broadcaster or staff may see this.")
         return Response(latency.audience_latency(broadcast_id=broadcast.pk))
 
@@ -262,7 +262,13 @@ class CommentListView(APIView):
     @extend_schema(
         summary="Comment on a live broadcast",
         request=s.CommentCreateSerializer,
-        responses={201: s.CommentSerializer, **error_responses(400, 401, 403, 404, 409, 429)},
+        description="201 with the comment; 202 with `held: true` when a hold word keeps it "
+        "for a moderator's review (nobody else sees it until approved).",
+        responses={
+            201: s.CommentSerializer,
+            202: s.CommentHeldSerializer,
+            **error_responses(400, 401, 403, 404, 409, 429),
+        },
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
         broadcast = broadcast_or_404(broadcast_id)
@@ -272,6 +278,9 @@ class CommentListView(APIView):
             author=request.user,
             **validated(s.CommentCreateSerializer, request.data),
         )
+        if comment.is_held:  # stored, not shown: a moderator approves it first
+            body = {**selectors.comment_data(comment), "held": True}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response(selectors.comment_data(comment), status=status.HTTP_201_CREATED)
 
 
@@ -284,8 +293,7 @@ class CommentDetailView(APIView):
     )
     def delete(self, request: Request, broadcast_id: int, comment_id: int) -> Response:
         comment = get_object_or_404(
-            selectors.comments_visible(broadcast_id=broadcast_id).select_related("broadcast"),
-            pk=comment_id,
+            selectors.comments_not_removed(broadcast_id=broadcast_id), pk=comment_id
         )
         services.comment_remove(comment=comment, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

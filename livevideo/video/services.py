@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from livevideo import events, services
+from livevideo import events, permissions, services
 from livevideo.errors import InvalidInput, NotAllowed, WrongStatus
 from livevideo.models import Broadcast, BroadcastStatus, IngestState, new_stream_key
 from livevideo.video import ffmpeg
@@ -41,8 +41,7 @@ class UnknownStream(NotAllowed):
 def stream_key_rotate(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
     """A new secret key; the old one is refused from now on (a publish already under way
     goes on until it stops)."""
-    if not services.can_manage(broadcast=broadcast, actor=actor):
-        raise NotAllowed("Only the broadcaster or staff may do this.")
+    permissions.require_manager(broadcast, actor)
     broadcast.stream_key = new_stream_key()
     broadcast.save(update_fields=["stream_key"])
     return broadcast

@@ -61,6 +61,7 @@
       const next = fresh.querySelector('[data-section="' + section.dataset.section + '"]');
       if (next) section.replaceWith(document.importNode(next, true));
     });
+    window.LiveVideoTimes.localize(root);
   }
 
   root.addEventListener("submit", async (event) => {
@@ -68,17 +69,19 @@
     if (!form) return;
     event.preventDefault();
     if (!confirmed(form)) return;
+    // Read the form first: a disabled submitter (and its name=value) is left out of FormData.
+    const body = new FormData(form, event.submitter);
     const buttons = form.querySelectorAll("button");
     buttons.forEach((button) => (button.disabled = true));
     try {
       const response = await fetch(form.action, {
         method: "POST",
-        body: new FormData(form, event.submitter),
+        body: body,
         headers: { Accept: "application/json" },
         credentials: "same-origin",
       });
-      const body = await response.json().catch(() => ({}));
-      showToast(body.message || "Something went wrong (" + response.status + ").", !response.ok);
+      const answer = await response.json().catch(() => ({}));
+      showToast(answer.message || "Something went wrong (" + response.status + ").", !response.ok);
       if (response.ok) {
         if (form.action.endsWith("/remove/")) removeComment({ id: commentIdOf(form) });
         await refreshSections();
@@ -107,10 +110,7 @@
       comment.author.display_name || comment.author.username;
     const time = row.querySelector("time");
     time.dateTime = comment.created_at;
-    time.textContent = new Date(comment.created_at).toLocaleTimeString([], {
-      hour: "2-digit",
-      minute: "2-digit",
-    });
+    time.textContent = window.LiveVideoTimes.format(comment.created_at);
     row.querySelector(".comment-text").textContent = comment.text;
     row.querySelectorAll("form[data-action]").forEach((form) => {
       const path = form.dataset.action
@@ -216,17 +216,19 @@
     });
   }
 
+  /** The stream counts this page's own connection; the broadcaster is not a viewer. */
+  function setViewers(count) {
+    live.viewers = Math.max(0, count - 1);
+    renderNumbers();
+  }
+
   const handlers = {
     hello: (data) => {
       renderStatus(data.broadcast);
       renderTotals(data.broadcast.reactions);
-      live.viewers = data.broadcast.viewers;
-      renderNumbers();
+      setViewers(data.broadcast.viewers);
     },
-    viewers: (data) => {
-      live.viewers = data.count;
-      renderNumbers();
-    },
+    viewers: (data) => setViewers(data.count),
     reactions: renderTotals,
     "comment.created": (data) => {
       commentTimes.push(Date.now());
@@ -259,6 +261,20 @@
     });
     return window.LiveVideoStudio.client;
   }
+
+  // The user card (a click on a name), as on the watch page; this page is for moderators.
+  const moderate = window.LiveVideoModerate.create(root, {
+    broadcastId: Number(root.dataset.broadcastId),
+    onToast: showToast,
+  });
+  moderate.setRole("moderator");
+  handlers["review.queue"] = () => moderate.reviewChanged();
+  const watching = window.LiveVideoWatching.create(
+    root.querySelector("[data-watching]"),
+    Number(root.dataset.broadcastId),
+    broadcasterId
+  );
+  handlers.presence = watching.apply;
 
   window.LiveVideoStudio = { start: start, applyEvents: applyEvents };
   sample();

@@ -26,7 +26,6 @@
   const commentsEmpty = root.querySelector("[data-comments-empty]");
   const commentTemplate = document.getElementById("comment-template");
   const newCommentsPill = root.querySelector("[data-new-comments]");
-  const composer = root.querySelector("[data-composer]");
   const reactionError = root.querySelector("[data-reaction-error]");
   const floats = window.LiveVideoFloats.create(root.querySelector("[data-float-layer]"));
 
@@ -88,6 +87,21 @@
 
   const NETWORK_ERROR = "Could not reach the server. Check your connection and try again.";
 
+  const chat = window.LiveVideoComposer.create(root, {
+    userId: userId,
+    commentMax: commentMax,
+    apiBase: apiBase,
+    api: api,
+    errorMessage: errorMessage,
+    showError: showError,
+    networkError: NETWORK_ERROR,
+    onPosted: (comment) => {
+      appendComment(comment);
+      scrollToNewest();
+    },
+  });
+  const moderate = window.LiveVideoModerate.create(root, { broadcastId: state.id });
+
   // --- Status, viewers, connection ----------------------------------------------------------
 
   const STATUS_LABELS = { scheduled: "Upcoming", live: "Live", ended: "Ended" };
@@ -110,11 +124,8 @@
     root.querySelectorAll("[data-reaction]").forEach((button) => {
       button.disabled = !(live && userId);
     });
-    if (composer) {
-      composer.querySelector("textarea").disabled = !live;
-      composer.querySelector("[data-composer-note]").hidden = live;
-      updateComposer();
-    }
+    root.dataset.status = data.status; // the page hides what does not apply (viewers when not live)
+    chat.setLive(live);
   }
 
   function renderViewers(data) {
@@ -126,6 +137,8 @@
     const element = root.querySelector("[data-connection]");
     element.dataset.state = connectionState;
     element.textContent = CONNECTION_LABELS[connectionState] || connectionState;
+    // Counts and dots are as of the last update: grey them until the stream is back.
+    root.classList.toggle("is-stale", connectionState !== "live");
   }
 
   // --- Reactions ----------------------------------------------------------------------------
@@ -166,25 +179,37 @@
   /** Count and float a tap at once; send it over the WebSocket when one is open (far less work
    * for the server than a REST request), else over REST. */
   async function react(kind) {
+    const refused = chat.refusal() || rateLimited();
+    if (refused) return showError(reactionError, refused);
     pendingOwn[kind] = (pendingOwn[kind] || 0) + 1;
     renderCounts();
     floats.burst({ [kind]: 1 }, icons);
     if (sendTap(kind)) return;
     let failure = null;
+    let retryAfter = 0;
     try {
       const result = await api(apiBase + "reactions/", {
         method: "POST",
         body: JSON.stringify({ kind: kind }),
       });
       if (!result.ok) failure = errorMessage(result);
+      retryAfter = result.status === 429 ? result.retryAfter : 0;
     } catch (_) {
       failure = NETWORK_ERROR;
     }
-    tapDone(kind, failure);
+    tapDone(kind, failure, retryAfter);
+  }
+
+  let tapsBlockedUntil = 0; // after a rate-limit refusal, taps wait (and do not float)
+
+  function rateLimited() {
+    const left = Math.ceil((tapsBlockedUntil - Date.now()) / 1000);
+    return left > 0 ? "Too many reactions; try again in " + left + " s." : null;
   }
 
   /** A tap's outcome: a refused one no longer counts, and its reason shows (or clears). */
-  function tapDone(kind, failure) {
+  function tapDone(kind, failure, retryAfter) {
+    if (retryAfter > 0) tapsBlockedUntil = Date.now() + retryAfter * 1000;
     if (failure && pendingOwn[kind] > 0) {
       pendingOwn[kind] -= 1;
       renderCounts();
@@ -221,24 +246,19 @@
       const wait = Math.ceil(data.retry_after);
       failure += " Expected available in " + wait + (wait === 1 ? " second." : " seconds.");
     }
-    tapDone(kind, failure);
+    tapDone(kind, failure, data.code === "rate_limited" ? data.retry_after : 0);
   }
 
   const presence = window.LiveVideoPresence.create(root);
 
   // --- Comments -----------------------------------------------------------------------------
 
-  function formatTime(iso) {
-    const date = new Date(iso);
-    if (Number.isNaN(date.getTime())) return "";
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  }
-
   function decorateComment(item) {
     const time = item.querySelector("time");
-    if (time && time.dateTime) time.textContent = formatTime(time.dateTime);
+    if (time && time.dateTime) time.textContent = window.LiveVideoTimes.format(time.dateTime);
     const own = userId !== null && Number(item.dataset.authorId) === userId;
     item.querySelector("[data-delete-comment]").hidden = !own;
+    moderate.decorate(item);
   }
 
   function nearBottom() {
@@ -312,12 +332,20 @@
     applyTotals(broadcast.reactions);
     renderViewers({ count: broadcast.viewers });
     if ("pinned_comment" in broadcast) renderPinned({ comment: broadcast.pinned_comment });
+    if (broadcast.chat_rules) chat.setRules(broadcast.chat_rules);
   }
 
   // --- The real-time hook -------------------------------------------------------------------
 
   const handlers = {
-    hello: (data) => applySnapshot(data.broadcast),
+    hello: (data) => {
+      chat.setYou(data.you);
+      if (data.you) moderate.setRole(data.you.role);
+      applySnapshot(data.broadcast);
+    },
+    "viewer.state": (data) => chat.viewerState(data),
+    "review.queue": () => moderate.reviewChanged(),
+    "chat.rules": (data) => chat.setRules(data),
     "comment.created": appendComment,
     "comment.removed": removeComment,
     "comment.pinned": renderPinned,
@@ -385,85 +413,14 @@
     }
   });
 
-  let waitUntil = 0; // rate limited or slow mode: no sending before this time (ms)
-  let waitTimer = null;
-
-  function updateComposer() {
-    if (!composer) return;
-    const textarea = composer.querySelector("textarea");
-    const length = textarea.value.length;
-    const counter = composer.querySelector("[data-counter]");
-    counter.textContent = length + " / " + commentMax;
-    counter.classList.toggle("counter-warn", length > commentMax * 0.9);
-    composer.querySelector("[type=submit]").disabled =
-      textarea.disabled || !textarea.value.trim() || length > commentMax || Date.now() < waitUntil;
-  }
-
-  /** Show the server's reason with a countdown, and keep Send disabled until it is over. */
-  function waitBeforeSending(errorBox, reason, seconds) {
-    waitUntil = Date.now() + seconds * 1000;
-    clearInterval(waitTimer);
-    const tick = () => {
-      const left = Math.ceil((waitUntil - Date.now()) / 1000);
-      if (left <= 0) {
-        clearInterval(waitTimer);
-        showError(errorBox, "");
-      } else {
-        showError(errorBox, reason + " You can send again in " + left + " s.");
-      }
-      updateComposer();
-    };
-    waitTimer = setInterval(tick, 1000);
-    tick();
-  }
-
-  if (composer) {
-    const textarea = composer.querySelector("textarea");
-    const errorBox = composer.querySelector("[data-composer-error]");
-    textarea.addEventListener("input", updateComposer);
-    textarea.addEventListener("keydown", (keyEvent) => {
-      // Enter sends, Shift+Enter makes a new line, as in most chats.
-      if (keyEvent.key === "Enter" && !keyEvent.shiftKey && !keyEvent.isComposing) {
-        keyEvent.preventDefault();
-        if (!composer.querySelector("[type=submit]").disabled) composer.requestSubmit();
-      }
-    });
-    composer.addEventListener("submit", async (submitEvent) => {
-      submitEvent.preventDefault();
-      const text = textarea.value.trim();
-      if (!text) return showError(errorBox, "Write something first.");
-      if (text.length > commentMax) {
-        return showError(errorBox, "Comments are at most " + commentMax + " characters.");
-      }
-      composer.querySelector("[type=submit]").disabled = true;
-      try {
-        const result = await api(apiBase + "comments/", {
-          method: "POST",
-          body: JSON.stringify({ text: text }),
-        });
-        if (result.status === 429 && result.retryAfter) {
-          waitBeforeSending(errorBox, errorMessage(result), result.retryAfter);
-        } else if (!result.ok) {
-          showError(errorBox, errorMessage(result));
-        } else {
-          showError(errorBox, "");
-          // The stream may have shown the comment already and the viewer typed on: keep that.
-          if (textarea.value.trim() === text) textarea.value = "";
-          appendComment(result.body);
-          scrollToNewest();
-        }
-      } catch (_) {
-        showError(errorBox, NETWORK_ERROR);
-      } finally {
-        updateComposer();
-      }
-    });
-  }
-
   commentList.querySelectorAll("[data-comment-id]").forEach(decorateComment);
   state.pinnedId = Number(root.querySelector("[data-pinned]").dataset.pinnedId) || null;
   scrollToNewest();
-  updateComposer();
+  const you = JSON.parse(document.getElementById("viewer-state").textContent);
+  chat.setYou(you);
+  moderate.setRole(you.role);
+  chat.setRules(state.chat_rules);
+  chat.setLive(state.status === "live");
   presence.track(
     [state.broadcaster.id].concat(
       Array.from(commentList.querySelectorAll("[data-author-id]"), (c) => Number(c.dataset.authorId))

@@ -5,12 +5,14 @@ Written to docs/screenshots/ on every run, so they always show the pages as they
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
-from livevideo import moderation, services
-from tests.factories import UserFactory
+from livevideo import services
+from tests.factories import BroadcasterFactory, UserFactory
 
 SHOTS = settings.BASE_DIR / "docs" / "screenshots"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -29,7 +31,7 @@ CHART = [(3, 2), (5, 4), (8, 9), (12, 7), (15, 14), (14, 22), (18, 12), (21, 17)
 @pytest.fixture
 def scene():
     """A live broadcast with a conversation, reactions and a pinned comment."""
-    caster = UserFactory(username="caster", first_name="Cass Caster")
+    caster = BroadcasterFactory(username="caster", first_name="Cass Caster")
     broadcast = services.broadcast_create(
         broadcaster=caster,
         title="Launch day: a tour of the new release",
@@ -41,10 +43,10 @@ def scene():
         services.comment_create(broadcast=broadcast, author=users[u], text=text)
         for u, _, text in CHAT
     ]
-    moderation.comment_pin(comment=comments[1], actor=caster)
+    services.comment_pin(comment=comments[1], actor=caster)
     taps = [(users["bob"], "like")] * 12 + [(users["cho"], "love")] * 7
     services.reactions_record(broadcast=broadcast, taps=taps + [(users["eve"], "celebrate")] * 4)
-    moderation.user_timeout(broadcast=broadcast, actor=caster, user=users["dev"], seconds=600)
+    services.user_timeout(broadcast=broadcast, actor=caster, user=users["dev"], seconds=600)
     return broadcast, caster, users["ann"]
 
 
@@ -88,5 +90,29 @@ def test_studio_page(open_as, scene, size):
         ]
         page.evaluate("(events) => window.LiveVideoStudio.applyEvents(events)", events)
         page.wait_for_timeout(110)
-    expect(page.locator("[data-stat=viewers]")).to_have_text("24")
+    # 24 connections, one of them the studio's own: the broadcaster is not a viewer.
+    expect(page.locator("[data-stat=viewers]")).to_have_text("23")
     _shoot(page, f"studio-{size}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_moderator_watch_page(open_as, scene, size):
+    broadcast, caster, _ = scene
+    mod = UserFactory(username="molly", first_name="Molly Mod")
+    services.moderator_appoint(broadcast=broadcast, actor=caster, user=mod)
+    page = open_as(mod, f"/broadcasts/{broadcast.pk}/", viewport=SIZES[size])
+    expect(page.locator("[data-watch-mod-tools]").first).to_be_visible()
+    page.locator(".comment", has_text="+1 for the mobile layout").locator(".comment-author").click()
+    expect(page.locator("dialog.user-card [data-card-comments] li")).to_have_count(2)
+    page.screenshot(path=str(SHOTS / f"moderate-{size}.png"))
+    assert (SHOTS / f"moderate-{size}.png").stat().st_size > 10_000
+
+
+def test_timed_out_viewer(open_as, scene):
+    broadcast, _, _ = scene
+    dev = UserFactory(username="dev")
+    page = open_as(dev, f"/broadcasts/{broadcast.pk}/", viewport=SIZES["phone"])
+    expect(page.locator("[data-composer-note]")).to_have_text(re.compile("You are timed out"))
+    page.locator("[data-composer]").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "timed-out-phone.png"))
+    assert (SHOTS / "timed-out-phone.png").stat().st_size > 10_000

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, WebSocket, expect
 
 from livevideo import services
 from livevideo.models import Broadcast
-from tests.factories import UserFactory
+from tests.factories import BroadcasterFactory, UserFactory
 
 XSS = "<img src=x onerror=alert(1)>"
 WITHIN_A_SECOND = 1_500  # ms: a second, plus headroom for a loaded CI machine
@@ -29,7 +29,7 @@ window.WebSocket = class extends window.WebSocket {
 
 @pytest.fixture
 def caster():
-    return UserFactory(username="caster", first_name="Cass Caster")
+    return BroadcasterFactory(username="caster", first_name="Cass Caster")
 
 
 @pytest.fixture

@@ -7,15 +7,22 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
+from livevideo import services
+
+
+def _broadcaster(user: User) -> User:
+    services.broadcaster_grant(user=user)
+    return user
+
 
 @pytest.fixture
 def owner(db) -> User:
-    return User.objects.create_user("owner", password="pw-owner-123")
+    return _broadcaster(User.objects.create_user("owner", password="pw-owner-123"))
 
 
 @pytest.fixture
 def other_broadcaster(db) -> User:
-    return User.objects.create_user("other", password="pw-other-123")
+    return _broadcaster(User.objects.create_user("other", password="pw-other-123"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from livevideo import moderation, services
+from livevideo import services
 from livevideo.models import Broadcast, BroadcastBan, BroadcastStatus, ModerationAction
 from tests.factories import CommentFactory, UserFactory
 
@@ -106,6 +106,7 @@ class TestBroadcastScope:
 
         page = client.get(_change_url(own)).content.decode()
         assert "funny: 3" in page
+        assert page.count(">Broadcaster:</label>") == 1  # shown once, read-only
 
         client.post(_change_url(own), {"title": "Renamed", "description": "", "stream_url": ""})
         own.refresh_from_db()
@@ -174,6 +175,22 @@ class TestComments:
         mine.refresh_from_db()
         assert not mine.is_removed
 
+    def test_pin_time_out_and_ban_reach_only_own_broadcasts(self, client, broadcaster, comments):
+        mine, theirs = comments
+        client.force_login(broadcaster)
+
+        _act(client, COMMENTS, "pin_comment", mine)
+        page = _act(client, COMMENTS, "time_out_authors", mine, theirs).content.decode()
+        assert "1 author(s) timed out." in page
+        mine.broadcast.refresh_from_db()
+        assert mine.broadcast.pinned_comment_id == mine.pk
+        ban = BroadcastBan.objects.get(user=mine.author)
+        assert (ban.broadcast_id, ban.until is not None) == (mine.broadcast_id, True)
+        assert not BroadcastBan.objects.filter(broadcast=theirs.broadcast).exists()
+
+        _act(client, COMMENTS, "ban_authors", mine)
+        assert BroadcastBan.objects.get(user=mine.author).until is None
+
     def test_comments_cannot_be_added_or_edited(self, client, broadcaster, comments):
         client.force_login(broadcaster)
         assert client.get(reverse("admin:livevideo_comment_add")).status_code == 403
@@ -193,8 +210,8 @@ class TestModeration:
     def trouble(self, broadcaster, rival, own, rivals):
         """A troll timed out on the broadcaster's show and banned from the rival's."""
         troll = UserFactory(username="troll")
-        moderation.user_timeout(broadcast=own, actor=broadcaster, user=troll, seconds=600)
-        moderation.user_ban(broadcast=rivals, actor=rival, user=troll, reason="rival's reason")
+        services.user_timeout(broadcast=own, actor=broadcaster, user=troll, seconds=600)
+        services.user_ban(broadcast=rivals, actor=rival, user=troll, reason="rival's reason")
         return troll
 
     def test_broadcaster_sees_only_own_audit_rows_and_filters(self, client, broadcaster, trouble):

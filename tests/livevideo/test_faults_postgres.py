@@ -48,6 +48,7 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from livevideo import services
 owner = User.objects.create_user("pg-owner", password="x-pw-123456")
+services.broadcaster_grant(user=owner)
 broadcast = services.broadcast_create(broadcaster=owner, title="Faults")
 services.broadcast_start(broadcast=broadcast, actor=owner)
 print(broadcast.pk, Token.objects.create(user=owner).key)

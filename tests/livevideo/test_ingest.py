@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from livevideo import ingest, moderation, selectors
+from livevideo import ingest, selectors, services
 from livevideo.errors import NotAllowed, RateLimited, ServiceError
 from livevideo.models import Broadcast, Reaction
 from tests.factories import BroadcastFactory, UserFactory
@@ -85,7 +85,7 @@ async def test_a_deleted_broadcast_fails_the_batch(broadcast, viewers):
 
 
 def test_a_batch_reads_bans_once_and_refuses_only_the_banned(broadcast, viewers):
-    moderation.user_ban(broadcast=broadcast, actor=broadcast.broadcaster, user=viewers[1])
+    services.user_ban(broadcast=broadcast, actor=broadcast.broadcaster, user=viewers[1])
     with CaptureQueriesContext(connection) as queries:
         refusals = ingest.record_taps(broadcast.pk, [(user, "like") for user in viewers])
     assert [type(r) for r in refusals] == [type(None), NotAllowed] + [type(None)] * 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from livevideo import moderation, services
+from livevideo import services
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
 from livevideo.models import BroadcastBan, Comment, ModerationAction, Reaction
 
@@ -55,7 +55,7 @@ class TestRateLimits:
 
 class TestCommentRules:
     def test_slow_mode(self, live, owner, viewer, stranger):
-        moderation.moderation_settings_update(
+        services.moderation_settings_update(
             broadcast=live, actor=owner, slow_mode_seconds=30, blocked_words="", allow_links=False
         )
         comment(live, viewer)
@@ -65,7 +65,7 @@ class TestCommentRules:
 
     @pytest.mark.parametrize("text", ["you SPAM bot", "spam", "buy spam, now"])
     def test_blocked_words(self, live, owner, viewer, text):
-        moderation.moderation_settings_update(
+        services.moderation_settings_update(
             broadcast=live,
             actor=owner,
             slow_mode_seconds=0,
@@ -76,7 +76,7 @@ class TestCommentRules:
             comment(live, viewer, text)
 
     def test_blocked_word_inside_another_word_is_fine(self, live, owner, viewer):
-        moderation.moderation_settings_update(
+        services.moderation_settings_update(
             broadcast=live, actor=owner, slow_mode_seconds=0, blocked_words="ass", allow_links=False
         )
         comment(live, viewer, "a classic pass")
@@ -87,14 +87,14 @@ class TestCommentRules:
     def test_links_refused_unless_allowed(self, live, owner, viewer, text):
         with pytest.raises(InvalidInput, match="Links"):
             comment(live, viewer, text)
-        moderation.moderation_settings_update(
+        services.moderation_settings_update(
             broadcast=live, actor=owner, slow_mode_seconds=0, blocked_words="", allow_links=True
         )
         comment(live, viewer, text)
 
     def test_settings_are_for_moderators(self, live, viewer):
         with pytest.raises(NotAllowed):
-            moderation.moderation_settings_update(
+            services.moderation_settings_update(
                 broadcast=live,
                 actor=viewer,
                 slow_mode_seconds=5,
@@ -105,7 +105,7 @@ class TestCommentRules:
     @pytest.mark.parametrize("seconds", [-1, 3601, "5", None])
     def test_bad_slow_mode(self, live, owner, seconds):
         with pytest.raises(InvalidInput):
-            moderation.moderation_settings_update(
+            services.moderation_settings_update(
                 broadcast=live,
                 actor=owner,
                 slow_mode_seconds=seconds,
@@ -116,21 +116,21 @@ class TestCommentRules:
 
 class TestTimeoutsAndBans:
     def test_timed_out_user_cannot_take_part(self, live, owner, viewer):
-        moderation.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=60)
+        services.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=60)
         with pytest.raises(NotAllowed, match="timed out"):
             comment(live, viewer)
         with pytest.raises(NotAllowed, match="timed out"):
             services.reaction_create(broadcast=live, user=viewer, kind="like")
 
     def test_expired_timeout_lets_them_back(self, live, owner, viewer):
-        moderation.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=60)
+        services.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=60)
         BroadcastBan.objects.update(until="2000-01-01T00:00:00Z")
         comment(live, viewer)
 
     def test_ban_removes_comments_when_asked(self, live, owner, viewer, stranger):
         mine = comment(live, viewer, "mine")
         theirs = comment(live, stranger, "theirs")
-        moderation.user_ban(broadcast=live, actor=owner, user=viewer, remove_comments=True)
+        services.user_ban(broadcast=live, actor=owner, user=viewer, remove_comments=True)
         mine.refresh_from_db()
         theirs.refresh_from_db()
         assert mine.is_removed
@@ -139,61 +139,61 @@ class TestTimeoutsAndBans:
             comment(live, viewer)
 
     def test_unban(self, live, owner, viewer):
-        moderation.user_ban(broadcast=live, actor=owner, user=viewer)
-        moderation.user_unban(broadcast=live, actor=owner, user=viewer)
+        services.user_ban(broadcast=live, actor=owner, user=viewer)
+        services.user_unban(broadcast=live, actor=owner, user=viewer)
         comment(live, viewer)
 
     def test_only_moderators_ban(self, live, viewer, stranger):
         with pytest.raises(NotAllowed):
-            moderation.user_ban(broadcast=live, actor=viewer, user=stranger)
+            services.user_ban(broadcast=live, actor=viewer, user=stranger)
 
     def test_broadcaster_and_staff_cannot_be_banned(self, live, staff, owner):
         with pytest.raises(NotAllowed):
-            moderation.user_ban(broadcast=live, actor=staff, user=owner)
+            services.user_ban(broadcast=live, actor=staff, user=owner)
         with pytest.raises(NotAllowed):
-            moderation.user_timeout(broadcast=live, actor=owner, user=staff, seconds=10)
+            services.user_timeout(broadcast=live, actor=owner, user=staff, seconds=10)
 
     @pytest.mark.parametrize("seconds", [0, -5, 10**9, "60"])
     def test_bad_timeout(self, live, owner, viewer, seconds):
         with pytest.raises(InvalidInput):
-            moderation.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=seconds)
+            services.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=seconds)
 
 
 class TestPins:
     def test_pin_and_unpin(self, live, owner, viewer):
         c = comment(live, viewer)
-        moderation.comment_pin(comment=c, actor=owner)
+        services.comment_pin(comment=c, actor=owner)
         live.refresh_from_db()
         assert live.pinned_comment == c
-        moderation.comment_unpin(broadcast=live, actor=owner)
+        services.comment_unpin(broadcast=live, actor=owner)
         live.refresh_from_db()
         assert live.pinned_comment is None
 
     def test_removing_the_pinned_comment_unpins_it(self, live, owner, viewer):
         c = comment(live, viewer)
-        moderation.comment_pin(comment=c, actor=owner)
+        services.comment_pin(comment=c, actor=owner)
         services.comment_remove(comment=c, actor=owner)
         live.refresh_from_db()
         assert live.pinned_comment is None
 
     def test_only_moderators_pin(self, live, viewer):
         with pytest.raises(NotAllowed):
-            moderation.comment_pin(comment=comment(live, viewer), actor=viewer)
+            services.comment_pin(comment=comment(live, viewer), actor=viewer)
 
     def test_removed_comments_cannot_be_pinned(self, live, owner, viewer):
         c = comment(live, viewer)
         services.comment_remove(comment=c, actor=viewer)
         with pytest.raises(InvalidInput):
-            moderation.comment_pin(comment=c, actor=owner)
+            services.comment_pin(comment=c, actor=owner)
 
 
 def test_audit_trail_records_each_action(live, owner, viewer):
     c = comment(live, viewer)
-    moderation.comment_pin(comment=c, actor=owner)
+    services.comment_pin(comment=c, actor=owner)
     services.comment_remove(comment=c, actor=owner)
     services.comment_restore(comment=c, actor=owner)
-    moderation.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=30, reason="cool off")
-    moderation.user_unban(broadcast=live, actor=owner, user=viewer)
+    services.user_timeout(broadcast=live, actor=owner, user=viewer, seconds=30, reason="cool off")
+    services.user_unban(broadcast=live, actor=owner, user=viewer)
     actions = list(ModerationAction.objects.order_by("id").values_list("action", "actor__username"))
     assert actions == [
         ("pin_comment", "owner"),

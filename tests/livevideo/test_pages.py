@@ -19,7 +19,13 @@ from livevideo.models import (
     ModerationAction,
     ReactionKind,
 )
-from tests.factories import PASSWORD, BroadcastFactory, CommentFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    BroadcasterFactory,
+    BroadcastFactory,
+    CommentFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,12 +40,12 @@ def viewer():
 
 @pytest.fixture
 def broadcaster():
-    return UserFactory(username="caster", first_name="Cass Caster")
+    return BroadcasterFactory(username="caster", first_name="Cass Caster")
 
 
 @pytest.fixture
 def other_broadcaster():
-    return UserFactory(username="rival")
+    return BroadcasterFactory(username="rival")
 
 
 @pytest.fixture
@@ -238,14 +244,14 @@ class TestStudio:
         rivals_broadcast.refresh_from_db()
         assert rivals_broadcast.status == BroadcastStatus.SCHEDULED
 
-    def test_create_then_edit_a_broadcast(self, client, viewer):
-        client.force_login(viewer)
+    def test_create_then_edit_a_broadcast(self, client, broadcaster):
+        client.force_login(broadcaster)
         response = client.post(
             reverse("studio_new"),
             {"title": "My first show", "stream_url": "https://cdn.example.com/s.m3u8"},
         )
         broadcast = Broadcast.objects.get(title="My first show")
-        assert broadcast.broadcaster == viewer
+        assert broadcast.broadcaster == broadcaster
         assert response.url == reverse("studio_broadcast", args=[broadcast.pk])
 
         client.post(
@@ -256,8 +262,8 @@ class TestStudio:
         assert (broadcast.title, broadcast.description) == ("Renamed show", "Now with notes.")
         assert broadcast.stream_url == ""
 
-    def test_create_rejects_bad_input_with_reasons(self, client, viewer):
-        client.force_login(viewer)
+    def test_create_rejects_bad_input_with_reasons(self, client, broadcaster):
+        client.force_login(broadcaster)
         response = client.post(
             reverse("studio_new"), {"title": "   ", "stream_url": "ftp://example.com/v"}
         )
@@ -468,3 +474,67 @@ def test_sign_in_attempts_are_limited(client, settings, path, db):
     response = client.post(path, {"username": "nobody", "password": "wrong"})
     assert response.status_code == 200
     assert b"Too many sign-in attempts" in response.content
+
+
+def test_favicon_ico_leads_to_the_site_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
+
+
+def test_django_lines_are_logged_once():
+    """Only the root handler prints: Django's own console handler would repeat each line."""
+    import logging
+
+    assert logging.getLogger("django").handlers == []
+    assert logging.getLogger("django.channels.server").handlers == []
+
+
+def test_a_plain_viewer_may_not_create_a_broadcast(client, viewer):
+    client.force_login(viewer)
+
+    assert "New broadcast" not in _text(client.get(reverse("studio")))
+    assert client.get(reverse("studio_new")).status_code == 403
+    assert client.post(reverse("studio_new"), {"title": "Mine"}).status_code == 403
+    assert not Broadcast.objects.exists()
+
+
+class TestStudioForModerators:
+    @pytest.fixture
+    def mod(self, live, broadcaster):
+        user = UserFactory(username="molly", first_name="Molly")
+        services.moderator_appoint(broadcast=live, actor=broadcaster, user=user)
+        return user
+
+    def test_a_moderator_moderates_but_does_not_run_it(self, client, live, mod, viewer):
+        client.force_login(mod)
+        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        assert "You moderate this broadcast" in page
+        for control in ("Go live", ">End<", "Moderators</h2>"):
+            assert control not in page
+        assert "Launch day" in _text(client.get(reverse("studio")))
+
+        url = reverse("studio_user_timeout", args=[live.pk, viewer.pk])
+        assert client.post(url, {"seconds": "60"}).status_code == 302
+        assert BroadcastBan.objects.filter(user=viewer, created_by=mod).exists()
+        for name in ("studio_end", "studio_edit"):
+            assert client.post(reverse(name, args=[live.pk])).status_code == 404
+        live.refresh_from_db()
+        assert live.status == BroadcastStatus.LIVE
+
+    def test_no_studio_for_another_broadcast(self, client, mod, rivals_broadcast):
+        client.force_login(mod)
+        assert (
+            client.get(reverse("studio_broadcast", args=[rivals_broadcast.pk])).status_code == 404
+        )
+
+    def test_the_broadcaster_appoints_by_username(self, client, live, broadcaster, viewer):
+        client.force_login(broadcaster)
+        response = client.post(
+            reverse("studio_moderator_add", args=[live.pk]),
+            {"username": "viewer"},
+            HTTP_ACCEPT="application/json",
+        )
+        assert response.json() == {"message": "Vera Viewer is a moderator of this broadcast."}
+        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        assert "Vera Viewer" in page

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
@@ -12,6 +15,7 @@ from django.db.models import Count
 from livevideo import selectors, services
 from livevideo.management.commands.seed_demo import PASSWORD
 from livevideo.models import Broadcast, BroadcastStatus, Comment, Reaction
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +73,22 @@ def test_one_of_each_status_with_live_totals_matching_the_reactions():
     assert {kind: n for kind, n in totals["totals"].items() if n} == stored
     assert totals["total"] == Reaction.objects.filter(broadcast=live).count()
     assert selectors.comments_count(broadcast_id=live.pk) >= 3
+
+
+def test_a_fresh_database_seeds_without_errors(tmp_path):
+    """The reaction totals seed_demo announces are built and sent before the command exits
+    (they used to fail with "cannot schedule new futures after interpreter shutdown")."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    env.pop("REDIS_URL", None)
+    for args in (["migrate", "-v0"], ["seed_demo"]):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    assert "Demo data ready" in done.stdout
+    assert "Traceback" not in done.stderr, done.stderr

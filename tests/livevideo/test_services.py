@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from livevideo import selectors, services
 from livevideo.errors import InvalidInput, NotAllowed, WrongStatus
-from livevideo.models import BroadcastStatus, Comment, Reaction, ReactionTotal
+from livevideo.models import BroadcastStatus, Comment, Reaction, ReactionKind, ReactionTotal
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ class TestBroadcastCreate:
 
     def test_starts_with_zero_totals_for_every_kind(self, broadcast):
         assert selectors.reaction_totals(broadcast_id=broadcast.pk) == {
-            "totals": {k: 0 for k in services.ReactionKind.values},
+            "totals": {k: 0 for k in ReactionKind.values},
             "total": 0,
         }
 
@@ -213,7 +213,7 @@ class TestSelectors:
         assert set(data) == {
             "id", "title", "description", "status", "broadcaster", "stream_url",
             "scheduled_for", "started_at", "ended_at", "reactions", "viewers", "comments_count",
-            "pinned_comment", "ingest_state", "playback_url", "thumbnail_url",
+            "pinned_comment", "ingest_state", "playback_url", "thumbnail_url", "chat_rules",
         }  # fmt: skip
         assert live.stream_key not in str(data)  # viewers see this dict (hello, the page)
         assert data["status"] == "live"

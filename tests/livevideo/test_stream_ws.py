@@ -337,3 +337,47 @@ async def test_reaction_totals_converge_to_the_stored_totals_after_a_burst(broad
     assert all(e["data"] == stored for e in later if e["type"] == "reactions")
     await socket_user.close()
     await ws.close()
+
+
+async def test_hello_tells_each_viewer_their_own_state(broadcast, broadcaster, viewer):
+    await run(services.user_timeout)(
+        broadcast=broadcast, actor=broadcaster, user=viewer, seconds=600, reason="calm down"
+    )
+    anonymous = watch(broadcast)
+    [hello] = await anonymous.connect()
+    assert hello["data"]["you"] == {"role": "anonymous", "barred": None}
+    timed_out = watch(broadcast, headers=await run(token_of)(viewer))
+    [hello] = await timed_out.connect()
+    you = hello["data"]["you"]
+    assert you["role"] == "viewer"
+    assert you["barred"]["reason"] == "calm down"
+    assert you["barred"]["until"].endswith("Z")
+    owner = watch(broadcast, headers=await run(token_of)(broadcaster))
+    [hello] = await owner.connect()
+    assert hello["data"]["you"] == {"role": "broadcaster", "barred": None}
+    for ws in (anonymous, timed_out, owner):
+        await ws.close()
+
+
+async def test_bans_and_chat_rules_are_announced_live(broadcast, broadcaster, viewer):
+    ws = watch(broadcast, headers=await run(token_of)(viewer))
+    await ws.connect()
+
+    await run(services.user_ban)(broadcast=broadcast, actor=broadcaster, user=viewer)
+    banned = await next_of(ws, "viewer.state")
+    assert banned["data"] == {"user_id": viewer.pk, "barred": {"until": None}}
+
+    await run(services.user_unban)(broadcast=broadcast, actor=broadcaster, user=viewer)
+    back = await next_of(ws, "viewer.state")
+    assert back["data"] == {"user_id": viewer.pk, "barred": None}
+
+    await run(services.moderation_settings_update)(
+        broadcast=broadcast,
+        actor=broadcaster,
+        slow_mode_seconds=30,
+        blocked_words="spoiler",
+        allow_links=True,
+    )
+    rules = await next_of(ws, "chat.rules")
+    assert rules["data"] == {"slow_mode_seconds": 30, "links_allowed": True, "blocked_words": True}
+    await ws.close()

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             broadcaster = self._user(BROADCASTER, "Demo Broadcaster", is_staff=True)
             # Staff in this group can use the admin for their own broadcasts only.
-            broadcaster.groups.add(Group.objects.get_or_create(name=services.BROADCASTERS_GROUP)[0])
+            services.broadcaster_grant(user=broadcaster)
             viewers = {name: self._user(name, display) for name, display in VIEWERS.items()}
             self._live(broadcaster, viewers)
             self._scheduled(broadcaster)

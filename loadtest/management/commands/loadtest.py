@@ -58,6 +58,7 @@ def setup_data(config: runner.LoadConfig) -> dict[str, Any]:
     broadcaster = User.objects.filter(username=BROADCASTER).first() or services.user_create(
         username=BROADCASTER, password=os.urandom(16).hex()
     )
+    services.broadcaster_grant(user=broadcaster)
     tokens = []
     for i in range(config.users):
         user, created = User.objects.get_or_create(username=f"loadtest_{i}")

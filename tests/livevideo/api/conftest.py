@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from livevideo import services
 from livevideo.models import Broadcast
 from presence.backends import PresenceStore, get_store
 from tests.factories import BroadcastFactory, UserFactory
@@ -22,12 +23,15 @@ PRESENCE_NOW = 1893553445.0
 
 @pytest.fixture
 def owner(db: None) -> AbstractBaseUser:
-    return UserFactory(username="olive", first_name="Olive", last_name="Owner")
+    user = UserFactory(username="olive", first_name="Olive", last_name="Owner")
+    services.broadcaster_grant(user=user)
+    return user
 
 
 @pytest.fixture
 def other_broadcaster(db: None) -> AbstractBaseUser:
     user = UserFactory(username="otto")
+    services.broadcaster_grant(user=user)
     BroadcastFactory(broadcaster=user)
     return user
 

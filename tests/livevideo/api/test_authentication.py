@@ -8,6 +8,7 @@ from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from livevideo import services
 from livevideo.models import Broadcast
 from tests.factories import PASSWORD
 from tests.livevideo.api.asserts import assert_error
@@ -19,12 +20,14 @@ BODY = {"title": "Hello"}
 @pytest.fixture
 def session(viewer) -> APIClient:
     """A browser: signed in with a session cookie, CSRF enforced as in production."""
+    services.broadcaster_grant(user=viewer)  # so that creating a broadcast is allowed
     client = APIClient(enforce_csrf_checks=True)
     assert client.login(username="vera", password=PASSWORD)
     return client
 
 
 def test_token_writes_need_no_csrf(viewer) -> None:
+    services.broadcaster_grant(user=viewer)
     client = APIClient(enforce_csrf_checks=True)
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=viewer).key}")
 

@@ -38,6 +38,7 @@ def test_the_detail_shape_is_exactly_the_contract(anonymous: APIClient, live, vi
         "ingest_state": "idle",
         "playback_url": None,
         "thumbnail_url": None,
+        "chat_rules": {"slow_mode_seconds": 0, "links_allowed": False, "blocked_words": False},
     }
 
 

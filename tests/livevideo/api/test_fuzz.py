@@ -14,6 +14,7 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 
@@ -71,4 +72,9 @@ def test_no_operation_answers_500(label, mode, token):
         response = case.call(headers=headers)
         assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
 
-    fuzz()
+    try:
+        fuzz()
+    except Unsatisfiable:
+        if mode != GenerationMode.NEGATIVE:
+            raise
+        pytest.skip("the operation takes no input to make invalid")

@@ -29,7 +29,9 @@ class TestSettings:
         body = {"slow_mode_seconds": 30, "blocked_words": "spam, scam", "allow_links": True}
         response = as_owner.put(url(live, "moderation/"), body, format="json")
         assert response.status_code == 200
-        assert response.json() == body
+        assert response.json() == {**body, "hold_words": ""}
+        body["hold_words"] = "giveaway"
+        assert as_owner.put(url(live, "moderation/"), body, format="json").json() == body
         assert as_owner.get(url(live, "moderation/")).json() == body
 
     @pytest.mark.parametrize(

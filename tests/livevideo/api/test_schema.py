@@ -29,6 +29,15 @@ MODERATION_PATHS = {
     "/api/broadcasts/{broadcast_id}/bans/": {"get", "post"},
     "/api/broadcasts/{broadcast_id}/bans/{user_id}/": {"delete"},
     "/api/broadcasts/{broadcast_id}/pinned/": {"put", "delete"},
+    "/api/broadcasts/{broadcast_id}/moderators/": {"get", "post"},
+    "/api/broadcasts/{broadcast_id}/moderators/{user_id}/": {"delete"},
+    "/api/broadcasts/{broadcast_id}/users/{user_id}/": {"get"},
+    "/api/broadcasts/{broadcast_id}/comments/{comment_id}/report/": {"post"},
+    "/api/broadcasts/{broadcast_id}/review/": {"get"},
+    "/api/broadcasts/{broadcast_id}/review/{comment_id}/approve/": {"post"},
+    "/api/broadcasts/{broadcast_id}/watching/": {"get"},
+    "/api/moderators/": {"get", "post"},
+    "/api/moderators/{user_id}/": {"delete"},
 }
 
 
@@ -51,7 +60,7 @@ def test_the_schema_documents_the_detail_and_error_shapes(anonymous: APIClient, 
     assert set(broadcast["properties"]) == {
         "id", "title", "description", "status", "broadcaster", "stream_url", "scheduled_for",
         "started_at", "ended_at", "reactions", "viewers", "comments_count", "pinned_comment",
-        "ingest_state", "playback_url", "thumbnail_url",
+        "ingest_state", "playback_url", "thumbnail_url", "chat_rules",
     }  # fmt: skip
     detail = schema["components"]["schemas"]["BroadcastDetail"]
     assert set(detail["properties"]) - set(broadcast["properties"]) == {"ingest_url", "stream_key"}
