@@ -147,14 +147,17 @@ def test_the_user_card_shows_state_and_latest_comments_to_moderators(
 def test_who_is_watching_lists_signed_in_viewers_present(
     client_for, presence_store, live, owner, appointed, viewer, other_broadcaster
 ):
-    from presence.backends import Connection
+    from presence.backends import PresenceConnection
 
     away = UserFactory(username="away", first_name="Away")
     for user in (viewer, away):
         services.comment_create(broadcast=live, author=user, text="hi")
     topic = f"broadcast.{live.pk}"
     presence_store.heartbeat(
-        [Connection(topic, "a", viewer.pk), Connection(topic, "b", None)]  # b: anonymous
+        [
+            PresenceConnection(topic, "a", viewer.pk),
+            PresenceConnection(topic, "b", None),
+        ]  # b: anonymous
     )
 
     body = client_for(appointed).get(url(live, "watching/")).json()
