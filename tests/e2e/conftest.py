@@ -17,6 +17,10 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from playwright.sync_api import BrowserContext, Page, expect
 
+from livevideo import services
+from livevideo.models import Broadcast
+from tests.factories import BroadcasterFactory, UserFactory
+
 # Playwright's sync API keeps an asyncio loop running in the test thread, so Django's ORM (in
 # test bodies and in pytest-django's flush after each test) would raise SynchronousOnlyOperation.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -158,3 +162,27 @@ def _session_for(user) -> str:
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return session.session_key
+
+
+# The cast of the watch-page and moderation tests.
+
+
+@pytest.fixture
+def caster():
+    return BroadcasterFactory(username="caster", first_name="Cass Caster")
+
+
+@pytest.fixture
+def live(caster) -> Broadcast:
+    broadcast = services.broadcast_create(broadcaster=caster, title="Launch day")
+    return services.broadcast_start(broadcast=broadcast, actor=caster)
+
+
+@pytest.fixture
+def ann():
+    return UserFactory(username="ann", first_name="Ann")
+
+
+@pytest.fixture
+def bob():
+    return UserFactory(username="bob", first_name="Bob")

@@ -7,60 +7,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from livevideo import services
-from livevideo.models import Broadcast, ModerationAction
-from tests.factories import BroadcasterFactory, UserFactory
+from livevideo.models import ModerationAction
+from tests.e2e.pages import comment_texts, connected, send_comment, watch_path
+from tests.factories import UserFactory
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
-@pytest.fixture
-def caster():
-    return BroadcasterFactory(username="caster", first_name="Cass Caster")
-
-
-@pytest.fixture
-def live(caster) -> Broadcast:
-    broadcast = services.broadcast_create(broadcaster=caster, title="Launch day")
-    return services.broadcast_start(broadcast=broadcast, actor=caster)
-
-
-@pytest.fixture
-def ann():
-    return UserFactory(username="ann", first_name="Ann")
-
-
-@pytest.fixture
-def bob():
-    return UserFactory(username="bob", first_name="Bob")
-
-
-def _watch(broadcast: Broadcast) -> str:
-    return f"/broadcasts/{broadcast.pk}/"
-
-
-def _connected(page: Page) -> Page:
-    expect(page.locator("[data-connection]")).to_have_text("Live updates")
-    return page
-
-
-def _comment(page: Page, text: str) -> None:
-    page.get_by_label("Add a comment").fill(text)
-    page.get_by_role("button", name="Send").click()
-    expect(page.get_by_label("Add a comment")).to_have_value("")
-
-
-def _texts(page: Page):
-    return page.locator("[data-comment-list] .comment-text")
-
-
 @pytest.mark.parametrize("size", SIZES)
 def test_studio_time_out_reaches_the_viewer_at_once(open_as, live, caster, ann, size):
-    viewer = _connected(open_as(ann, _watch(live), viewport=SIZES[size]))
-    _comment(viewer, "Too loud")
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/", viewport=SIZES[size]))
+    viewer = connected(open_as(ann, watch_path(live), viewport=SIZES[size]))
+    send_comment(viewer, "Too loud")
+    studio = connected(open_as(caster, f"/studio/{live.pk}/", viewport=SIZES[size]))
 
     row = studio.locator(".studio-comment", has_text="Too loud")
     row.get_by_role("button", name="Time out for 1 minute").click()
@@ -80,14 +41,14 @@ def test_studio_time_out_reaches_the_viewer_at_once(open_as, live, caster, ann, 
 
 
 def test_ban_and_remove_comments_from_the_studio(open_as, live, caster, ann, bob):
-    a = _connected(open_as(ann, _watch(live)))
-    b = _connected(open_as(bob, _watch(live)))
-    _comment(a, "Spam one")
-    _comment(a, "Spam two")
-    _comment(b, "A kind word")
-    expect(_texts(b)).to_have_text(["Spam one", "Spam two", "A kind word"])
+    a = connected(open_as(ann, watch_path(live)))
+    b = connected(open_as(bob, watch_path(live)))
+    send_comment(a, "Spam one")
+    send_comment(a, "Spam two")
+    send_comment(b, "A kind word")
+    expect(comment_texts(b)).to_have_text(["Spam one", "Spam two", "A kind word"])
 
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    studio = connected(open_as(caster, f"/studio/{live.pk}/"))
     studio.on("dialog", lambda dialog: dialog.accept())  # "Ban this person…?"
     row = studio.locator(".studio-comment", has_text="Spam one")
     row.get_by_role("button", name="Ban & remove comments").click()
@@ -96,7 +57,7 @@ def test_ban_and_remove_comments_from_the_studio(open_as, live, caster, ann, bob
         "Ann is banned from this broadcast and their comments removed."
     )
     for page in (a, b):
-        expect(_texts(page)).to_have_text(["A kind word"])
+        expect(comment_texts(page)).to_have_text(["A kind word"])
     expect(a.locator("[data-composer-note]")).to_have_text(
         "You are banned from this broadcast's chat."
     )
@@ -111,11 +72,11 @@ def test_ban_and_remove_comments_from_the_studio(open_as, live, caster, ann, bob
 
 
 def test_chat_rules_are_announced_before_typing(open_as, live, caster, ann):
-    viewer = _connected(open_as(ann, _watch(live)))
+    viewer = connected(open_as(ann, watch_path(live)))
     rules = viewer.locator("[data-chat-rules]")
     expect(rules).to_have_text("No links.")
 
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    studio = connected(open_as(caster, f"/studio/{live.pk}/"))
     studio.get_by_label("Slow mode").fill("30")
     studio.get_by_label("Blocked words").fill("spoiler")
     studio.get_by_role("button", name="Save settings").click()
@@ -124,7 +85,7 @@ def test_chat_rules_are_announced_before_typing(open_as, live, caster, ann):
     expect(rules).to_have_text(
         "Slow mode: one comment every 30 s · no links · some words are blocked."
     )
-    _comment(viewer, "first")
+    send_comment(viewer, "first")
     error = viewer.locator("[data-composer-error]")
     expect(error).to_have_text(re.compile(r"^Slow mode is on\. You can send again in \d+ s\.$"))
     viewer.reload()
@@ -135,7 +96,7 @@ def test_chat_rules_are_announced_before_typing(open_as, live, caster, ann):
 
 def test_ended_and_upcoming_pages_do_not_claim_viewers(open_as, caster, ann):
     upcoming = services.broadcast_create(broadcaster=caster, title="Soon")
-    page = open_as(ann, _watch(upcoming))
+    page = open_as(ann, watch_path(upcoming))
     expect(page.locator("[data-viewers]")).to_be_hidden()
     ended = services.broadcast_end(
         broadcast=services.broadcast_start(
@@ -143,17 +104,17 @@ def test_ended_and_upcoming_pages_do_not_claim_viewers(open_as, caster, ann):
         ),
         actor=caster,
     )
-    page.goto(page.url.replace(_watch(upcoming), _watch(ended)))
+    page.goto(page.url.replace(watch_path(upcoming), watch_path(ended)))
     expect(page.locator("[data-viewers]")).to_be_hidden()
     expect(page.locator("[data-connection]")).to_be_hidden()
 
 
 def test_counts_grey_while_reconnecting(open_as, live, ann):
-    page = _connected(open_as(ann, _watch(live)))
+    page = connected(open_as(ann, watch_path(live)))
     page.evaluate("window.__streamBlocked = true; window.__sockets.forEach((s) => s.close())")
     expect(page.locator("[data-watch]")).to_have_class(re.compile("is-stale"))
     page.evaluate("window.__streamBlocked = false")
-    _connected(page)
+    connected(page)
     expect(page.locator("[data-watch]")).not_to_have_class(re.compile("is-stale"))
 
 
@@ -166,22 +127,22 @@ def mod(live, caster):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_a_moderator_moderates_from_the_watch_page(open_as, live, mod, ann, bob, size):
-    a = _connected(open_as(ann, _watch(live), viewport=SIZES[size]))
-    b = _connected(open_as(bob, _watch(live), viewport=SIZES[size]))
-    _comment(a, "Buy cheap followers")
-    _comment(a, "Hello all")
-    expect(_texts(b)).to_have_text(["Buy cheap followers", "Hello all"])
+    a = connected(open_as(ann, watch_path(live), viewport=SIZES[size]))
+    b = connected(open_as(bob, watch_path(live), viewport=SIZES[size]))
+    send_comment(a, "Buy cheap followers")
+    send_comment(a, "Hello all")
+    expect(comment_texts(b)).to_have_text(["Buy cheap followers", "Hello all"])
     # A viewer may only report.
     expect(b.locator("[data-watch-mod-tools] [data-mod=pin]")).to_have_count(0)
     expect(b.locator("[data-watch-mod-tools] [data-mod=report]")).to_have_count(2)
 
-    m = _connected(open_as(mod, _watch(live), viewport=SIZES[size]))
+    m = connected(open_as(mod, watch_path(live), viewport=SIZES[size]))
     m.on("dialog", lambda dialog: dialog.accept())  # "Remove this comment for everyone?"
     row = m.locator(".comment", has_text="Buy cheap followers")
     row.get_by_role("button", name="Remove").click()
     expect(m.locator("[data-mod-toast]")).to_have_text("Comment removed.")
     for page in (a, b, m):
-        expect(_texts(page)).to_have_text(["Hello all"])
+        expect(comment_texts(page)).to_have_text(["Hello all"])
 
     m.locator(".comment", has_text="Hello all").get_by_role("button", name="Pin").click()
     expect(b.locator("[data-pinned-text]")).to_have_text("Hello all")
@@ -206,8 +167,8 @@ def test_a_moderator_has_no_tools_on_another_broadcast(open_as, caster, mod, ann
         broadcast=services.broadcast_create(broadcaster=caster, title="Other"), actor=caster
     )
     services.comment_create(broadcast=other, author=ann, text="Elsewhere")
-    page = _connected(open_as(mod, _watch(other)))
-    expect(_texts(page)).to_have_text(["Elsewhere"])
+    page = connected(open_as(mod, watch_path(other)))
+    expect(comment_texts(page)).to_have_text(["Elsewhere"])
     expect(page.locator("[data-mod=report]")).to_have_count(1)
     expect(page.locator("[data-mod=pin], [data-mod=remove]")).to_have_count(0)
     expect(page.locator("[data-review]")).to_be_hidden()
@@ -217,8 +178,8 @@ def test_anonymous_and_banned_viewers_see_no_tools(open_as, live, caster, ann, b
     services.comment_create(broadcast=live, author=bob, text="Hi")
     services.user_ban(broadcast=live, actor=caster, user=ann)
     for user in (None, ann):
-        page = _connected(open_as(user, _watch(live)))
-        expect(_texts(page)).to_have_text(["Hi"])
+        page = connected(open_as(user, watch_path(live)))
+        expect(comment_texts(page)).to_have_text(["Hi"])
         expect(page.locator("[data-mod=pin], [data-mod=remove]")).to_have_count(0)
     expect(page.locator("[data-composer-note]")).to_have_text(
         "You are banned from this broadcast's chat."
@@ -226,15 +187,15 @@ def test_anonymous_and_banned_viewers_see_no_tools(open_as, live, caster, ann, b
 
 
 def test_the_studio_user_card_bans_and_the_viewer_sees_it(open_as, live, caster, ann):
-    viewer = _connected(open_as(ann, _watch(live)))
-    _comment(viewer, "Hello studio")
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    viewer = connected(open_as(ann, watch_path(live)))
+    send_comment(viewer, "Hello studio")
+    studio = connected(open_as(caster, f"/studio/{live.pk}/"))
     studio.on("dialog", lambda dialog: dialog.accept())
     studio.locator(".studio-comment", has_text="Hello studio").locator(".comment-author").click()
     card = studio.locator("dialog.user-card")
     card.get_by_role("button", name="Ban & remove comments").click()
     expect(card.locator("[data-card-state]")).to_have_text("Banned from this broadcast")
-    expect(_texts(viewer)).to_have_count(0)
+    expect(comment_texts(viewer)).to_have_count(0)
     expect(viewer.locator("[data-composer-note]")).to_have_text(
         "You are banned from this broadcast's chat."
     )
@@ -249,27 +210,27 @@ def test_a_held_comment_waits_for_approval_then_everyone_sees_it(open_as, live, 
         allow_links=False,
         hold_words="giveaway",
     )
-    a = _connected(open_as(ann, _watch(live)))
-    b = _connected(open_as(bob, _watch(live)))
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
-    _comment(a, "Join my giveaway")
+    a = connected(open_as(ann, watch_path(live)))
+    b = connected(open_as(bob, watch_path(live)))
+    studio = connected(open_as(caster, f"/studio/{live.pk}/"))
+    send_comment(a, "Join my giveaway")
     expect(a.locator("[data-composer-error]")).to_have_text(
         "Your comment is held for a moderator's review."
     )
     queue = studio.locator("[data-review]")
     expect(queue.locator(".review-item")).to_have_text([re.compile("Join my giveaway \\(held\\)")])
-    expect(_texts(b)).to_have_count(0)
+    expect(comment_texts(b)).to_have_count(0)
 
     queue.get_by_role("button", name="Approve").click()
-    expect(_texts(b)).to_have_text(["Join my giveaway"])
+    expect(comment_texts(b)).to_have_text(["Join my giveaway"])
     expect(queue.locator(".review-item")).to_have_count(0)
 
 
 def test_a_report_reaches_the_moderators_queue_and_remove_clears_it(open_as, live, mod, ann, bob):
     services.comment_create(broadcast=live, author=ann, text="Nasty remark")
-    b = _connected(open_as(bob, _watch(live)))
+    b = connected(open_as(bob, watch_path(live)))
     b.on("dialog", lambda dialog: dialog.accept())  # "Report this comment…?"
-    m = _connected(open_as(mod, _watch(live)))
+    m = connected(open_as(mod, watch_path(live)))
     m.on("dialog", lambda dialog: dialog.accept())
     b.locator(".comment", has_text="Nasty remark").get_by_role("button", name="Report").click()
     expect(b.locator("[data-mod-toast]")).to_have_text("Thanks: the moderators will look at it.")
@@ -278,13 +239,13 @@ def test_a_report_reaches_the_moderators_queue_and_remove_clears_it(open_as, liv
     expect(item).to_have_text([re.compile(r"Nasty remark \(reported by 1\)")])
     item.get_by_role("button", name="Remove").click()
     expect(item).to_have_count(0)
-    expect(_texts(b)).to_have_count(0)
+    expect(comment_texts(b)).to_have_count(0)
 
 
 def test_the_studio_lists_who_is_watching_and_opens_their_card(open_as, live, caster, ann, bob):
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
-    _connected(open_as(ann, _watch(live)))
-    _connected(open_as(bob, _watch(live)))
+    studio = connected(open_as(caster, f"/studio/{live.pk}/"))
+    connected(open_as(ann, watch_path(live)))
+    connected(open_as(bob, watch_path(live)))
     section = studio.locator("[data-watching]")
     expect(section.locator("[data-watching-list] .comment-author")).to_have_text(["Ann", "Bob"])
     section.get_by_placeholder("Search by name").fill("bo")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from django.conf import settings
 from playwright.sync_api import Page, WebSocket, expect
 
 from livevideo import services
-from livevideo.models import Broadcast
-from tests.factories import BroadcasterFactory, UserFactory
+from tests.e2e.pages import comment_texts, connected, send_comment, watch_path
 
 XSS = "<img src=x onerror=alert(1)>"
 WITHIN_A_SECOND = 1_500  # ms: a second, plus headroom for a loaded CI machine
@@ -27,46 +25,6 @@ window.WebSocket = class extends window.WebSocket {
 """
 
 
-@pytest.fixture
-def caster():
-    return BroadcasterFactory(username="caster", first_name="Cass Caster")
-
-
-@pytest.fixture
-def live(caster) -> Broadcast:
-    broadcast = services.broadcast_create(broadcaster=caster, title="Launch day")
-    return services.broadcast_start(broadcast=broadcast, actor=caster)
-
-
-@pytest.fixture
-def ann():
-    return UserFactory(username="ann", first_name="Ann")
-
-
-@pytest.fixture
-def bob():
-    return UserFactory(username="bob", first_name="Bob")
-
-
-def _watch(broadcast: Broadcast) -> str:
-    return f"/broadcasts/{broadcast.pk}/"
-
-
-def _connected(page: Page) -> Page:
-    expect(page.locator("[data-connection]")).to_have_text("Live updates")
-    return page
-
-
-def _comment(page: Page, text: str) -> None:
-    page.get_by_label("Add a comment").fill(text)
-    page.get_by_role("button", name="Send").click()
-    expect(page.get_by_label("Add a comment")).to_have_value("")
-
-
-def _comment_texts(page: Page):
-    return page.locator("[data-comment-list] .comment-text")
-
-
 def _count(page: Page, kind: str):
     return page.locator(f'[data-reaction="{kind}"] [data-count]')
 
@@ -79,8 +37,8 @@ def _posts(page: Page) -> list[str]:
 
 
 def test_reaction_and_comment_reach_the_other_viewer(open_as, live, ann, bob):
-    a = _connected(open_as(ann, _watch(live)))
-    b = _connected(open_as(bob, _watch(live)))
+    a = connected(open_as(ann, watch_path(live)))
+    b = connected(open_as(bob, watch_path(live)))
 
     a.get_by_role("button", name=re.compile(r"^Love")).click()
     expect(a.locator('[data-reaction="love"] [data-count]')).to_have_text("1")  # at once
@@ -89,45 +47,45 @@ def test_reaction_and_comment_reach_the_other_viewer(open_as, live, ann, bob):
     )
     expect(b.locator(".float-sprite").first).to_be_attached(timeout=WITHIN_A_SECOND)
 
-    _comment(a, "Hello from Ann")
-    expect(_comment_texts(b)).to_have_text(["Hello from Ann"], timeout=WITHIN_A_SECOND)
+    send_comment(a, "Hello from Ann")
+    expect(comment_texts(b)).to_have_text(["Hello from Ann"], timeout=WITHIN_A_SECOND)
     expect(b.locator(".comment-author")).to_have_text(["Ann"])
     expect(b.locator(".comment [data-presence-user]")).to_have_class(re.compile("is-online"))
     expect(a.locator("[data-counter]")).to_have_text("0 / 500")
 
 
 def test_viewer_count_follows_a_third_viewer(open_as, live, ann, bob):
-    a = _connected(open_as(ann, _watch(live)))
-    _connected(open_as(bob, _watch(live)))
+    a = connected(open_as(ann, watch_path(live)))
+    connected(open_as(bob, watch_path(live)))
     expect(a.locator("[data-viewers]")).to_have_text("2")
 
-    third = _connected(open_as(None, _watch(live)))
+    third = connected(open_as(None, watch_path(live)))
     expect(a.locator("[data-viewers]")).to_have_text("3")
     third.context.close()
     expect(a.locator("[data-viewers]")).to_have_text("2")
 
 
 def test_a_removed_comment_vanishes_for_everyone(open_as, live, caster, ann, bob):
-    a = _connected(open_as(ann, _watch(live)))
-    b = _connected(open_as(bob, _watch(live)))
-    _comment(a, "Something regrettable")
-    _comment(b, "A kind word")
-    expect(_comment_texts(b)).to_have_text(["Something regrettable", "A kind word"])
+    a = connected(open_as(ann, watch_path(live)))
+    b = connected(open_as(bob, watch_path(live)))
+    send_comment(a, "Something regrettable")
+    send_comment(b, "A kind word")
+    expect(comment_texts(b)).to_have_text(["Something regrettable", "A kind word"])
 
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    studio = connected(open_as(caster, f"/studio/{live.pk}/"))
     studio.on("dialog", lambda dialog: dialog.accept())  # "Remove this comment for everyone?"
     row = studio.locator(".studio-comment", has_text="Something regrettable")
     row.get_by_role("button", name="Remove", exact=True).click()
 
     expect(studio.locator("[data-toast]")).to_have_text("Comment removed.")
     for page in (a, b):
-        expect(_comment_texts(page)).to_have_text(["A kind word"])
+        expect(comment_texts(page)).to_have_text(["A kind word"])
     expect(studio.locator(".studio-comment .comment-text")).to_have_text(["A kind word"])
 
 
 def test_going_live_and_ending_from_the_studio(open_as, caster, ann):
     show = services.broadcast_create(broadcaster=caster, title="Coming soon")
-    viewer = _connected(open_as(ann, _watch(show)))
+    viewer = connected(open_as(ann, watch_path(show)))
     badge = viewer.locator(".watch [data-status-badge]")
     expect(badge).to_have_text("Upcoming")
     expect(viewer.get_by_label("Add a comment")).to_be_disabled()
@@ -146,28 +104,28 @@ def test_going_live_and_ending_from_the_studio(open_as, caster, ann):
 
 
 def test_a_dropped_connection_catches_up(open_as, live, ann, bob):
-    a = _connected(open_as(ann, _watch(live)))
-    b = _connected(open_as(bob, _watch(live)))
-    _comment(b, "Before the drop")
-    expect(_comment_texts(a)).to_have_text(["Before the drop"])
+    a = connected(open_as(ann, watch_path(live)))
+    b = connected(open_as(bob, watch_path(live)))
+    send_comment(b, "Before the drop")
+    expect(comment_texts(a)).to_have_text(["Before the drop"])
 
     a.evaluate("window.__streamBlocked = true; window.__sockets.forEach((s) => s.close())")
     expect(a.locator("[data-connection]")).to_have_text("Reconnecting…")
-    _comment(b, "While you were away")
-    expect(_comment_texts(b)).to_have_text(["Before the drop", "While you were away"])
-    expect(_comment_texts(a)).to_have_text(["Before the drop"])
+    send_comment(b, "While you were away")
+    expect(comment_texts(b)).to_have_text(["Before the drop", "While you were away"])
+    expect(comment_texts(a)).to_have_text(["Before the drop"])
 
     a.evaluate("window.__streamBlocked = false")
-    _connected(a)
-    expect(_comment_texts(a)).to_have_text(["Before the drop", "While you were away"])
+    connected(a)
+    expect(comment_texts(a)).to_have_text(["Before the drop", "While you were away"])
 
 
 def test_comment_markup_stays_text(open_as, fail_on_dialog, live, caster, ann, bob):
-    a = fail_on_dialog(_connected(open_as(ann, _watch(live))))
-    b = fail_on_dialog(_connected(open_as(bob, _watch(live))))
-    studio = fail_on_dialog(_connected(open_as(caster, f"/studio/{live.pk}/")))
+    a = fail_on_dialog(connected(open_as(ann, watch_path(live))))
+    b = fail_on_dialog(connected(open_as(bob, watch_path(live))))
+    studio = fail_on_dialog(connected(open_as(caster, f"/studio/{live.pk}/")))
 
-    _comment(a, XSS)
+    send_comment(a, XSS)
     for page in (a, b, studio):
         expect(page.locator(".comment-text")).to_have_text([XSS])
         assert page.locator(".comment-text img").count() == 0
@@ -177,7 +135,7 @@ def test_comment_markup_stays_text(open_as, fail_on_dialog, live, caster, ann, b
 
 
 def test_anonymous_viewer_watches_and_is_invited(open_as, live):
-    page = _connected(open_as(None, _watch(live)))
+    page = connected(open_as(None, watch_path(live)))
     expect(page.get_by_role("heading", name="Launch day")).to_be_visible()
     expect(page.get_by_text("to comment and react")).to_be_visible()
     expect(page.get_by_role("button", name=re.compile(r"^Like"))).to_be_disabled()
@@ -185,15 +143,15 @@ def test_anonymous_viewer_watches_and_is_invited(open_as, live):
 
 
 def test_composer_explains_limits_and_waits(open_as, live, ann):
-    page = open_as(ann, _watch(live))
+    page = open_as(ann, watch_path(live))
     box = page.get_by_label("Add a comment")
     box.fill("x" * 480)
     expect(page.locator("[data-counter]")).to_have_text("480 / 500")
     expect(page.locator("[data-counter]")).to_have_class(re.compile("counter-warn"))
 
     for n in range(5):  # the per-user limit: 5 comments per 10 s
-        _comment(page, f"message {n}")
-        expect(_comment_texts(page).last).to_have_text(f"message {n}")
+        send_comment(page, f"message {n}")
+        expect(comment_texts(page).last).to_have_text(f"message {n}")
     page.get_by_label("Add a comment").fill("one too many")
     page.get_by_role("button", name="Send").click()
     error = page.locator("[data-composer-error]")
@@ -207,9 +165,9 @@ def test_a_tap_goes_over_the_websocket_and_reaches_the_other_viewer(open_as, liv
     def listen(page: Page) -> None:
         page.on("websocket", lambda socket: sockets.append(socket))
 
-    a = _connected(open_as(ann, _watch(live), before_goto=listen))
+    a = connected(open_as(ann, watch_path(live), before_goto=listen))
     posted = _posts(a)
-    b = _connected(open_as(bob, _watch(live)))
+    b = connected(open_as(bob, watch_path(live)))
 
     with sockets[-1].expect_event("framesent", lambda payload: "reaction" in payload) as frame:
         a.get_by_role("button", name=re.compile(r"^Love")).click()
@@ -223,9 +181,9 @@ def test_a_tap_goes_over_the_websocket_and_reaches_the_other_viewer(open_as, liv
 
 def test_refused_taps_show_why_and_stop_counting(open_as, live, ann, bob):
     limit, _ = settings.RATE_LIMITS["REACTION"]  # taps per user per second
-    a = _connected(open_as(ann, _watch(live)))
+    a = connected(open_as(ann, watch_path(live)))
     posted = _posts(a)
-    b = _connected(open_as(bob, _watch(live)))
+    b = connected(open_as(bob, watch_path(live)))
 
     a.locator('[data-reaction="like"]').evaluate(
         "(button, taps) => { for (let n = 0; n < taps; n++) button.click(); }", limit + 5
@@ -241,9 +199,9 @@ def test_refused_taps_show_why_and_stop_counting(open_as, live, ann, bob):
 
 
 def test_without_a_websocket_taps_go_over_rest(open_as, live, ann, bob):
-    a = _connected(open_as(ann, _watch(live), init_script=NO_WEBSOCKET))
+    a = connected(open_as(ann, watch_path(live), init_script=NO_WEBSOCKET))
     assert a.evaluate("window.LiveVideoWatch.client.transport") == "sse"
-    b = _connected(open_as(bob, _watch(live)))
+    b = connected(open_as(bob, watch_path(live)))
 
     with a.expect_request(lambda request: request.method == "POST") as request:
         a.get_by_role("button", name=re.compile(r"^Love")).click()
