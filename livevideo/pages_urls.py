@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from livevideo import views
+from livevideo import studio_views, views
 from livevideo.forms import SignInForm
 
 # Moderation from the studio: one comment, or one user, of a broadcast.
@@ -21,28 +21,36 @@ urlpatterns = [
     # Django's LogoutView accepts POST only, so a link or an image cannot sign anyone out.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
-    path("studio/", views.studio, name="studio"),
-    path("studio/new/", views.studio_broadcast_form, name="studio_new"),
-    path("studio/<id:broadcast_id>/", views.studio_broadcast, name="studio_broadcast"),
-    path("studio/<id:broadcast_id>/edit/", views.studio_broadcast_form, name="studio_edit"),
-    path("studio/<id:broadcast_id>/start/", views.studio_start, name="studio_start"),
-    path("studio/<id:broadcast_id>/end/", views.studio_end, name="studio_end"),
-    path("studio/<id:broadcast_id>/stream-key/", views.studio_stream_key, name="studio_stream_key"),
-    path(f"{comment}remove/", views.studio_comment_remove, name="studio_comment_remove"),
-    path(f"{comment}pin/", views.studio_comment_pin, name="studio_comment_pin"),
-    path("studio/<id:broadcast_id>/unpin/", views.studio_unpin, name="studio_unpin"),
-    path(f"{user}timeout/", views.studio_user_timeout, name="studio_user_timeout"),
-    path(f"{user}ban/", views.studio_user_ban, name="studio_user_ban"),
-    path(f"{user}unban/", views.studio_user_unban, name="studio_user_unban"),
+    path("studio/", studio_views.studio, name="studio"),
+    path("studio/new/", studio_views.studio_broadcast_form, name="studio_new"),
+    path("studio/<id:broadcast_id>/", studio_views.studio_broadcast, name="studio_broadcast"),
+    path("studio/<id:broadcast_id>/edit/", studio_views.studio_broadcast_form, name="studio_edit"),
+    path("studio/<id:broadcast_id>/start/", studio_views.studio_start, name="studio_start"),
+    path("studio/<id:broadcast_id>/end/", studio_views.studio_end, name="studio_end"),
+    path(
+        "studio/<id:broadcast_id>/stream-key/",
+        studio_views.studio_stream_key,
+        name="studio_stream_key",
+    ),
+    path(f"{comment}remove/", studio_views.studio_comment_remove, name="studio_comment_remove"),
+    path(f"{comment}pin/", studio_views.studio_comment_pin, name="studio_comment_pin"),
+    path("studio/<id:broadcast_id>/unpin/", studio_views.studio_unpin, name="studio_unpin"),
+    path(f"{user}timeout/", studio_views.studio_user_timeout, name="studio_user_timeout"),
+    path(f"{user}ban/", studio_views.studio_user_ban, name="studio_user_ban"),
+    path(f"{user}unban/", studio_views.studio_user_unban, name="studio_user_unban"),
     path(
         "studio/<id:broadcast_id>/moderators/",
-        views.studio_moderator_add,
+        studio_views.studio_moderator_add,
         name="studio_moderator_add",
     ),
-    path(f"{user}moderator/remove/", views.studio_moderator_remove, name="studio_moderator_remove"),
+    path(
+        f"{user}moderator/remove/",
+        studio_views.studio_moderator_remove,
+        name="studio_moderator_remove",
+    ),
     path(
         "studio/<id:broadcast_id>/moderation/",
-        views.studio_moderation_settings,
+        studio_views.studio_moderation_settings,
         name="studio_moderation_settings",
     ),
 ]
