@@ -17,22 +17,34 @@ from django.utils import timezone
 
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
 from livevideo.models import Broadcast, Comment
-from livevideo.ratelimit import retry_after
+from livevideo.ratelimit import retry_after_many
 
 WHAT = {"SIGN_UP": "new accounts", "COMMENT": "comments", "REACTION": "reactions"}
 
 
 def address_rate_check(*, action: str, client: str) -> None:
     """Count one ``action`` (``SIGN_UP``, ``COMMENT``, ``REACTION``) from ``client``."""
+    [refusal] = address_rate_refusals(action=action, clients=[client])
+    if refusal is not None:
+        raise refusal
+
+
+def address_rate_refusals(*, action: str, clients: list[str]) -> list[RateLimited | None]:
+    """``address_rate_check`` for many, in turn, in one round trip to the store (a batch of
+    WebSocket taps): each one's refusal, or None."""
     limit, window = settings.RATE_LIMITS[f"ADDRESS_{action}"]
-    if limit <= 0 or not client:
-        return
-    wait = retry_after(f"address:{action}:{client}", limit=limit, window=window)
-    if wait:
-        raise RateLimited(
-            f"Too many {WHAT[action]} from your network; try again in {math.ceil(wait)} s.",
-            retry_after=wait,
-        )
+    counted = [i for i, client in enumerate(clients) if client]
+    refusals: list[RateLimited | None] = [None] * len(clients)
+    if limit <= 0 or not counted:
+        return refusals
+    keys = [f"address:{action}:{clients[i]}" for i in counted]
+    for i, wait in zip(counted, retry_after_many(keys, limit=limit, window=window), strict=True):
+        if wait:
+            refusals[i] = RateLimited(
+                f"Too many {WHAT[action]} from your network; try again in {math.ceil(wait)} s.",
+                retry_after=wait,
+            )
+    return refusals
 
 
 def comment_spam_check(*, broadcast: Broadcast, author: AbstractBaseUser, text: str) -> None:

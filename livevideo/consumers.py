@@ -98,10 +98,12 @@ class BroadcastConsumer(BroadcastStream, StreamConsumer):
 
     async def receive_reaction(self, message: dict[str, Any]) -> None:
         """``{"type": "reaction", "kind": "like"}``: stored with the process's next batch of
-        this broadcast's taps (``livevideo.ingest``), checked one by one as over REST."""
+        this broadcast's taps (``livevideo.ingest``), checked one by one as over REST, the
+        client address's limit included."""
         try:
-            await self._address_check("REACTION")
-            await ingest.batcher(self.broadcast_id).tap(self.user, message.get("kind"))
+            await ingest.batcher(self.broadcast_id).tap(
+                self.user, message.get("kind"), scope_client_address(self.scope)
+            )
         except ingest.BroadcastGone:
             raise ClientError("not_found", "This broadcast no longer exists.") from None
         except ServiceError as exc:

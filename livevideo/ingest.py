@@ -20,7 +20,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from livevideo import services
+from livevideo import abuse, services
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
 from realtime.runtime import runtime
@@ -39,14 +39,15 @@ class TapBatcher:
         self.broadcast_id = broadcast_id
         self.loop = asyncio.get_running_loop()
         self._batchers = batchers  # the loop's batchers, which this one leaves once idle
-        self._pending: list[tuple[AnyUser, object, asyncio.Future[None]]] = []
+        self._pending: list[tuple[AnyUser, object, str, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def tap(self, user: AnyUser, kind: object) -> None:
-        """Store one tap with the next batch; raises its ``ServiceError`` when it is refused
-        (the other taps of the batch are stored all the same)."""
+    async def tap(self, user: AnyUser, kind: object, address: str = "") -> None:
+        """Store one tap from ``address`` (the client's, for the per-address limit) with the
+        next batch; raises its ``ServiceError`` when it is refused (the other taps of the batch
+        are stored all the same)."""
         done: asyncio.Future[None] = self.loop.create_future()
-        self._pending.append((user, kind, done))
+        self._pending.append((user, kind, address, done))
         if self._task is None:
             self._task = self.loop.create_task(self._drain())
         await done
@@ -57,7 +58,9 @@ class TapBatcher:
                 batch, self._pending = self._pending, []
                 try:
                     refusals = await database_sync_to_async(record_taps)(
-                        self.broadcast_id, [(user, kind) for user, kind, _ in batch]
+                        self.broadcast_id,
+                        [(user, kind) for user, kind, _, _ in batch],
+                        [address for _, _, address, _ in batch],
                     )
                 except Exception as exc:  # the whole batch failed (database down, ...)
                     for *_, done in batch:
@@ -83,20 +86,30 @@ def _settle(done: asyncio.Future[None], refusal: Exception | None) -> None:
 
 
 def record_taps(
-    broadcast_id: int, taps: Sequence[tuple[AnyUser, Any]]
+    broadcast_id: int, taps: Sequence[tuple[AnyUser, Any]], addresses: Sequence[str] = ()
 ) -> list[ServiceError | None]:
-    """Check each tap, store the accepted ones in one transaction; each tap's refusal or None."""
+    """Check each tap (its address's limit first, when ``addresses`` are given), store the
+    accepted ones in one transaction; each tap's refusal or None."""
     broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
     if broadcast is None:
         raise BroadcastGone(broadcast_id)
-    checked = services.reactions_check(broadcast=broadcast, taps=taps)  # type: ignore[arg-type]
-    accepted = [
-        (user, clean)
-        for (user, _), clean in zip(taps, checked, strict=True)
-        if isinstance(clean, str)
-    ]
-    refusals = [None if isinstance(clean, str) else clean for clean in checked]
-    services.reactions_record(broadcast=broadcast, taps=accepted)
+    refusals: list[ServiceError | None] = (
+        list(abuse.address_rate_refusals(action="REACTION", clients=list(addresses)))
+        if addresses
+        else [None] * len(taps)
+    )
+    open_ = [i for i, refusal in enumerate(refusals) if refusal is None]
+    checked = services.reactions_check(
+        broadcast=broadcast,
+        taps=[taps[i] for i in open_],  # type: ignore[misc]
+    )
+    accepted = []
+    for i, clean in zip(open_, checked, strict=True):
+        if isinstance(clean, str):
+            accepted.append((taps[i][0], clean))
+        else:
+            refusals[i] = clean
+    services.reactions_record(broadcast=broadcast, taps=accepted)  # type: ignore[arg-type]
     return refusals
 
 

@@ -104,3 +104,22 @@ def test_a_batch_counts_each_tap_against_its_users_rate_limit(broadcast, viewers
     )
     assert all(0 < r.retry_after <= 60 for r in refusals if isinstance(r, RateLimited))
     assert totals(broadcast)["totals"] == {**totals(broadcast)["totals"], "like": 3, "love": 1}
+
+
+def test_a_batch_counts_each_tap_against_its_address_first(broadcast, viewers, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ADDRESS_REACTION": (2, 60.0)}
+    taps = [(user, "like") for user in viewers[:4]]
+    addresses = ["203.0.113.7"] * 3 + ["198.51.100.2"]
+    refusals = ingest.record_taps(broadcast.pk, taps, addresses)
+    assert [type(r).__name__ for r in refusals] == ["NoneType"] * 2 + ["RateLimited", "NoneType"]
+    assert "from your network" in refusals[2].message
+    assert totals(broadcast)["total"] == 3
+
+
+async def test_the_batcher_passes_each_taps_address_on(broadcast, viewers, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ADDRESS_REACTION": (1, 60.0)}
+    first = await ingest.batcher(broadcast.pk).tap(viewers[0], "like", "203.0.113.7")
+    with pytest.raises(RateLimited):
+        await ingest.batcher(broadcast.pk).tap(viewers[1], "like", "203.0.113.7")
+    assert first is None
+    assert (await run(totals)(broadcast))["total"] == 1
