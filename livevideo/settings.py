@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE
@@ -200,7 +201,12 @@ if not DEBUG:
 # stream is same-origin; video may also come from CSP_MEDIA_SOURCES (space-separated origins:
 # the media server's HLS, fetched by the player and played from blob: URLs). The API's
 # browsable pages and docs (DRF, Swagger UI) use inline scripts of their own: not covered.
-CSP_MEDIA_SOURCES = os.environ.get("CSP_MEDIA_SOURCES", "https:").split()
+# Where viewers fetch video (the media server or a CDN; the app's own /media/ by default).
+LIVE_VIDEO_PUBLIC_URL = os.environ.get("LIVE_VIDEO_PUBLIC_URL", "/media/")
+_media_origin = urlsplit(LIVE_VIDEO_PUBLIC_URL)
+CSP_MEDIA_SOURCES = os.environ.get("CSP_MEDIA_SOURCES", "https:").split() + (
+    [f"{_media_origin.scheme}://{_media_origin.netloc}"] if _media_origin.netloc else []
+)
 CONTENT_SECURITY_POLICY = {
     "EXCLUDE_URL_PREFIXES": ["/api/"],
     "DIRECTIVES": {
@@ -341,7 +347,7 @@ LIVE_VIDEO = {
     # What broadcasters and viewers are told: the ingest base (+ "/<stream key>") and the base
     # URL under which hls/, vod/ and thumbs/ are served (media server, CDN, or this app in DEBUG).
     "INGEST_URL": os.environ.get("LIVE_VIDEO_INGEST_URL", "rtmp://127.0.0.1:1935/live"),
-    "PUBLIC_URL": os.environ.get("LIVE_VIDEO_PUBLIC_URL", "/media/"),
+    "PUBLIC_URL": LIVE_VIDEO_PUBLIC_URL,
     # Where the media server reaches this app's publish hooks, and the secret it shows them.
     "HOOK_URL": os.environ.get("LIVE_VIDEO_HOOK_URL", "http://127.0.0.1:8000/media-hooks/"),
     "HOOK_SECRET": os.environ.get("LIVE_VIDEO_HOOK_SECRET", ""),

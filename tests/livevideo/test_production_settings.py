@@ -63,3 +63,18 @@ def test_one_daphne_process_serves_pages_and_static_files(tmp_path):
         assert b"DEBUG" not in body
     finally:
         server.stop()
+
+
+def test_the_page_may_play_video_from_the_media_servers_public_url():
+    result = manage(
+        {**PRODUCTION, "LIVE_VIDEO_PUBLIC_URL": "http://media.example.com:8080/hls/"},
+        "shell",
+        "-c",
+        "from django.conf import settings;"
+        "d = settings.CONTENT_SECURITY_POLICY['DIRECTIVES'];"
+        "print(d['media-src'], d['connect-src'])",
+    )
+    assert result.returncode == 0, result.stderr
+    media_src, connect_src = result.stdout.strip().split("] [")
+    assert "http://media.example.com:8080" in media_src
+    assert "http://media.example.com:8080" in connect_src
