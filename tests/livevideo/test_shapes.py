@@ -122,9 +122,13 @@ def test_the_broadcast_shape_holds_its_events_shapes():
     """``broadcast.status`` and ``broadcast.video`` carry fields of the broadcast: the same
     names with the same types."""
     broadcast = get_type_hints(shapes.Broadcast, include_extras=True)
-    for part in (shapes.Status, shapes.Video):
+    for event_type, part in (
+        ("broadcast.status", shapes.Status),
+        ("broadcast.video", shapes.Video),
+    ):
         hints = get_type_hints(part, include_extras=True)
         assert {name: broadcast[name] for name in hints} == hints
+        assert set(documented_event(event_type)) == set(hints)
 
 
 def test_the_docs_parser_reads_nested_fields():
