@@ -1,15 +1,20 @@
-"""What a broadcast announces on its real-time topic. Services call these inside their
-transaction; ``realtime.publish`` sends only after it commits."""
+"""What a broadcast announces on its real-time topic: receivers of ``livevideo.signals``,
+connected in ``LivevideoConfig.ready``. Signals go out after the commit, so the stream never
+announces a row that rolled back."""
 
 from __future__ import annotations
 
-from livevideo import selectors
+from typing import Any
+
+from django.dispatch import Signal
+
+from livevideo import selectors, signals
 from livevideo.models import Broadcast, BroadcastBan, Comment
 from livevideo.video import selectors as video
 from realtime.publish import publish, publish_latest
 
 
-def comment_created(comment: Comment) -> None:
+def comment_created(sender: type, *, comment: Comment, **kwargs: Any) -> None:
     publish(
         selectors.broadcast_topic(comment.broadcast_id),
         "comment.created",
@@ -17,11 +22,11 @@ def comment_created(comment: Comment) -> None:
     )
 
 
-def comment_removed(comment: Comment) -> None:
+def comment_removed(sender: type, *, comment: Comment, **kwargs: Any) -> None:
     publish(selectors.broadcast_topic(comment.broadcast_id), "comment.removed", {"id": comment.pk})
 
 
-def broadcast_status(broadcast: Broadcast) -> None:
+def broadcast_status(sender: type, *, broadcast: Broadcast, **kwargs: Any) -> None:
     publish(
         selectors.broadcast_topic(broadcast.pk),
         "broadcast.status",
@@ -29,12 +34,12 @@ def broadcast_status(broadcast: Broadcast) -> None:
     )
 
 
-def broadcast_video(broadcast: Broadcast) -> None:
+def broadcast_video(sender: type, *, broadcast: Broadcast, **kwargs: Any) -> None:
     """The encoder connected or went away, or a replay or still is ready."""
     publish(selectors.broadcast_topic(broadcast.pk), "broadcast.video", video.video_data(broadcast))
 
 
-def reactions_changed(broadcast_id: int) -> None:
+def reactions_changed(sender: type, *, broadcast_id: int, **kwargs: Any) -> None:
     """Totals are coalesced: viewers get the absolute totals a few times a second at most."""
     publish_latest(
         selectors.broadcast_topic(broadcast_id),
@@ -43,7 +48,7 @@ def reactions_changed(broadcast_id: int) -> None:
     )
 
 
-def comment_pinned(broadcast: Broadcast) -> None:
+def comment_pinned(sender: type, *, broadcast: Broadcast, **kwargs: Any) -> None:
     """The pinned comment changed: ``{comment}`` is the pinned comment, or null when unpinned."""
     pinned = broadcast.pinned_comment
     publish(
@@ -53,12 +58,14 @@ def comment_pinned(broadcast: Broadcast) -> None:
     )
 
 
-def chat_rules_changed(broadcast: Broadcast) -> None:
+def chat_rules_changed(sender: type, *, broadcast: Broadcast, **kwargs: Any) -> None:
     """Slow mode, links or blocked words changed: every viewer's composer says so."""
     publish(selectors.broadcast_topic(broadcast.pk), "chat.rules", selectors.chat_rules(broadcast))
 
 
-def viewer_barred(*, broadcast: Broadcast, user_id: int, ban: BroadcastBan | None) -> None:
+def viewer_barred(
+    sender: type, *, broadcast: Broadcast, user_id: int, ban: BroadcastBan | None, **kwargs: Any
+) -> None:
     """A viewer was timed out, banned or let back in (``ban`` None). On the broadcast's topic,
     as chats announce time-outs; each client applies the one whose ``user_id`` is its own."""
     publish(
@@ -72,8 +79,27 @@ def viewer_barred(*, broadcast: Broadcast, user_id: int, ban: BroadcastBan | Non
     )
 
 
-def review_changed(broadcast_id: int) -> None:
+def review_changed(sender: type, *, broadcast_id: int, **kwargs: Any) -> None:
     """The review queue changed. Only its size goes to everyone; moderators fetch the queue
     over REST (a held comment is not for viewers' eyes)."""
     count = selectors.review_queue(broadcast_id=broadcast_id).count()
     publish(selectors.broadcast_topic(broadcast_id), "review.queue", {"count": count})
+
+
+RECEIVERS: dict[Signal, Any] = {
+    signals.comment_created: comment_created,
+    signals.comment_removed: comment_removed,
+    signals.comment_pinned: comment_pinned,
+    signals.reaction_recorded: reactions_changed,
+    signals.broadcast_status_changed: broadcast_status,
+    signals.broadcast_video_changed: broadcast_video,
+    signals.chat_rules_changed: chat_rules_changed,
+    signals.viewer_barred: viewer_barred,
+    signals.review_queue_changed: review_changed,
+}
+
+
+def connect() -> None:
+    """Publish every signal the services send to the broadcast's real-time topic."""
+    for signal, receiver in RECEIVERS.items():
+        signal.connect(receiver, dispatch_uid=f"livevideo.events.{receiver.__name__}")

@@ -1,4 +1,5 @@
-"""Every read the product makes: pages, the API and the stream's hello use these."""
+"""Every read the product makes: pages, the API and the stream's hello use these. The dicts
+they build for REST and the stream follow the shapes in ``livevideo.shapes``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 import presence.selectors
+from livevideo import shapes
 from livevideo.models import (
     Broadcast,
     BroadcastBan,
@@ -29,7 +31,7 @@ def display_name(user: AbstractBaseUser) -> str:
     return user.get_full_name().strip() or user.get_username()
 
 
-def user_data(user: AbstractBaseUser) -> dict[str, Any]:
+def user_data(user: AbstractBaseUser) -> shapes.User:
     """A user as the API and the stream show one."""
     return {"id": user.pk, "username": user.get_username(), "display_name": display_name(user)}
 
@@ -133,7 +135,7 @@ def broadcasts_managed_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
     return qs if is_platform_staff(user) else qs.filter(broadcaster=user)
 
 
-def _reaction_totals_of(broadcast_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def _reaction_totals_of(broadcast_ids: Sequence[int]) -> dict[int, shapes.ReactionTotals]:
     """``reaction_totals`` of many broadcasts in one query."""
     totals = {pk: dict.fromkeys(ReactionKind.values, 0) for pk in broadcast_ids}
     for pk, kind, count in ReactionTotal.objects.filter(broadcast_id__in=broadcast_ids).values_list(
@@ -143,7 +145,7 @@ def _reaction_totals_of(broadcast_ids: Sequence[int]) -> dict[int, dict[str, Any
     return {pk: {"totals": t, "total": sum(t.values())} for pk, t in totals.items()}
 
 
-def reaction_totals(*, broadcast_id: int) -> dict[str, Any]:
+def reaction_totals(*, broadcast_id: int) -> shapes.ReactionTotals:
     """``{totals: {kind: n}, total}`` from the running totals, every kind present."""
     return _reaction_totals_of([broadcast_id])[broadcast_id]
 
@@ -197,7 +199,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def comment_data(comment: Comment) -> dict[str, Any]:
+def comment_data(comment: Comment) -> shapes.Comment:
     return {
         "id": comment.pk,
         "broadcast": comment.broadcast_id,
@@ -207,7 +209,7 @@ def comment_data(comment: Comment) -> dict[str, Any]:
     }
 
 
-def status_data(broadcast: Broadcast) -> dict[str, Any]:
+def status_data(broadcast: Broadcast) -> shapes.Status:
     """The ``broadcast.status`` event's data."""
     return {
         "status": broadcast.status,
@@ -216,12 +218,12 @@ def status_data(broadcast: Broadcast) -> dict[str, Any]:
     }
 
 
-def broadcast_data(broadcast: Broadcast) -> dict[str, Any]:
+def broadcast_data(broadcast: Broadcast) -> shapes.Broadcast:
     """A broadcast as the REST detail and the stream's ``hello`` show it."""
     return broadcasts_data([broadcast])[0]
 
 
-def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
+def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[shapes.Broadcast]:
     """Each broadcast as ``broadcast_data`` shows it, in two queries and one presence-store
     read however many there are."""
     ids = [b.pk for b in broadcasts]
@@ -248,7 +250,7 @@ def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[dict[str, Any]]:
     ]
 
 
-def chat_rules(broadcast: Broadcast) -> dict[str, Any]:
+def chat_rules(broadcast: Broadcast) -> shapes.ChatRules:
     """The chat rules a viewer should know before typing (the words themselves stay private)."""
     return {
         "slow_mode_seconds": broadcast.slow_mode_seconds,

@@ -2,8 +2,9 @@
 
 Input serializers only check JSON types and sizes; the rules (blank titles, http(s) URLs, live
 status) belong to ``livevideo.services``. Output is built by ``livevideo.selectors`` so REST and
-the real-time stream show the same shapes; the output serializers describe those shapes in the
-OpenAPI schema and are never used to render.
+the real-time stream show the same shapes; the shapes are defined in ``livevideo.shapes``, and
+the output serializers that describe them in the OpenAPI schema are derived from there
+(``livevideo.api.schema``), never used to render.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from livevideo import services
-from livevideo.models import BroadcastStatus, IngestState, ReactionKind
+from livevideo import services, shapes
+from livevideo.api.schema import serializer_for
+from livevideo.models import BroadcastStatus, ReactionKind
 from livevideo.video.timeline import MAX_OFFSET_MS, MAX_RANGE_MS
 
 
@@ -69,89 +71,15 @@ class ReactionCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReactionKind.choices)
 
 
-# --- output: describes the selectors' dicts in the schema -----------------------------------
+# --- output: derived from ``livevideo.shapes`` (what the selectors build) -------------------
 
-
-class UserSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    display_name = serializers.CharField()
-
-
-ReactionCountsSerializer = type(
-    "ReactionCountsSerializer",
-    (serializers.Serializer,),
-    {kind: serializers.IntegerField(min_value=0) for kind in ReactionKind.values},
-)
-
-
-class ReactionTotalsSerializer(serializers.Serializer):
-    totals = ReactionCountsSerializer(help_text="Taps per kind; every kind is present.")
-    total = serializers.IntegerField(min_value=0)
-
-
-class CommentSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    broadcast = serializers.IntegerField()
-    author = UserSerializer()
-    text = serializers.CharField()
-    created_at = serializers.DateTimeField()
-
-
-class CommentHeldSerializer(CommentSerializer):
-    held = serializers.BooleanField(
-        help_text="Held for review (a hold word): shown to others once a moderator approves it."
-    )
-
-
-class ChatRulesSerializer(serializers.Serializer):
-    slow_mode_seconds = serializers.IntegerField(
-        min_value=0, help_text="One comment per viewer per this many seconds (0: off)."
-    )
-    links_allowed = serializers.BooleanField()
-    blocked_words = serializers.BooleanField(
-        help_text="Some words are refused (the list itself is for moderators)."
-    )
-
-
-class BroadcastSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    description = serializers.CharField(allow_blank=True)
-    status = serializers.ChoiceField(choices=BroadcastStatus.choices)
-    broadcaster = UserSerializer()
-    stream_url = serializers.CharField(allow_blank=True)
-    scheduled_for = serializers.DateTimeField(allow_null=True)
-    started_at = serializers.DateTimeField(allow_null=True)
-    ended_at = serializers.DateTimeField(allow_null=True)
-    reactions = ReactionTotalsSerializer()
-    viewers = serializers.IntegerField(min_value=0, help_text="Concurrent viewers now.")
-    comments_count = serializers.IntegerField(min_value=0, help_text="Visible comments.")
-    pinned_comment = CommentSerializer(
-        allow_null=True, help_text="The comment the broadcaster pinned, or null."
-    )
-    ingest_state = serializers.ChoiceField(
-        choices=IngestState.choices,
-        help_text="The encoder: idle (none yet), publishing, or reconnecting (gone for now).",
-    )
-    playback_url = serializers.CharField(
-        allow_null=True,
-        help_text="HLS playlist: the live one while an encoder publishes, the replay after "
-        "the end when there is one, else null.",
-    )
-    thumbnail_url = serializers.CharField(allow_null=True, help_text="A still of the video.")
-    chat_rules = ChatRulesSerializer(help_text="What a viewer should know before commenting.")
-
-
-class BroadcastDetailSerializer(BroadcastSerializer):
-    ingest_url = serializers.CharField(
-        required=False,
-        help_text="Broadcaster and staff only: the RTMP server to publish to "
-        "(`<ingest_url>/<stream_key>`).",
-    )
-    stream_key = serializers.CharField(
-        required=False, help_text="Broadcaster and staff only: the secret stream key."
-    )
+UserSerializer = serializer_for(shapes.User)
+ReactionTotalsSerializer = serializer_for(shapes.ReactionTotals)
+CommentSerializer = serializer_for(shapes.Comment)
+CommentHeldSerializer = serializer_for(shapes.CommentHeld)
+ChatRulesSerializer = serializer_for(shapes.ChatRules)
+BroadcastSerializer = serializer_for(shapes.Broadcast)
+BroadcastDetailSerializer = serializer_for(shapes.BroadcastDetail)
 
 
 class TimelineQuerySerializer(serializers.Serializer):

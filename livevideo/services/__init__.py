@@ -3,7 +3,8 @@
 One module per subject (broadcasts, comments, reactions, pins, moderation, moderators,
 reviews, users). Each write
 has a ``*_check`` (permission and rules, no writes) apart from the change, which runs in one
-transaction and announces itself through ``livevideo.events`` (published only on commit).
+transaction and announces itself with a ``livevideo.signals`` signal, sent once it commits
+(the real-time stream, ``livevideo.events``, is one receiver).
 Permissions live in ``livevideo.permissions``; the chat rules in ``livevideo.moderation``.
 """
 

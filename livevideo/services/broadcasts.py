@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from livevideo import events, selectors
+from livevideo import selectors, signals
 from livevideo.errors import NotAllowed, WrongStatus
 from livevideo.models import Broadcast, BroadcastStatus, ReactionKind, ReactionTotal
 from livevideo.permissions import can_broadcast, require_manager
@@ -82,7 +82,7 @@ def _transition(
         locked.status = target
         setattr(locked, stamp, timezone.now())
         locked.save(update_fields=["status", stamp])
-        events.broadcast_status(locked)
+        signals.broadcast_status_changed.send_on_commit(Broadcast, broadcast=locked)
     broadcast.status = locked.status
     setattr(broadcast, stamp, getattr(locked, stamp))
     return broadcast

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from livevideo import abuse, events, moderation
+from livevideo import abuse, moderation, signals
 from livevideo.errors import NotAllowed
 from livevideo.models import Broadcast, Comment, ModerationAction
 from livevideo.permissions import can_moderate, require_moderator, require_participant
@@ -40,9 +40,9 @@ def comment_create(*, broadcast: Broadcast, author: AbstractBaseUser, text: obje
             broadcast=broadcast, author=author, text=clean, is_held=held
         )
         if held:
-            events.review_changed(broadcast.pk)
+            signals.review_queue_changed.send_on_commit(Comment, broadcast_id=broadcast.pk)
         else:
-            events.comment_created(comment)
+            signals.comment_created.send_on_commit(Comment, comment=comment)
     return comment
 
 
@@ -73,9 +73,9 @@ def comment_remove(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
             target_user=comment.author,
             comment=comment,
         )
-        events.comment_removed(comment)
+        signals.comment_removed.send_on_commit(Comment, comment=comment)
         if comment.is_held or comment.reports.exists():
-            events.review_changed(broadcast.pk)
+            signals.review_queue_changed.send_on_commit(Comment, broadcast_id=broadcast.pk)
         if broadcast.pinned_comment_id == comment.pk:
             pinned_comment_set(broadcast, None)
     return comment

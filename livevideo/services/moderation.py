@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from livevideo import events
+from livevideo import signals
 from livevideo.errors import InvalidInput, NotAllowed
 from livevideo.models import Broadcast, BroadcastBan, Comment, ModerationAction
 from livevideo.moderation import MAX_SLOW_MODE_SECONDS, MAX_TIMEOUT_SECONDS
@@ -75,7 +75,7 @@ def moderation_settings_update(
             action=ModerationAction.Action.SETTINGS,
             detail=f"slow mode {slow_mode_seconds}s, links {'on' if allow_links else 'off'}",
         )
-        events.chat_rules_changed(broadcast)
+        signals.chat_rules_changed.send_on_commit(Broadcast, broadcast=broadcast)
     return broadcast
 
 
@@ -105,7 +105,9 @@ def _bar(
         defaults={"until": until, "reason": reason[:200], "created_by": actor},
     )
     record(broadcast=broadcast, actor=actor, action=action, target_user=user, detail=reason)
-    events.viewer_barred(broadcast=broadcast, user_id=user.pk, ban=ban)
+    signals.viewer_barred.send_on_commit(
+        BroadcastBan, broadcast=broadcast, user_id=user.pk, ban=ban
+    )
     return ban
 
 
@@ -169,4 +171,6 @@ def user_unban(*, broadcast: Broadcast, actor: AbstractBaseUser, user: AbstractB
                 action=ModerationAction.Action.UNBAN,
                 target_user=user,
             )
-            events.viewer_barred(broadcast=broadcast, user_id=user.pk, ban=None)
+            signals.viewer_barred.send_on_commit(
+                BroadcastBan, broadcast=broadcast, user_id=user.pk, ban=None
+            )

@@ -6,9 +6,15 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from livevideo import events
+from livevideo import signals
 from livevideo.errors import InvalidInput, NotAllowed
-from livevideo.models import Broadcast, BroadcastModerator, ModerationAction, StandingModerator
+from livevideo.models import (
+    Broadcast,
+    BroadcastBan,
+    BroadcastModerator,
+    ModerationAction,
+    StandingModerator,
+)
 from livevideo.permissions import can_broadcast, require_manager
 from livevideo.services.audit import record
 
@@ -41,7 +47,12 @@ def moderator_appoint(
                 target_user=user,
             )
             if broadcast.bans.filter(user=user).delete()[0]:
-                events.viewer_barred(broadcast=broadcast, user_id=user.pk, ban=None)
+                signals.viewer_barred.send_on_commit(
+                    BroadcastBan,
+                    broadcast=broadcast,
+                    user_id=user.pk,
+                    ban=None,
+                )
     return moderator
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from livevideo import events
+from livevideo import signals
 from livevideo.errors import InvalidInput
 from livevideo.models import Broadcast, Comment, ModerationAction
 from livevideo.permissions import require_moderator
@@ -17,7 +17,7 @@ def pinned_comment_set(broadcast: Broadcast, comment: Comment | None) -> None:
     after the caller's checks."""
     broadcast.pinned_comment = comment
     broadcast.save(update_fields=["pinned_comment"])
-    events.comment_pinned(broadcast)
+    signals.comment_pinned.send_on_commit(Broadcast, broadcast=broadcast)
 
 
 def comment_pin_check(*, comment: Comment, actor: AbstractBaseUser) -> None:

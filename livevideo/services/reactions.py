@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from livevideo import events, moderation
+from livevideo import moderation, signals
 from livevideo.errors import InvalidInput, ServiceError
 from livevideo.models import Broadcast, Reaction, ReactionKind, ReactionTotal
 from livevideo.permissions import require_participant
@@ -54,7 +54,7 @@ def reactions_record(*, broadcast: Broadcast, taps: Iterable[tuple[AbstractBaseU
     with transaction.atomic():
         Reaction.objects.bulk_create(rows)
         _add_to_totals(broadcast.pk, counts)
-        events.reactions_changed(broadcast.pk)
+        signals.reaction_recorded.send_on_commit(Reaction, broadcast_id=broadcast.pk, counts=counts)
     return len(rows)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from livevideo import events
+from livevideo import signals
 from livevideo.errors import InvalidInput
 from livevideo.models import Comment, CommentReport, ModerationAction
 from livevideo.permissions import require_moderator, require_participant
@@ -27,7 +27,7 @@ def comment_report(*, comment: Comment, reporter: AbstractBaseUser) -> None:
     with transaction.atomic():
         _, created = CommentReport.objects.get_or_create(comment=comment, reporter=reporter)
         if created:
-            events.review_changed(comment.broadcast_id)
+            signals.review_queue_changed.send_on_commit(Comment, broadcast_id=comment.broadcast_id)
 
 
 def comment_approve(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
@@ -49,6 +49,6 @@ def comment_approve(*, comment: Comment, actor: AbstractBaseUser) -> Comment:
             comment=comment,
         )
         if was_held:
-            events.comment_created(comment)
-        events.review_changed(comment.broadcast_id)
+            signals.comment_created.send_on_commit(Comment, comment=comment)
+        signals.review_queue_changed.send_on_commit(Comment, broadcast_id=comment.broadcast_id)
     return comment

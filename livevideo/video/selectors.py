@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from livevideo import shapes
 from livevideo.models import Broadcast, BroadcastStatus, IngestState
 from livevideo.video.config import config
 
@@ -26,7 +27,7 @@ def thumbnail_url(broadcast: Broadcast) -> str | None:
     return config().public_url + broadcast.thumbnail if broadcast.thumbnail else None
 
 
-def video_data(broadcast: Broadcast) -> dict[str, Any]:
+def video_data(broadcast: Broadcast) -> shapes.Video:
     """The video fields of the broadcast detail, and the ``broadcast.video`` event's data."""
     return {
         "ingest_state": broadcast.ingest_state,

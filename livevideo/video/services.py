@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from livevideo import events, permissions, services
+from livevideo import permissions, services, signals
 from livevideo.errors import InvalidInput, NotAllowed, WrongStatus
 from livevideo.models import Broadcast, BroadcastStatus, IngestState, new_stream_key
 from livevideo.video import ffmpeg
@@ -72,7 +72,7 @@ def _set_ingest(broadcast: Broadcast, state: str, *, at: datetime | None = None)
     broadcast.ingest_state = state
     broadcast.ingest_changed_at = at or timezone.now()
     broadcast.save(update_fields=["ingest_state", "ingest_changed_at", "video_started_at"])
-    events.broadcast_video(broadcast)
+    signals.broadcast_video_changed.send_on_commit(Broadcast, broadcast=broadcast)
 
 
 def ingest_publish(*, stream_key: object) -> Broadcast:
@@ -145,7 +145,7 @@ def recording_done(*, name: object) -> Broadcast:
     broadcast.recording = relative
     with transaction.atomic():
         broadcast.save(update_fields=["recording", "thumbnail"])
-        events.broadcast_video(broadcast)
+        signals.broadcast_video_changed.send_on_commit(Broadcast, broadcast=broadcast)
     return broadcast
 
 
@@ -211,6 +211,6 @@ def live_stills_refresh() -> list[int]:
             broadcast.thumbnail = relative
             with transaction.atomic():
                 broadcast.save(update_fields=["thumbnail"])
-                events.broadcast_video(broadcast)
+                signals.broadcast_video_changed.send_on_commit(Broadcast, broadcast=broadcast)
         refreshed.append(broadcast.pk)
     return refreshed

@@ -92,12 +92,13 @@ def test_get_is_not_a_hook(client) -> None:
 
 
 def test_going_live_by_publish_announces_it_like_go_live(
-    client, scheduled: Broadcast, monkeypatch
+    client, scheduled: Broadcast, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     sent = []
     monkeypatch.setattr("livevideo.events.publish", lambda topic, kind, data: sent.append(kind))
 
-    hook(client, "publish", scheduled.stream_key)
+    with django_capture_on_commit_callbacks(execute=True):
+        hook(client, "publish", scheduled.stream_key)
 
     assert sent == ["broadcast.status", "broadcast.video"]
 

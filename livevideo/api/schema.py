@@ -1,0 +1,67 @@
+"""Serializers for the OpenAPI schema, derived from the shapes in ``livevideo.shapes``.
+
+They describe what the selectors build and are never used to render, so a shape is written
+once (in ``livevideo.shapes``) and the schema cannot drift from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints
+
+from rest_framework import serializers
+
+from livevideo.shapes import Doc
+
+_SCALARS: dict[type, type[serializers.Field]] = {
+    int: serializers.IntegerField,
+    str: serializers.CharField,
+    bool: serializers.BooleanField,
+}
+
+
+@functools.cache
+def serializer_for(shape: type) -> type[serializers.Serializer]:
+    """A schema-only serializer named after ``shape`` (a TypedDict): ``Comment`` gives
+    ``CommentSerializer``, the schema's ``Comment`` component."""
+    hints = get_type_hints(shape, include_extras=True)
+    fields = {name: _field(hint) for name, hint in hints.items()}
+    attrs: dict[str, Any] = {**fields, "__module__": __name__}
+    return type(f"{shape.__name__}Serializer", (serializers.Serializer,), attrs)
+
+
+def _field(hint: Any) -> serializers.Field:
+    """The serializer field that describes one TypedDict field."""
+    options: dict[str, Any] = {}
+    if get_origin(hint) is NotRequired:
+        options["required"] = False
+        [hint] = get_args(hint)
+    hint, doc = _annotation(hint)
+    if get_origin(hint) in (Union, types.UnionType):
+        options["allow_null"] = True
+        [hint] = [arg for arg in get_args(hint) if arg is not type(None)]
+        hint, inner = _annotation(hint)
+        doc = inner if doc == Doc() else doc
+    if doc.help_text:
+        options["help_text"] = doc.help_text
+    if doc.min_value is not None:
+        options["min_value"] = doc.min_value
+    if doc.allow_blank:
+        options["allow_blank"] = True
+    if doc.choices is not None:
+        return serializers.ChoiceField(choices=doc.choices.choices, **options)
+    if doc.time:
+        return serializers.DateTimeField(**options)
+    if hint in _SCALARS:
+        return _SCALARS[hint](**options)
+    return serializer_for(hint)(**options)
+
+
+def _annotation(hint: Any) -> tuple[Any, Doc]:
+    """``Annotated[T, Doc(...)]`` -> ``(T, Doc(...))``; a plain ``T`` -> ``(T, Doc())``."""
+    if get_origin(hint) is Annotated:
+        base, *extras = get_args(hint)
+        docs = [extra for extra in extras if isinstance(extra, Doc)]
+        return base, docs[0] if docs else Doc()
+    return hint, Doc()
