@@ -406,6 +406,7 @@ async def test_module_functions_use_the_configured_store(settings: Any, publishe
     await tracker.connection_closed(topic=TOPIC, connection_id="c2", user=None)
 
     assert selectors.topic_viewer_count(TOPIC) == 1
+    assert selectors.topic_users_present(TOPIC) == {1}
     state = selectors.users_presence([1, 2])
     assert state[1]["online"] is True
     assert state[1]["last_seen"] is not None
