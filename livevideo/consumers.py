@@ -37,6 +37,7 @@ class BroadcastStream(StreamHooks):
     """The answers for one broadcast's stream, whatever the transport."""
 
     broadcast_id: int
+    scope: dict[str, Any]  # the connection's ASGI scope, set by the transport
 
     async def get_topic(self) -> str | None:
         self.broadcast_id = int(self.route_kwargs["broadcast_id"])
@@ -76,6 +77,8 @@ class BroadcastStream(StreamHooks):
             "topic": self.connection.topic,
             "connection_id": self.connection.id,
             "user": selectors.user_data(user) if user is not None else None,
+            # Anonymous viewers are counted once per client address.
+            "client": scope_client_address(self.scope),
         }
 
 

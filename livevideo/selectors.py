@@ -185,7 +185,8 @@ def _comments_counts_of(broadcast_ids: Sequence[int]) -> dict[int, int]:
 
 
 def viewer_count(*, broadcast_id: int) -> int:
-    """Concurrent viewers now, from the presence store."""
+    """People watching now, from the presence store (each signed-in user once, anonymous
+    viewers once per client address: docs/presence.md)."""
     return presence.selectors.topic_viewer_count(broadcast_topic(broadcast_id))
 
 

@@ -15,6 +15,10 @@ from presence.backends import StoreUnavailable, UserState, get_store
 
 logger = logging.getLogger(__name__)
 
+# Who-is-here lists stop at this many users (the most recently seen), so a huge audience costs
+# a bounded read.
+USERS_PRESENT_LIMIT = 1000
+
 
 class UserPresence(TypedDict):
     online: bool
@@ -22,7 +26,8 @@ class UserPresence(TypedDict):
 
 
 def topic_viewer_count(topic: str) -> int:
-    """Concurrent connections on ``topic`` across every process."""
+    """People watching ``topic`` now, across every process: each signed-in user once, however
+    many tabs they hold, and anonymous viewers once per client address (docs/presence.md)."""
     return topic_viewer_counts([topic])[topic]
 
 
@@ -33,6 +38,16 @@ def topic_viewer_counts(topics: list[str]) -> dict[str, int]:
     except StoreUnavailable as exc:
         logger.warning("presence store unavailable; viewer counts read 0: %s", exc)
         return dict.fromkeys(topics, 0)
+
+
+def topic_users_present(topic: str, *, limit: int = USERS_PRESENT_LIMIT) -> set[int]:
+    """Ids of the signed-in users on ``topic`` now (or inside their grace period after a close),
+    at most ``limit`` of them; none while the store is unavailable."""
+    try:
+        return get_store().users_present(topic, limit=limit)
+    except StoreUnavailable as exc:
+        logger.warning("presence store unavailable; nobody listed on a topic: %s", exc)
+        return set()
 
 
 def users_presence(user_ids: list[int]) -> dict[int, UserPresence]:

@@ -31,7 +31,7 @@ import math
 from collections import defaultdict
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import realtime.publish
 from presence.backends import PresenceConnection, PresenceStore, get_store
@@ -48,11 +48,18 @@ T = TypeVar("T")
 SETTLE = 0.05
 
 
+class _Local(NamedTuple):
+    """What the store needs of a local connection at each heartbeat."""
+
+    user: UserInfo | None
+    client: str | None
+
+
 @dataclass
 class _TopicPresence:
     """This process's view of one topic."""
 
-    connections: dict[str, UserInfo | None] = field(default_factory=dict)
+    connections: dict[str, _Local] = field(default_factory=dict)
     dirty: bool = False  # the viewer count may have changed since the last flush
     joined: dict[int, UserInfo] = field(default_factory=dict)
     leaving: dict[int, tuple[UserInfo, float]] = field(default_factory=dict)  # id -> (user, due)
@@ -65,7 +72,7 @@ class _TopicPresence:
     flushing: bool = False
 
     def has_user(self, user_id: int) -> bool:
-        return any(user and user["id"] == user_id for user in self.connections.values())
+        return any(user and user["id"] == user_id for user, _ in self.connections.values())
 
     def next_due(self, now: float) -> float | None:
         """When the next flush is needed, or None when nothing is pending."""
@@ -116,9 +123,10 @@ class Tracker:
         )
 
     async def connection_opened(
-        self, *, topic: str, connection_id: str, user: UserInfo | None
+        self, *, topic: str, connection_id: str, user: UserInfo | None, client: str | None = None
     ) -> None:
-        """Count the connection at once; a signed-in user new to the topic has joined."""
+        """Count the connection at once; a signed-in user new to the topic has joined.
+        ``client`` is the client's address: anonymous viewers count once per address."""
         state = self._topics.setdefault(topic, _TopicPresence())
         uid = user["id"] if user else None
         newcomer = (
@@ -126,27 +134,30 @@ class Tracker:
             and not state.has_user(uid)
             and state.leaving.pop(uid, None) is None  # back inside the grace period
         )
-        state.connections[connection_id] = user
+        state.connections[connection_id] = _Local(user, client)
         self._ensure_heartbeat()
         change = _Change(
-            PresenceConnection(topic, connection_id, uid), state, user if newcomer else None
+            PresenceConnection(topic, connection_id, uid, client),
+            state,
+            user if newcomer else None,
         )
         await self._changes.add(change)
 
     async def connection_closed(
-        self, *, topic: str, connection_id: str, user: UserInfo | None
+        self, *, topic: str, connection_id: str, user: UserInfo | None, client: str | None = None
     ) -> None:
-        """Stop counting the connection at once; its user leaves after the grace period."""
+        """Stop counting the connection at once (unless its viewer has another); its user
+        leaves after the grace period. The ``client`` given at open is the one that counts."""
         state = self._topics.get(topic)
         if state is None or connection_id not in state.connections:
             return
-        del state.connections[connection_id]
+        client = state.connections.pop(connection_id).client  # what the store holds
         uid = user["id"] if user else None
         if uid is not None and not state.has_user(uid):
             due = asyncio.get_running_loop().time() + self.store.grace + SETTLE
             state.leaving[uid] = (user, due)
         await self._changes.add(
-            _Change(PresenceConnection(topic, connection_id, uid), state, closed=True)
+            _Change(PresenceConnection(topic, connection_id, uid, client), state, closed=True)
         )
 
     def close(self) -> None:
@@ -278,9 +289,9 @@ class Tracker:
         while any(state.connections for state in self._topics.values()):
             await asyncio.sleep(self.heartbeat_interval)
             connections = [
-                PresenceConnection(topic, cid, user["id"] if user else None)
+                PresenceConnection(topic, cid, user["id"] if user else None, client)
                 for topic, state in self._topics.items()
-                for cid, user in state.connections.items()
+                for cid, (user, client) in state.connections.items()
             ]
             await self._safely(self.store.aheartbeat(connections), None)
             for topic in {conn.topic for conn in connections} & self._topics.keys():
@@ -305,11 +316,20 @@ def get_tracker() -> Tracker:
     return runtime().part(Tracker, Tracker.from_settings, setting="PRESENCE")
 
 
-async def connection_opened(*, topic: str, connection_id: str, user: dict[str, Any] | None) -> None:
-    """A viewer connected to ``topic``; ``user`` is ``{id, username, display_name}`` or None."""
-    await get_tracker().connection_opened(topic=topic, connection_id=connection_id, user=user)
+async def connection_opened(
+    *, topic: str, connection_id: str, user: dict[str, Any] | None, client: str | None = None
+) -> None:
+    """A viewer connected to ``topic``; ``user`` is ``{id, username, display_name}`` or None;
+    ``client`` is the client's address (``PresenceConnection.viewer``)."""
+    await get_tracker().connection_opened(
+        topic=topic, connection_id=connection_id, user=user, client=client
+    )
 
 
-async def connection_closed(*, topic: str, connection_id: str, user: dict[str, Any] | None) -> None:
+async def connection_closed(
+    *, topic: str, connection_id: str, user: dict[str, Any] | None, client: str | None = None
+) -> None:
     """That connection is gone."""
-    await get_tracker().connection_closed(topic=topic, connection_id=connection_id, user=user)
+    await get_tracker().connection_closed(
+        topic=topic, connection_id=connection_id, user=user, client=client
+    )

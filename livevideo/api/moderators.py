@@ -20,6 +20,7 @@ from livevideo.api.moderation import StrictIntegerField
 from livevideo.api.serializers import CommentSerializer, UserSerializer
 from livevideo.api.views import broadcast_or_404, error_responses, validated
 from livevideo.errors import NotAllowed
+from presence.selectors import USERS_PRESENT_LIMIT
 
 
 class AppointSerializer(serializers.Serializer):
@@ -164,8 +165,17 @@ class WatchingQuerySerializer(serializers.Serializer):
 
 
 class WatchingSerializer(serializers.Serializer):
-    count = serializers.IntegerField(min_value=0, help_text="Every viewer connected now.")
-    users = UserSerializer(many=True, help_text="The signed-in ones known to be here now.")
+    count = serializers.IntegerField(
+        min_value=0,
+        help_text="People watching now: each signed-in user once however many tabs they hold, "
+        "anonymous viewers once per client address.",
+    )
+    users = UserSerializer(
+        many=True,
+        help_text="The signed-in viewers on the broadcast now (or back within the presence "
+        f"grace period), the broadcaster excepted; at most {USERS_PRESENT_LIMIT}, the most "
+        "recently seen.",
+    )
 
 
 class WatchingView(_SignedIn):

@@ -330,7 +330,10 @@ class ViewersView(APIView):
     throttle_scope = "viewers"
 
     @extend_schema(
-        summary="Concurrent viewers now",
+        summary="People watching now",
+        description="Each signed-in user counts once however many tabs they hold; anonymous "
+        "viewers count once per client address (docs/presence.md). The same number as the "
+        "stream's `viewers` event.",
         responses={200: s.ViewersSerializer, **error_responses(404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:

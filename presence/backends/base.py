@@ -6,6 +6,11 @@ that is closed stops counting at once, but its user stays on the topic for ``gra
 seconds, so a reconnect inside that window shows no offline at all. A process that dies simply
 stops heartbeating: its connections lapse within ``ttl`` and leave no ghosts.
 
+A viewer count counts people, not connections (``PresenceConnection.viewer``): a signed-in user
+is one viewer however many tabs they hold, and anonymous connections count once per client
+address. A closed connection stops counting at once unless its viewer still has another live
+connection to the topic, in this process or any other.
+
 Times are floats in seconds from the injected ``clock`` (``time.time`` by default), so tests
 move time forward instead of sleeping.
 
@@ -44,6 +49,17 @@ class PresenceConnection:
     topic: str
     connection_id: str
     user_id: int | None = None
+    client: str | None = None  # the client's address (anonymous viewers are counted by it)
+
+    @property
+    def viewer(self) -> str:
+        """Whom the connection counts as: its user, else its client address, else itself (an
+        anonymous connection whose address is unknown)."""
+        if self.user_id is not None:
+            return f"u:{self.user_id}"
+        if self.client:
+            return f"a:{self.client}"
+        return f"c:{self.connection_id}"
 
 
 class UserState(NamedTuple):
@@ -83,7 +99,8 @@ class PresenceStore:
         raise NotImplementedError("subclasses of PresenceStore must provide a remove() method")
 
     def viewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
-        """Live connections per topic, exact across processes; lapsed ones are purged."""
+        """Viewers (distinct ``PresenceConnection.viewer``) with a live connection, per topic,
+        exact across processes; lapsed connections are purged."""
         raise NotImplementedError(
             "subclasses of PresenceStore must provide a viewer_counts() method"
         )
@@ -92,6 +109,13 @@ class PresenceStore:
         """Those of ``user_ids`` with a live or still-in-grace connection to ``topic``."""
         raise NotImplementedError(
             "subclasses of PresenceStore must provide a users_on_topic() method"
+        )
+
+    def users_present(self, topic: str, *, limit: int) -> set[int]:
+        """The signed-in users with a live or still-in-grace connection to ``topic``: at most
+        ``limit`` of them, the most recently heartbeated first when there are more."""
+        raise NotImplementedError(
+            "subclasses of PresenceStore must provide a users_present() method"
         )
 
     def users_presence(self, user_ids: Iterable[int]) -> dict[int, UserState]:
@@ -116,6 +140,9 @@ class PresenceStore:
 
     async def ausers_on_topic(self, topic: str, user_ids: Iterable[int]) -> set[int]:
         return await sync_to_async(self.users_on_topic)(topic, list(user_ids))
+
+    async def ausers_present(self, topic: str, *, limit: int) -> set[int]:
+        return await sync_to_async(self.users_present)(topic, limit=limit)
 
     async def ausers_presence(self, user_ids: Iterable[int]) -> dict[int, UserState]:
         return await sync_to_async(self.users_presence)(list(user_ids))

@@ -103,11 +103,22 @@ class WSViewer(Viewer):
         self.ws = ws
 
     @classmethod
-    async def open(cls, base_url: str, broadcast_id: int, last_event_id: int | None = None):
+    async def open(
+        cls,
+        base_url: str,
+        broadcast_id: int,
+        last_event_id: int | None = None,
+        source: str = "127.0.0.1",
+    ):
+        """``source``: the loopback address to connect from (anonymous viewers count once per
+        address)."""
         query = "" if last_event_id is None else f"?last_event_id={last_event_id}"
         ws_url = base_url.replace("http://", "ws://", 1)
         ws = await connect(
-            f"{ws_url}/ws/broadcasts/{broadcast_id}/{query}", origin=base_url, open_timeout=WAIT
+            f"{ws_url}/ws/broadcasts/{broadcast_id}/{query}",
+            origin=base_url,
+            open_timeout=WAIT,
+            local_addr=(source, 0),
         )
         return cls(ws)
 
@@ -128,9 +139,15 @@ class SSEViewer(Viewer):
         self._message: list[Event] = []  # the events of the message being read
 
     @classmethod
-    async def open(cls, base_url: str, broadcast_id: int, last_event_id: int | None = None):
+    async def open(
+        cls,
+        base_url: str,
+        broadcast_id: int,
+        last_event_id: int | None = None,
+        source: str = "127.0.0.1",
+    ):
         host, port = base_url.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection(host, int(port), local_addr=(source, 0))
         resume = "" if last_event_id is None else f"Last-Event-ID: {last_event_id}\r\n"
         path = f"/sse/broadcasts/{broadcast_id}/"
         writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n{resume}\r\n".encode())

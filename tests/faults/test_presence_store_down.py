@@ -1,5 +1,6 @@
 """Presence reads while Redis is down or stuck: a bounded wait, then a degraded answer (counts
-0, users offline) instead of a failed request. No server process: the store is called here."""
+0, users offline, nobody listed) instead of a failed request. No server process: the store is
+called here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 import pytest
 
 from presence.backends import PresenceConnection, StoreUnavailable, get_store
-from presence.selectors import topic_viewer_counts, users_presence
+from presence.selectors import topic_users_present, topic_viewer_counts, users_presence
 from tests.servers import PrivateRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
@@ -46,6 +47,7 @@ def test_reads_give_up_in_bounded_time_and_degrade(private_redis, store_on, faul
     }
     assert users_presence([7]) == {7: {"online": False, "last_seen": None}}
     assert time.monotonic() - started < 2 * BOUNDED
+    assert topic_users_present("broadcast.1") == set()
 
 
 def test_reads_recover_once_redis_is_back(private_redis, store_on):
@@ -55,3 +57,4 @@ def test_reads_recover_once_redis_is_back(private_redis, store_on):
     store_on.heartbeat([PresenceConnection("broadcast.1", "c1", user_id=7)])
     assert topic_viewer_counts(["broadcast.1"]) == {"broadcast.1": 1}
     assert users_presence([7])[7]["online"] is True
+    assert topic_users_present("broadcast.1") == {7}

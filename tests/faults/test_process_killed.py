@@ -50,7 +50,12 @@ async def test_viewers_of_a_killed_process_resume_on_another_with_no_gap(
     a = await asyncio.to_thread(start_server, redis_url)
     b = await asyncio.to_thread(start_server, redis_url)
     transports = (WSViewer, WSViewer, SSEViewer)
-    on_a: list[Viewer] = [await t.open(a.url, scene.broadcast_id) for t in transports]
+    # Three anonymous viewers: three addresses (one address would count once).
+    sources = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+    on_a: list[Viewer] = [
+        await t.open(a.url, scene.broadcast_id, source=source)
+        for t, source in zip(transports, sources, strict=True)
+    ]
     for viewer in on_a:
         await viewer.next_of("hello")
     await count_settles(b, scene, 3, WAIT)
@@ -68,9 +73,11 @@ async def test_viewers_of_a_killed_process_resume_on_another_with_no_gap(
 
     on_b: list[Viewer] = []
     try:
-        for transport, old in zip(transports, on_a, strict=True):
+        for transport, old, source in zip(transports, on_a, sources, strict=True):
             await old.close()
-            new = await transport.open(b.url, scene.broadcast_id, last_event_id=old.ids()[-1])
+            new = await transport.open(
+                b.url, scene.broadcast_id, last_event_id=old.ids()[-1], source=source
+            )
             on_b.append(new)
             await new.next_of("hello")
         await comment(b, scene, "five")

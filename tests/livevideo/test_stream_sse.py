@@ -208,6 +208,7 @@ async def test_a_client_that_goes_away_leaves_the_topic(broadcast, viewer, monke
     await sse.close()
     assert get_hub().topics == {}
     assert closed == opened
+    assert opened[0]["client"] == "127.0.0.1"  # anonymous viewers are counted per address
 
 
 async def test_a_stalled_client_leaves_the_topic_and_its_stream_ends(broadcast, viewer, settings):

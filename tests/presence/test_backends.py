@@ -28,14 +28,16 @@ class Twin:
             return getattr(self.store, f"a{name}")
         method = getattr(self.store, name)
 
-        async def call(*args: Any) -> Any:
-            return method(*args)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return method(*args, **kwargs)
 
         return call
 
 
-def conn(cid: str, user_id: int | None = None, topic: str = "broadcast.1") -> PresenceConnection:
-    return PresenceConnection(topic, cid, user_id)
+def conn(
+    cid: str, user_id: int | None = None, topic: str = "broadcast.1", client: str | None = None
+) -> PresenceConnection:
+    return PresenceConnection(topic, cid, user_id, client)
 
 
 class PresenceStoreContract:
@@ -111,17 +113,84 @@ class PresenceStoreContract:
 
     async def test_viewer_count_is_exact(self, api: Twin) -> None:
         await api.heartbeat(
-            [conn(f"a{i}", i % 3 or None) for i in range(10)]  # anonymous viewers count too
+            [conn(f"a{i}", i) for i in range(10)]
+            + [conn(f"n{i}") for i in range(3)]  # anonymous viewers count too
             + [conn(f"b{i}", topic="broadcast.2") for i in range(3)]
         )
         for i in range(4):
-            await api.remove([conn(f"a{i}", i % 3 or None)])
+            await api.remove([conn(f"a{i}", i)])
+        await api.remove([conn("n0")])
 
         assert await api.viewer_counts(["broadcast.1", "broadcast.2", "broadcast.3"]) == {
-            "broadcast.1": 6,
+            "broadcast.1": 8,
             "broadcast.2": 3,
             "broadcast.3": 0,
         }
+
+    async def test_a_user_with_many_tabs_is_one_viewer(self, api: Twin) -> None:
+        tabs = [conn(f"c{i}", 7) for i in range(3)]
+        await api.heartbeat([*tabs, conn("d1", 8)])
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 2}
+
+        await api.remove(tabs[:2])
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 2}
+
+        await api.remove(tabs[2:])  # the last tab closes: no longer a viewer, at once
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 1}
+
+    async def test_anonymous_viewers_count_once_per_client_address(self, api: Twin) -> None:
+        home = [conn(f"h{i}", client="203.0.113.5") for i in range(4)]
+        await api.heartbeat([*home, conn("o1", client="2001:db8::1"), conn("x1"), conn("x2")])
+        # One address, one address, and two connections whose address is unknown.
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 4}
+
+        await api.remove(home[:3])
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 4}
+        await api.remove([home[3], conn("x1")])
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 2}
+
+    async def test_a_signed_in_user_counts_apart_from_their_address(self, api: Twin) -> None:
+        await api.heartbeat([conn("c1", 7, client="203.0.113.5"), conn("c2", client="203.0.113.5")])
+
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 2}
+
+    async def test_a_tab_that_stopped_heartbeating_counts_until_it_lapses(
+        self, api: Twin, clock: FakeClock
+    ) -> None:
+        await api.heartbeat([conn("c1", 7)])  # its process dies: never closed
+        clock.advance(10)
+        await api.heartbeat([conn("c2", 7)])
+        await api.remove([conn("c2", 7)])
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 1}
+
+        clock.advance(TTL - 10 + 0.01)
+
+        assert await api.viewer_counts(["broadcast.1"]) == {"broadcast.1": 0}
+
+    async def test_users_present_lists_signed_in_users_on_the_topic(
+        self, api: Twin, clock: FakeClock
+    ) -> None:
+        await api.heartbeat(
+            [conn("c1", 7), conn("c2", 7), conn("c3", 8), conn("c4"), conn("c5", 9, "broadcast.2")]
+        )
+        await api.remove([conn("c3", 8)])
+        assert await api.users_present("broadcast.1", limit=10) == {7, 8}  # 8: in grace
+
+        clock.advance(GRACE + 0.01)
+
+        assert await api.users_present("broadcast.1", limit=10) == {7}
+        assert await api.users_present("broadcast.2", limit=10) == {9}
+        assert await api.users_present("broadcast.3", limit=10) == set()
+
+    async def test_users_present_are_bounded_latest_first(
+        self, api: Twin, clock: FakeClock
+    ) -> None:
+        await api.heartbeat([conn("c1", 1), conn("c2", 2)])
+        clock.advance(1)
+        await api.heartbeat([conn("c3", 3), conn("c4", 4)])
+
+        assert await api.users_present("broadcast.1", limit=2) == {3, 4}
+        assert len(await api.users_present("broadcast.1", limit=3)) == 3
 
     async def test_many_connections_close_in_one_batch(self, api: Twin, clock: FakeClock) -> None:
         await api.heartbeat(
@@ -163,6 +232,7 @@ class PresenceStoreContract:
         assert await api.viewer_counts([]) == {}
         assert await api.users_presence([]) == {}
         assert await api.users_on_topic("broadcast.1", []) == set()
+        assert await api.users_present("broadcast.1", limit=5) == set()
 
 
 class TestMemoryPresenceStore(PresenceStoreContract):
@@ -171,47 +241,74 @@ class TestMemoryPresenceStore(PresenceStoreContract):
         return MemoryPresenceStore(ttl=TTL, grace=GRACE, clock=clock)
 
 
-@pytest.mark.redis
-class TestRedisPresenceStore(PresenceStoreContract):
+class SharedPresenceStoreContract(PresenceStoreContract):
+    """A Redis store shared by processes: each test's ``other`` is another process's store."""
+
     @pytest.fixture
-    async def store(self, clock: FakeClock, redis_url: str) -> AsyncIterator[PresenceStore]:
-        store = RedisPresenceStore(url=redis_url, ttl=TTL, grace=GRACE, clock=clock)
+    async def store(self, clock: FakeClock, url: str) -> AsyncIterator[PresenceStore]:
+        store = RedisPresenceStore(url=url, ttl=TTL, grace=GRACE, clock=clock)
         yield store
         await store.aclose()
 
-    async def test_processes_share_one_view(self, store: PresenceStore, redis_url: str) -> None:
-        other = RedisPresenceStore(url=redis_url, ttl=TTL, grace=GRACE, clock=store.clock)
+    @pytest.fixture
+    async def other(self, clock: FakeClock, url: str) -> AsyncIterator[PresenceStore]:
+        store = RedisPresenceStore(url=url, ttl=TTL, grace=GRACE, clock=clock)
+        yield store
+        await store.aclose()
+
+    async def test_processes_share_one_view(
+        self, store: PresenceStore, other: PresenceStore
+    ) -> None:
         store.heartbeat([conn("c1", 7)])
         await other.aheartbeat([conn("c2")])
 
         assert other.viewer_counts(["broadcast.1"]) == {"broadcast.1": 2}
         assert (await store.ausers_presence([7]))[7].online
-        await other.aclose()
+        assert await other.ausers_present("broadcast.1", limit=5) == {7}
+
+    async def test_a_tab_open_in_another_process_keeps_its_viewer_counted(
+        self, store: PresenceStore, other: PresenceStore
+    ) -> None:
+        store.heartbeat([conn("c1", 7), conn("a1", client="203.0.113.5")])
+        await other.aheartbeat([conn("c2", 7), conn("a2", client="203.0.113.5")])
+
+        store.remove([conn("c1", 7), conn("a1", client="203.0.113.5")])
+        assert other.viewer_counts(["broadcast.1"]) == {"broadcast.1": 2}
+        await other.aremove([conn("c2", 7)])
+        assert store.viewer_counts(["broadcast.1"]) == {"broadcast.1": 1}
+
+
+@pytest.mark.redis
+class TestRedisPresenceStore(SharedPresenceStoreContract):
+    @pytest.fixture
+    def url(self, redis_url: str) -> str:
+        return redis_url
 
 
 @pytest.mark.slow
-class TestRedisClusterPresenceStore(PresenceStoreContract):
+class TestRedisClusterPresenceStore(SharedPresenceStoreContract):
     @pytest.fixture
-    async def store(self, clock: FakeClock, redis_cluster_url: str) -> AsyncIterator[PresenceStore]:
-        store = RedisPresenceStore(url=redis_cluster_url, ttl=TTL, grace=GRACE, clock=clock)
-        yield store
-        await store.aclose()
+    def url(self, redis_cluster_url: str) -> str:
+        return redis_cluster_url
 
 
 @pytest.mark.parametrize(
-    ("method", "args"),
+    ("method", "args", "kwargs"),
     [
-        ("heartbeat", ([],)),
-        ("remove", ([],)),
-        ("viewer_counts", ([],)),
-        ("users_on_topic", ("t", [])),
-        ("users_presence", ([],)),
+        ("heartbeat", ([],), {}),
+        ("remove", ([],), {}),
+        ("viewer_counts", ([],), {}),
+        ("users_on_topic", ("t", []), {}),
+        ("users_present", ("t",), {"limit": 1}),
+        ("users_presence", ([],), {}),
     ],
 )
-def test_base_class_names_the_method_a_backend_lacks(method: str, args: tuple[Any, ...]) -> None:
+def test_base_class_names_the_method_a_backend_lacks(
+    method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
     store = PresenceStore(ttl=TTL, grace=GRACE)
     with pytest.raises(NotImplementedError, match=rf"must provide a {method}\(\) method"):
-        getattr(store, method)(*args)
+        getattr(store, method)(*args, **kwargs)
 
 
 @pytest.mark.redis

@@ -159,7 +159,7 @@ async def test_signed_in_viewers_joining_are_listed(presence: Tracker, published
 
     joined = [user for data in published.of_type("presence") for user in data["joined"]]
     assert joined == [member(1), member(2), member(3)]
-    assert published.of_type("viewers")[-1] == {"count": 5}
+    assert published.of_type("viewers")[-1] == {"count": 4}  # people: user 1's tabs count once
 
 
 async def test_presence_events_carry_counts_only_above_the_cap(published: Capture) -> None:
@@ -255,6 +255,35 @@ async def test_one_task_heartbeats_every_connection_in_one_batch(published: Capt
         assert batches[:30] == [1] * 30  # each open counts at once (awaited one by one here)
         assert len(batches) > 30
         assert set(batches[30:]) == {30}
+    finally:
+        beating.close()
+
+
+async def test_anonymous_viewers_count_once_per_address_through_heartbeats(
+    published: Capture,
+) -> None:
+    interval = 0.05
+    store = CountingStore(ttl=interval + 0.05, grace=0.05)
+    beating = make_tracker(store=store, heartbeat_interval=interval)
+    home = "203.0.113.5"
+    try:
+        for cid in ("h0", "h1", "h2"):
+            await beating.connection_opened(topic=TOPIC, connection_id=cid, user=None, client=home)
+        await beating.connection_opened(
+            topic=TOPIC, connection_id="o", user=None, client="2001:db8::1"
+        )
+        await beating.connection_opened(topic=TOPIC, connection_id="u", user=member(1), client=home)
+        await asyncio.sleep(interval * 6)  # several ttls: only heartbeats keep them counted
+        assert store.viewer_counts([TOPIC]) == {TOPIC: 3}
+
+        # A close names no address: the one given at open is what the store counts.
+        for cid in ("h0", "h1"):
+            await beating.connection_closed(topic=TOPIC, connection_id=cid, user=None)
+        await settle()
+        assert published.of_type("viewers")[-1] == {"count": 3}
+        await beating.connection_closed(topic=TOPIC, connection_id="h2", user=None)
+        await settle()
+        assert published.of_type("viewers")[-1] == {"count": 2}
     finally:
         beating.close()
 
@@ -377,6 +406,7 @@ async def test_module_functions_use_the_configured_store(settings: Any, publishe
     await tracker.connection_closed(topic=TOPIC, connection_id="c2", user=None)
 
     assert selectors.topic_viewer_count(TOPIC) == 1
+    assert selectors.topic_users_present(TOPIC) == {1}
     state = selectors.users_presence([1, 2])
     assert state[1]["online"] is True
     assert state[1]["last_seen"] is not None

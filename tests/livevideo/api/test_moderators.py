@@ -169,3 +169,27 @@ def test_who_is_watching_lists_signed_in_viewers_present(
     assert searched["users"] == []
     assert_error(client_for(viewer).get(url(live, "watching/")), 403)
     assert_error(client_for(other_broadcaster).get(url(live, "watching/")), 403)
+
+
+def test_who_is_watching_lists_silent_viewers_once_however_many_tabs(
+    client_for, presence_store, live, owner
+):
+    from presence.backends import PresenceConnection
+
+    silent = UserFactory(username="silent", first_name="Sam")  # never commented nor reacted
+    topic = f"broadcast.{live.pk}"
+    presence_store.heartbeat(
+        [
+            PresenceConnection(topic, "tab1", silent.pk, "203.0.113.5"),
+            PresenceConnection(topic, "tab2", silent.pk, "198.51.100.7"),
+            PresenceConnection(topic, "anon1", None, "203.0.113.5"),
+            PresenceConnection(topic, "anon2", None, "203.0.113.5"),
+        ]
+    )
+
+    body = client_for(owner).get(url(live, "watching/")).json()
+
+    assert body == {
+        "count": 2,  # Sam (two tabs) and one anonymous address
+        "users": [{"id": silent.pk, "username": "silent", "display_name": "Sam"}],
+    }

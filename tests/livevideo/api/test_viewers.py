@@ -9,16 +9,18 @@ from presence.backends import PresenceConnection, PresenceStore
 from tests.livevideo.api.asserts import assert_error
 
 
-def test_the_count_is_this_broadcast_s_live_connections(
+def test_the_count_is_the_people_watching_this_broadcast(
     anonymous: APIClient, live, scheduled, viewer, presence_store: PresenceStore
 ) -> None:
     topic = selectors.broadcast_topic(live.pk)
     presence_store.heartbeat(
         [
-            PresenceConnection(topic, "a", viewer.pk),
-            PresenceConnection(topic, "b", viewer.pk),
-            PresenceConnection(topic, "c"),
-            PresenceConnection(selectors.broadcast_topic(scheduled.pk), "d"),
+            PresenceConnection(topic, "a", viewer.pk, "203.0.113.5"),  # two tabs: one viewer
+            PresenceConnection(topic, "b", viewer.pk, "198.51.100.7"),
+            PresenceConnection(topic, "c", None, "203.0.113.5"),  # one anonymous address
+            PresenceConnection(topic, "d", None, "203.0.113.5"),
+            PresenceConnection(topic, "e", None, "2001:db8::1"),
+            PresenceConnection(selectors.broadcast_topic(scheduled.pk), "f"),
         ]
     )
 
