@@ -243,8 +243,8 @@ def test_a_report_reaches_the_moderators_queue_and_remove_clears_it(open_as, liv
 
 
 def test_the_studio_lists_silent_viewers_who_came_before_it_opened(open_as, live, caster, ann):
-    _connected(open_as(ann, _watch(live)))  # watches without a word
-    studio = _connected(open_as(caster, f"/studio/{live.pk}/"))
+    connected(open_as(ann, watch_path(live)))  # watches without a word
+    studio = connected(open_as(caster, f"/studio/{live.pk}/"))
     section = studio.locator("[data-watching]")
     expect(section.locator("[data-watching-list] .comment-author")).to_have_text(["Ann"])
 
