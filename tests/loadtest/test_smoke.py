@@ -13,10 +13,19 @@ from django.core.management import call_command
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(count: int = 2) -> int:
+    """A free port followed by ``count - 1`` free ones: ``--servers N`` listens on port, +1, ..."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            for following in range(port + 1, port + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", following))
+        except OSError:
+            continue
+        return port
 
 
 def short_run(redis_url: str, out: Path, **options: Any) -> dict[str, Any]:
