@@ -57,11 +57,7 @@ def _redis_cluster():
 def redis_cluster_url(_redis_cluster) -> str:
     """A ``REDIS_URL`` naming one node of a real, empty Redis Cluster (three masters, each
     with a replica), started once for the whole run."""
-    for port in _redis_cluster.ports:
-        client = redis.Redis(port=port)
-        if client.info("replication")["role"] == "master":
-            client.flushall()
-        client.close()
+    _redis_cluster.flush_masters()
     return _redis_cluster.url
 
 

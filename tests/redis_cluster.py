@@ -85,6 +85,12 @@ class PrivateRedisCluster:
         if not wait_until(lambda: _answers(port).startswith(b"+PONG"), timeout=10):
             raise RuntimeError(f"cluster node on port {port} did not start")
 
+    def flush_masters(self) -> None:
+        """Empty every live master (and so its replica)."""
+        for port, process in self.processes.items():
+            if process.poll() is None and b"role:master" in _answers(port, b"INFO replication"):
+                _answers(port, b"FLUSHALL")
+
     def _healthy(self) -> bool:
         """Every slot served, and every live replica in sync with its master (a replica that
         never synced would refuse to take over)."""

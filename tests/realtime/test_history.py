@@ -12,6 +12,7 @@ import redis.asyncio
 
 from realtime.backends.base import HistoryStore
 from realtime.backends.memory import MemoryHistory
+from realtime.backends.redis_cluster import RedisClusterHistory
 from realtime.protocol import Batch, Event, encode_data, make_event, now_ms
 from realtime.runtime import get_history, get_hub
 from tests.realtime.streamtools import consecutive, realtime_settings
@@ -233,3 +234,27 @@ class TestRedisHistory(HistoryContract):
         await client.aclose()
         assert (await append(store, "a", {})).id == 3
         assert [e.id for e in (await store.replay("a", 0)).events] == [1, 2, 3]
+
+
+@pytest.mark.redis
+class TestRedisClusterHistory(HistoryContract):
+    """On a Redis Cluster: ``RedisHistory`` on a node's URL is the cluster store."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_cluster_url: str, _redis_cluster: Any) -> None:
+        self.redis_url, self.cluster = redis_cluster_url, _redis_cluster
+
+    def configure(self, settings):
+        realtime_settings(
+            settings,
+            HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
+            HISTORY_SIZE=self.size,
+            REDIS_URL=self.redis_url,
+        )
+
+    async def lose_everything(self, store):
+        self.cluster.flush_masters()  # as masters restarted without persistence
+        return store
+
+    async def test_the_store_is_the_cluster_one(self, store):
+        assert isinstance(store, RedisClusterHistory)

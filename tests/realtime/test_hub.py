@@ -253,7 +253,7 @@ async def test_one_subscription_per_topic_however_many_local_connections(client)
     hub.leave("t", b)  # the last one: unsubscribe, and the reader stops
 
     async def unsubscribed() -> bool:
-        return await subscriptions(client, "t") == 0 and hub._reader is None
+        return await subscriptions(client, "t") == 0 and hub.connections == 0
 
     await eventually(unsubscribed)
 
