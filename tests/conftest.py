@@ -62,6 +62,12 @@ def redis_cluster_url(_redis_cluster) -> str:
 
 
 @pytest.fixture
+def redis_cluster(_redis_cluster, redis_cluster_url):
+    """The empty cluster ``redis_cluster_url`` names, for tests that kill or flush a master."""
+    return _redis_cluster
+
+
+@pytest.fixture
 def fresh_realtime(settings: Any) -> Any:
     """A real-time setup of this test's own: overriding ``REALTIME`` rebuilds the process's
     history store (a fresh Redis namespace with the Redis store) and every loop's runtime

@@ -73,7 +73,7 @@ class PrivateRedisCluster:
 
     def _start_node(self, port: int) -> None:
         node_dir = self.dir / str(port)
-        node_dir.mkdir()
+        node_dir.mkdir(exist_ok=True)
         self.processes[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
@@ -126,6 +126,13 @@ class PrivateRedisCluster:
         if not promoted:
             raise RuntimeError(f"no replica took over from the master on port {port}")
         return port
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again (it rejoins as a replica of the master that took over
+        from it) and wait until it is in sync."""
+        self._start_node(port)
+        if not wait_until(self._healthy, timeout=30, interval=0.2):
+            raise RuntimeError(f"the node on port {port} did not rejoin the cluster")
 
     def destroy(self) -> None:
         for process in self.processes.values():

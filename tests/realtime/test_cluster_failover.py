@@ -1,0 +1,118 @@
+"""A Redis Cluster master killed mid-broadcast: its replica takes over, the viewers of two hubs
+(two processes' worth) go on receiving new events, and whatever the promotion may have lost
+reaches them as ``reset``, never as a gap or a repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+import redis
+
+from realtime.backends.base import HistoryStore
+from realtime.protocol import Event
+from realtime.runtime import get_history, get_hub
+from tests.realtime.streamtools import consecutive, realtime_settings
+from tests.realtime.test_history import Collector, append
+
+pytestmark = pytest.mark.redis
+
+
+class Broadcast:
+    """Appends an event to topic "t" every few milliseconds, keeping those the store took
+    (while no master serves the topic's slot, appends fail)."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self.appended: list[Event] = []
+        self.failed = 0
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(2):
+                    self.appended.append(await append(self.store, "t", {}))
+            except (redis.RedisError, TimeoutError):
+                self.failed += 1
+            await asyncio.sleep(0.01)
+
+    async def until(self, count: int) -> Event:
+        """Wait until ``count`` more events went out; the last of them."""
+        goal = len(self.appended) + count
+        async with asyncio.timeout(30):
+            while len(self.appended) < goal:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        return self.appended[-1]
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def received(viewer: Collector, event: Event) -> None:
+    async with asyncio.timeout(10):
+        while event.id not in [e.id for e in viewer.events]:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+def runs(viewer: Collector) -> list[list[int]]:
+    """The ids a viewer received, split at each ``reset``."""
+    parts: list[list[int]] = [[]]
+    for event in viewer.events:
+        if event.type == "reset":
+            parts.append([])
+        else:
+            parts[-1].append(event.id)  # type: ignore[arg-type]
+    return parts
+
+
+def went_on(viewer: Collector) -> bool:
+    """Whether the viewer was reset and has received events since."""
+    parts = runs(viewer)
+    return len(parts) > 1 and len(parts[-1]) >= 10
+
+
+async def test_a_master_killed_mid_broadcast_costs_viewers_a_reset_never_a_gap(
+    settings: Any, redis_cluster: Any
+) -> None:
+    realtime_settings(
+        settings,
+        HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
+        REDIS_URL=redis_cluster.url,
+    )
+    store = get_history()
+    hubs = [get_hub(), store.make_hub(flush_interval=0.0, storm_joins=1000, storm_share=0.1)]
+    viewers = [Collector(), Collector()]
+    for hub, viewer in zip(hubs, viewers, strict=True):
+        await hub.join("t", viewer)
+    broadcast = Broadcast(store)
+    try:
+        before = await broadcast.until(20)
+        dead = await asyncio.to_thread(redis_cluster.kill_master_of, store.key("t", "seq"))
+        async with asyncio.timeout(20):  # the viewers go on, once their hubs find the new master
+            while not all(went_on(viewer) for viewer in viewers):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    finally:
+        await broadcast.stop()
+    try:
+        for viewer in viewers:
+            await received(viewer, broadcast.appended[-1])
+    finally:
+        for hub, viewer in zip(hubs, viewers, strict=True):
+            hub.leave("t", viewer)
+    await asyncio.to_thread(redis_cluster.restart, dead)
+
+    ids = [e.id for e in broadcast.appended]
+    assert ids == sorted(set(ids)), "the promoted master gave out an id again"
+    for viewer in viewers:
+        *_, since_reset = parts = runs(viewer)
+        assert len(parts) == 2, "told to reset once, when the hub found the new master"
+        assert all(part == consecutive(part[0], len(part)) for part in parts if part), parts
+        assert since_reset[-1] == broadcast.appended[-1].id
+        assert since_reset[0] > before.id
+    # A client resuming from before the failover: the new master may lack what followed.
+    assert (await store.replay("t", before.id)).reset
