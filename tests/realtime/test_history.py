@@ -187,11 +187,10 @@ class TestMemoryHistory(HistoryContract):
         return MemoryHistory(size=self.size)  # a new process
 
 
-@pytest.mark.redis
-class TestRedisHistory(HistoryContract):
-    @pytest.fixture(autouse=True)
-    def _redis(self, redis_url: str) -> None:
-        self.redis_url = redis_url
+class OnRedis(HistoryContract):
+    """``RedisHistory`` on the Redis at ``redis_url`` (set by a fixture)."""
+
+    redis_url = ""
 
     def configure(self, settings):
         realtime_settings(
@@ -200,6 +199,13 @@ class TestRedisHistory(HistoryContract):
             HISTORY_SIZE=self.size,
             REDIS_URL=self.redis_url,
         )
+
+
+@pytest.mark.redis
+class TestRedisHistory(OnRedis):
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_url: str) -> None:
+        self.redis_url = redis_url
 
     async def lose_everything(self, store):
         client = redis.asyncio.Redis.from_url(self.redis_url)
@@ -238,20 +244,12 @@ class TestRedisHistory(HistoryContract):
 
 
 @pytest.mark.redis
-class TestRedisClusterHistory(HistoryContract):
+class TestRedisClusterHistory(OnRedis):
     """On a Redis Cluster: ``RedisHistory`` on a node's URL is the cluster store."""
 
     @pytest.fixture(autouse=True)
     def _redis(self, redis_cluster: Any) -> None:
         self.redis_url, self.cluster = redis_cluster.url, redis_cluster
-
-    def configure(self, settings):
-        realtime_settings(
-            settings,
-            HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
-            HISTORY_SIZE=self.size,
-            REDIS_URL=self.redis_url,
-        )
 
     async def lose_everything(self, store):
         self.cluster.flush_masters()  # as masters restarted without persistence

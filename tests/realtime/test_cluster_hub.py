@@ -1,6 +1,8 @@
-"""A Redis Cluster master killed mid-broadcast: its replica takes over, the viewers of two hubs
-(two processes' worth) go on receiving new events, and whatever the promotion may have lost
-reaches them as ``reset``, never as a gap or a repeat."""
+"""The hub on a Redis Cluster: one pub/sub connection per master that serves this process's
+topics; and a master killed mid-broadcast, its replica taking over, the viewers of two hubs
+(two processes' worth) going on receiving new events, and whatever the promotion may have
+lost reaching them as ``reset``, never as a gap or a repeat. (The hub tests of
+``test_hub.py`` run on the cluster too.)"""
 
 from __future__ import annotations
 
@@ -12,12 +14,47 @@ import pytest
 import redis
 
 from realtime.backends.base import HistoryStore
+from realtime.cluster import async_cluster_client
 from realtime.protocol import Event
 from realtime.runtime import get_history, get_hub
 from tests.realtime.streamtools import consecutive, realtime_settings
 from tests.realtime.test_history import Collector, append
 
 pytestmark = pytest.mark.redis
+
+
+async def test_one_connection_per_master_that_serves_watched_topics(settings, redis_cluster):
+    realtime_settings(
+        settings,
+        HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
+        REDIS_URL=redis_cluster.url,
+    )
+    store, hub = get_history(), get_hub()
+    client = async_cluster_client(redis_cluster.url)
+    await client.initialize()
+    by_master: dict[str, list[str]] = {}
+    for n in range(60):  # two topics on each master
+        master = client.get_node_from_key(store.channel(f"t{n}")).name
+        if len(by_master.setdefault(master, [])) < 2:
+            by_master[master].append(f"t{n}")
+    topics = [topic for pair in by_master.values() for topic in pair]
+    assert len(topics) == 6
+    viewers = {topic: Collector() for topic in topics}
+    for topic, viewer in viewers.items():
+        await hub.join(topic, viewer)
+    assert hub.connections == 3
+    for master in client.get_primaries():
+        pubsub = await client.client_list(_type="pubsub", target_nodes=master)
+        assert [c["name"] for c in pubsub] == [hub.client_name]  # type: ignore[attr-defined]
+    for topic, viewer in viewers.items():
+        event = await append(store, topic, {})
+        assert [e.id for e in await viewer.wait_for(1)] == [event.id]
+    for topic, viewer in viewers.items():
+        hub.leave(topic, viewer)
+    async with asyncio.timeout(3):
+        while hub.connections:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await client.aclose()
 
 
 class Broadcast:
