@@ -225,11 +225,15 @@ class PubSubHub(Hub):
     async def handle(self, message: dict[str, Any]) -> None:
         """A message read from a feed."""
         kind = message["type"]
-        if kind not in ("message", "smessage", "subscribe", "ssubscribe"):
+        if kind not in ("message", "smessage", "subscribe", "ssubscribe", "sunsubscribe"):
             return
         topic = self.history.topic_of(message["channel"])
         if topic not in self._ready:
             return  # left meanwhile
+        if kind == "sunsubscribe":
+            # Not asked for: the node no longer serves the topic's slot (moved to another
+            # master). Reconnecting finds where it went.
+            raise redis.ConnectionError(f"the server dropped {topic!r}: its slot moved")
         if kind.endswith("subscribe"):
             await self._subscribed(topic)
         else:

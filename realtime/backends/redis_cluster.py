@@ -21,7 +21,8 @@ client as a silent gap or a wrong event:
   first. So a client resuming with an id from before the failover is told to ``reset``.
 - The hub: a feed whose connection broke refreshes the slot table; its topics now served by
   another node (the promoted replica) are subscribed there and their clients reset, as after
-  a Redis restart.
+  a Redis restart. A slot moved by resharding is handled the same way (the old master drops
+  its subscribers with an ``sunsubscribe``, which the hub takes for a broken connection).
 
 What remains: events appended on the old master after its last replicated write and before it
 died are lost (their clients get ``reset``, never the events); while no master serves a slot

@@ -57,6 +57,29 @@ async def test_one_connection_per_master_that_serves_watched_topics(settings, re
     await client.aclose()
 
 
+async def test_a_topic_whose_slot_moves_to_another_master_follows_it(settings, redis_cluster):
+    """Resharding (growing the cluster) hands slots to other masters: the old one drops its
+    subscribers of them, and the hub subscribes where the slot went."""
+    realtime_settings(
+        settings,
+        HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
+        REDIS_URL=redis_cluster.url,
+    )
+    store, hub, viewer = get_history(), get_hub(), Collector()
+    await hub.join("t", viewer)
+    try:
+        await asyncio.to_thread(redis_cluster.move_slot_of, store.key("t", "seq"))
+        async with asyncio.timeout(10):
+            while True:
+                event = await append(store, "t", {})
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        await received(viewer, event)
+                        break
+    finally:
+        hub.leave("t", viewer)
+
+
 class Broadcast:
     """Appends an event to topic "t" every few milliseconds, keeping those the store took
     (while no master serves the topic's slot, appends fail)."""
