@@ -48,7 +48,12 @@ def redis_url() -> str:
 def _redis_cluster():
     from tests.redis_cluster import PrivateRedisCluster
 
-    cluster = PrivateRedisCluster()
+    try:
+        cluster = PrivateRedisCluster()
+    except RuntimeError as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"cannot run a private Redis Cluster here: {exc}")
     yield cluster
     cluster.destroy()
 
