@@ -47,13 +47,9 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def _redis_cluster():
     from tests.redis_cluster import PrivateRedisCluster
+    from tests.servers import start_or_skip
 
-    try:
-        cluster = PrivateRedisCluster()
-    except RuntimeError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"cannot run a private Redis Cluster here: {exc}")
+    cluster = start_or_skip(PrivateRedisCluster, "a private Redis Cluster")
     yield cluster
     cluster.destroy()
 
