@@ -27,8 +27,8 @@ buys: docs/performance.md). Outside storms nothing changes.
 A hub is one half of a backend (``realtime.backends``): the history store decides ids and
 announces events, and its hub hands them to this process's connections. ``Hub`` is fed
 directly by the store (the in-process backend); a backend that announces through a server
-subclasses it (``realtime.backends.redis.RedisHub``). A hub belongs to one event loop, and the
-loop's ``realtime.runtime.Runtime`` holds it.
+subclasses it (``realtime.backends.pubsub.PubSubHub``, for Redis). A hub belongs to one event
+loop, and the loop's ``realtime.runtime.Runtime`` holds it.
 """
 
 from __future__ import annotations

@@ -47,8 +47,9 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def _redis_cluster():
     from tests.redis_cluster import PrivateRedisCluster
+    from tests.servers import start_or_skip
 
-    cluster = PrivateRedisCluster()
+    cluster = start_or_skip(PrivateRedisCluster, "a private Redis Cluster")
     yield cluster
     cluster.destroy()
 
@@ -57,12 +58,14 @@ def _redis_cluster():
 def redis_cluster_url(_redis_cluster) -> str:
     """A ``REDIS_URL`` naming one node of a real, empty Redis Cluster (three masters, each
     with a replica), started once for the whole run."""
-    for port in _redis_cluster.ports:
-        client = redis.Redis(port=port)
-        if client.info("replication")["role"] == "master":
-            client.flushall()
-        client.close()
+    _redis_cluster.flush_masters()
     return _redis_cluster.url
+
+
+@pytest.fixture
+def redis_cluster(_redis_cluster, redis_cluster_url):
+    """The empty cluster ``redis_cluster_url`` names, for tests that kill or flush a master."""
+    return _redis_cluster
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ class PrivateRedisCluster:
 
     def _start_node(self, port: int) -> None:
         node_dir = self.dir / str(port)
-        node_dir.mkdir()
+        node_dir.mkdir(exist_ok=True)
         self.processes[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
@@ -84,6 +84,12 @@ class PrivateRedisCluster:
         )  # fmt: skip
         if not wait_until(lambda: _answers(port).startswith(b"+PONG"), timeout=10):
             raise RuntimeError(f"cluster node on port {port} did not start")
+
+    def flush_masters(self) -> None:
+        """Empty every live master (and so its replica)."""
+        for port, process in self.processes.items():
+            if process.poll() is None and b"role:master" in _answers(port, b"INFO replication"):
+                _answers(port, b"FLUSHALL")
 
     def _healthy(self) -> bool:
         """Every slot served, and every live replica in sync with its master (a replica that
@@ -121,10 +127,46 @@ class PrivateRedisCluster:
             raise RuntimeError(f"no replica took over from the master on port {port}")
         return port
 
+    def move_slot_of(self, key: str) -> int:
+        """Hand ``key``'s slot, which must hold no keys, to another master (as resharding
+        does); returns that master's port."""
+        source = self.master_of(key)
+        slot = int(_answers(source, f"CLUSTER KEYSLOT {key}".encode())[1:].split(b"\r\n")[0])
+        target = next(
+            port
+            for port, process in self.processes.items()
+            if port != source
+            and process.poll() is None
+            and b"role:master" in _answers(port, b"INFO replication")
+        )
+        source_id, target_id = (_node_id(port) for port in (source, target))
+        for port, state in (
+            (target, f"IMPORTING {source_id}"),
+            (source, f"MIGRATING {target_id}"),
+            (target, f"NODE {target_id}"),
+            (source, f"NODE {target_id}"),
+        ):
+            reply = _answers(port, f"CLUSTER SETSLOT {slot} {state}".encode())
+            assert reply.startswith(b"+OK"), reply
+        if not wait_until(lambda: self.master_of(key) == target, timeout=10, interval=0.1):
+            raise RuntimeError(f"slot {slot} did not move")
+        return target
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again (it rejoins as a replica of the master that took over
+        from it) and wait until it is in sync."""
+        self._start_node(port)
+        if not wait_until(self._healthy, timeout=30, interval=0.2):
+            raise RuntimeError(f"the node on port {port} did not rejoin the cluster")
+
     def destroy(self) -> None:
         for process in self.processes.values():
             stop_process(process)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _node_id(port: int) -> str:
+    return _answers(port, b"CLUSTER MYID").split(b"\r\n")[1].decode()
 
 
 def _master_port_for_slot(nodes: str, slot: int) -> int:

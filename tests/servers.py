@@ -17,8 +17,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from loadtest.servers import stop_process
 
@@ -47,6 +50,20 @@ def http_get(url: str, *, timeout: float = 5) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+T = TypeVar("T")
+
+
+def start_or_skip(start: Callable[[], T], what: str) -> T:
+    """``start()`` a private server; where it cannot run here (a missing binary), skip with a
+    reason, but fail under ``CI=true``."""
+    try:
+        return start()
+    except RuntimeError as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"cannot run {what} here: {exc}")
 
 
 def wait_until(check, *, timeout: float, interval: float = 0.1) -> bool:

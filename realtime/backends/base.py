@@ -4,7 +4,8 @@ A backend is a pair: the store (one per process, shared by every thread) keeps b
 per-topic history and announces each event, and its hub (``make_hub``, one per event loop)
 hands what was announced to that loop's connections. Each backend is one module that holds
 both halves: ``realtime.backends.memory`` (in-process, the embedded default) and
-``realtime.backends.redis``. ``REALTIME["HISTORY_BACKEND"]`` names the store's class.
+``realtime.backends.redis`` (which is ``realtime.backends.redis_cluster`` when ``REDIS_URL``
+names a Redis Cluster node). ``REALTIME["HISTORY_BACKEND"]`` names the store's class.
 
 A store is the single place that decides an event's id, so it is also the place that
 announces it: assigning the id, retaining the event and handing it to every subscriber of the

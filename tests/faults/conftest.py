@@ -3,7 +3,6 @@ private server the test may stop, or the shared test Redis when nothing stops it
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from tests.factories import BroadcastFactory, UserFactory
-from tests.servers import AppServer, PrivateRedis, database_url
+from tests.servers import AppServer, PrivateRedis, database_url, start_or_skip
 
 # Short presence timings, so a dead process's viewers lapse within a second.
 HEARTBEAT, GRACE = 0.5, 0.5
@@ -20,12 +19,7 @@ HEARTBEAT, GRACE = 0.5, 0.5
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    try:
-        server = PrivateRedis()
-    except RuntimeError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"cannot run a private Redis here: {exc}")
+    server = start_or_skip(PrivateRedis, "a private Redis")
     yield server
     server.destroy()
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import redis.asyncio
+import redis.cluster
 
 from realtime.backends.base import HistoryStore
 from realtime.backends.memory import MemoryHistory
+from realtime.backends.redis_cluster import RedisClusterHistory
 from realtime.protocol import Batch, Event, encode_data, make_event, now_ms
 from realtime.runtime import get_history, get_hub
 from tests.realtime.streamtools import consecutive, realtime_settings
@@ -185,11 +187,10 @@ class TestMemoryHistory(HistoryContract):
         return MemoryHistory(size=self.size)  # a new process
 
 
-@pytest.mark.redis
-class TestRedisHistory(HistoryContract):
-    @pytest.fixture(autouse=True)
-    def _redis(self, redis_url: str) -> None:
-        self.redis_url = redis_url
+class OnRedis(HistoryContract):
+    """``RedisHistory`` on the Redis at ``redis_url`` (set by a fixture)."""
+
+    redis_url = ""
 
     def configure(self, settings):
         realtime_settings(
@@ -198,6 +199,13 @@ class TestRedisHistory(HistoryContract):
             HISTORY_SIZE=self.size,
             REDIS_URL=self.redis_url,
         )
+
+
+@pytest.mark.redis
+class TestRedisHistory(OnRedis):
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_url: str) -> None:
+        self.redis_url = redis_url
 
     async def lose_everything(self, store):
         client = redis.asyncio.Redis.from_url(self.redis_url)
@@ -233,3 +241,35 @@ class TestRedisHistory(HistoryContract):
         await client.aclose()
         assert (await append(store, "a", {})).id == 3
         assert [e.id for e in (await store.replay("a", 0)).events] == [1, 2, 3]
+
+
+@pytest.mark.redis
+class TestRedisClusterHistory(OnRedis):
+    """On a Redis Cluster: ``RedisHistory`` on a node's URL is the cluster store."""
+
+    @pytest.fixture(autouse=True)
+    def _redis(self, redis_cluster: Any) -> None:
+        self.redis_url, self.cluster = redis_cluster.url, redis_cluster
+
+    async def lose_everything(self, store):
+        self.cluster.flush_masters()  # as masters restarted without persistence
+        return store
+
+    async def test_the_store_is_the_cluster_one(self, store):
+        assert isinstance(store, RedisClusterHistory)
+
+    async def test_a_topic_whose_ids_another_node_gave_out_counts_on_from_the_clock(self, store):
+        """A replica promoted to master may lack the last ids its master gave out: the
+        topic's counter jumps above them, and a client resuming from one of them resets."""
+        ids = [(await append(store, "a", {})).id for _ in range(3)]
+        client = redis.cluster.RedisCluster.from_url(self.redis_url)
+        client.set(store.key("a", "node"), "the-old-master")
+        client.set(store.key("a", "seq"), ids[0])  # the last two did not reach the replica
+        client.close()
+        replay = await store.replay("a", ids[0])
+        assert replay.reset
+        assert replay.last_id > ids[-1]
+        assert (await store.replay("a", ids[-1])).reset
+        new = (await append(store, "a", {})).id
+        assert new == replay.last_id + 1
+        assert [e.id for e in (await store.replay("a", replay.last_id)).events] == [new]

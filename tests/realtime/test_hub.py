@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 import redis.asyncio
+from redis.asyncio.cluster import RedisCluster
 
 from realtime.backends.base import Replay
 from realtime.backends.redis import RedisHistory, RedisHub
+from realtime.backends.redis_cluster import RedisClusterHub
+from realtime.cluster import async_cluster_client, is_cluster
 from realtime.hub import Hub
 from realtime.protocol import make_event
 from realtime.runtime import get_history, get_hub
@@ -156,26 +159,52 @@ async def test_a_storm_is_over_once_the_joins_stop(settings):
     assert await two_passes(settings, joins=5, quiet=0.3) < 0.15
 
 
-@pytest.fixture
-def use_redis(settings: Any, redis_url: str) -> str:
+def _use(settings: Any, url: str) -> str:
     realtime_settings(
         settings,
         HISTORY_BACKEND="realtime.backends.redis.RedisHistory",
-        REDIS_URL=redis_url,
+        REDIS_URL=url,
         HISTORY_SIZE=5,
     )
-    return redis_url
+    return url
+
+
+@pytest.fixture
+def use_single_redis(settings: Any, redis_url: str) -> str:
+    return _use(settings, redis_url)
+
+
+@pytest.fixture(params=["single", "cluster"])
+def use_redis(request: Any, settings: Any) -> str:
+    """One Redis, or a Redis Cluster (the same setting: ``REDIS_URL`` names one of its nodes)."""
+    fixture = "redis_url" if request.param == "single" else "redis_cluster_url"
+    return _use(settings, request.getfixturevalue(fixture))
 
 
 @pytest.fixture
 async def client(use_redis: str) -> Any:
-    client = redis.asyncio.Redis.from_url(use_redis)
+    if is_cluster(use_redis):
+        client = async_cluster_client(use_redis)
+        await client.initialize()
+    else:
+        client = redis.asyncio.Redis.from_url(use_redis)
     yield client
     await client.aclose()
 
 
+def on_each_node(client: Any, topic: str) -> dict[str, Any]:
+    """Options that send a command to the server of ``topic``'s channel (a cluster's node)."""
+    if isinstance(client, RedisCluster):
+        return {"target_nodes": client.get_node_from_key(get_history().channel(topic))}
+    return {}
+
+
 async def subscriptions(client: Any, topic: str) -> int:
     channel = get_history().channel(topic)
+    if isinstance(client, RedisCluster):
+        node = client.get_node_from_key(channel)
+        reply = await client.execute_command("PUBSUB SHARDNUMSUB", channel, target_nodes=node)
+        return dict(reply)[channel.encode()]
     return dict(await client.pubsub_numsub(channel))[channel.encode()]
 
 
@@ -196,13 +225,13 @@ async def lost_append(client: Any, topic: str, event_id: int) -> None:
 
 
 @pytest.mark.redis
-@pytest.mark.usefixtures("use_redis")
-async def test_a_deployment_on_another_database_of_the_same_redis_is_not_heard(use_redis):
+async def test_a_deployment_on_another_database_of_the_same_redis_is_not_heard(use_single_redis):
     # Pub/sub channels belong to the whole Redis server, keys to one database.
     hub, viewer = get_hub(), Collector()
     await hub.join("t", viewer)
-    other_db = 1 + int(use_redis.rsplit("/", 1)[1] or 0) % 15
-    elsewhere = RedisHistory(size=5, redis_url=f"{use_redis.rsplit('/', 1)[0]}/{other_db}")
+    url = use_single_redis
+    other_db = 1 + int(url.rsplit("/", 1)[1] or 0) % 15
+    elsewhere = RedisHistory(size=5, redis_url=f"{url.rsplit('/', 1)[0]}/{other_db}")
     try:
         await append(elsewhere, "t", {"from": "elsewhere"})
         ours = await append(get_history(), "t", {"from": "here"})
@@ -219,7 +248,11 @@ async def test_a_deployment_on_another_database_of_the_same_redis_is_not_heard(u
 async def test_a_joining_viewers_replay_comes_from_what_the_hub_handed_on():
     hub, viewer, store = get_hub(), Collector(), get_history()
     await hub.join("t", viewer)
-    events = [await append(store, "t", {"n": n}) for n in range(7)]  # history keeps 5
+    # The first handed on before the rest is appended: a hub that lags behind a new topic's
+    # first events until history has trimmed them resets its viewers instead (no gap).
+    events = [await append(store, "t", {"n": 0})]
+    await viewer.wait_for(1)
+    events += [await append(store, "t", {"n": n}) for n in range(1, 7)]  # history keeps 5
     await viewer.wait_for(7)
     kept, last = events[2:], events[-1].id
     assert hub.recent_replay("t", None) == Replay(last)
@@ -237,7 +270,7 @@ async def test_a_joining_viewers_replay_comes_from_what_the_hub_handed_on():
 @pytest.mark.usefixtures("use_redis")
 async def test_one_subscription_per_topic_however_many_local_connections(client):
     hub = get_hub()
-    assert isinstance(hub, RedisHub)
+    assert isinstance(hub, RedisClusterHub if isinstance(client, RedisCluster) else RedisHub)
     a, b = Collector(), Collector()
     await hub.join("t", a)
     await hub.join("t", b)
@@ -253,7 +286,7 @@ async def test_one_subscription_per_topic_however_many_local_connections(client)
     hub.leave("t", b)  # the last one: unsubscribe, and the reader stops
 
     async def unsubscribed() -> bool:
-        return await subscriptions(client, "t") == 0 and hub._reader is None
+        return await subscriptions(client, "t") == 0 and hub.connections == 0
 
     await eventually(unsubscribed)
 
@@ -307,12 +340,15 @@ async def test_a_gap_history_no_longer_covers_tells_clients_to_reset(client):
     hub.leave("t", collector)
 
 
-async def drop_connection(client: Any, hub: Hub) -> None:
-    """Kill the hub's pub/sub connection, as a network fault would."""
+async def drop_connection(client: Any, hub: Hub, topic: str) -> None:
+    """Kill the hub's pub/sub connection that carries ``topic``, as a network fault would."""
+    node = on_each_node(client, topic)
     [connection] = [
-        c for c in await client.client_list(_type="pubsub") if c["name"] == hub.client_name
+        c
+        for c in await client.client_list(_type="pubsub", **node)
+        if c["name"] == hub.client_name  # type: ignore[attr-defined]
     ]
-    await client.client_kill_filter(_id=connection["id"])
+    await client.client_kill_filter(_id=connection["id"], **node)
 
 
 @pytest.mark.redis
@@ -325,7 +361,7 @@ async def test_after_a_reconnect_what_was_published_meanwhile_is_filled_in(clien
     appended = [await append(store, "t", {})]
     await collector.wait_for(1)
 
-    await drop_connection(client, hub)
+    await drop_connection(client, hub, "t")
     for _ in range(3):
         appended.append(await append(store, "t", {}))  # published while the hub is not listening
 
@@ -346,7 +382,7 @@ async def test_a_hub_there_before_the_first_event_fills_in_from_it_without_a_res
     collector = Collector()
     await hub.join("t", collector)
     store = get_history()
-    await drop_connection(client, hub)
+    await drop_connection(client, hub, "t")
     appended = [await append(store, "t", {}) for _ in range(3)]
 
     received = await collector.wait_for(3)

@@ -22,10 +22,14 @@ from tests.servers import AppServer, database_url
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def deployment(redis_url: str) -> Iterator[list[int]]:
-    """Two Daphne processes of the app: one deployment (same Redis, same database)."""
-    env = {"DATABASE_URL": database_url(connection.settings_dict), "REDIS_URL": redis_url}
+@pytest.fixture(params=["redis_url", "redis_cluster_url"])
+def deployment(request: Any) -> Iterator[list[int]]:
+    """Two Daphne processes of the app: one deployment (same database, same Redis: one
+    server, or a Redis Cluster which ``REDIS_URL`` names one node of)."""
+    env = {
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": request.getfixturevalue(request.param),
+    }
     with contextlib.ExitStack() as stack:
         ports = []
         for _ in range(2):
