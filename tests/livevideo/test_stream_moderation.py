@@ -144,16 +144,23 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("role", ALLOWED)
-@pytest.mark.parametrize("message_type", CASES)
-async def test_the_broadcaster_and_its_moderators_act_live(room, role, message_type):
+async def send_as(room: Room, role: str, message_type: str, ref: str | int) -> tuple[Any, ...]:
+    """Prepare for ``message_type``, connect vic and the actor, and send it as ``role``:
+    (the case, vic's socket, the actor's socket)."""
     case = CASES[message_type]
     if "before" in case:
         await run(case["before"])(room)
         await aflush()  # its own events are out before vic connects
     vic = await connect_as(room, room.vic)
     actor = await connect_as(room, room.people[role])
-    await actor.send({"type": message_type, "ref": "m1", **case["send"](room)})
+    await actor.send({"type": message_type, "ref": ref, **case["send"](room)})
+    return case, vic, actor
+
+
+@pytest.mark.parametrize("role", ALLOWED)
+@pytest.mark.parametrize("message_type", CASES)
+async def test_the_broadcaster_and_its_moderators_act_live(room, role, message_type):
+    case, vic, actor = await send_as(room, role, message_type, ref="m1")
 
     ack = await next_of(actor, "ack")
     assert ack["data"]["ref"] == "m1"
@@ -169,13 +176,7 @@ async def test_the_broadcaster_and_its_moderators_act_live(room, role, message_t
 @pytest.mark.parametrize("role", REFUSED)
 @pytest.mark.parametrize("message_type", CASES)
 async def test_nobody_else_may_and_the_viewer_sees_nothing(room, role, message_type):
-    case = CASES[message_type]
-    if "before" in case:
-        await run(case["before"])(room)
-        await aflush()  # its own events are out before vic connects
-    vic = await connect_as(room, room.vic)
-    actor = await connect_as(room, room.people[role])
-    await actor.send({"type": message_type, "ref": 7, **case["send"](room)})
+    case, vic, actor = await send_as(room, role, message_type, ref=7)
 
     error = await next_of(actor, "error")
     assert (error["data"]["code"], error["data"]["ref"]) == ("forbidden", 7)
