@@ -19,7 +19,7 @@ from livevideo import services
 from livevideo.models import Broadcast, Comment
 from livevideo.video import demo, ffmpeg
 from livevideo.video.config import config
-from tests.factories import UserFactory
+from tests.factories import BroadcasterFactory, UserFactory
 from tests.media.servers import SECRET, MediaServer, push, require_nginx
 
 # The server process reads the settings when it starts: point its media root, and this
@@ -41,7 +41,7 @@ SHOTS = settings.BASE_DIR / "docs" / "screenshots"
 
 @pytest.fixture
 def fed_broadcast():
-    caster = UserFactory(username="caster", first_name="Cass Caster")
+    caster = BroadcasterFactory(username="caster", first_name="Cass Caster")
     broadcast = services.broadcast_create(
         broadcaster=caster, title="Live video: the new player", description="hls.js in action."
     )
@@ -74,7 +74,7 @@ def test_the_watch_page_plays_the_live_stream(open_as, fed_broadcast):
 
 
 def test_a_broadcast_without_video_says_it_is_waiting(open_as, db):
-    caster = UserFactory(username="caster2")
+    caster = BroadcasterFactory(username="caster2")
     broadcast = services.broadcast_create(broadcaster=caster, title="Soon")
     services.broadcast_start(broadcast=broadcast, actor=caster)
 
@@ -88,7 +88,7 @@ def test_a_broadcast_without_video_says_it_is_waiting(open_as, db):
 def replay(tmp_path):
     """An ended broadcast with a 6 s recording, comments at 1 s and 4 s of it, and one removed
     at 2 s."""
-    caster = UserFactory(username="caster", first_name="Cass Caster")
+    caster = BroadcasterFactory(username="caster", first_name="Cass Caster")
     viewer = UserFactory(username="ann", first_name="Ann")
     broadcast = services.broadcast_create(broadcaster=caster, title="Recorded")
     services.broadcast_start(broadcast=broadcast, actor=caster)
@@ -183,7 +183,7 @@ def media_server(live_url):
 
 
 def test_rtmp_publish_plays_then_reconnecting_then_the_end(open_as, media_server):
-    caster = UserFactory(username="caster")
+    caster = BroadcasterFactory(username="caster")
     broadcast = services.broadcast_create(broadcaster=caster, title="Over RTMP")
     page = open_as(None, f"/broadcasts/{broadcast.pk}/")
     player = page.locator("[data-player]")
