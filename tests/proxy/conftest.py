@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from livevideo.loadtest.servers import stop_process
+from loadtest.servers import stop_process
 from tests.servers import ROOT, PrivateRedis, free_port, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
