@@ -9,13 +9,14 @@ the end learns that it ended.
 Over the WebSocket a signed-in viewer can react and comment: the same services as the REST
 API run, and a refusal comes back as an ``error`` event with the service's code (``invalid``,
 ``forbidden``, ``conflict``, ``rate_limited``). A reaction is not acknowledged; the next
-``reactions`` totals include it. Reactions are handled concurrently (a viewer's taps do not
-wait for each other's batches); comments one at a time, in order.
+``reactions`` totals include it. A comment comes back to everyone as ``comment.created``, or,
+held for review by a hold word, to its sender alone as ``comment.held``. Moderators act live
+with the messages of ``livevideo.stream_moderation``. Reactions are handled concurrently (a
+viewer's taps do not wait for each other's batches); the rest one at a time, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -26,6 +27,7 @@ from livevideo import abuse, ingest, selectors, services
 from livevideo.converters import MAX_ID
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
+from livevideo.stream_moderation import ModerationMessages, client_error, on_broadcast
 from presence import tracker
 from realtime.clientaddress import scope_client_address
 from realtime.coalesce import NextFlight
@@ -92,8 +94,9 @@ def _broadcast_detail(broadcast_id: int) -> dict[str, Any] | None:
 _details = NextFlight(database_sync_to_async(_broadcast_detail))
 
 
-class BroadcastConsumer(BroadcastStream, StreamConsumer):
-    """``ws/broadcasts/<id>/``: the stream, plus reactions and comments from the viewer."""
+class BroadcastConsumer(ModerationMessages, BroadcastStream, StreamConsumer):
+    """``ws/broadcasts/<id>/``: the stream, plus reactions and comments from the viewer and
+    moderators' actions."""
 
     client_message_types = ("reaction", "comment")
     # A tap waits for its batch to be stored; the viewer's next taps and comments need not.
@@ -110,15 +113,20 @@ class BroadcastConsumer(BroadcastStream, StreamConsumer):
         except ingest.BroadcastGone:
             raise ClientError("not_found", "This broadcast no longer exists.") from None
         except ServiceError as exc:
-            raise ClientError(exc.code, exc.message, **_extra(exc)) from None
+            raise client_error(exc) from None
 
     async def receive_comment(self, message: dict[str, Any]) -> None:
-        """``{"type": "comment", "text": "..."}``; everyone gets it as ``comment.created``."""
+        """``{"type": "comment", "text": "..."}``; everyone gets it as ``comment.created``, or
+        its sender alone as ``comment.held`` when it waits for a moderator's review."""
         try:
             await self._address_check("COMMENT")
         except ServiceError as exc:
-            raise ClientError(exc.code, exc.message, **_extra(exc)) from None
-        await self._run(services.comment_create, author=self.user, text=message.get("text"))
+            raise client_error(exc) from None
+        held = await database_sync_to_async(_comment_create)(
+            self.broadcast_id, self.user, message.get("text")
+        )
+        if held is not None:
+            self.answer(message, "comment.held", held)
 
     async def _address_check(self, action: str) -> None:
         """The per-address limit (``livevideo.abuse``), off the event loop (a store call)."""
@@ -127,21 +135,11 @@ class BroadcastConsumer(BroadcastStream, StreamConsumer):
             action=action, client=client
         )
 
-    async def _run(self, service: Callable[..., Any], **kwargs: Any) -> None:
-        await database_sync_to_async(_call_service)(service, self.broadcast_id, kwargs)
 
-
-def _call_service(service: Callable[..., Any], broadcast_id: int, kwargs: dict[str, Any]) -> None:
-    """Run a service on the broadcast as it is now; its refusal becomes a ``ClientError``."""
-    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
-    if broadcast is None:
-        raise ClientError("not_found", "This broadcast no longer exists.")
-    try:
-        service(broadcast=broadcast, **kwargs)
-    except ServiceError as exc:
-        raise ClientError(exc.code, exc.message, **_extra(exc)) from None
-
-
-def _extra(exc: ServiceError) -> dict[str, Any]:
-    retry_after = getattr(exc, "retry_after", None)
-    return {"retry_after": retry_after} if retry_after is not None else {}
+def _comment_create(broadcast_id: int, author: Any, text: Any) -> dict[str, Any] | None:
+    """Post a comment; the comment's data when it is held for review, else None."""
+    comment = on_broadcast(
+        broadcast_id,
+        lambda broadcast: services.comment_create(broadcast=broadcast, author=author, text=text),
+    )
+    return selectors.comment_data(comment) if comment.is_held else None

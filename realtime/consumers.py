@@ -9,7 +9,8 @@ Subclasses provide the ``StreamHooks`` (``get_topic``: None closes with 4404; ``
 False closes with 4403; ``get_hello_data``; ``stream_opened``/``stream_closed``), and a
 ``receive_<type>`` method for each client message type they list in
 ``client_message_types``. ``ping`` is answered here. A message may carry a ``ref`` (a short
-string or an integer): the ``error`` event that answers it carries the same ``ref``. After
+string or an integer): the ``error`` event that answers it carries the same ``ref``, and so
+does any event a handler sends back with ``answer``. After
 the first frame, each event (or reply to this client) is written at once while nothing is
 queued or being written, and otherwise queued for a writer task that exists only until the
 queue is empty (``Connection.serve``): either way in order. An idle connection holds no task
@@ -161,6 +162,11 @@ class StreamConsumer(StreamTransport):
         """Send an event to this client only, in turn with the topic's events."""
         if self.connection is not None:
             self.connection.push(Batch([event]))
+
+    def answer(self, message: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
+        """Reply to one client message with an event carrying its ``ref`` (if it had a good one)."""
+        ref = _ref(message)
+        self.reply(make_event(event_type, data if ref is None else {**data, "ref": ref}))
 
     async def send_events(self, events: list[Event]) -> None:
         await self.base_send({"type": "websocket.send", "text": frame(events)})

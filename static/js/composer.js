@@ -6,6 +6,7 @@
  *   const chat = LiveVideoComposer.create(root, {api, errorMessage, onPosted, ...});
  *   chat.setLive(bool); chat.setYou({role, barred}); chat.setRules(rules);
  *   chat.viewerState({user_id, barred});  // the stream's `viewer.state` event
+ *   chat.held();                            // the stream's `comment.held` event
  *   chat.refusal();                         // why this viewer cannot take part now, or null
  *
  * User text is only ever set with textContent.
@@ -106,6 +107,12 @@
       tick();
     }
 
+    /** Tell the sender their comment waits for a moderator (REST's 202, or the stream's
+     * `comment.held`, which only its sender gets). */
+    function held() {
+      if (errorBox) options.showError(errorBox, "Your comment is held for a moderator's review.");
+    }
+
     async function submit(text) {
       send.disabled = true;
       try {
@@ -121,7 +128,7 @@
           // The stream may have shown the comment already and the viewer typed on: keep that.
           if (textarea.value.trim() === text) textarea.value = "";
           if (result.body.held) {
-            options.showError(errorBox, "Your comment is held for a moderator's review.");
+            held();
           } else {
             options.showError(errorBox, "");
             options.onPosted(result.body);
@@ -160,6 +167,7 @@
     return {
       refusal: refusal,
       update: update,
+      held: held,
       setLive(value) {
         live = value;
         render();

@@ -1,16 +1,19 @@
 /*
  * Moderation where the chat is, for the broadcaster, moderators and staff: Pin and Remove on
- * each comment, a user card when a name is clicked (their latest comments here, time out,
+ * each comment, Unpin on the pinned one, a user card when a name is clicked (their latest comments here, time out,
  * ban, lift) and the review queue (held and reported comments: approve or remove). Signed-in
- * viewers get Report on others' comments. The watch page and the studio both use it, through
- * the REST API, so the same rules apply everywhere; what viewers then see arrives over the
- * stream.
+ * viewers get Report on others' comments. The watch page and the studio both use it. Each
+ * action goes over the stream's WebSocket while one is open (docs/protocol.md, "What the client
+ * sends") and through the REST API otherwise: the same services and rules either way; what
+ * viewers then see arrives over the stream.
  *
- *   const mod = LiveVideoModerate.create(root, {broadcastId, onToast(message, isError)});
- *   // without onToast, messages show in root's [data-mod-toast]
+ *   const mod = LiveVideoModerate.create(root, {broadcastId, onToast(message, isError), send});
+ *   // without onToast, messages show in root's [data-mod-toast]; send(message) is the stream
+ *   // client's (false when no WebSocket is open); without it every action goes over REST
  *   mod.setRole(role);    // "moderator" | "broadcaster" | "staff" turn it on; others off
  *   mod.decorate(item);   // a comment element [data-comment-id][data-author-id]
  *   mod.reviewChanged();  // the stream's `review.queue` event: refetch the queue
+ *   mod.answered(type, data); // the stream's `ack` and `error` events: true if it was ours
  *
  * User text is only ever set with textContent.
  */
@@ -18,6 +21,8 @@
   "use strict";
 
   const MODERATORS = ["moderator", "broadcaster", "staff"];
+  const ANSWER_WAIT = 10000; // ms for the `ack` or `error` of a message sent over the WebSocket
+  const NETWORK_ERROR = "Could not reach the server. Check your connection and try again.";
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -78,15 +83,53 @@
     const review = root.querySelector("[data-review]");
     let card = null; // the <dialog>, made on first use
 
-    async function act(method, path, body, done) {
-      try {
-        const result = await call(method, api + path, body);
-        toast(result.ok ? done : reason(result), !result.ok);
-        return result.ok;
-      } catch (_) {
-        toast("Could not reach the server. Check your connection and try again.", true);
-        return false;
+    const waiting = new Map(); // ref -> resolve, for messages sent over the WebSocket
+    let lastRef = 0;
+
+    /** Send ``message`` over the stream's WebSocket and wait for its answer; null when no
+     * WebSocket is open (then the caller uses REST). */
+    function overSocket(message) {
+      const ref = "mod-" + ++lastRef;
+      if (!message || !options.send || !options.send(Object.assign({ ref: ref }, message))) {
+        return null;
       }
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          waiting.delete(ref);
+          resolve({ ok: false, reason: NETWORK_ERROR });
+        }, ANSWER_WAIT);
+        waiting.set(ref, (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        });
+      });
+    }
+
+    /** Carry out one action: over the WebSocket (``message``) when it is open, else
+     * ``method path body`` over REST; toast ``done`` or the reason it was refused. */
+    async function act(message, method, path, body, done) {
+      let answer = overSocket(message);
+      try {
+        if (answer) answer = await answer;
+        else {
+          const result = await call(method, api + path, body);
+          answer = { ok: result.ok, reason: result.ok ? "" : reason(result) };
+        }
+      } catch (_) {
+        answer = { ok: false, reason: NETWORK_ERROR };
+      }
+      toast(answer.ok ? done : answer.reason, !answer.ok);
+      return answer.ok;
+    }
+
+    /** The stream's `ack` or `error` event: resolve the action that sent its ref. */
+    function answered(type, data) {
+      const resolve = data && waiting.get(data.ref);
+      if (!resolve) return false;
+      waiting.delete(data.ref);
+      const failure = data.message || "Something went wrong (" + data.code + ").";
+      resolve(type === "ack" ? { ok: true } : { ok: false, reason: failure });
+      return true;
     }
 
     function decorate(item) {
@@ -180,32 +223,42 @@
       let ok = false;
       if (name.startsWith("timeout-")) {
         const seconds = Number(name.slice(8));
-        ok = await act("POST", "bans/", { user_id: userId, seconds: seconds },
+        const body = { user_id: userId, seconds: seconds };
+        ok = await act(Object.assign({ type: "user.timeout" }, body), "POST", "bans/", body,
           who + " is timed out for " + seconds / 60 + " min.");
       } else if (name === "ban" || name === "ban-remove") {
         if (!window.confirm("Ban " + who + " from this broadcast?")) return;
-        ok = await act("POST", "bans/", { user_id: userId, remove_comments: name === "ban-remove" },
+        const body = { user_id: userId, remove_comments: name === "ban-remove" };
+        ok = await act(Object.assign({ type: "user.ban" }, body), "POST", "bans/", body,
           who + " is banned from this broadcast.");
       } else if (name === "lift") {
-        ok = await act("DELETE", "bans/" + userId + "/", null, who + " may take part again.");
+        ok = await act({ type: "user.unban", user_id: userId }, "DELETE", "bans/" + userId + "/",
+          null, who + " may take part again.");
       }
       if (ok) openCard(userId); // show the new state
     }
 
     async function commentAction(name, item) {
       const id = Number(item.dataset.commentId);
+      const remove = [{ type: "comment.remove", id: id }, "DELETE", "comments/" + id + "/", null];
       if (name === "report") {
+        // Reports are a viewer's, not a moderator's live tool: REST only.
         if (window.confirm("Report this comment to the moderators?")) {
-          await act("POST", "comments/" + id + "/report/", null, "Thanks: the moderators will look at it.");
+          await act(null, "POST", "comments/" + id + "/report/", null,
+            "Thanks: the moderators will look at it.");
         }
       } else if (name === "approve") {
-        if (await act("POST", "review/" + id + "/approve/", null, "Comment approved.")) loadReview();
+        const approve = { type: "comment.approve", id: id };
+        if (await act(approve, "POST", "review/" + id + "/approve/", null, "Comment approved.")) {
+          loadReview();
+        }
       } else if (name === "remove-held") {
-        if (await act("DELETE", "comments/" + id + "/", null, "Comment removed.")) loadReview();
+        if (await act(...remove, "Comment removed.")) loadReview();
       } else if (name === "pin") {
-        await act("PUT", "pinned/", { comment_id: id }, "Comment pinned.");
+        await act({ type: "comment.pin", id: id }, "PUT", "pinned/", { comment_id: id },
+          "Comment pinned.");
       } else if (name === "remove" && window.confirm("Remove this comment for everyone?")) {
-        if (await act("DELETE", "comments/" + id + "/", null, "Comment removed.")) item.remove();
+        if (await act(...remove, "Comment removed.")) item.remove();
       }
     }
 
@@ -245,6 +298,9 @@
       }
       if (!enabled) return;
       if (tool && card && card.contains(tool)) return cardAction(tool.dataset.mod);
+      if (tool && tool.dataset.mod === "unpin" && root.contains(tool)) {
+        return act({ type: "comment.unpin" }, "DELETE", "pinned/", null, "Comment unpinned.");
+      }
       if (tool && root.contains(tool)) {
         return commentAction(tool.dataset.mod, tool.closest("[data-comment-id]"));
       }
@@ -263,6 +319,7 @@
     return {
       decorate: decorate,
       reviewChanged: loadReview,
+      answered: answered,
       setRole(next) {
         if (next === role) return;
         role = next;

@@ -266,9 +266,15 @@
   const moderate = window.LiveVideoModerate.create(root, {
     broadcastId: Number(root.dataset.broadcastId),
     onToast: showToast,
+    send: (message) => {
+      const client = window.LiveVideoStudio.client; // false: REST instead
+      return Boolean(client) && client.send(message);
+    },
   });
   moderate.setRole("moderator");
   handlers["review.queue"] = () => moderate.reviewChanged();
+  handlers.ack = (data) => moderate.answered("ack", data);
+  handlers.error = (data) => moderate.answered("error", data);
   const watching = window.LiveVideoWatching.create(
     root.querySelector("[data-watching]"),
     Number(root.dataset.broadcastId),

@@ -2,9 +2,9 @@
  * The watch page: reactions, comments, presence and live state for one broadcast.
  *
  * It starts from the server-rendered page and the embedded broadcast data (#broadcast-data),
- * writes through the REST API (reactions over the stream's WebSocket when one is open), and
- * applies contract events with applyEvent(). The watch template imports realtime.js as a
- * module and hands its connect() to start():
+ * writes through the REST API (reactions and moderation over the stream's WebSocket when one
+ * is open), and applies contract events with applyEvent(). The watch template imports
+ * realtime.js as a module and hands its connect() to start():
  *
  *   window.LiveVideoWatch.start(connect);   // connect(broadcastId, {onEvent, onState})
  *
@@ -100,7 +100,10 @@
       scrollToNewest();
     },
   });
-  const moderate = window.LiveVideoModerate.create(root, { broadcastId: state.id });
+  const moderate = window.LiveVideoModerate.create(root, {
+    broadcastId: state.id,
+    send: (message) => Boolean(stream) && stream.send(message), // false: REST instead
+  });
 
   // --- Status, viewers, connection ----------------------------------------------------------
 
@@ -234,9 +237,11 @@
     return true;
   }
 
-  /** An `error` event: a refused tap's is handled like a refused REST request; others (a
-   * malformed message, no ref) are not for the viewer. */
+  /** An `error` event: a refused moderation message's goes to moderate.js; a refused tap's is
+   * handled like a refused REST request; others (a malformed message, no ref) are not for the
+   * viewer. */
   function streamError(data) {
+    if (moderate.answered("error", data)) return;
     const kind = sentTaps.get(data.ref);
     if (kind === undefined) return;
     sentTaps.delete(data.ref);
@@ -344,7 +349,9 @@
       applySnapshot(data.broadcast);
     },
     "viewer.state": (data) => chat.viewerState(data),
+    "comment.held": () => chat.held(),
     "review.queue": () => moderate.reviewChanged(),
+    ack: (data) => moderate.answered("ack", data),
     "chat.rules": (data) => chat.setRules(data),
     "comment.created": appendComment,
     "comment.removed": removeComment,

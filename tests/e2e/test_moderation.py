@@ -4,6 +4,7 @@ anonymous), at desktop and phone width."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -259,3 +260,48 @@ def test_the_studio_lists_who_is_watching_and_opens_their_card(open_as, live, ca
     expect(section.locator("[data-watching-list] .comment-author")).to_have_text(["Bob"])
     section.locator(".comment-author", has_text="Bob").click()
     expect(studio.locator("dialog.user-card [data-card-name]")).to_have_text("Bob (@bob)")
+
+
+def test_a_moderators_clicks_go_over_the_websocket_while_it_is_open(open_as, live, mod, ann, bob):
+    a = _connected(open_as(ann, _watch(live)))
+    _comment(a, "Off topic")
+    _comment(a, "On topic")
+    b = _connected(open_as(bob, _watch(live)))
+    sent, writes = [], []
+
+    def listen(page: Page) -> None:
+        page.on("websocket", lambda ws: ws.on("framesent", lambda text: sent.append(text)))
+        page.on("request", lambda r: r.method != "GET" and writes.append(r.method + " " + r.url))
+
+    m = _connected(open_as(mod, _watch(live), before_goto=listen))
+    m.on("dialog", lambda dialog: dialog.accept())
+    toast = m.locator("[data-mod-toast]")
+    m.locator(".comment", has_text="Off topic").get_by_role("button", name="Remove").click()
+    expect(toast).to_have_text("Comment removed.")
+    expect(_texts(b)).to_have_text(["On topic"])
+    m.locator(".comment", has_text="On topic").get_by_role("button", name="Pin").click()
+    expect(b.locator("[data-pinned-text]")).to_have_text("On topic")
+    m.get_by_role("button", name="Unpin").click()
+    expect(toast).to_have_text("Comment unpinned.")
+    expect(b.locator("[data-pinned]")).to_be_hidden()
+    assert writes == []
+    messages = [json.loads(text) for text in sent]
+    assert [msg["type"] for msg in messages if msg["type"] != "ping"] == [
+        "comment.remove",
+        "comment.pin",
+        "comment.unpin",
+    ]
+
+    # A refusal over the socket reads as over REST: this moderator was just dismissed.
+    services.moderator_remove(broadcast=live, actor=live.broadcaster, user=mod)
+    m.locator(".comment", has_text="On topic").get_by_role("button", name="Pin").click()
+    expect(toast).to_have_text(re.compile("Only the broadcaster, its moderators or staff"))
+    expect(b.locator("[data-pinned]")).to_be_hidden()
+
+    # With no WebSocket open, the same click goes over REST.
+    services.moderator_appoint(broadcast=live, actor=live.broadcaster, user=mod)
+    m.evaluate("window.__streamBlocked = true; window.__sockets.forEach((s) => s.close())")
+    expect(m.locator("[data-connection]")).not_to_have_text("Live updates")
+    with m.expect_request(lambda r: r.method == "DELETE"):
+        m.locator(".comment", has_text="On topic").get_by_role("button", name="Remove").click()
+    expect(_texts(b)).to_have_count(0)
