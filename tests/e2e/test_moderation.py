@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from livevideo import services
 from livevideo.models import ModerationAction
@@ -263,22 +263,22 @@ def test_the_studio_lists_who_is_watching_and_opens_their_card(open_as, live, ca
 
 
 def test_a_moderators_clicks_go_over_the_websocket_while_it_is_open(open_as, live, mod, ann, bob):
-    a = _connected(open_as(ann, _watch(live)))
-    _comment(a, "Off topic")
-    _comment(a, "On topic")
-    b = _connected(open_as(bob, _watch(live)))
+    a = connected(open_as(ann, watch_path(live)))
+    send_comment(a, "Off topic")
+    send_comment(a, "On topic")
+    b = connected(open_as(bob, watch_path(live)))
     sent, writes = [], []
 
     def listen(page: Page) -> None:
         page.on("websocket", lambda ws: ws.on("framesent", lambda text: sent.append(text)))
         page.on("request", lambda r: r.method != "GET" and writes.append(r.method + " " + r.url))
 
-    m = _connected(open_as(mod, _watch(live), before_goto=listen))
+    m = connected(open_as(mod, watch_path(live), before_goto=listen))
     m.on("dialog", lambda dialog: dialog.accept())
     toast = m.locator("[data-mod-toast]")
     m.locator(".comment", has_text="Off topic").get_by_role("button", name="Remove").click()
     expect(toast).to_have_text("Comment removed.")
-    expect(_texts(b)).to_have_text(["On topic"])
+    expect(comment_texts(b)).to_have_text(["On topic"])
     m.locator(".comment", has_text="On topic").get_by_role("button", name="Pin").click()
     expect(b.locator("[data-pinned-text]")).to_have_text("On topic")
     m.get_by_role("button", name="Unpin").click()
@@ -304,4 +304,4 @@ def test_a_moderators_clicks_go_over_the_websocket_while_it_is_open(open_as, liv
     expect(m.locator("[data-connection]")).not_to_have_text("Live updates")
     with m.expect_request(lambda r: r.method == "DELETE"):
         m.locator(".comment", has_text="On topic").get_by_role("button", name="Remove").click()
-    expect(_texts(b)).to_have_count(0)
+    expect(comment_texts(b)).to_have_count(0)
