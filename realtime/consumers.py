@@ -66,7 +66,6 @@ class StreamConsumer(StreamTransport):
     # at most ``max_concurrent`` at once per connection (the next waits for a free one).
     concurrent_message_types: tuple[str, ...] = ()
     max_concurrent = 32
-    _slot: caps.Slot | None = None  # this stream's place under the connection caps
 
     def __init__(self, scope: dict[str, Any], send: Callable[[dict[str, Any]], Awaitable[None]]):
         self.scope = scope
@@ -107,9 +106,8 @@ class StreamConsumer(StreamTransport):
         code = CLOSE_NOT_FOUND if topic is None else None
         if topic is not None and not await self.authorize(topic):
             code = CLOSE_FORBIDDEN
-        if code is None:
-            self._slot = caps.take(self.scope, self.user)
-            code = caps.CLOSE_TOO_MANY_STREAMS if self._slot is None else None
+        if code is None and not self.take_slot(self.scope, self.user):
+            code = caps.CLOSE_TOO_MANY_STREAMS
         await self.base_send({"type": "websocket.accept"})
         if code is not None:
             await self.close(code)
@@ -179,8 +177,6 @@ class StreamConsumer(StreamTransport):
     async def shut(self) -> None:
         """Leave the topic and stop writing (idempotent)."""
         await self.leave_topic()
-        if self._slot is not None:
-            self._slot.release()
 
     # Client messages --------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.utils.cache import patch_vary_headers
 
-from realtime import caps, shutdown
+from realtime import shutdown
 from realtime.auth import user_from_headers
 from realtime.connection import Connection, SlowConsumer
 from realtime.protocol import Batch, parse_last_event_id, sse_message
@@ -68,8 +68,6 @@ disallowed_host_logger = logging.getLogger("django.security.DisallowedHost")  # 
 
 class EventStreamEndpoint(StreamTransport):
     """Base SSE endpoint; one instance per request (use ``as_asgi()``)."""
-
-    _slot: caps.Slot | None = None  # this stream's place under the connection caps
 
     def __init__(self, scope: dict[str, Any], send: Send) -> None:
         self.scope = scope
@@ -111,8 +109,6 @@ class EventStreamEndpoint(StreamTransport):
             await self._stream(receive)
         finally:
             await self.leave_topic()
-            if self._slot is not None:
-                self._slot.release()
 
     async def respond(
         self, request: HttpRequest
@@ -128,8 +124,7 @@ class EventStreamEndpoint(StreamTransport):
             return _json(404, "Not found."), None
         if not await self.authorize(topic):
             return _json(403, "You may not watch this."), None
-        self._slot = caps.take(self.scope, self.user)
-        if self._slot is None:
+        if not self.take_slot(self.scope, self.user):
             return _too_many_streams(), None
         try:
             last_event_id = parse_last_event_id(

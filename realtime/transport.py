@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from realtime import caps
 from realtime.connection import Connection
 from realtime.protocol import Event
 
@@ -53,6 +54,7 @@ class StreamTransport(StreamHooks):
     leaving the topic, and the hooks around them, are the same for both."""
 
     _opened = False  # stream_opened was called: stream_closed is owed
+    _slot: caps.Slot | None = None  # this stream's place under the connection caps
 
     @classmethod
     def as_asgi(cls) -> Callable[..., Awaitable[None]]:
@@ -75,10 +77,19 @@ class StreamTransport(StreamHooks):
         await self._notify(self.stream_opened())
         return await connection.open(last_event_id, self.get_hello_data)
 
+    def take_slot(self, scope: dict[str, Any], user: Any) -> bool:
+        """Take this stream's place under the connection caps (``realtime.caps``); False when a
+        cap is reached. ``leave_topic`` gives it back."""
+        self._slot = caps.take(scope, user)
+        return self._slot is not None
+
     async def leave_topic(self) -> None:
-        """Leave the topic and run ``stream_closed`` if ``stream_opened`` ran (idempotent)."""
+        """Leave the topic, give back the stream's slot, and run ``stream_closed`` if
+        ``stream_opened`` ran (idempotent)."""
         if self.connection is not None:
             self.connection.close()
+        if self._slot is not None:
+            self._slot.release()
         if self._opened:
             self._opened = False
             await self._notify(self.stream_closed())
