@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
@@ -118,28 +117,22 @@ class BroadcastConsumer(ModerationMessages, BroadcastStream, StreamConsumer):
     async def receive_comment(self, message: dict[str, Any]) -> None:
         """``{"type": "comment", "text": "..."}``; everyone gets it as ``comment.created``, or
         its sender alone as ``comment.held`` when it waits for a moderator's review."""
-        try:
-            await self._address_check("COMMENT")
-        except ServiceError as exc:
-            raise client_error(exc) from None
         held = await database_sync_to_async(_comment_create)(
-            self.broadcast_id, self.user, message.get("text")
+            self.broadcast_id, self.user, message.get("text"), scope_client_address(self.scope)
         )
         if held is not None:
             self.answer(message, "comment.held", held)
 
-    async def _address_check(self, action: str) -> None:
-        """The per-address limit (``livevideo.abuse``), off the event loop (a store call)."""
-        client = scope_client_address(self.scope)
-        await sync_to_async(abuse.address_rate_check, thread_sensitive=False)(
-            action=action, client=client
-        )
 
+def _comment_create(
+    broadcast_id: int, author: Any, text: Any, client: str
+) -> dict[str, Any] | None:
+    """Post a comment from ``client`` (its address's limit counted first, as over REST, in the
+    same database-thread hop); the comment's data when it is held for review, else None."""
 
-def _comment_create(broadcast_id: int, author: Any, text: Any) -> dict[str, Any] | None:
-    """Post a comment; the comment's data when it is held for review, else None."""
-    comment = on_broadcast(
-        broadcast_id,
-        lambda broadcast: services.comment_create(broadcast=broadcast, author=author, text=text),
-    )
+    def post(broadcast: Broadcast) -> Any:
+        abuse.address_rate_check(action="COMMENT", client=client)
+        return services.comment_create(broadcast=broadcast, author=author, text=text)
+
+    comment = on_broadcast(broadcast_id, post)
     return selectors.comment_data(comment) if comment.is_held else None

@@ -251,6 +251,28 @@ async def test_reactions_over_the_socket_count_against_the_client_address(
     await second.close()
 
 
+async def test_comments_over_the_socket_count_against_the_client_address(
+    broadcast, viewer, settings
+):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ADDRESS_COMMENT": (1, 60.0)}
+    other = await run(UserFactory)()
+    first = watch(broadcast, headers=await run(token_of)(viewer))
+    second = watch(broadcast, headers=await run(token_of)(other))
+    for ws in (first, second):
+        ws.communicator.scope["client"] = ("203.0.113.7", 40000)  # one network, two accounts
+    await first.connect()
+    await second.connect()
+    await first.send({"type": "comment", "text": "first"})
+    await next_of(first, "comment.created")
+    await second.send({"type": "comment", "text": "second"})
+    refused = await next_of(second, "error")
+    assert refused["data"]["code"] == "rate_limited"
+    assert "network" in refused["data"]["message"]
+    assert await run(Comment.objects.filter(broadcast=broadcast).count)() == 1
+    await first.close()
+    await second.close()
+
+
 async def test_refusals_carry_the_service_code(broadcast, broadcaster, viewer):
     ws = watch(broadcast, headers=await run(token_of)(viewer))
     await ws.connect()
