@@ -88,10 +88,11 @@ class Broadcast:
         self.store = store
         self.appended: list[Event] = []
         self.failed = 0
+        self._running = True
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
+        while self._running:
             try:
                 async with asyncio.timeout(2):
                     self.appended.append(await append(self.store, "t", {}))
@@ -108,8 +109,10 @@ class Broadcast:
         return self.appended[-1]
 
     async def stop(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # Asked, not cancelled: redis-py's cluster client can swallow a cancellation in its
+        # retries after a failover, and a cancelled loop then ran (and the test hung) for ever.
+        self._running = False
+        async with asyncio.timeout(10):
             await self._task
 
 
