@@ -36,6 +36,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+CANCEL_RETRY = 0.5  # seconds before a cancellation that did not end the task is asked again
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait until it has ended. redis-py's asyncio clients can swallow a
+    cancellation that lands inside a command (redis/redis-py#2028, #2551; seen after a cluster
+    failover), so the request is made again until the task is done."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_RETRY)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("realtime: pub/sub reader ended with %r", task.exception())
+
 
 class Feed:
     """One pub/sub connection to one Redis server, carrying some of a hub's topics (``SUBSCRIBE``,
@@ -84,9 +97,7 @@ class Feed:
         self.reader = self.pubsub = None
         readiness.recovered("pubsub")  # no reader, so none waiting to reconnect
         if reader is not None and reader is not asyncio.current_task():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            await cancel_and_wait(reader)
         if pubsub is not None:
             await pubsub.aclose()
 
