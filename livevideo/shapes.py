@@ -12,11 +12,12 @@ present); ``Annotated[..., Doc(...)]`` adds what the schema says beyond the type
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, NotRequired, TypedDict
+from typing import Annotated, Literal, NotRequired, TypedDict
 
 from django.db.models import Choices
 
-from livevideo.models import BroadcastStatus, IngestState, ReactionKind
+from livevideo.models import BroadcastStatus, IngestState, ModerationAction, ReactionKind
+from presence.selectors import USERS_PRESENT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,4 +142,173 @@ class BroadcastDetail(Broadcast):
     ]
     stream_key: NotRequired[
         Annotated[str, Doc("Broadcaster and staff only: the secret stream key.")]
+    ]
+
+
+# --- small answers and the stream's snapshots ------------------------------------------------
+
+
+class ViewerCount(TypedDict):
+    """``GET .../viewers/`` and the ``viewers`` event's data."""
+
+    count: Count
+
+
+class Accepted(TypedDict):
+    accepted: bool
+
+
+class Error(TypedDict):
+    detail: Annotated[str, Doc("Why the request was refused.")]
+
+
+class ReviewQueueSize(TypedDict):
+    """The ``review.queue`` event's data."""
+
+    count: Annotated[int, Doc("Held and reported comments waiting.", min_value=0)]
+
+
+# --- video: the replay timeline and the audience's latency ----------------------------------
+
+
+class TimelineComment(TypedDict):
+    offset_ms: int
+    comment: Comment
+
+
+class TimelineReactions(TypedDict):
+    offset_ms: Annotated[int, Doc("The second's start, in broadcast time.")]
+    counts: Annotated[
+        dict[str, Annotated[int, Doc(min_value=1)]], Doc("Taps per kind in that second.")
+    ]
+
+
+class Timeline(TypedDict):
+    origin: Annotated[str | None, Doc("Broadcast time 0 (null: never live).", time=True)]
+    from_ms: int
+    to_ms: Annotated[int, Doc("Where this answer stops (exclusive).")]
+    next_from_ms: Annotated[int | None, Doc("Set when the range was cut: ask again from here.")]
+    comments: Annotated[list[TimelineComment], Doc("Visible comments, in order.")]
+    reactions: list[TimelineReactions]
+
+
+class AudienceLatency(TypedDict):
+    average_ms: int | None
+    reports: Annotated[int, Doc("Reports in the last 30 s.")]
+
+
+# --- moderation ------------------------------------------------------------------------------
+
+Role = Literal["viewer", "moderator", "broadcaster", "staff"]
+ViewerRole = Literal[Role, "anonymous"]  # a role on the watch page: not signed in too
+ModeratorScope = Annotated[
+    Literal["broadcast", "standing"],
+    Doc("`broadcast`: appointed to this one; `standing`: on the broadcaster's list."),
+]
+
+
+class BarredUntil(TypedDict):
+    """A time-out or a ban as everyone learns of it (the ``viewer.state`` event)."""
+
+    until: Annotated[str | None, Doc("null: banned for good.", time=True)]
+
+
+class Barred(BarredUntil):
+    """A time-out or a ban as its viewer (and the moderators) are told of it."""
+
+    reason: Annotated[str, Doc(allow_blank=True)]
+
+
+class ViewerState(TypedDict):
+    """What one viewer may do on a broadcast now: the page, and ``hello``'s ``you``."""
+
+    role: ViewerRole
+    barred: Barred | None
+
+
+class ViewerBarred(TypedDict):
+    """The ``viewer.state`` event's data: that user was timed out, banned or let back in."""
+
+    user_id: int
+    barred: BarredUntil | None
+
+
+class Pinned(TypedDict):
+    """``PUT .../pinned/`` and the ``comment.pinned`` event's data."""
+
+    comment: Annotated[Comment | None, Doc("The pinned comment; null once unpinned.")]
+
+
+class ModerationSettings(TypedDict):
+    """The chat rules as moderators read and set them (the words themselves included)."""
+
+    slow_mode_seconds: Annotated[
+        int, Doc("One comment per viewer per this many seconds (0: off).", min_value=0)
+    ]
+    blocked_words: Annotated[str, Doc(allow_blank=True)]
+    allow_links: bool
+    hold_words: Annotated[
+        str, Doc("Comments with any of these wait for approval.", allow_blank=True)
+    ]
+
+
+class Ban(Barred):
+    user: User
+    created_at: Time
+
+
+class AuditEntry(TypedDict):
+    id: int
+    action: Annotated[str, Doc(choices=ModerationAction.Action)]
+    actor: User | None
+    target_user: User | None
+    comment_id: int | None
+    detail: Annotated[str, Doc(allow_blank=True)]
+    created_at: Time
+
+
+class StandingModerator(TypedDict):
+    user: User
+    created_at: Time
+
+
+class Moderator(StandingModerator):
+    scope: ModeratorScope
+
+
+class CardComment(Comment):
+    removed: bool
+
+
+class UserCard(TypedDict):
+    """What a moderator sees on clicking a name."""
+
+    user: User
+    role: Role
+    barred: Barred | None
+    comments: Annotated[list[CardComment], Doc("Latest first, in this broadcast.")]
+
+
+class ReviewItem(TypedDict):
+    comment: Comment
+    held: Annotated[bool, Doc("Held by a hold word: nobody else sees it yet.")]
+    reports: Annotated[int, Doc("Viewers who reported it.", min_value=0)]
+
+
+class Watching(TypedDict):
+    count: Annotated[
+        int,
+        Doc(
+            "People watching now: each signed-in user once however many tabs they hold, "
+            "anonymous viewers once per client address.",
+            min_value=0,
+        ),
+    ]
+    users: Annotated[
+        list[User],
+        Doc(
+            "The signed-in viewers on the broadcast now (or back within the presence grace "
+            f"period), the broadcaster excepted; at most {USERS_PRESENT_LIMIT}, the most "
+            "recently seen."
+        ),
     ]

@@ -15,46 +15,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import permissions, selectors, services, watching
-from livevideo.api.moderation import StrictIntegerField
-from livevideo.api.serializers import CommentSerializer, UserSerializer
+from livevideo import permissions, selectors, services, shapes, watching
+from livevideo.api.schema import serializer_for
+from livevideo.api.serializers import StrictIntegerField
 from livevideo.api.views import broadcast_or_404, error_responses, validated
 from livevideo.errors import NotAllowed
-from presence.selectors import USERS_PRESENT_LIMIT
 
 
 class AppointSerializer(serializers.Serializer):
     user_id = StrictIntegerField(min_value=1, max_value=2**63 - 1)
 
 
-class ModeratorSerializer(serializers.Serializer):
-    user = UserSerializer()
-    scope = serializers.ChoiceField(
-        choices=["broadcast", "standing"],
-        help_text="`broadcast`: appointed to this one; `standing`: on the broadcaster's list.",
-    )
-    created_at = serializers.DateTimeField()
-
-
-class CardCommentSerializer(CommentSerializer):
-    removed = serializers.BooleanField()
-
-
-class BarredSerializer(serializers.Serializer):
-    until = serializers.DateTimeField(allow_null=True, help_text="null: banned for good.")
-    reason = serializers.CharField(allow_blank=True)
-
-
-class UserCardSerializer(serializers.Serializer):
-    user = UserSerializer()
-    role = serializers.ChoiceField(choices=["viewer", "moderator", "broadcaster", "staff"])
-    barred = BarredSerializer(allow_null=True)
-    comments = CardCommentSerializer(many=True, help_text="Latest first, in this broadcast.")
-
-
-class StandingModeratorSerializer(serializers.Serializer):
-    user = UserSerializer()
-    created_at = serializers.DateTimeField()
+ModeratorSerializer = serializer_for(shapes.Moderator)
+StandingModeratorSerializer = serializer_for(shapes.StandingModerator)
+UserCardSerializer = serializer_for(shapes.UserCard)
+WatchingSerializer = serializer_for(shapes.Watching)
 
 
 def _user(user_id: int) -> Any:
@@ -86,11 +61,7 @@ class ModeratorListView(_SignedIn):
         permissions.require_manager(broadcast, request.user)
         user = _user(validated(AppointSerializer, request.data)["user_id"])
         moderator = services.moderator_appoint(broadcast=broadcast, actor=request.user, user=user)
-        body = {
-            "user": selectors.user_data(user),
-            "scope": "broadcast",
-            "created_at": selectors.iso(moderator.created_at),
-        }
+        body = {**selectors.moderator_data(moderator), "scope": "broadcast"}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -106,11 +77,9 @@ class ModeratorDetailView(_SignedIn):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _standing_data(broadcaster: Any) -> list[dict[str, Any]]:
-    return [
-        {"user": selectors.user_data(m.user), "created_at": selectors.iso(m.created_at)}
-        for m in selectors.standing_moderators_of(broadcaster=broadcaster)
-    ]
+def _standing_data(broadcaster: Any) -> list[shapes.StandingModerator]:
+    standing = selectors.standing_moderators_of(broadcaster_id=broadcaster.pk)
+    return [selectors.moderator_data(m) for m in standing]
 
 
 class StandingModeratorListView(_SignedIn):
@@ -131,11 +100,7 @@ class StandingModeratorListView(_SignedIn):
     def post(self, request: Request) -> Response:
         user = _user(validated(AppointSerializer, request.data)["user_id"])
         moderator = services.standing_moderator_add(broadcaster=request.user, user=user)
-        body = {
-            "user": selectors.user_data(user),
-            "created_at": selectors.iso(moderator.created_at),
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(selectors.moderator_data(moderator), status=status.HTTP_201_CREATED)
 
 
 class StandingModeratorDetailView(_SignedIn):
@@ -162,20 +127,6 @@ class UserCardView(_SignedIn):
 
 class WatchingQuerySerializer(serializers.Serializer):
     q = serializers.CharField(required=False, default="", allow_blank=True, max_length=150)
-
-
-class WatchingSerializer(serializers.Serializer):
-    count = serializers.IntegerField(
-        min_value=0,
-        help_text="People watching now: each signed-in user once however many tabs they hold, "
-        "anonymous viewers once per client address.",
-    )
-    users = UserSerializer(
-        many=True,
-        help_text="The signed-in viewers on the broadcast now (or back within the presence "
-        f"grace period), the broadcaster excepted; at most {USERS_PRESENT_LIMIT}, the most "
-        "recently seen.",
-    )
 
 
 class WatchingView(_SignedIn):

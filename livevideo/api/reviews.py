@@ -6,22 +6,19 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from livevideo import permissions, selectors, services
+from livevideo import permissions, selectors, services, shapes
+from livevideo.api.schema import serializer_for
 from livevideo.api.serializers import AcceptedSerializer, CommentSerializer
 from livevideo.api.views import broadcast_or_404, error_responses
 from livevideo.models import Comment
 
-
-class ReviewItemSerializer(serializers.Serializer):
-    comment = CommentSerializer()
-    held = serializers.BooleanField(help_text="Held by a hold word: nobody else sees it yet.")
-    reports = serializers.IntegerField(min_value=0, help_text="Viewers who reported it.")
+ReviewItemSerializer = serializer_for(shapes.ReviewItem)
 
 
 def _comment(broadcast_id: int, comment_id: int) -> Comment:

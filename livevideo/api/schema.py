@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    is_typeddict,
+)
 
 from rest_framework import serializers
 
@@ -31,9 +41,8 @@ def serializer_for(shape: type) -> type[serializers.Serializer]:
     return type(f"{shape.__name__}Serializer", (serializers.Serializer,), attrs)
 
 
-def _field(hint: Any) -> serializers.Field:
-    """The serializer field that describes one TypedDict field."""
-    options: dict[str, Any] = {}
+def _field(hint: Any, **options: Any) -> serializers.Field:
+    """The serializer field that describes one TypedDict field (or a list's or dict's item)."""
     if get_origin(hint) is NotRequired:
         options["required"] = False
         [hint] = get_args(hint)
@@ -53,6 +62,22 @@ def _field(hint: Any) -> serializers.Field:
         return serializers.ChoiceField(choices=doc.choices.choices, **options)
     if doc.time:
         return serializers.DateTimeField(**options)
+    return _typed_field(hint, options)
+
+
+def _typed_field(hint: Any, options: dict[str, Any]) -> serializers.Field:
+    """The field for a plain type: a scalar, a ``Literal``, a list, a dict or a shape."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return serializers.ChoiceField(choices=list(get_args(hint)), **options)
+    if origin is list:
+        [item] = get_args(hint)
+        if is_typeddict(item):
+            return serializer_for(item)(many=True, **options)
+        return serializers.ListField(child=_field(item), **options)
+    if origin is dict:
+        _, value = get_args(hint)
+        return serializers.DictField(child=_field(value), **options)
     if hint in _SCALARS:
         return _SCALARS[hint](**options)
     return serializer_for(hint)(**options)
