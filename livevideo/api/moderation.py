@@ -19,15 +19,13 @@ from livevideo.api.pagination import BroadcastPagination
 from livevideo.api.schema import serializer_for
 from livevideo.api.serializers import StrictIntegerField
 from livevideo.api.views import broadcast_or_404, error_responses, paginated, validated
-from livevideo.errors import NotAllowed
 from livevideo.models import Broadcast
 
 
 def _moderated(request: Request, broadcast_id: int) -> Broadcast:
     """The broadcast, if the caller moderates it (404 unknown, 403 not theirs)."""
     broadcast = broadcast_or_404(broadcast_id)
-    if not permissions.can_moderate(broadcast=broadcast, actor=request.user):
-        raise NotAllowed("Only the broadcaster or staff may moderate this broadcast.")
+    permissions.require_moderator(broadcast, request.user)
     return broadcast
 
 

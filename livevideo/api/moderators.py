@@ -19,7 +19,6 @@ from livevideo import permissions, selectors, services, shapes, watching
 from livevideo.api.schema import serializer_for
 from livevideo.api.serializers import StrictIntegerField
 from livevideo.api.views import broadcast_or_404, error_responses, validated
-from livevideo.errors import NotAllowed
 
 
 class AppointSerializer(serializers.Serializer):
@@ -88,8 +87,7 @@ class StandingModeratorListView(_SignedIn):
         responses={200: StandingModeratorSerializer(many=True), **error_responses(401, 403)},
     )
     def get(self, request: Request) -> Response:
-        if not permissions.can_broadcast(request.user):
-            raise NotAllowed("Only broadcasters keep a standing list of moderators.")
+        permissions.require_standing_list(request.user)
         return Response(_standing_data(request.user))
 
     @extend_schema(
