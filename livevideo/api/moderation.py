@@ -22,7 +22,7 @@ from livevideo.api.views import broadcast_or_404, error_responses, paginated, va
 from livevideo.models import Broadcast
 
 
-def _moderated(request: Request, broadcast_id: int) -> Broadcast:
+def moderated_broadcast(request: Request, broadcast_id: int) -> Broadcast:
     """The broadcast, if the caller moderates it (404 unknown, 403 not theirs)."""
     broadcast = broadcast_or_404(broadcast_id)
     permissions.require_moderator(broadcast, request.user)
@@ -74,11 +74,16 @@ def _audit_page(entries: list[Any]) -> list[shapes.AuditEntry]:
     return [selectors.audit_entry_data(entry) for entry in entries]
 
 
-class _ModeratorView(APIView):
-    """Every moderation endpoint, reads included, needs a signed-in moderator."""
+class ModerationView(APIView):
+    # The moderation endpoints' (and reports'): a signed-in user, the moderation throttle.
+    # No docstring: the schema would show it as every subclass's description.
 
     permission_classes = [IsAuthenticated]
     throttle_scope = "moderation"
+
+
+class _ModeratorView(ModerationView):
+    """Every moderation endpoint, reads included, needs a signed-in moderator."""
 
 
 class ModerationSettingsView(_ModeratorView):
@@ -87,7 +92,7 @@ class ModerationSettingsView(_ModeratorView):
         responses={200: ModerationSettingsSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        return Response(selectors.moderation_settings(_moderated(request, broadcast_id)))
+        return Response(selectors.moderation_settings(moderated_broadcast(request, broadcast_id)))
 
     @extend_schema(
         summary="Change slow mode, blocked words and links",
@@ -95,7 +100,7 @@ class ModerationSettingsView(_ModeratorView):
         responses={200: ModerationSettingsSerializer, **error_responses(400, 401, 403, 404)},
     )
     def put(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _moderated(request, broadcast_id)
+        broadcast = moderated_broadcast(request, broadcast_id)
         services.moderation_settings_update(
             broadcast=broadcast, actor=request.user, **validated(SettingsSerializer, request.data)
         )
@@ -108,7 +113,7 @@ class BanListView(_ModeratorView):
         responses={200: BanSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _moderated(request, broadcast_id)
+        broadcast = moderated_broadcast(request, broadcast_id)
         bans = selectors.bans_active(broadcast_id=broadcast.pk)
         return Response([selectors.ban_data(b) for b in bans])
 
@@ -118,7 +123,7 @@ class BanListView(_ModeratorView):
         responses={201: BanSerializer, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _moderated(request, broadcast_id)
+        broadcast = moderated_broadcast(request, broadcast_id)
         data = validated(BanCreateSerializer, request.data)
         user = get_object_or_404(get_user_model(), pk=data["user_id"])
         if "seconds" in data:
@@ -145,7 +150,7 @@ class BanDetailView(_ModeratorView):
         summary="Lift a ban or time-out", responses={204: None, **error_responses(401, 403, 404)}
     )
     def delete(self, request: Request, broadcast_id: int, user_id: int) -> Response:
-        broadcast = _moderated(request, broadcast_id)
+        broadcast = moderated_broadcast(request, broadcast_id)
         user = get_object_or_404(get_user_model(), pk=user_id)
         services.user_unban(broadcast=broadcast, actor=request.user, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -158,7 +163,7 @@ class PinnedCommentView(_ModeratorView):
         responses={200: PinnedSerializer, **error_responses(400, 401, 403, 404)},
     )
     def put(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _moderated(request, broadcast_id)
+        broadcast = moderated_broadcast(request, broadcast_id)
         comment_id = validated(PinSerializer, request.data)["comment_id"]
         comment = get_object_or_404(broadcast.comments.select_related("author"), pk=comment_id)
         comment.broadcast = broadcast
@@ -167,7 +172,9 @@ class PinnedCommentView(_ModeratorView):
 
     @extend_schema(summary="Unpin", responses={204: None, **error_responses(401, 403, 404)})
     def delete(self, request: Request, broadcast_id: int) -> Response:
-        services.comment_unpin(broadcast=_moderated(request, broadcast_id), actor=request.user)
+        services.comment_unpin(
+            broadcast=moderated_broadcast(request, broadcast_id), actor=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -179,7 +186,7 @@ class AuditLogView(_ModeratorView):
         responses={200: AuditEntrySerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = _moderated(request, broadcast_id)
+        broadcast = moderated_broadcast(request, broadcast_id)
         return paginated(
             self, request, selectors.moderation_actions(broadcast_id=broadcast.pk), _audit_page
         )

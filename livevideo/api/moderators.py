@@ -10,12 +10,11 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from livevideo import permissions, selectors, services, shapes, watching
+from livevideo.api.moderation import ModerationView, moderated_broadcast
 from livevideo.api.schema import serializer_for
 from livevideo.api.serializers import StrictIntegerField
 from livevideo.api.views import broadcast_or_404, error_responses, validated
@@ -35,19 +34,13 @@ def _user(user_id: int) -> Any:
     return get_object_or_404(get_user_model(), pk=user_id, is_active=True)
 
 
-class _SignedIn(APIView):
-    permission_classes = [IsAuthenticated]
-    throttle_scope = "moderation"
-
-
-class ModeratorListView(_SignedIn):
+class ModeratorListView(ModerationView):
     @extend_schema(
         summary="A broadcast's moderators (its broadcaster, staff and moderators may read)",
         responses={200: ModeratorSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = broadcast_or_404(broadcast_id)
-        permissions.require_moderator(broadcast, request.user)
+        broadcast = moderated_broadcast(request, broadcast_id)
         return Response(selectors.moderators_of(broadcast=broadcast))
 
     @extend_schema(
@@ -64,7 +57,7 @@ class ModeratorListView(_SignedIn):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class ModeratorDetailView(_SignedIn):
+class ModeratorDetailView(ModerationView):
     @extend_schema(
         summary="Remove a moderator of this broadcast (broadcaster or staff)",
         responses={204: None, **error_responses(400, 401, 403, 404)},
@@ -81,7 +74,7 @@ def _standing_data(broadcaster: Any) -> list[shapes.StandingModerator]:
     return [selectors.moderator_data(m) for m in standing]
 
 
-class StandingModeratorListView(_SignedIn):
+class StandingModeratorListView(ModerationView):
     @extend_schema(
         summary="Your standing moderators (they moderate all your broadcasts)",
         responses={200: StandingModeratorSerializer(many=True), **error_responses(401, 403)},
@@ -101,7 +94,7 @@ class StandingModeratorListView(_SignedIn):
         return Response(selectors.moderator_data(moderator), status=status.HTTP_201_CREATED)
 
 
-class StandingModeratorDetailView(_SignedIn):
+class StandingModeratorDetailView(ModerationView):
     @extend_schema(
         summary="Remove from your standing moderators",
         responses={204: None, **error_responses(400, 401, 404)},
@@ -111,14 +104,13 @@ class StandingModeratorDetailView(_SignedIn):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserCardView(_SignedIn):
+class UserCardView(ModerationView):
     @extend_schema(
         summary="A user as a moderator sees them here: state and latest comments",
         responses={200: UserCardSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int, user_id: int) -> Response:
-        broadcast = broadcast_or_404(broadcast_id)
-        permissions.require_moderator(broadcast, request.user)
+        broadcast = moderated_broadcast(request, broadcast_id)
         user = get_object_or_404(get_user_model(), pk=user_id)
         return Response(selectors.user_card(broadcast=broadcast, user=user))
 
@@ -127,14 +119,13 @@ class WatchingQuerySerializer(serializers.Serializer):
     q = serializers.CharField(required=False, default="", allow_blank=True, max_length=150)
 
 
-class WatchingView(_SignedIn):
+class WatchingView(ModerationView):
     @extend_schema(
         summary="Who is watching now (moderators): signed-in viewers present, searchable",
         parameters=[WatchingQuerySerializer],
         responses={200: WatchingSerializer, **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = broadcast_or_404(broadcast_id)
-        permissions.require_moderator(broadcast, request.user)
+        broadcast = moderated_broadcast(request, broadcast_id)
         query = validated(WatchingQuerySerializer, request.query_params)["q"]
         return Response(watching.watching_now(broadcast=broadcast, query=query))
