@@ -30,7 +30,7 @@ def display_name(user: AbstractBaseUser) -> str:
     return user.get_full_name().strip() or user.get_username()
 
 
-def user_data(user: AbstractBaseUser) -> shapes.User:
+def user_data(user: AbstractBaseUser) -> shapes.UserData:
     """A user as the API and the stream show one."""
     return {"id": user.pk, "username": user.get_username(), "display_name": display_name(user)}
 
@@ -117,7 +117,7 @@ def moderators_of(*, broadcast: Broadcast) -> list[shapes.Moderator]:
 
 def moderator_data(
     moderator: BroadcastModerator | StandingModerator,
-) -> shapes.StandingModerator:
+) -> shapes.StandingModeratorData:
     """An appointment: who, since when (``moderators_of`` adds the scope)."""
     return {"user": user_data(moderator.user), "created_at": iso(moderator.created_at)}
 
@@ -204,7 +204,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def comment_data(comment: Comment) -> shapes.Comment:
+def comment_data(comment: Comment) -> shapes.CommentData:
     return {
         "id": comment.pk,
         "broadcast": comment.broadcast_id,
@@ -228,12 +228,12 @@ def status_data(broadcast: Broadcast) -> shapes.Status:
     }
 
 
-def broadcast_data(broadcast: Broadcast) -> shapes.Broadcast:
+def broadcast_data(broadcast: Broadcast) -> shapes.BroadcastData:
     """A broadcast as the REST detail and the stream's ``hello`` show it."""
     return broadcasts_data([broadcast])[0]
 
 
-def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[shapes.Broadcast]:
+def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[shapes.BroadcastData]:
     """Each broadcast as ``broadcast_data`` shows it, in two queries and one presence-store
     read however many there are."""
     ids = [b.pk for b in broadcasts]

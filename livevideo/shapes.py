@@ -5,6 +5,9 @@ nothing for them); ``livevideo.api.schema`` derives the OpenAPI schema's seriali
 them; ``tests/livevideo/test_shapes.py`` checks that the schema, what the stream sends and
 docs/protocol.md agree. To change a shape: change it here, in its selector and in the docs.
 
+A shape named like a model carries ``Data`` (``CommentData``, as ``selectors.comment_data``
+builds it, beside the ``Comment`` model); its schema component drops it (``Comment``).
+
 A field's type says what JSON it is (``X | None``: nullable, ``NotRequired``: not always
 present); ``Annotated[..., Doc(...)]`` adds what the schema says beyond the type.
 """
@@ -52,7 +55,7 @@ PlaybackUrl = Annotated[
 ThumbnailUrl = Annotated[str | None, Doc("A still of the video.")]
 
 
-class User(TypedDict):
+class UserData(TypedDict):
     id: int
     username: str
     display_name: str
@@ -67,15 +70,15 @@ class ReactionTotals(TypedDict):
     total: Count
 
 
-class Comment(TypedDict):
+class CommentData(TypedDict):
     id: int
     broadcast: int
-    author: User
+    author: UserData
     text: str
     created_at: Time
 
 
-class CommentHeld(Comment):
+class CommentHeld(CommentData):
     held: Annotated[
         bool,
         Doc("Held for review (a hold word): shown to others once a moderator approves it."),
@@ -108,14 +111,14 @@ class Video(TypedDict):
     thumbnail_url: ThumbnailUrl
 
 
-class Broadcast(TypedDict):
+class BroadcastData(TypedDict):
     """A broadcast as REST and the stream's ``hello`` show it."""
 
     id: int
     title: str
     description: Annotated[str, Doc(allow_blank=True)]
     status: StatusName
-    broadcaster: User
+    broadcaster: UserData
     stream_url: Annotated[str, Doc(allow_blank=True)]
     scheduled_for: Time | None
     started_at: Time | None
@@ -123,14 +126,16 @@ class Broadcast(TypedDict):
     reactions: ReactionTotals
     viewers: Annotated[int, Doc("Concurrent viewers now.", min_value=0)]
     comments_count: Annotated[int, Doc("Visible comments.", min_value=0)]
-    pinned_comment: Annotated[Comment | None, Doc("The comment the broadcaster pinned, or null.")]
+    pinned_comment: Annotated[
+        CommentData | None, Doc("The comment the broadcaster pinned, or null.")
+    ]
     ingest_state: IngestStateName
     playback_url: PlaybackUrl
     thumbnail_url: ThumbnailUrl
     chat_rules: Annotated[ChatRules, Doc("What a viewer should know before commenting.")]
 
 
-class BroadcastDetail(Broadcast):
+class BroadcastDetail(BroadcastData):
     ingest_url: NotRequired[
         Annotated[
             str,
@@ -173,7 +178,7 @@ class ReviewQueueSize(TypedDict):
 
 class TimelineComment(TypedDict):
     offset_ms: int
-    comment: Comment
+    comment: CommentData
 
 
 class TimelineReactions(TypedDict):
@@ -236,7 +241,7 @@ class ViewerBarred(TypedDict):
 class Pinned(TypedDict):
     """``PUT .../pinned/`` and the ``comment.pinned`` event's data."""
 
-    comment: Annotated[Comment | None, Doc("The pinned comment; null once unpinned.")]
+    comment: Annotated[CommentData | None, Doc("The pinned comment; null once unpinned.")]
 
 
 class ModerationSettings(TypedDict):
@@ -253,44 +258,44 @@ class ModerationSettings(TypedDict):
 
 
 class Ban(Barred):
-    user: User
+    user: UserData
     created_at: Time
 
 
 class AuditEntry(TypedDict):
     id: int
     action: Annotated[str, Doc(choices=ModerationAction.Action)]
-    actor: User | None
-    target_user: User | None
+    actor: UserData | None
+    target_user: UserData | None
     comment_id: int | None
     detail: Annotated[str, Doc(allow_blank=True)]
     created_at: Time
 
 
-class StandingModerator(TypedDict):
-    user: User
+class StandingModeratorData(TypedDict):
+    user: UserData
     created_at: Time
 
 
-class Moderator(StandingModerator):
+class Moderator(StandingModeratorData):
     scope: ModeratorScope
 
 
-class CardComment(Comment):
+class CardComment(CommentData):
     removed: bool
 
 
 class UserCard(TypedDict):
     """What a moderator sees on clicking a name."""
 
-    user: User
+    user: UserData
     role: Role
     barred: Barred | None
     comments: Annotated[list[CardComment], Doc("Latest first, in this broadcast.")]
 
 
 class ReviewItem(TypedDict):
-    comment: Comment
+    comment: CommentData
     held: Annotated[bool, Doc("Held by a hold word: nobody else sees it yet.")]
     reports: Annotated[int, Doc("Viewers who reported it.", min_value=0)]
 
@@ -305,7 +310,7 @@ class Watching(TypedDict):
         ),
     ]
     users: Annotated[
-        list[User],
+        list[UserData],
         Doc(
             "The signed-in viewers on the broadcast now (or back within the presence grace "
             f"period), the broadcaster excepted; at most {USERS_PRESENT_LIMIT}, the most "

@@ -25,7 +25,7 @@ class AppointSerializer(serializers.Serializer):
 
 
 ModeratorSerializer = serializer_for(shapes.Moderator)
-StandingModeratorSerializer = serializer_for(shapes.StandingModerator)
+StandingModeratorSerializer = serializer_for(shapes.StandingModeratorData)
 UserCardSerializer = serializer_for(shapes.UserCard)
 WatchingSerializer = serializer_for(shapes.Watching)
 
@@ -69,7 +69,7 @@ class ModeratorDetailView(ModerationView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _standing_data(broadcaster: Any) -> list[shapes.StandingModerator]:
+def _standing_data(broadcaster: Any) -> list[shapes.StandingModeratorData]:
     standing = selectors.standing_moderators_of(broadcaster_id=broadcaster.pk)
     return [selectors.moderator_data(m) for m in standing]
 

@@ -33,12 +33,18 @@ _SCALARS: dict[type, type[serializers.Field]] = {
 
 @functools.cache
 def serializer_for(shape: type) -> type[serializers.Serializer]:
-    """A schema-only serializer named after ``shape`` (a TypedDict): ``Comment`` gives
-    ``CommentSerializer``, the schema's ``Comment`` component."""
+    """A schema-only serializer named after ``shape`` (a TypedDict): ``Ban`` gives
+    ``BanSerializer``, the schema's ``Ban`` component, and ``CommentData`` (named apart from
+    the model) ``CommentSerializer``, the ``Comment`` component."""
     hints = get_type_hints(shape, include_extras=True)
     fields = {name: _field(hint) for name, hint in hints.items()}
     attrs: dict[str, Any] = {**fields, "__module__": __name__}
-    return type(f"{shape.__name__}Serializer", (serializers.Serializer,), attrs)
+    return type(f"{component_name(shape)}Serializer", (serializers.Serializer,), attrs)
+
+
+def component_name(shape: type) -> str:
+    """The schema component that describes ``shape``."""
+    return shape.__name__.removesuffix("Data")
 
 
 def _field(hint: Any, **options: Any) -> serializers.Field:

@@ -113,12 +113,12 @@ class LatencyReportSerializer(serializers.Serializer):
 
 # --- output: derived from ``livevideo.shapes`` (what the selectors build) -------------------
 
-UserSerializer = serializer_for(shapes.User)
+UserSerializer = serializer_for(shapes.UserData)
 ReactionTotalsSerializer = serializer_for(shapes.ReactionTotals)
-CommentSerializer = serializer_for(shapes.Comment)
+CommentSerializer = serializer_for(shapes.CommentData)
 CommentHeldSerializer = serializer_for(shapes.CommentHeld)
 ChatRulesSerializer = serializer_for(shapes.ChatRules)
-BroadcastSerializer = serializer_for(shapes.Broadcast)
+BroadcastSerializer = serializer_for(shapes.BroadcastData)
 BroadcastDetailSerializer = serializer_for(shapes.BroadcastDetail)
 TimelineSerializer = serializer_for(shapes.Timeline)
 AudienceLatencySerializer = serializer_for(shapes.AudienceLatency)

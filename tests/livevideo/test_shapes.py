@@ -75,7 +75,7 @@ async def test_the_comment_in_comment_created_the_schema_and_the_docs_agree(sche
 def test_the_broadcast_shape_holds_its_events_shapes():
     """``broadcast.status`` and ``broadcast.video`` carry fields of the broadcast: the same
     names with the same types."""
-    broadcast = get_type_hints(shapes.Broadcast, include_extras=True)
+    broadcast = get_type_hints(shapes.BroadcastData, include_extras=True)
     for event_type, part in (
         ("broadcast.status", shapes.Status),
         ("broadcast.video", shapes.Video),
