@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 
-from livevideo import selectors, services
+from livevideo import permissions, selectors, services
 from livevideo.errors import ServiceError
 from livevideo.forms import (
     AdminSignInForm,
@@ -34,7 +34,7 @@ admin.site.login_form = AdminSignInForm
 
 def sees_everything(request: HttpRequest) -> bool:
     """Platform staff see every broadcast; broadcasters only their own."""
-    return selectors.is_platform_staff(request.user)
+    return permissions.can_see_every_broadcast(request.user)
 
 
 def _apply_each(
@@ -72,9 +72,10 @@ class BroadcasterScopedAdmin(admin.ModelAdmin):
         return obj.broadcast
 
     def _owns(self, request: HttpRequest, obj: Model | None) -> bool:
-        if obj is None or sees_everything(request):
-            return True
-        return self.broadcast_of(obj).broadcaster_id == request.user.pk
+        """The rows of a broadcast its broadcaster runs (``permissions.can_manage``)."""
+        return obj is None or permissions.can_manage(
+            broadcast=self.broadcast_of(obj), actor=request.user
+        )
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return super().has_view_permission(request, obj) and self._owns(request, obj)

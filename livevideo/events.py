@@ -8,7 +8,7 @@ from typing import Any
 
 from django.dispatch import Signal
 
-from livevideo import selectors, signals
+from livevideo import selectors, shapes, signals
 from livevideo.models import Broadcast, BroadcastBan, Comment
 from livevideo.video import selectors as video
 from realtime.publish import publish, publish_latest
@@ -50,12 +50,8 @@ def reactions_changed(sender: type, *, broadcast_id: int, **kwargs: Any) -> None
 
 def comment_pinned(sender: type, *, broadcast: Broadcast, **kwargs: Any) -> None:
     """The pinned comment changed: ``{comment}`` is the pinned comment, or null when unpinned."""
-    pinned = broadcast.pinned_comment
-    publish(
-        selectors.broadcast_topic(broadcast.pk),
-        "comment.pinned",
-        {"comment": selectors.comment_data(pinned) if pinned else None},
-    )
+    data = selectors.pinned_data(broadcast.pinned_comment)
+    publish(selectors.broadcast_topic(broadcast.pk), "comment.pinned", data)
 
 
 def chat_rules_changed(sender: type, *, broadcast: Broadcast, **kwargs: Any) -> None:
@@ -68,22 +64,17 @@ def viewer_barred(
 ) -> None:
     """A viewer was timed out, banned or let back in (``ban`` None). On the broadcast's topic,
     as chats announce time-outs; each client applies the one whose ``user_id`` is its own."""
-    publish(
-        selectors.broadcast_topic(broadcast.pk),
-        "viewer.state",
-        # The reason stays private: its viewer reads it in their own hello.
-        {
-            "user_id": user_id,
-            "barred": None if ban is None else {"until": selectors.iso(ban.until)},
-        },
-    )
+    data = selectors.viewer_barred_data(user_id=user_id, ban=ban)
+    publish(selectors.broadcast_topic(broadcast.pk), "viewer.state", data)
 
 
 def review_changed(sender: type, *, broadcast_id: int, **kwargs: Any) -> None:
     """The review queue changed. Only its size goes to everyone; moderators fetch the queue
     over REST (a held comment is not for viewers' eyes)."""
-    count = selectors.review_queue(broadcast_id=broadcast_id).count()
-    publish(selectors.broadcast_topic(broadcast_id), "review.queue", {"count": count})
+    size: shapes.ReviewQueueSize = {
+        "count": selectors.review_queue(broadcast_id=broadcast_id).count()
+    }
+    publish(selectors.broadcast_topic(broadcast_id), "review.queue", size)
 
 
 RECEIVERS: dict[Signal, Any] = {

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from livevideo import selectors
 from livevideo.errors import NotAllowed
-from livevideo.models import Broadcast
+from livevideo.models import Broadcast, Comment
 
 
 def can_broadcast(user: AbstractBaseUser) -> bool:
@@ -24,11 +24,16 @@ def can_broadcast(user: AbstractBaseUser) -> bool:
     )
 
 
+def can_see_every_broadcast(user: AbstractBaseUser) -> bool:
+    """Platform staff run and moderate every broadcast; a broadcaster, only their own."""
+    return selectors.is_platform_staff(user)
+
+
 def can_manage(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
     """The broadcaster and platform staff run a broadcast: edit, start, end, appoint."""
     return bool(
         actor.is_authenticated
-        and (broadcast.broadcaster_id == actor.pk or selectors.is_platform_staff(actor))
+        and (broadcast.broadcaster_id == actor.pk or can_see_every_broadcast(actor))
     )
 
 
@@ -41,6 +46,12 @@ def can_moderate(*, broadcast: Broadcast, actor: AbstractBaseUser) -> bool:
     )
 
 
+def can_remove_comment(*, comment: Comment, actor: AbstractBaseUser) -> bool:
+    """Its author, and whoever moderates its broadcast."""
+    is_author = actor.is_authenticated and comment.author_id == actor.pk
+    return is_author or can_moderate(broadcast=comment.broadcast, actor=actor)
+
+
 def require_manager(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
     if not can_manage(broadcast=broadcast, actor=actor):
         raise NotAllowed("Only the broadcaster or staff may do this.")
@@ -51,6 +62,19 @@ def require_moderator(broadcast: Broadcast, actor: AbstractBaseUser) -> None:
         raise NotAllowed(
             "Only the broadcaster, its moderators or staff may moderate this broadcast."
         )
+
+
+def require_comment_remover(comment: Comment, actor: AbstractBaseUser) -> None:
+    if not can_remove_comment(comment=comment, actor=actor):
+        raise NotAllowed(
+            "Only the author, the broadcaster, a moderator or staff may remove this comment."
+        )
+
+
+def require_standing_list(user: AbstractBaseUser) -> None:
+    """A standing list of moderators (for all of one's broadcasts) is for broadcasters."""
+    if not can_broadcast(user):
+        raise NotAllowed("Only broadcasters keep a standing list of moderators.")
 
 
 def require_participant(user: AbstractBaseUser) -> None:

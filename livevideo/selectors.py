@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
@@ -31,7 +30,7 @@ def display_name(user: AbstractBaseUser) -> str:
     return user.get_full_name().strip() or user.get_username()
 
 
-def user_data(user: AbstractBaseUser) -> shapes.User:
+def user_data(user: AbstractBaseUser) -> shapes.UserData:
     """A user as the API and the stream show one."""
     return {"id": user.pk, "username": user.get_username(), "display_name": display_name(user)}
 
@@ -106,22 +105,27 @@ def broadcasts_moderated_by(*, user: AbstractBaseUser) -> QuerySet[Broadcast]:
     ).distinct()
 
 
-def moderators_of(*, broadcast: Broadcast) -> list[dict[str, Any]]:
+def moderators_of(*, broadcast: Broadcast) -> list[shapes.Moderator]:
     """A broadcast's moderators: appointed to it (``scope`` "broadcast") and its
     broadcaster's standing list ("standing")."""
     appointed = BroadcastModerator.objects.filter(broadcast=broadcast).select_related("user")
-    standing = StandingModerator.objects.filter(broadcaster_id=broadcast.broadcaster_id)
+    standing = standing_moderators_of(broadcaster_id=broadcast.broadcaster_id)
     rows = [(m, "broadcast") for m in appointed.order_by("created_at", "id")]
-    rows += [(m, "standing") for m in standing.select_related("user").order_by("created_at", "id")]
-    return [
-        {"user": user_data(m.user), "scope": scope, "created_at": iso(m.created_at)}
-        for m, scope in rows
-    ]
+    rows += [(m, "standing") for m in standing]
+    return [{**moderator_data(m), "scope": scope} for m, scope in rows]
 
 
-def standing_moderators_of(*, broadcaster: AbstractBaseUser) -> QuerySet[StandingModerator]:
+def moderator_data(
+    moderator: BroadcastModerator | StandingModerator,
+) -> shapes.StandingModeratorData:
+    """An appointment: who, since when (``moderators_of`` adds the scope)."""
+    return {"user": user_data(moderator.user), "created_at": iso(moderator.created_at)}
+
+
+def standing_moderators_of(*, broadcaster_id: int) -> QuerySet[StandingModerator]:
+    """A broadcaster's standing list, oldest first."""
     return (
-        StandingModerator.objects.filter(broadcaster=broadcaster)
+        StandingModerator.objects.filter(broadcaster_id=broadcaster_id)
         .select_related("user")
         .order_by("created_at", "id")
     )
@@ -200,7 +204,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def comment_data(comment: Comment) -> shapes.Comment:
+def comment_data(comment: Comment) -> shapes.CommentData:
     return {
         "id": comment.pk,
         "broadcast": comment.broadcast_id,
@@ -208,6 +212,11 @@ def comment_data(comment: Comment) -> shapes.Comment:
         "text": comment.text,
         "created_at": iso(comment.created_at),
     }
+
+
+def pinned_data(comment: Comment | None) -> shapes.Pinned:
+    """The pinned comment (None: unpinned) as ``PUT .../pinned/`` and ``comment.pinned`` show it."""
+    return {"comment": comment_data(comment) if comment else None}
 
 
 def status_data(broadcast: Broadcast) -> shapes.Status:
@@ -219,12 +228,12 @@ def status_data(broadcast: Broadcast) -> shapes.Status:
     }
 
 
-def broadcast_data(broadcast: Broadcast) -> shapes.Broadcast:
+def broadcast_data(broadcast: Broadcast) -> shapes.BroadcastData:
     """A broadcast as the REST detail and the stream's ``hello`` show it."""
     return broadcasts_data([broadcast])[0]
 
 
-def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[shapes.Broadcast]:
+def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[shapes.BroadcastData]:
     """Each broadcast as ``broadcast_data`` shows it, in two queries and one presence-store
     read however many there are."""
     ids = [b.pk for b in broadcasts]
@@ -260,12 +269,33 @@ def chat_rules(broadcast: Broadcast) -> shapes.ChatRules:
     }
 
 
-def barred_data(ban: BroadcastBan | None) -> dict[str, Any] | None:
+def barred_data(ban: BroadcastBan | None) -> shapes.Barred | None:
     """A ban (``until`` null) or time-out as its viewer is told of it; None: not barred."""
     return None if ban is None else {"until": iso(ban.until), "reason": ban.reason}
 
 
-def viewer_role(*, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser) -> str:
+def viewer_barred_data(*, user_id: int, ban: BroadcastBan | None) -> shapes.ViewerBarred:
+    """A time-out, ban (``ban``) or its lifting (None) as everyone learns of it: the reason
+    stays private (its viewer reads it in their own ``hello``)."""
+    return {"user_id": user_id, "barred": None if ban is None else {"until": iso(ban.until)}}
+
+
+def ban_data(ban: BroadcastBan) -> shapes.Ban:
+    return {"user": user_data(ban.user), "created_at": iso(ban.created_at), **barred_data(ban)}
+
+
+def moderation_settings(broadcast: Broadcast) -> shapes.ModerationSettings:
+    return {
+        "slow_mode_seconds": broadcast.slow_mode_seconds,
+        "blocked_words": broadcast.blocked_words,
+        "allow_links": broadcast.allow_links,
+        "hold_words": broadcast.hold_words,
+    }
+
+
+def viewer_role(
+    *, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser
+) -> shapes.ViewerRole:
     """``anonymous``, ``viewer``, ``moderator``, ``broadcaster`` or ``staff``, as one broadcast
     sees a user."""
     if not user.is_authenticated:
@@ -281,7 +311,7 @@ def viewer_role(*, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUse
 
 def viewer_state(
     *, broadcast_id: int, broadcaster_id: int, user: AbstractBaseUser
-) -> dict[str, Any]:
+) -> shapes.ViewerState:
     """What one viewer may do on a broadcast now: ``{role, barred}`` (the page, the ``hello``
     event's ``you``, and ``viewer.state`` events)."""
     role = viewer_role(broadcast_id=broadcast_id, broadcaster_id=broadcaster_id, user=user)
@@ -308,12 +338,24 @@ def moderation_actions(*, broadcast_id: int) -> QuerySet[ModerationAction]:
     )
 
 
+def audit_entry_data(entry: ModerationAction) -> shapes.AuditEntry:
+    return {
+        "id": entry.pk,
+        "action": entry.action,
+        "actor": user_data(entry.actor) if entry.actor else None,
+        "target_user": user_data(entry.target_user) if entry.target_user else None,
+        "comment_id": entry.comment_id,
+        "detail": entry.detail,
+        "created_at": iso(entry.created_at),
+    }
+
+
 def moderation_actions_recent(*, broadcast_id: int, limit: int = 10) -> list[ModerationAction]:
     """The latest lines of a broadcast's audit trail."""
     return list(moderation_actions(broadcast_id=broadcast_id)[:limit])
 
 
-def user_card(*, broadcast: Broadcast, user: AbstractBaseUser, recent: int = 10) -> dict[str, Any]:
+def user_card(*, broadcast: Broadcast, user: AbstractBaseUser, recent: int = 10) -> shapes.UserCard:
     """What a moderator sees on clicking a name: the user, their state here and their latest
     comments in this broadcast (newest first, removed ones too, marked)."""
     comments = (
@@ -343,7 +385,7 @@ def review_queue(*, broadcast_id: int) -> QuerySet[Comment]:
     )
 
 
-def review_data(comment: Comment) -> dict[str, Any]:
+def review_data(comment: Comment) -> shapes.ReviewItem:
     return {
         "comment": comment_data(comment),
         "held": comment.is_held,

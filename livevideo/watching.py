@@ -7,16 +7,14 @@ announce while it is open. Anonymous viewers are only counted.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
 
-from livevideo import selectors
+from livevideo import selectors, shapes
 from livevideo.models import Broadcast
 from presence.selectors import topic_users_present
 
 
-def watching_now(*, broadcast: Broadcast, query: str = "") -> dict[str, Any]:
+def watching_now(*, broadcast: Broadcast, query: str = "") -> shapes.Watching:
     """``{count, users}``: how many people watch now (anonymous ones included, each person
     once) and the signed-in ones present, by name, filtered by ``query`` (name or username)."""
     present = topic_users_present(selectors.broadcast_topic(broadcast.pk))

@@ -10,70 +10,37 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from livevideo import permissions, selectors, services, watching
-from livevideo.api.moderation import StrictIntegerField
-from livevideo.api.serializers import CommentSerializer, UserSerializer
+from livevideo import permissions, selectors, services, shapes, watching
+from livevideo.api.moderation import ModerationView, moderated_broadcast
+from livevideo.api.schema import serializer_for
+from livevideo.api.serializers import StrictIntegerField
 from livevideo.api.views import broadcast_or_404, error_responses, validated
-from livevideo.errors import NotAllowed
-from presence.selectors import USERS_PRESENT_LIMIT
 
 
 class AppointSerializer(serializers.Serializer):
     user_id = StrictIntegerField(min_value=1, max_value=2**63 - 1)
 
 
-class ModeratorSerializer(serializers.Serializer):
-    user = UserSerializer()
-    scope = serializers.ChoiceField(
-        choices=["broadcast", "standing"],
-        help_text="`broadcast`: appointed to this one; `standing`: on the broadcaster's list.",
-    )
-    created_at = serializers.DateTimeField()
-
-
-class CardCommentSerializer(CommentSerializer):
-    removed = serializers.BooleanField()
-
-
-class BarredSerializer(serializers.Serializer):
-    until = serializers.DateTimeField(allow_null=True, help_text="null: banned for good.")
-    reason = serializers.CharField(allow_blank=True)
-
-
-class UserCardSerializer(serializers.Serializer):
-    user = UserSerializer()
-    role = serializers.ChoiceField(choices=["viewer", "moderator", "broadcaster", "staff"])
-    barred = BarredSerializer(allow_null=True)
-    comments = CardCommentSerializer(many=True, help_text="Latest first, in this broadcast.")
-
-
-class StandingModeratorSerializer(serializers.Serializer):
-    user = UserSerializer()
-    created_at = serializers.DateTimeField()
+ModeratorSerializer = serializer_for(shapes.Moderator)
+StandingModeratorSerializer = serializer_for(shapes.StandingModeratorData)
+UserCardSerializer = serializer_for(shapes.UserCard)
+WatchingSerializer = serializer_for(shapes.Watching)
 
 
 def _user(user_id: int) -> Any:
     return get_object_or_404(get_user_model(), pk=user_id, is_active=True)
 
 
-class _SignedIn(APIView):
-    permission_classes = [IsAuthenticated]
-    throttle_scope = "moderation"
-
-
-class ModeratorListView(_SignedIn):
+class ModeratorListView(ModerationView):
     @extend_schema(
         summary="A broadcast's moderators (its broadcaster, staff and moderators may read)",
         responses={200: ModeratorSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = broadcast_or_404(broadcast_id)
-        permissions.require_moderator(broadcast, request.user)
+        broadcast = moderated_broadcast(request, broadcast_id)
         return Response(selectors.moderators_of(broadcast=broadcast))
 
     @extend_schema(
@@ -86,15 +53,11 @@ class ModeratorListView(_SignedIn):
         permissions.require_manager(broadcast, request.user)
         user = _user(validated(AppointSerializer, request.data)["user_id"])
         moderator = services.moderator_appoint(broadcast=broadcast, actor=request.user, user=user)
-        body = {
-            "user": selectors.user_data(user),
-            "scope": "broadcast",
-            "created_at": selectors.iso(moderator.created_at),
-        }
+        body = {**selectors.moderator_data(moderator), "scope": "broadcast"}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class ModeratorDetailView(_SignedIn):
+class ModeratorDetailView(ModerationView):
     @extend_schema(
         summary="Remove a moderator of this broadcast (broadcaster or staff)",
         responses={204: None, **error_responses(400, 401, 403, 404)},
@@ -106,21 +69,18 @@ class ModeratorDetailView(_SignedIn):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _standing_data(broadcaster: Any) -> list[dict[str, Any]]:
-    return [
-        {"user": selectors.user_data(m.user), "created_at": selectors.iso(m.created_at)}
-        for m in selectors.standing_moderators_of(broadcaster=broadcaster)
-    ]
+def _standing_data(broadcaster: Any) -> list[shapes.StandingModeratorData]:
+    standing = selectors.standing_moderators_of(broadcaster_id=broadcaster.pk)
+    return [selectors.moderator_data(m) for m in standing]
 
 
-class StandingModeratorListView(_SignedIn):
+class StandingModeratorListView(ModerationView):
     @extend_schema(
         summary="Your standing moderators (they moderate all your broadcasts)",
         responses={200: StandingModeratorSerializer(many=True), **error_responses(401, 403)},
     )
     def get(self, request: Request) -> Response:
-        if not permissions.can_broadcast(request.user):
-            raise NotAllowed("Only broadcasters keep a standing list of moderators.")
+        permissions.require_standing_list(request.user)
         return Response(_standing_data(request.user))
 
     @extend_schema(
@@ -131,14 +91,10 @@ class StandingModeratorListView(_SignedIn):
     def post(self, request: Request) -> Response:
         user = _user(validated(AppointSerializer, request.data)["user_id"])
         moderator = services.standing_moderator_add(broadcaster=request.user, user=user)
-        body = {
-            "user": selectors.user_data(user),
-            "created_at": selectors.iso(moderator.created_at),
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(selectors.moderator_data(moderator), status=status.HTTP_201_CREATED)
 
 
-class StandingModeratorDetailView(_SignedIn):
+class StandingModeratorDetailView(ModerationView):
     @extend_schema(
         summary="Remove from your standing moderators",
         responses={204: None, **error_responses(400, 401, 404)},
@@ -148,14 +104,13 @@ class StandingModeratorDetailView(_SignedIn):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserCardView(_SignedIn):
+class UserCardView(ModerationView):
     @extend_schema(
         summary="A user as a moderator sees them here: state and latest comments",
         responses={200: UserCardSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int, user_id: int) -> Response:
-        broadcast = broadcast_or_404(broadcast_id)
-        permissions.require_moderator(broadcast, request.user)
+        broadcast = moderated_broadcast(request, broadcast_id)
         user = get_object_or_404(get_user_model(), pk=user_id)
         return Response(selectors.user_card(broadcast=broadcast, user=user))
 
@@ -164,28 +119,13 @@ class WatchingQuerySerializer(serializers.Serializer):
     q = serializers.CharField(required=False, default="", allow_blank=True, max_length=150)
 
 
-class WatchingSerializer(serializers.Serializer):
-    count = serializers.IntegerField(
-        min_value=0,
-        help_text="People watching now: each signed-in user once however many tabs they hold, "
-        "anonymous viewers once per client address.",
-    )
-    users = UserSerializer(
-        many=True,
-        help_text="The signed-in viewers on the broadcast now (or back within the presence "
-        f"grace period), the broadcaster excepted; at most {USERS_PRESENT_LIMIT}, the most "
-        "recently seen.",
-    )
-
-
-class WatchingView(_SignedIn):
+class WatchingView(ModerationView):
     @extend_schema(
         summary="Who is watching now (moderators): signed-in viewers present, searchable",
         parameters=[WatchingQuerySerializer],
         responses={200: WatchingSerializer, **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = broadcast_or_404(broadcast_id)
-        permissions.require_moderator(broadcast, request.user)
+        broadcast = moderated_broadcast(request, broadcast_id)
         query = validated(WatchingQuerySerializer, request.query_params)["q"]
         return Response(watching.watching_now(broadcast=broadcast, query=query))

@@ -6,22 +6,18 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from livevideo import permissions, selectors, services
+from livevideo import selectors, services, shapes
+from livevideo.api.moderation import ModerationView, moderated_broadcast
+from livevideo.api.schema import serializer_for
 from livevideo.api.serializers import AcceptedSerializer, CommentSerializer
 from livevideo.api.views import broadcast_or_404, error_responses
 from livevideo.models import Comment
 
-
-class ReviewItemSerializer(serializers.Serializer):
-    comment = CommentSerializer()
-    held = serializers.BooleanField(help_text="Held by a hold word: nobody else sees it yet.")
-    reports = serializers.IntegerField(min_value=0, help_text="Viewers who reported it.")
+ReviewItemSerializer = serializer_for(shapes.ReviewItem)
 
 
 def _comment(broadcast_id: int, comment_id: int) -> Comment:
@@ -31,12 +27,7 @@ def _comment(broadcast_id: int, comment_id: int) -> Comment:
     )
 
 
-class _SignedIn(APIView):
-    permission_classes = [IsAuthenticated]
-    throttle_scope = "moderation"
-
-
-class CommentReportView(_SignedIn):
+class CommentReportView(ModerationView):
     @extend_schema(
         summary="Report a comment to the moderators",
         request=None,
@@ -48,19 +39,18 @@ class CommentReportView(_SignedIn):
         return Response({"accepted": True}, status=status.HTTP_202_ACCEPTED)
 
 
-class ReviewQueueView(_SignedIn):
+class ReviewQueueView(ModerationView):
     @extend_schema(
         summary="The review queue: held and reported comments, oldest first (moderators)",
         responses={200: ReviewItemSerializer(many=True), **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, broadcast_id: int) -> Response:
-        broadcast = broadcast_or_404(broadcast_id)
-        permissions.require_moderator(broadcast, request.user)
+        broadcast = moderated_broadcast(request, broadcast_id)
         queue = selectors.review_queue(broadcast_id=broadcast.pk)
         return Response([selectors.review_data(c) for c in queue])
 
 
-class ReviewApproveView(_SignedIn):
+class ReviewApproveView(ModerationView):
     @extend_schema(
         summary="Approve a comment: a held one appears for everyone; reports are cleared",
         request=None,

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Annotated, Any, NotRequired, Union, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    is_typeddict,
+)
 
 from rest_framework import serializers
 
@@ -23,17 +33,22 @@ _SCALARS: dict[type, type[serializers.Field]] = {
 
 @functools.cache
 def serializer_for(shape: type) -> type[serializers.Serializer]:
-    """A schema-only serializer named after ``shape`` (a TypedDict): ``Comment`` gives
-    ``CommentSerializer``, the schema's ``Comment`` component."""
+    """A schema-only serializer named after ``shape`` (a TypedDict): ``Ban`` gives
+    ``BanSerializer``, the schema's ``Ban`` component, and ``CommentData`` (named apart from
+    the model) ``CommentSerializer``, the ``Comment`` component."""
     hints = get_type_hints(shape, include_extras=True)
     fields = {name: _field(hint) for name, hint in hints.items()}
     attrs: dict[str, Any] = {**fields, "__module__": __name__}
-    return type(f"{shape.__name__}Serializer", (serializers.Serializer,), attrs)
+    return type(f"{component_name(shape)}Serializer", (serializers.Serializer,), attrs)
 
 
-def _field(hint: Any) -> serializers.Field:
-    """The serializer field that describes one TypedDict field."""
-    options: dict[str, Any] = {}
+def component_name(shape: type) -> str:
+    """The schema component that describes ``shape``."""
+    return shape.__name__.removesuffix("Data")
+
+
+def _field(hint: Any, **options: Any) -> serializers.Field:
+    """The serializer field that describes one TypedDict field (or a list's or dict's item)."""
     if get_origin(hint) is NotRequired:
         options["required"] = False
         [hint] = get_args(hint)
@@ -53,6 +68,22 @@ def _field(hint: Any) -> serializers.Field:
         return serializers.ChoiceField(choices=doc.choices.choices, **options)
     if doc.time:
         return serializers.DateTimeField(**options)
+    return _typed_field(hint, options)
+
+
+def _typed_field(hint: Any, options: dict[str, Any]) -> serializers.Field:
+    """The field for a plain type: a scalar, a ``Literal``, a list, a dict or a shape."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return serializers.ChoiceField(choices=list(get_args(hint)), **options)
+    if origin is list:
+        [item] = get_args(hint)
+        if is_typeddict(item):
+            return serializer_for(item)(many=True, **options)
+        return serializers.ListField(child=_field(item), **options)
+    if origin is dict:
+        _, value = get_args(hint)
+        return serializers.DictField(child=_field(value), **options)
     if hint in _SCALARS:
         return _SCALARS[hint](**options)
     return serializer_for(hint)(**options)

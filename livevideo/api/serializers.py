@@ -34,6 +34,15 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """An integer that must arrive as a JSON number, not a numeric string."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 # --- input -------------------------------------------------------------------------------
 
 
@@ -71,17 +80,6 @@ class ReactionCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReactionKind.choices)
 
 
-# --- output: derived from ``livevideo.shapes`` (what the selectors build) -------------------
-
-UserSerializer = serializer_for(shapes.User)
-ReactionTotalsSerializer = serializer_for(shapes.ReactionTotals)
-CommentSerializer = serializer_for(shapes.Comment)
-CommentHeldSerializer = serializer_for(shapes.CommentHeld)
-ChatRulesSerializer = serializer_for(shapes.ChatRules)
-BroadcastSerializer = serializer_for(shapes.Broadcast)
-BroadcastDetailSerializer = serializer_for(shapes.BroadcastDetail)
-
-
 class TimelineQuerySerializer(serializers.Serializer):
     from_ms = serializers.IntegerField(
         min_value=0,
@@ -107,52 +105,26 @@ class TimelineQuerySerializer(serializers.Serializer):
         return data
 
 
-class TimelineCommentSerializer(serializers.Serializer):
-    offset_ms = serializers.IntegerField()
-    comment = CommentSerializer()
-
-
-class TimelineReactionsSerializer(serializers.Serializer):
-    offset_ms = serializers.IntegerField(help_text="The second's start, in broadcast time.")
-    counts = serializers.DictField(
-        child=serializers.IntegerField(min_value=1), help_text="Taps per kind in that second."
-    )
-
-
-class TimelineSerializer(serializers.Serializer):
-    origin = serializers.DateTimeField(
-        allow_null=True, help_text="Broadcast time 0 (null: never live)."
-    )
-    from_ms = serializers.IntegerField()
-    to_ms = serializers.IntegerField(help_text="Where this answer stops (exclusive).")
-    next_from_ms = serializers.IntegerField(
-        allow_null=True, help_text="Set when the range was cut: ask again from here."
-    )
-    comments = TimelineCommentSerializer(many=True, help_text="Visible comments, in order.")
-    reactions = TimelineReactionsSerializer(many=True)
-
-
 class LatencyReportSerializer(serializers.Serializer):
     latency_ms = serializers.IntegerField(
         min_value=0, max_value=120_000, help_text="How far behind the camera this viewer is."
     )
 
 
-class AudienceLatencySerializer(serializers.Serializer):
-    average_ms = serializers.IntegerField(allow_null=True)
-    reports = serializers.IntegerField(help_text="Reports in the last 30 s.")
+# --- output: derived from ``livevideo.shapes`` (what the selectors build) -------------------
 
-
-class AcceptedSerializer(serializers.Serializer):
-    accepted = serializers.BooleanField()
-
-
-class ViewersSerializer(serializers.Serializer):
-    count = serializers.IntegerField(min_value=0)
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="Why the request was refused.")
+UserSerializer = serializer_for(shapes.UserData)
+ReactionTotalsSerializer = serializer_for(shapes.ReactionTotals)
+CommentSerializer = serializer_for(shapes.CommentData)
+CommentHeldSerializer = serializer_for(shapes.CommentHeld)
+ChatRulesSerializer = serializer_for(shapes.ChatRules)
+BroadcastSerializer = serializer_for(shapes.BroadcastData)
+BroadcastDetailSerializer = serializer_for(shapes.BroadcastDetail)
+TimelineSerializer = serializer_for(shapes.Timeline)
+AudienceLatencySerializer = serializer_for(shapes.AudienceLatency)
+AcceptedSerializer = serializer_for(shapes.Accepted)
+ViewersSerializer = serializer_for(shapes.ViewerCount)
+ErrorSerializer = serializer_for(shapes.Error)
 
 
 class PresenceQuerySerializer(serializers.Serializer):

@@ -8,9 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from livevideo import abuse, moderation, signals
-from livevideo.errors import NotAllowed
 from livevideo.models import Broadcast, Comment, ModerationAction
-from livevideo.permissions import can_moderate, require_moderator, require_participant
+from livevideo.permissions import (
+    require_comment_remover,
+    require_moderator,
+    require_participant,
+)
 from livevideo.services._text import clean_text, require_live
 from livevideo.services.audit import record
 from livevideo.services.pins import pinned_comment_set
@@ -47,12 +50,7 @@ def comment_create(*, broadcast: Broadcast, author: AbstractBaseUser, text: obje
 
 
 def comment_remove_check(*, comment: Comment, actor: AbstractBaseUser) -> None:
-    if not (actor.is_authenticated and comment.author_id == actor.pk) and not can_moderate(
-        broadcast=comment.broadcast, actor=actor
-    ):
-        raise NotAllowed(
-            "Only the author, the broadcaster, a moderator or staff may remove this comment."
-        )
+    require_comment_remover(comment, actor)
 
 
 def comment_remove(*, comment: Comment, actor: AbstractBaseUser) -> Comment:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from livevideo import signals
-from livevideo.errors import InvalidInput, NotAllowed
+from livevideo.errors import InvalidInput
 from livevideo.models import (
     Broadcast,
     BroadcastBan,
@@ -15,7 +15,7 @@ from livevideo.models import (
     ModerationAction,
     StandingModerator,
 )
-from livevideo.permissions import can_broadcast, require_manager
+from livevideo.permissions import require_manager, require_standing_list
 from livevideo.services.audit import record
 
 
@@ -85,8 +85,7 @@ def standing_moderator_add(
     *, broadcaster: AbstractBaseUser, user: AbstractBaseUser
 ) -> StandingModerator:
     """Put ``user`` on ``broadcaster``'s standing list: a moderator of all their broadcasts."""
-    if not can_broadcast(broadcaster):
-        raise NotAllowed("Only broadcasters keep a standing list of moderators.")
+    require_standing_list(broadcaster)
     if user.pk == broadcaster.pk:
         raise InvalidInput("You moderate your own broadcasts already.", field="user_id")
     moderator, _ = StandingModerator.objects.get_or_create(broadcaster=broadcaster, user=user)

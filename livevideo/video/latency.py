@@ -9,10 +9,10 @@ sums) in ``BUCKET``-second buckets that expire by themselves: nothing to clean u
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from django.core.cache import cache
 
+from livevideo import shapes
 from livevideo.errors import InvalidInput, WrongStatus
 from livevideo.models import Broadcast, BroadcastStatus
 
@@ -44,7 +44,7 @@ def latency_report(*, broadcast: Broadcast, latency_ms: int) -> None:
     _incr(sum_key, latency_ms)
 
 
-def audience_latency(*, broadcast_id: int) -> dict[str, Any]:
+def audience_latency(*, broadcast_id: int) -> shapes.AudienceLatency:
     """``{average_ms, reports}`` over the last ``WINDOW`` seconds (``average_ms`` null when
     no viewer reported)."""
     now = int(time.time()) // BUCKET

@@ -7,12 +7,11 @@ recording starts), else the moment the broadcast went live. Removed comments are
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Count
 from django.db.models.functions import TruncSecond
 
-from livevideo import selectors
+from livevideo import selectors, shapes
 from livevideo.models import Broadcast, Comment, Reaction
 
 MAX_RANGE_MS = 3_600_000  # one hour of broadcast time per request
@@ -28,7 +27,7 @@ def _offset_ms(origin: datetime, moment: datetime) -> int:
     return int((moment - origin) / timedelta(milliseconds=1))
 
 
-def broadcast_timeline(*, broadcast: Broadcast, from_ms: int, to_ms: int) -> dict[str, Any]:
+def broadcast_timeline(*, broadcast: Broadcast, from_ms: int, to_ms: int) -> shapes.Timeline:
     """Comments and per-second reaction counts with ``from_ms <= offset < to_ms``.
 
     At most ``MAX_COMMENTS`` comments: when there are more, ``next_from_ms`` says where the

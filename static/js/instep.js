@@ -89,12 +89,10 @@
   function report() {
     const watch = window.LiveVideoWatch;
     if (stats.latencyMs === null || !watch) return;
-    const csrf = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    fetch("/api/broadcasts/" + watch.broadcastId + "/latency/", {
+    const latencyMs = Math.max(0, Math.round(stats.latencyMs));
+    window.LiveVideoApi.request("/api/broadcasts/" + watch.broadcastId + "/latency/", {
       method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf ? csrf[1] : "" },
-      body: JSON.stringify({ latency_ms: Math.max(0, Math.round(stats.latencyMs)) }),
+      body: JSON.stringify({ latency_ms: latencyMs }),
     }).catch(() => {});
   }
   setInterval(report, REPORT_EVERY_MS);

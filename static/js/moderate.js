@@ -22,34 +22,10 @@
 
   const MODERATORS = ["moderator", "broadcaster", "staff"];
   const ANSWER_WAIT = 10000; // ms for the `ack` or `error` of a message sent over the WebSocket
-  const NETWORK_ERROR = "Could not reach the server. Check your connection and try again.";
+  const { request, errorMessage: reason, NETWORK_ERROR } = window.LiveVideoApi;
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  async function call(method, url, body) {
-    const headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
-    if (body) headers["Content-Type"] = "application/json";
-    const response = await fetch(url, {
-      method: method,
-      credentials: "same-origin",
-      headers: headers,
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const data = response.status === 204 ? null : await response.json().catch(() => null);
-    return { ok: response.ok, status: response.status, body: data };
-  }
-
-  function reason(result) {
-    const body = result.body;
-    if (body && typeof body.detail === "string") return body.detail;
-    if (body && typeof body === "object") {
-      const reasons = Object.values(body).flat().filter((r) => typeof r === "string");
-      if (reasons.length) return reasons.join(" ");
-    }
-    return "Something went wrong (" + result.status + ").";
+  function call(method, url, body) {
+    return request(url, { method: method, body: body ? JSON.stringify(body) : undefined });
   }
 
   function button(label, name, extra) {

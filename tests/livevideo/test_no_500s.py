@@ -75,7 +75,7 @@ async def test_a_static_path_out_of_the_static_folders_is_a_404(path):
 
 @pytest.mark.django_db(transaction=True)
 async def test_static_files_are_served_with_cache_headers():
-    status, headers, body = await http(b"/static/css/app.css")
+    status, headers, body = await http(b"/static/css/base.css")
     assert status == 200
     assert len(body) > 1000
     assert headers[b"content-type"].startswith(b"text/css")

@@ -53,8 +53,8 @@ def test_one_daphne_process_serves_pages_and_static_files(tmp_path):
     try:
         status, page = http_get(f"{server.url}/")
         assert status == 200
-        assert b"/static/css/app.css" in page
-        status, css = http_get(f"{server.url}/static/css/app.css")
+        assert b"/static/css/base.css" in page
+        status, css = http_get(f"{server.url}/static/css/base.css")
         assert status == 200
         assert len(css) > 1000
         status, body = http_get(f"{server.url}/no-such-page/")

@@ -4,77 +4,31 @@ field lists name the same fields; a drift in any one of the three fails here."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any, get_type_hints
 
 import pytest
 from channels.db import database_sync_to_async
-from django.test import Client
 
 from livevideo import services, shapes
 from tests.factories import BroadcastFactory, UserFactory
+from tests.livevideo.documented import (
+    documented_broadcast,
+    documented_event,
+    fields_of,
+    first_braces,
+    properties,
+    schema_components,
+)
 from tests.realtime.streamtools import WSClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
-
-PROTOCOL = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
-DEPTH = {"{": 1, "[": 1, "}": -1, "]": -1}
-
-
-# --- docs/protocol.md ----------------------------------------------------------------------
-
-
-def fields_of(braces: str) -> dict[str, str]:
-    """``{a, b: {c, d}, e}`` -> ``{"a": "", "b": "{c, d}", "e": ""}`` (the top level only)."""
-    assert braces[0] + braces[-1] == "{}", braces
-    parts, depth, current = [], 0, ""
-    for char in braces[1:-1]:
-        depth += DEPTH.get(char, 0)
-        if char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    named = [part.strip().partition(":") for part in parts]
-    return {name.strip(): nested.strip() for name, _, nested in named}
-
-
-def first_braces(text: str) -> str:
-    """The first balanced ``{...}`` in ``text``."""
-    start, depth = text.index("{"), 0
-    for end in range(start, len(text)):
-        depth += DEPTH.get(text[end], 0)
-        if depth == 0:
-            return text[start : end + 1]
-    raise AssertionError(f"unbalanced braces in {text!r}")
-
-
-def documented_event(event_type: str) -> dict[str, str]:
-    """The fields of an event's ``data`` as the events table lists them."""
-    [row] = re.findall(rf"^\| `{re.escape(event_type)}` \|.*$", PROTOCOL.read_text(), re.M)
-    return fields_of(first_braces(row.split("|")[3]))
-
-
-def documented_broadcast() -> dict[str, str]:
-    """The broadcast's fields as its table lists them (the second cell, for nested ones)."""
-    section = PROTOCOL.read_text().split("## The broadcast, as REST and `hello` show it")[1]
-    rows = re.findall(r"^\| (`[^|]+) \| (.*) \|$", section.split("\n## ")[0], re.M)
-    return {name: what for names, what in rows for name in re.findall(r"`([a-z_]+)`", names)}
-
 
 # --- the schema and the stream -------------------------------------------------------------
 
 
 @pytest.fixture
 def schema() -> dict[str, Any]:
-    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    return response.json()["components"]["schemas"]
-
-
-def properties(schema: dict[str, Any], component: str) -> set[str]:
-    return set(schema[component]["properties"])
+    return schema_components()
 
 
 @pytest.fixture
@@ -121,7 +75,7 @@ async def test_the_comment_in_comment_created_the_schema_and_the_docs_agree(sche
 def test_the_broadcast_shape_holds_its_events_shapes():
     """``broadcast.status`` and ``broadcast.video`` carry fields of the broadcast: the same
     names with the same types."""
-    broadcast = get_type_hints(shapes.Broadcast, include_extras=True)
+    broadcast = get_type_hints(shapes.BroadcastData, include_extras=True)
     for event_type, part in (
         ("broadcast.status", shapes.Status),
         ("broadcast.video", shapes.Video),

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 
 from realtime.caps import CLOSE_TOO_MANY_STREAMS
 from tests.factories import BroadcastFactory, UserFactory
-from tests.livevideo.test_stream_ws import token_of
+from tests.livevideo.streams import token_of
 from tests.realtime.streamtools import SSEClient, WSClient, realtime_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]

@@ -13,7 +13,7 @@ from livevideo import services
 from livevideo.models import Broadcast, BroadcastBan, Comment
 from realtime.publish import aflush
 from tests.factories import BroadcastFactory, UserFactory
-from tests.livevideo.test_stream_ws import next_of, token_of, watch
+from tests.livevideo.streams import next_of, token_of, watch
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_realtime")]
 

@@ -8,16 +8,14 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.conf import settings as django_settings
-from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from livevideo import selectors, services
-from livevideo.models import Broadcast, Comment
+from livevideo.models import Broadcast
 from presence import tracker
 from realtime.publish import aflush
 from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory, UserFactory
+from tests.livevideo.streams import next_of, recoverable, token_of, watch
 from tests.realtime.streamtools import (
     WSClient,
     consecutive,
@@ -44,34 +42,6 @@ def broadcast(broadcaster: Any) -> Broadcast:
 @pytest.fixture
 def viewer() -> Any:
     return UserFactory(username="vic", first_name="Vic")
-
-
-def token_of(user: Any) -> list[tuple[bytes, bytes]]:
-    token, _ = Token.objects.get_or_create(user=user)
-    return [(b"authorization", f"Token {token.key}".encode())]
-
-
-def session_of(user: Any) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    name = django_settings.SESSION_COOKIE_NAME
-    return [(b"cookie", f"{name}={client.cookies[name].value}".encode())]
-
-
-def watch(broadcast: Broadcast, query: str = "", headers: Any = None) -> WSClient:
-    return WSClient(f"/ws/broadcasts/{broadcast.pk}/{query}", headers=headers)
-
-
-async def next_of(ws: WSClient, event_type: str, wait: float = 5) -> dict[str, Any]:
-    """The next event of ``event_type``, skipping others."""
-    events = await ws.receive_until(lambda got: bool(got) and got[-1]["type"] == event_type, wait)
-    return events[-1]
-
-
-async def recoverable(ws: WSClient, count: int) -> list[dict[str, Any]]:
-    """The next ``count`` events that have ids, skipping snapshots."""
-    events = await ws.receive_until(lambda got: sum(e["id"] is not None for e in got) >= count, 5)
-    return [e for e in events if e["id"] is not None]
 
 
 async def test_hello_comes_first_with_the_broadcast_as_rest_shows_it(broadcast):
@@ -203,91 +173,6 @@ async def test_a_bad_message_gets_an_error_and_the_socket_stays_open(
     await ws.close()
 
 
-async def test_anonymous_viewers_may_watch_but_not_take_part(broadcast):
-    ws = watch(broadcast)
-    await ws.connect()
-    for message in ({"type": "reaction", "kind": "like"}, {"type": "comment", "text": "hi"}):
-        await ws.send(message)
-        assert (await next_of(ws, "error"))["data"]["code"] == "forbidden"
-    await ws.close()
-
-
-async def test_a_signed_in_viewer_reacts_and_comments_over_the_socket(broadcast, viewer):
-    watcher = watch(broadcast)
-    await watcher.connect()
-    ws = watch(broadcast, headers=await run(session_of)(viewer))
-    await ws.connect()
-    await ws.send({"type": "reaction", "kind": "like"})
-    await ws.send({"type": "comment", "text": "  hello from the socket "})
-    events = await watcher.receive_until(
-        lambda got: {"comment.created", "reactions"} <= {e["type"] for e in got}, 5
-    )
-    seen = {e["type"]: e for e in events}
-    assert seen["comment.created"]["data"]["text"] == "hello from the socket"
-    assert seen["comment.created"]["data"]["author"] == selectors.user_data(viewer)
-    assert seen["reactions"]["data"]["totals"]["like"] == 1
-    assert await run(Comment.objects.filter(broadcast=broadcast, author=viewer).count)() == 1
-    await ws.close()
-    await watcher.close()
-
-
-async def test_reactions_over_the_socket_count_against_the_client_address(
-    broadcast, viewer, settings
-):
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ADDRESS_REACTION": (1, 60.0)}
-    other = await run(UserFactory)()
-    first = watch(broadcast, headers=await run(token_of)(viewer))
-    second = watch(broadcast, headers=await run(token_of)(other))
-    for ws in (first, second):
-        ws.communicator.scope["client"] = ("203.0.113.7", 40000)  # one network, two accounts
-    await first.connect()
-    await second.connect()
-    await first.send({"type": "reaction", "kind": "like"})
-    await second.send({"type": "reaction", "kind": "like"})
-    refused = await next_of(second, "error")
-    assert refused["data"]["code"] == "rate_limited"
-    assert "network" in refused["data"]["message"]
-    await first.close()
-    await second.close()
-
-
-async def test_comments_over_the_socket_count_against_the_client_address(
-    broadcast, viewer, settings
-):
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ADDRESS_COMMENT": (1, 60.0)}
-    other = await run(UserFactory)()
-    first = watch(broadcast, headers=await run(token_of)(viewer))
-    second = watch(broadcast, headers=await run(token_of)(other))
-    for ws in (first, second):
-        ws.communicator.scope["client"] = ("203.0.113.7", 40000)  # one network, two accounts
-    await first.connect()
-    await second.connect()
-    await first.send({"type": "comment", "text": "first"})
-    await next_of(first, "comment.created")
-    await second.send({"type": "comment", "text": "second"})
-    refused = await next_of(second, "error")
-    assert refused["data"]["code"] == "rate_limited"
-    assert "network" in refused["data"]["message"]
-    assert await run(Comment.objects.filter(broadcast=broadcast).count)() == 1
-    await first.close()
-    await second.close()
-
-
-async def test_refusals_carry_the_service_code(broadcast, broadcaster, viewer):
-    ws = watch(broadcast, headers=await run(token_of)(viewer))
-    await ws.connect()
-    for n in range(6):  # five comments per ten seconds
-        await ws.send({"type": "comment", "text": f"c{n}"})
-    limited = await next_of(ws, "error")
-    assert limited["data"]["code"] == "rate_limited"
-    assert limited["data"]["retry_after"] >= 1
-
-    await run(services.broadcast_end)(broadcast=broadcast, actor=broadcaster)
-    await ws.send({"type": "reaction", "kind": "like"})
-    assert (await next_of(ws, "error"))["data"]["code"] == "conflict"
-    await ws.close()
-
-
 async def test_an_ended_broadcast_can_still_be_watched_and_replayed(broadcast, broadcaster):
     await run(services.broadcast_end)(broadcast=broadcast, actor=broadcaster)
     await aflush()
@@ -378,48 +263,4 @@ async def test_reaction_totals_converge_to_the_stored_totals_after_a_burst(broad
     later = await ws.collect(0.3)
     assert all(e["data"] == stored for e in later if e["type"] == "reactions")
     await socket_user.close()
-    await ws.close()
-
-
-async def test_hello_tells_each_viewer_their_own_state(broadcast, broadcaster, viewer):
-    await run(services.user_timeout)(
-        broadcast=broadcast, actor=broadcaster, user=viewer, seconds=600, reason="calm down"
-    )
-    anonymous = watch(broadcast)
-    [hello] = await anonymous.connect()
-    assert hello["data"]["you"] == {"role": "anonymous", "barred": None}
-    timed_out = watch(broadcast, headers=await run(token_of)(viewer))
-    [hello] = await timed_out.connect()
-    you = hello["data"]["you"]
-    assert you["role"] == "viewer"
-    assert you["barred"]["reason"] == "calm down"
-    assert you["barred"]["until"].endswith("Z")
-    owner = watch(broadcast, headers=await run(token_of)(broadcaster))
-    [hello] = await owner.connect()
-    assert hello["data"]["you"] == {"role": "broadcaster", "barred": None}
-    for ws in (anonymous, timed_out, owner):
-        await ws.close()
-
-
-async def test_bans_and_chat_rules_are_announced_live(broadcast, broadcaster, viewer):
-    ws = watch(broadcast, headers=await run(token_of)(viewer))
-    await ws.connect()
-
-    await run(services.user_ban)(broadcast=broadcast, actor=broadcaster, user=viewer)
-    banned = await next_of(ws, "viewer.state")
-    assert banned["data"] == {"user_id": viewer.pk, "barred": {"until": None}}
-
-    await run(services.user_unban)(broadcast=broadcast, actor=broadcaster, user=viewer)
-    back = await next_of(ws, "viewer.state")
-    assert back["data"] == {"user_id": viewer.pk, "barred": None}
-
-    await run(services.moderation_settings_update)(
-        broadcast=broadcast,
-        actor=broadcaster,
-        slow_mode_seconds=30,
-        blocked_words="spoiler",
-        allow_links=True,
-    )
-    rules = await next_of(ws, "chat.rules")
-    assert rules["data"] == {"slow_mode_seconds": 30, "links_allowed": True, "blocked_words": True}
     await ws.close()

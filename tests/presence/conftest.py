@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from presence.tracker import Tracker
+from tests.presence.trackers import CountingStore, make_tracker
 
 
 class FakeClock:
@@ -50,3 +54,15 @@ def published(monkeypatch: pytest.MonkeyPatch) -> Capture:
 
     monkeypatch.setattr("realtime.publish.publish", publish)
     return events
+
+
+@pytest.fixture
+def store() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+async def presence(store: CountingStore) -> AsyncIterator[Tracker]:
+    t = make_tracker(store=store)
+    yield t
+    t.close()

@@ -1,12 +1,10 @@
-"""The HTML side as people use it: home, watch, accounts and the studio."""
+"""The studio as broadcasters, staff and moderators use it: broadcasts, going live, moderation."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,203 +15,17 @@ from livevideo.models import (
     BroadcastBan,
     BroadcastStatus,
     ModerationAction,
-    ReactionKind,
 )
 from tests.factories import (
-    PASSWORD,
-    BroadcasterFactory,
-    BroadcastFactory,
     CommentFactory,
     UserFactory,
 )
+from tests.livevideo.pages.conftest import text_of
 
 pytestmark = pytest.mark.django_db
 
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-
-
-@pytest.fixture
-def viewer():
-    return UserFactory(username="viewer", first_name="Vera Viewer")
-
-
-@pytest.fixture
-def broadcaster():
-    return BroadcasterFactory(username="caster", first_name="Cass Caster")
-
-
-@pytest.fixture
-def other_broadcaster():
-    return BroadcasterFactory(username="rival")
-
-
-@pytest.fixture
-def staff():
-    return UserFactory(username="staff", is_staff=True)
-
-
-@pytest.fixture
-def scheduled(broadcaster) -> Broadcast:
-    return services.broadcast_create(broadcaster=broadcaster, title="Rehearsal")
-
-
-@pytest.fixture
-def live(broadcaster) -> Broadcast:
-    broadcast = services.broadcast_create(broadcaster=broadcaster, title="Launch day")
-    return services.broadcast_start(broadcast=broadcast, actor=broadcaster)
-
-
-@pytest.fixture
-def rivals_broadcast(other_broadcaster) -> Broadcast:
-    return services.broadcast_create(broadcaster=other_broadcaster, title="Rival show")
-
-
-def _text(response) -> str:
-    return response.content.decode()
-
-
-class TestHome:
-    def test_live_first_then_upcoming_soonest_first_then_ended(self, client):
-        now = timezone.now()
-        BroadcastFactory(title="Later show", scheduled_for=now + timedelta(days=2))
-        BroadcastFactory(title="Soon show", scheduled_for=now + timedelta(hours=1))
-        BroadcastFactory(title="Past show", ended=True)
-        live = BroadcastFactory(title="On air show", live=True)
-
-        page = _text(client.get(reverse("home")))
-
-        order = [page.index(t) for t in ("On air show", "Soon show", "Later show", "Past show")]
-        assert order == sorted(order)
-        assert reverse("watch", args=[live.pk]) in page
-
-    def test_anonymous_sees_sign_in_and_no_studio(self, client):
-        page = _text(client.get(reverse("home")))
-        assert reverse("login") in page
-        assert reverse("signup") in page
-        assert reverse("studio") not in page
-
-    def test_broadcaster_sees_their_name_studio_and_sign_out(self, client, live, broadcaster):
-        client.force_login(broadcaster)
-        page = _text(client.get(reverse("home")))
-        assert "Cass Caster" in page
-        assert f'href="{reverse("studio")}"' in page
-        assert f'action="{reverse("logout")}"' in page
-
-
-class TestWatch:
-    def test_anonymous_sees_the_broadcast_and_an_invitation(self, client, live):
-        services.reaction_create(broadcast=live, user=UserFactory(), kind="love")
-
-        response = client.get(reverse("watch", args=[live.pk]))
-
-        page = _text(response)
-        assert response.status_code == 200
-        assert "Launch day" in page
-        assert "Cass Caster" in page
-        assert 'class="badge badge-live"' in page
-        for kind in ReactionKind.values:
-            assert f'data-reaction="{kind}"' in page
-        assert 'aria-label="Love (1)"' in page
-        assert "to comment and react" in page
-        assert "data-composer" not in page
-        data = response.context["broadcast_data"]
-        assert data["id"] == live.pk
-        assert '<script id="broadcast-data" type="application/json">' in page
-
-    def test_the_player_waits_for_video_and_loads_it_by_script(self, client, live):
-        # A bare <video src> plays no live format in Chromium or Firefox: player.js loads the
-        # playback_url (or an external stream_url) with hls.js.
-        page = _text(client.get(reverse("watch", args=[live.pk])))
-        assert "data-player-video" in page
-        assert "Waiting for the broadcaster" in page
-        assert "vendor/hls/hls.min.js" in page
-        assert "js/player.js" in page
-
-        with_stream = BroadcastFactory(live=True, stream_url="https://cdn.example.com/a.m3u8")
-        response = client.get(reverse("watch", args=[with_stream.pk]))
-        assert response.context["broadcast_data"]["stream_url"] == with_stream.stream_url
-        assert 'src="https://cdn.example.com/a.m3u8"' not in _text(response)
-        assert "playsinline" in _text(response)
-
-    def test_signed_in_viewer_gets_a_composer_while_live(self, client, live, viewer):
-        client.force_login(viewer)
-        page = _text(client.get(reverse("watch", args=[live.pk])))
-        assert 'maxlength="500"' in page
-        assert "0 / 500" in page
-        assert "to comment and react" not in page
-
-    def test_composer_is_closed_until_live(self, client, scheduled, viewer):
-        client.force_login(viewer)
-        page = _text(client.get(reverse("watch", args=[scheduled.pk])))
-        assert "Comments are open while the broadcast is live." in page
-        assert re.search(r"<textarea[^>]*\sdisabled", page)
-        assert re.search(r'class="badge badge-scheduled"[^>]*>Upcoming<', page)
-
-    def test_last_hundred_visible_comments_oldest_first(self, client, live):
-        comments = [CommentFactory(broadcast=live, text=f"note-{i:03d}") for i in range(103)]
-        services.comment_remove(comment=comments[-1], actor=live.broadcaster)
-
-        page = _text(client.get(reverse("watch", args=[live.pk])))
-
-        assert "note-001" not in page
-        assert "note-102" not in page
-        shown = [f"note-{i:03d}" for i in range(2, 102)]
-        positions = [page.index(text) for text in shown]
-        assert positions == sorted(positions)
-
-    def test_comment_text_is_escaped(self, client, live):
-        CommentFactory(broadcast=live, text=XSS)
-        page = _text(client.get(reverse("watch", args=[live.pk])))
-        assert XSS_ESCAPED in page
-        assert XSS not in page
-
-    def test_unknown_broadcast_is_404(self, client):
-        assert client.get(reverse("watch", args=[999999])).status_code == 404
-
-    def test_sets_the_csrf_cookie_for_api_calls(self, client, live):
-        response = client.get(reverse("watch", args=[live.pk]))
-        assert "csrftoken" in response.cookies
-
-
-class TestAccounts:
-    def test_signup_creates_the_user_and_signs_in(self, client):
-        response = client.post(
-            reverse("signup"),
-            {
-                "username": "newbie",
-                "display_name": "New Bie",
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-            },
-            follow=True,
-        )
-        user = get_user_model().objects.get(username="newbie")
-        assert user.first_name == "New Bie"
-        assert user.check_password(PASSWORD)
-        assert response.context["user"] == user
-        assert "Welcome, New Bie!" in _text(response)
-
-    def test_signup_with_mismatched_passwords_explains(self, client):
-        response = client.post(
-            reverse("signup"),
-            {"username": "newbie", "password1": PASSWORD, "password2": PASSWORD + "x"},
-        )
-        assert response.status_code == 200
-        assert "The two password fields didn\u2019t match." in _text(response)
-        assert not get_user_model().objects.filter(username="newbie").exists()
-
-    def test_login_then_logout_is_post_only(self, client, viewer):
-        response = client.post(
-            reverse("login"), {"username": "viewer", "password": PASSWORD}, follow=True
-        )
-        assert response.context["user"] == viewer
-
-        assert client.get(reverse("logout")).status_code == 405
-        assert client.get(reverse("home")).context["user"] == viewer
-
-        response = client.post(reverse("logout"), follow=True)
-        assert not response.context["user"].is_authenticated
 
 
 class TestStudio:
@@ -225,13 +37,13 @@ class TestStudio:
 
     def test_lists_only_own_broadcasts(self, client, broadcaster, live, rivals_broadcast):
         client.force_login(broadcaster)
-        page = _text(client.get(reverse("studio")))
+        page = text_of(client.get(reverse("studio")))
         assert "Launch day" in page
         assert "Rival show" not in page
 
     def test_staff_sees_every_broadcast(self, client, staff, live, rivals_broadcast):
         client.force_login(staff)
-        page = _text(client.get(reverse("studio")))
+        page = text_of(client.get(reverse("studio")))
         assert "Launch day" in page
         assert "Rival show" in page
 
@@ -267,7 +79,7 @@ class TestStudio:
         response = client.post(
             reverse("studio_new"), {"title": "   ", "stream_url": "ftp://example.com/v"}
         )
-        page = _text(response)
+        page = text_of(response)
         assert response.status_code == 200
         assert "This field is required." in page
         assert "Enter a valid URL." in page
@@ -275,12 +87,12 @@ class TestStudio:
 
     def test_go_live_then_end(self, client, broadcaster, scheduled):
         client.force_login(broadcaster)
-        page = _text(client.post(reverse("studio_start", args=[scheduled.pk]), follow=True))
+        page = text_of(client.post(reverse("studio_start", args=[scheduled.pk]), follow=True))
         scheduled.refresh_from_db()
         assert scheduled.status == BroadcastStatus.LIVE
         assert "“Rehearsal” is live." in page
 
-        page = _text(client.post(reverse("studio_end", args=[scheduled.pk]), follow=True))
+        page = text_of(client.post(reverse("studio_end", args=[scheduled.pk]), follow=True))
         scheduled.refresh_from_db()
         assert scheduled.status == BroadcastStatus.ENDED
         assert "has ended" in page
@@ -289,7 +101,7 @@ class TestStudio:
         client.force_login(broadcaster)
         response = client.post(reverse("studio_end", args=[scheduled.pk]), follow=True)
         assert response.status_code == 200
-        assert "A scheduled broadcast cannot become ended." in _text(response)
+        assert "A scheduled broadcast cannot become ended." in text_of(response)
         scheduled.refresh_from_db()
         assert scheduled.status == BroadcastStatus.SCHEDULED
 
@@ -315,7 +127,7 @@ class TestStudio:
         client.force_login(broadcaster)
 
         response = client.get(reverse("studio_broadcast", args=[live.pk]))
-        page = _text(response)
+        page = text_of(response)
         assert "watching now" in page
         assert response.context["reactions_total"] == 2
         assert {r["kind"]: r["count"] for r in response.context["reactions"]}["like"] == 2
@@ -323,7 +135,7 @@ class TestStudio:
         assert XSS not in page
 
         remove = reverse("studio_comment_remove", args=[live.pk, bad.pk])
-        page = _text(client.post(remove, follow=True))
+        page = text_of(client.post(remove, follow=True))
         bad.refresh_from_db()
         assert bad.is_removed
         assert bad.removed_by == broadcaster
@@ -347,7 +159,7 @@ class TestStudioModeration:
 
     def test_page_has_the_live_panel_and_the_tools(self, client, broadcaster, live, comment):
         client.force_login(broadcaster)
-        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        page = text_of(client.get(reverse("studio_broadcast", args=[live.pk])))
         assert "comments per minute" in page
         assert "data-chart" in page
         assert reverse("studio_comment_pin", args=[live.pk, comment.pk]) in page
@@ -361,7 +173,7 @@ class TestStudioModeration:
         assert response.json() == {"message": "Comment pinned."}
         live.refresh_from_db()
         assert live.pinned_comment == comment
-        assert "data-pinned-text>First!<" in _text(client.get(reverse("watch", args=[live.pk])))
+        assert "data-pinned-text>First!<" in text_of(client.get(reverse("watch", args=[live.pk])))
 
         self._post(client, "studio_unpin", live.pk, **JSON)
         live.refresh_from_db()
@@ -379,12 +191,12 @@ class TestStudioModeration:
         assert timedelta(seconds=590) < ban.until - timezone.now() <= timedelta(seconds=600)
         with pytest.raises(NotAllowed, match="timed out"):
             services.comment_create(broadcast=live, author=viewer, text="again")
-        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        page = text_of(client.get(reverse("studio_broadcast", args=[live.pk])))
         assert "timed out until" in page
 
     def test_ban_removes_comments_then_unban(self, client, broadcaster, live, comment, viewer):
         client.force_login(broadcaster)
-        page = _text(
+        page = text_of(
             self._post(
                 client,
                 "studio_user_ban",
@@ -435,7 +247,7 @@ class TestStudioModeration:
             client, "studio_moderation_settings", live.pk, data={"slow_mode_seconds": "99999"}
         )
         assert response.status_code == 302
-        page = _text(client.get(response.url))
+        page = text_of(client.get(response.url))
         assert "Ensure this value is less than or equal to 3600." in page
         assert not BroadcastBan.objects.exists()
         live.refresh_from_db()
@@ -465,35 +277,10 @@ class TestStudioModeration:
         assert self._post(client, "studio_user_ban", live.pk, 999999).status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
-def test_sign_in_attempts_are_limited(client, settings, path, db):
-    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "SIGN_IN": (2, 300.0)}
-    for _ in range(2):
-        response = client.post(path, {"username": "nobody", "password": "wrong"})
-        assert b"Too many" not in response.content
-    response = client.post(path, {"username": "nobody", "password": "wrong"})
-    assert response.status_code == 200
-    assert b"Too many sign-in attempts" in response.content
-
-
-def test_favicon_ico_leads_to_the_site_icon(client, db):
-    response = client.get("/favicon.ico")
-    assert response.status_code == 301
-    assert response["Location"].endswith("favicon.svg")
-
-
-def test_django_lines_are_logged_once():
-    """Only the root handler prints: Django's own console handler would repeat each line."""
-    import logging
-
-    assert logging.getLogger("django").handlers == []
-    assert logging.getLogger("django.channels.server").handlers == []
-
-
 def test_a_plain_viewer_may_not_create_a_broadcast(client, viewer):
     client.force_login(viewer)
 
-    assert "New broadcast" not in _text(client.get(reverse("studio")))
+    assert "New broadcast" not in text_of(client.get(reverse("studio")))
     assert client.get(reverse("studio_new")).status_code == 403
     assert client.post(reverse("studio_new"), {"title": "Mine"}).status_code == 403
     assert not Broadcast.objects.exists()
@@ -508,11 +295,11 @@ class TestStudioForModerators:
 
     def test_a_moderator_moderates_but_does_not_run_it(self, client, live, mod, viewer):
         client.force_login(mod)
-        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        page = text_of(client.get(reverse("studio_broadcast", args=[live.pk])))
         assert "You moderate this broadcast" in page
         for control in ("Go live", ">End<", "Moderators</h2>"):
             assert control not in page
-        assert "Launch day" in _text(client.get(reverse("studio")))
+        assert "Launch day" in text_of(client.get(reverse("studio")))
 
         url = reverse("studio_user_timeout", args=[live.pk, viewer.pk])
         assert client.post(url, {"seconds": "60"}).status_code == 302
@@ -536,5 +323,5 @@ class TestStudioForModerators:
             HTTP_ACCEPT="application/json",
         )
         assert response.json() == {"message": "Vera Viewer is a moderator of this broadcast."}
-        page = _text(client.get(reverse("studio_broadcast", args=[live.pk])))
+        page = text_of(client.get(reverse("studio_broadcast", args=[live.pk])))
         assert "Vera Viewer" in page
