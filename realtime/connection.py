@@ -1,21 +1,19 @@
 """One client's stream of one topic, whatever the transport.
 
 Opening joins the hub *before* reading history, so nothing published in between is lost;
-what arrives twice (in the replay and live) is dropped by id. Live events wait in a queue;
-the transport's writer takes everything queued at once and sends it as one frame. A transport
-that can write without waiting (``write_now``, the WebSocket) has an event written at once, by
-the hub, while its writer is idle: waking a writer task per connection per event was most of
-the cost of a delivery. With ``serve`` (the WebSocket) there is no writer task at all while
-the connection is idle, keep-alives included: one is started when a write has to wait, and
-ends once everything queued is sent (an idle task and its frames are a good part of a
-connection's memory: docs/performance.md); with ``batches`` (SSE) the writer is a task that
-waits for work. When a direct write has to wait (the client's buffer is full), the writer
-finishes it before it sends anything else, so order holds. While the writer is busy sending
-(a client that does not read makes that send wait), the queue may grow to ``max_backlog``
-events; one more and the connection leaves the hub at once (its memory stays bounded and
-nobody else waits for it) and the transport closes it; the client can reconnect and resume.
-A burst that arrives while the writer is idle is not held against the client: the writer
-takes it all on its next turn.
+what arrives twice (in the replay and live) is dropped by id. Both transports write the same
+way (``serve``): while nothing is queued or being written, the hub writes an event at once
+(the transport's ``write_now``, one frame), and the keep-alive ticker writes keep-alives the
+same way; waking a writer task per connection per event was most of the cost of a delivery.
+So an idle connection has no writer task (an idle task and its frames are a good part of a
+connection's memory: docs/performance.md). A task is started only when a write has to wait
+(the client's buffer is full): it finishes that write before anything else, so order holds,
+then sends what queued meanwhile as one frame, and ends once nothing is left. While it is
+busy (a client that does not read makes its send wait), the queue may grow to
+``max_backlog`` events; one more and the connection leaves the hub at once (its memory stays
+bounded and nobody else waits for it) and the transport closes it; the client can reconnect
+and resume. A burst that arrives while the writer is idle is not held against the client:
+the writer takes it all on its next turn.
 """
 
 from __future__ import annotations
@@ -24,13 +22,13 @@ import asyncio
 import itertools
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from realtime import metrics
 from realtime.hub import Hub
 from realtime.keepalive import KeepAliveTicker
-from realtime.protocol import KEEPALIVE, RESET, Batch, Event, make_event, now_ms
+from realtime.protocol import RESET, Batch, Event, make_event, now_ms
 from realtime.runtime import runtime
 
 logger = logging.getLogger(__name__)
@@ -47,21 +45,16 @@ _PROCESS_ID = secrets.token_hex(8) + "."
 _numbers = itertools.count(1)
 
 
-class SlowConsumer(Exception):
-    """The client fell more than ``max_backlog`` events behind."""
-
-
 class Connection:
     """One client's stream of one topic: what the hub hands it, on its way to the socket.
 
-    A transport (``realtime.transport``) makes one per client, ``open``s it (joining the
-    topic; the first batch is ``hello`` and the replay), sends that first frame, then writes
-    from it in one of two ways: ``serve`` (the WebSocket: written at once by the hub while
-    nothing waits, a writer task only while something does) or ``batches`` (SSE: a writer
-    task that waits for work). The hub calls ``push``; events already queued or sent are
-    dropped by id; a backlog past ``max_backlog`` closes it (``on_overflow``). The loop's
-    ``KeepAliveTicker`` asks it for keep-alives (``keepalive_due``, ``send_keepalive``).
-    ``close`` leaves the topic.
+    A transport (``realtime.transport``) makes one per client with its ``write_now``,
+    ``open``s it (joining the topic; the first batch is ``hello`` and the replay), sends that
+    first frame, then ``serve``s it: written at once by the hub while nothing waits, by a
+    writer task only while something does. The hub calls ``push``; events already queued or
+    sent are dropped by id; a backlog past ``max_backlog`` closes it (``on_overflow``). The
+    loop's ``KeepAliveTicker`` asks it for keep-alives (``keepalive_due``,
+    ``send_keepalive``). ``close`` leaves the topic.
     """
 
     __slots__ = (
@@ -73,10 +66,8 @@ class Connection:
         "_queue",
         "_send",
         "_sent_at",
-        "_silent",
         "_ticker",
         "_unfinished",
-        "_wake",
         "id",
         "keepalive_interval",
         "max_backlog",
@@ -93,8 +84,8 @@ class Connection:
         *,
         transport: str,
         max_backlog: int,
+        write_now: WriteNow,
         on_overflow: Callable[[], None] | None = None,
-        write_now: WriteNow | None = None,
     ) -> None:
         self.topic = topic
         self.transport = transport  # "websocket" or "sse", for metrics
@@ -104,17 +95,14 @@ class Connection:
         self.write_now = write_now
         self.overflowed = False
         self._queue: list[Event] = []
-        # The writer is told of work by ``_wake`` (``batches``, a writer that waits) or is a
-        # task started when there is work and gone when it is done (``serve``): ``_drainer``.
-        self._wake: asyncio.Event | None = None
+        # The writer: a task started when a write has to wait, gone once nothing is left.
         self._send: Callable[[list[Event]], Awaitable[None]] | None = None
         self._drainer: asyncio.Task[None] | None = None
-        self._idle = False  # the writer is waiting for events (or, with ``serve``, not running)
+        self._idle = False  # serving, and no writer running: the hub may write at once
         self._unfinished: Awaitable[None] | None = None  # a direct write that had to wait
         self._loop = asyncio.get_running_loop()
         self._sent_at = self._loop.time()  # when the last frame went out
-        self.keepalive_interval = 0.0  # seconds of silence before a keep-alive (set by the writer)
-        self._silent = False  # the ticker found it silent for that long: a keep-alive is due
+        self.keepalive_interval = 0.0  # seconds of silence before a keep-alive (set by serve)
         self._last_id: int | None = None  # newest id queued or sent; None until opened
         self._hub: Hub | None = None
         self._ticker: KeepAliveTicker | None = None
@@ -155,7 +143,7 @@ class Connection:
                 batch = Batch(events)
             elif batch.last_id is not None:
                 self._last_id = batch.last_id
-        if self._idle and not self._queue and self.write_now is not None:
+        if self._idle and not self._queue:
             self._write_now(batch)
             return True
         if len(self._queue) + len(batch.events) > self.max_backlog and not self._idle:
@@ -181,7 +169,7 @@ class Connection:
 
     def _write_now(self, batch: Batch) -> None:
         self._sent_at = self._loop.time()
-        unfinished = self.write_now(batch)  # type: ignore[misc]
+        unfinished = self.write_now(batch)
         if unfinished is not None:
             # The writer finishes this write first; until then events queue behind it.
             self._unfinished = unfinished
@@ -189,10 +177,9 @@ class Connection:
             self._kick()
 
     def _kick(self) -> None:
-        """There is something for the writer to do: wake it, or (``serve``) start it."""
-        if self._wake is not None:
-            self._wake.set()
-        elif self._send is not None and self._drainer is None:
+        """There is something for the writer to do: start it (unless it runs, or the
+        connection is not served yet or any more)."""
+        if self._send is not None and self._drainer is None:
             self._idle = False
             self._drainer = self._loop.create_task(self._drain())
 
@@ -201,7 +188,6 @@ class Connection:
         self.overflowed = True
         self._queue.clear()
         self.close()
-        self._kick()
         if self.on_overflow is not None:
             self.on_overflow()
 
@@ -210,8 +196,7 @@ class Connection:
         task waiting: events and keep-alives are written at once (``write_now``) while
         nothing is queued or being written, and otherwise by a task started then, which sends
         what queued with ``send`` (one frame per batch) and ends when nothing is left. An idle
-        connection holds no task (see the module's docstring). The alternative to
-        ``batches``."""
+        connection holds no task (see the module's docstring)."""
         self._send = send
         self.keepalive_interval = keepalive
         self._sent_at = self._loop.time()
@@ -222,10 +207,20 @@ class Connection:
             self._idle = True
 
     async def _drain(self) -> None:
-        """``serve``'s writer: sends what is due until nothing is left, then ends."""
+        """The writer: a direct write that had to wait is finished first, then everything
+        queued goes with ``send`` as one frame, until nothing is left (or the backlog has
+        overflowed)."""
         try:
-            async for batch in self._due():
-                await self._send(batch or [make_event(KEEPALIVE, {})])  # type: ignore[misc]
+            while not self.overflowed:
+                if self._unfinished is not None:
+                    unfinished, self._unfinished = self._unfinished, None
+                    await unfinished
+                elif self._queue:
+                    batch, self._queue = self._queue, []
+                    await self._send(batch)  # type: ignore[misc]
+                    self._sent(batch)
+                else:
+                    return
         except Exception:
             # The client is gone (the server refuses the send): the transport hears of the
             # disconnect and closes.
@@ -233,28 +228,6 @@ class Connection:
         finally:
             self._drainer = None
             self._idle = self._send is not None  # still serving: idle again
-
-    async def _due(self) -> AsyncIterator[list[Event]]:
-        """What is due now, one frame at a time, for either writer: a direct write that had to
-        wait is finished first, then everything queued goes as one list, or an empty one for a
-        keep-alive the ticker found due (unless something went since). Ends when nothing is
-        due, or once the backlog has overflowed."""
-        while not self.overflowed:
-            if self._unfinished is not None:
-                unfinished, self._unfinished = self._unfinished, None
-                await unfinished
-            elif self._queue:
-                batch, self._queue = self._queue, []
-                yield batch
-                self._sent(batch)  # the transport has written the frame
-            elif self._silent:
-                self._silent = False
-                if self._loop.time() >= self._sent_at + self.keepalive_interval:
-                    self._sent_at = self._loop.time()
-                    yield []
-                    metrics.FRAMES_SENT.inc()
-            else:
-                return
 
     def _sent(self, batch: list[Event]) -> None:
         """The transport has written ``batch`` as one frame."""
@@ -275,40 +248,12 @@ class Connection:
 
     def send_keepalive(self, keepalive: Callable[[], Batch]) -> None:
         """The ticker found the connection idle and silent for its keep-alive interval."""
-        if self._send is not None and self.write_now is not None:
+        if self._send is not None:
             metrics.FRAMES_SENT.inc()
             self._write_now(keepalive())
-        else:
-            self._silent = True
-            self._kick()
-
-    async def batches(self, keepalive: float) -> AsyncIterator[list[Event]]:
-        """Everything queued, one list at a time; an empty list after ``keepalive`` seconds
-        with nothing to send. Raises ``SlowConsumer`` once the backlog has overflowed.
-        The writer that iterates this waits in it while there is nothing to send (SSE)."""
-        self._sent_at = self._loop.time()  # the transport has just sent the first frame
-        self.keepalive_interval = keepalive
-        wake = self._wake = asyncio.Event()
-        ticker = self._keepalive_ticker()
-        ticker.watch(self)
-        try:
-            while True:
-                if not (self._queue or self.overflowed or self._unfinished or self._silent):
-                    self._idle = True
-                    try:
-                        await wake.wait()
-                    finally:
-                        self._idle = False
-                wake.clear()
-                async for batch in self._due():
-                    yield batch
-                if self.overflowed:
-                    raise SlowConsumer
-        finally:
-            ticker.forget(self)
 
     def close(self) -> None:
-        """Leave the topic and (``serve``) stop writing (idempotent)."""
+        """Leave the topic and stop writing (idempotent)."""
         if self._hub is not None:
             self._hub.leave(self.topic, self)
             self._hub = None

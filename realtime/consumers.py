@@ -23,10 +23,9 @@ Close codes: 4404 unknown topic, 4403 not authorized, 4008 slow consumer (resume
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,7 +34,7 @@ from realtime.connection import Connection
 from realtime.protocol import Batch, Event, frame, make_event, parse_last_event_id
 from realtime.rawsend import raw_writer
 from realtime.runtime import config
-from realtime.transport import StreamTransport
+from realtime.transport import StreamTransport, start
 
 logger = logging.getLogger(__name__)
 
@@ -230,43 +229,6 @@ class StreamConsumer(StreamTransport):
     def _query(self, name: str) -> str | None:
         values = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
         return values[-1] if values else None
-
-
-def start(coro: Awaitable[None]) -> Awaitable[None] | None:
-    """Run ``coro`` now, in the caller's stack, up to its first wait: None when it finished
-    without waiting (an ASGI server's send usually does), else an awaitable for the rest.
-
-    This is what a task would do for its first step, without the task: no scheduling, no
-    wake-up. Whoever awaits the rest stands in for the task from then on."""
-    if not isinstance(coro, Coroutine):
-        return coro  # some other awaitable: it is all "the rest"
-    try:
-        waiting_on = coro.send(None)
-    except StopIteration:
-        return None
-    return _Rest(coro, waiting_on)
-
-
-class _Rest:
-    """The rest of a coroutine that ``start`` ran up to its first wait."""
-
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-        self._coro = coro
-        self._waiting_on = waiting_on
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        waiting_on = self._waiting_on
-        while True:
-            try:
-                value = yield waiting_on  # to the awaiting task, which waits for it
-            except BaseException as exc:  # cancelled, or the future failed
-                step = functools.partial(self._coro.throw, exc)
-            else:
-                step = functools.partial(self._coro.send, value)
-            try:
-                waiting_on = step()
-            except StopIteration:
-                return
 
 
 def _decode(text: str | None) -> Any:

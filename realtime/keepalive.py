@@ -27,12 +27,12 @@ class KeepAliveStream(Protocol):
         """Whether the stream is idle and has sent nothing since ``now - keepalive_interval``."""
 
     def send_keepalive(self, keepalive: Callable[[], Batch]) -> None:
-        """Send ``keepalive()`` (a shared batch) now, or have the stream's writer send one."""
+        """Write ``keepalive()`` (a shared batch) now, as the hub writes events."""
 
 
 class KeepAliveTicker:
     """Finds the streams of one event loop that have been silent for their keep-alive interval
-    and has a keep-alive sent (written at once, or by their writer)."""
+    and has a keep-alive written to each."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop

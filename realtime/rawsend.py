@@ -91,11 +91,6 @@ class RawBodyWriter:
         cycle.transport.write(chunk)
         return True
 
-    async def write_when_drained(self, chunk: bytes) -> None:
-        """Wait for the buffer to drain, then write ``chunk`` (nothing if the client left)."""
-        await self._cycle.flow.drain()
-        self.write(chunk)
-
 
 def raw_body_writer(send: Any) -> RawBodyWriter | None:
     """A ``RawBodyWriter`` when ``send`` is uvicorn's httptools HTTP ``send``, else None."""

@@ -2,9 +2,11 @@
 
 uvicorn answers SIGTERM by closing its WebSocket connections with 1012 and then waits for
 HTTP responses to finish, and an SSE response never finishes by itself: a process with one
-SSE viewer would never stop (until ``--timeout-graceful-shutdown`` cancels it). ``stopping``
-is set by the first SIGTERM or SIGINT, and the SSE endpoint ends its response then, telling
-the client to come back soon (docs/operations.md, "Restarts").
+SSE viewer would never stop (until ``--timeout-graceful-shutdown`` cancels it). A stream
+``watch``es for the first SIGTERM or SIGINT: its callback is called then (on its loop), and the
+SSE endpoint ends its response, telling the client to come back soon (docs/operations.md,
+"Restarts"). The callbacks are kept in a set per loop, so a stream costs one entry in it
+rather than a task waiting for an event.
 
 The server's own handler is kept: ours runs first and then calls it. It is installed from the
 first stream, on the main thread, after the server has installed its handlers.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -22,18 +25,30 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # The last of an SSE response when the server stops: reconnect after 100 ms (another process).
 GOODBYE = b"retry: 100\n\n"
 
-_stopping: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+_watchers: dict[asyncio.AbstractEventLoop, set[Callable[[], None]]] = {}
+_stopped: set[asyncio.AbstractEventLoop] = set()  # loops told to stop
 _installed = False
 
 
-def stopping() -> asyncio.Event:
-    """This loop's event, set once the process has been told to stop."""
+def watch(on_stop: Callable[[], None]) -> None:
+    """Call ``on_stop`` on this loop once the process has been told to stop (soon, if it has
+    been already), unless ``forget`` comes first."""
     loop = asyncio.get_running_loop()
-    event = _stopping.get(loop)
-    if event is None:
-        event = _stopping[loop] = asyncio.Event()
+    if loop in _stopped:
+        loop.call_soon(on_stop)
+        return
+    watchers = _watchers.get(loop)
+    if watchers is None:
+        watchers = _watchers[loop] = set()
         _install()
-    return event
+    watchers.add(on_stop)
+
+
+def forget(on_stop: Callable[[], None]) -> None:
+    """Stop watching with ``on_stop`` (idempotent)."""
+    watchers = _watchers.get(asyncio.get_running_loop())
+    if watchers is not None:
+        watchers.discard(on_stop)
 
 
 def _install() -> None:
@@ -59,6 +74,12 @@ def _chained(previous: Any) -> Any:
 
 
 def _announce() -> None:
-    for loop, event in list(_stopping.items()):
+    for loop in list(_watchers):
         if not loop.is_closed():
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(_stop, loop)
+
+
+def _stop(loop: asyncio.AbstractEventLoop) -> None:
+    _stopped.add(loop)
+    for on_stop in list(_watchers.pop(loop, ())):
+        on_stop()

@@ -7,11 +7,14 @@ storm); only the reads its hooks make go to the database thread.
 
 Each message's ``data:`` is one JSON array of events (the same frames as the WebSocket), with
 ``id:`` set to its last non-null id, so ``EventSource`` resumes with ``Last-Event-ID`` on its
-own. The first message carries a ``retry:`` hint. Under uvicorn the hub writes later messages
-straight to the socket, as it does WebSocket frames (``realtime.rawsend``); ``send`` then only
-carries what had to wait (a full socket buffer) and keep-alives, and under any other server
-everything. A comment line goes out every ``KEEPALIVE_INTERVAL`` seconds with nothing to send.
-When the client goes away (``http.disconnect``) the stream stops and leaves its topic.
+own. The first message carries a ``retry:`` hint. Later messages are written as WebSocket
+frames are (``Connection.serve``): by the hub, at once, while nothing waits; under uvicorn
+straight to the socket (``realtime.rawsend``), under another server through ``send``. A writer
+task exists only while a write has to wait (a full socket buffer). A comment line goes out
+every ``KEEPALIVE_INTERVAL`` seconds with nothing to send. The request's own task waits for the
+client to go away (``http.disconnect``), and then the stream leaves its topic; a client that
+falls too far behind, or the server stopping (``realtime.shutdown``), ends the response from
+that same task. So an open stream holds no task but the server's own.
 
 What Django's middleware did for the view, the endpoint does with Django's own code: the Host
 header is checked against ``ALLOWED_HOSTS`` (400), plain HTTP is redirected under
@@ -28,8 +31,6 @@ before the stream starts with ``exception_response`` (e.g. a 503 while the datab
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import io
 import logging
 from collections.abc import Awaitable, Callable
@@ -51,19 +52,21 @@ from django.utils.cache import patch_vary_headers
 
 from realtime import shutdown
 from realtime.auth import user_from_headers
-from realtime.connection import Connection, SlowConsumer
-from realtime.protocol import Batch, parse_last_event_id, sse_message
-from realtime.rawsend import RawBodyWriter, raw_body_writer
+from realtime.connection import Connection
+from realtime.protocol import KEEPALIVE, Batch, Event, http_chunk, parse_last_event_id, sse_message
+from realtime.rawsend import raw_body_writer
 from realtime.runtime import config
-from realtime.transport import StreamTransport
+from realtime.transport import StreamTransport, start
 
 KEEPALIVE_COMMENT = b": keepalive\n\n"
+KEEPALIVE_CHUNK = http_chunk(KEEPALIVE_COMMENT)
 METHODS = ("GET", "HEAD")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 disallowed_host_logger = logging.getLogger("django.security.DisallowedHost")  # as Django logs it
+logger = logging.getLogger(__name__)
 
 
 class EventStreamEndpoint(StreamTransport):
@@ -74,6 +77,8 @@ class EventStreamEndpoint(StreamTransport):
         self.user: Any = None
         self.send = send
         self._raw = raw_body_writer(send)  # messages straight to the socket (uvicorn), else None
+        self._ending: bytes | None = None  # the response's last chunk, once the server ends it
+        self._listener: asyncio.Task[Any] | None = None  # the task waiting for the client to go
 
     @property
     def route_kwargs(self) -> dict[str, Any]:
@@ -141,43 +146,70 @@ class EventStreamEndpoint(StreamTransport):
 
     async def _open(self, topic: str, last_event_id: int | None) -> bytes:
         """Join the topic; the first message (``hello`` and the replay)."""
-        raw = self._raw
         connection = Connection(
             topic,
             transport="sse",
             max_backlog=config().max_backlog,
-            write_now=None if raw is None else functools.partial(_write_now, raw),
+            write_now=self._write_now,
+            on_overflow=self._end_slow,
         )
         first = await self.join_topic(connection, last_event_id)
         return f"retry: {config().sse_retry_ms}\n".encode() + sse_message(first)
 
     async def _stream(self, receive: Receive) -> None:
-        """Send the stream until the client goes away or falls too far behind."""
-        writer = asyncio.create_task(self._write())
-        gone = asyncio.create_task(_until_disconnect(receive))
-        stop = asyncio.create_task(shutdown.stopping().wait())
-        done: set[asyncio.Task[Any]] = set()
-        try:
-            done, _ = await asyncio.wait((writer, gone, stop), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gone.cancel()
-            stop.cancel()
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-        if stop in done and gone not in done:
-            # The server is stopping: end the response, so the client reconnects at once.
-            await self.send({"type": "http.response.body", "body": shutdown.GOODBYE})
-
-    async def _write(self) -> None:
-        """Send what the connection queues, one message per batch; keep-alives when idle."""
+        """Serve the stream until the client goes away; or until the server ends it (the
+        client fell too far behind, or the server is stopping), and then end the response."""
         assert self.connection is not None
+        self.connection.serve(self._send_events, config().keepalive_interval)
+        shutdown.watch(self._end_stopping)
         try:
-            async for batch in self.connection.batches(config().keepalive_interval):
-                await self._body(sse_message(batch) if batch else KEEPALIVE_COMMENT)
-        except SlowConsumer:
-            # The response ends; the client reconnects and resumes.
-            await self.send({"type": "http.response.body", "body": b""})
+            if self._ending is None:  # (it may have overflowed already)
+                self._listener = asyncio.current_task()
+                await _until_disconnect(receive)
+                return
+        except asyncio.CancelledError:
+            # Cancelled by ``_end`` (nothing else may have cancelled it too), or by the server.
+            if self._ending is None or self._listener.uncancel():  # type: ignore[union-attr]
+                raise
+        finally:
+            self._listener = None
+            shutdown.forget(self._end_stopping)
+        self.connection.close()  # nothing is written after the end
+        await self.send({"type": "http.response.body", "body": self._ending})
+
+    def _end(self, last: bytes) -> None:
+        """End the response with ``last``: stop waiting for the client to go."""
+        if self._ending is None:
+            self._ending = last
+            if self._listener is not None:
+                self._listener.cancel()
+
+    def _end_slow(self) -> None:
+        """The client fell too far behind: the response ends; it reconnects and resumes."""
+        self._end(b"")
+
+    def _end_stopping(self) -> None:
+        """The server is stopping: the response ends, so the client reconnects at once."""
+        self._end(shutdown.GOODBYE)
+
+    def _write_now(self, batch: Batch) -> Awaitable[None] | None:
+        """Send a message from the hub's delivery or a keep-alive, without a writer task (see
+        ``Connection``): straight to the socket under uvicorn, else through ``send``."""
+        keepalive = batch.events[0].type == KEEPALIVE
+        raw = self._raw
+        if raw is not None and raw.write(KEEPALIVE_CHUNK if keepalive else batch.sse_chunk):
+            return None
+        try:
+            return start(self._body(KEEPALIVE_COMMENT if keepalive else sse_message(batch.events)))
+        except Exception:
+            # The client is gone (the server refuses the send): the request hears of the
+            # disconnect and ends; the hub must go on delivering to the others.
+            logger.debug("realtime: a direct write failed", exc_info=True)
+            return None
+
+    async def _send_events(self, events: list[Event]) -> None:
+        """The writer's send: what queued while a write waited, as one message."""
+        await self._body(sse_message(events))
 
     async def _body(self, chunk: bytes) -> None:
         await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -245,11 +277,3 @@ async def _until_disconnect(receive: Receive) -> None:
     """Return once the client has gone (any request body is read and dropped)."""
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-def _write_now(raw: RawBodyWriter, batch: Batch) -> Awaitable[None] | None:
-    """Write a batch's SSE message straight to the socket (under uvicorn), from the hub's
-    delivery; when the buffer is full, what must be awaited to write it once it drains."""
-    if raw.write(batch.sse_chunk):
-        return None
-    return raw.write_when_drained(batch.sse_chunk)

@@ -1,12 +1,14 @@
 """What the two transports share: the hooks a product answers (``StreamHooks``) and the base
 class (``StreamTransport``) that joins and leaves a topic around them. The WebSocket consumer
-(``realtime.consumers``) and the SSE endpoint (``realtime.sse``) are its subclasses.
+(``realtime.consumers``) and the SSE endpoint (``realtime.sse``) are its subclasses. ``start``
+is how both write a frame from the hub's delivery without a task (their ``write_now``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from realtime import caps
@@ -101,3 +103,40 @@ class StreamTransport(StreamHooks):
             await hook
         except Exception:
             logger.exception("realtime: a stream hook failed; the stream goes on")
+
+
+def start(coro: Awaitable[None]) -> Awaitable[None] | None:
+    """Run ``coro`` now, in the caller's stack, up to its first wait: None when it finished
+    without waiting (an ASGI server's send usually does), else an awaitable for the rest.
+
+    This is what a task would do for its first step, without the task: no scheduling, no
+    wake-up. Whoever awaits the rest stands in for the task from then on."""
+    if not isinstance(coro, Coroutine):
+        return coro  # some other awaitable: it is all "the rest"
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    return _Rest(coro, waiting_on)
+
+
+class _Rest:
+    """The rest of a coroutine that ``start`` ran up to its first wait."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting_on = self._waiting_on
+        while True:
+            try:
+                value = yield waiting_on  # to the awaiting task, which waits for it
+            except BaseException as exc:  # cancelled, or the future failed
+                step = functools.partial(self._coro.throw, exc)
+            else:
+                step = functools.partial(self._coro.send, value)
+            try:
+                waiting_on = step()
+            except StopIteration:
+                return

@@ -7,7 +7,8 @@ docs/performance.md). Two parts of it do nothing while a connection is open:
 
 - the opening handshake's request and response (websockets' ``Request`` and ``Response``, with
   their headers): uvicorn keeps them for the life of the connection but reads them only until
-  it has answered the handshake. They are dropped once it has;
+  it has answered the handshake. They are dropped once it has, and the request's headers
+  emptied (websockets' parser still holds the request);
 - the queue of received messages: an ``asyncio.Queue`` allocates four deques up front (its
   getters, its putters, its items and its ``join`` event's waiters), for the handful of
   messages a connection ever has waiting. ``_Inbox`` does what the protocol asks of it
@@ -133,7 +134,10 @@ class TrimmedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def start_keepalive(self) -> None:
         # Called once the handshake has been answered (101): its request and response are not
-        # read again.
+        # read again. websockets' parser (a generator) keeps the request as a local for the
+        # life of the connection, so its headers are emptied too (the scope has its copy).
+        if self.request is not None:
+            self.request.headers.clear()
         self.request = self.response = None
         super().start_keepalive()
 

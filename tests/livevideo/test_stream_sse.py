@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from livevideo import selectors, services
 from livevideo.models import Broadcast
 from presence import tracker
+from realtime import shutdown
 from realtime.publish import aflush, publish
 from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory, UserFactory
@@ -238,3 +239,56 @@ async def test_a_stalled_client_leaves_the_topic_and_its_stream_ends(broadcast, 
     release.set()  # the client reads again: what it had is sent, then the stream ends
     assert await slow.ended()
     await healthy.close()
+
+
+async def test_a_client_that_stops_reading_for_a_while_gets_everything_in_order(broadcast):
+    from livevideo.asgi import application
+
+    release, stalled = asyncio.Event(), asyncio.Event()
+    sse = SSEClient(
+        f"/sse/broadcasts/{broadcast.pk}/",
+        application=stalling(application, stalled, release, sends="http.response.body"),
+    )
+    await sse.open()
+    await sse.message()
+    topic = selectors.broadcast_topic(broadcast.pk)
+    publish(topic, "tick", {"n": 0})
+    await asyncio.wait_for(stalled.wait(), 3)  # that write waits; the next ones queue behind it
+    for n in range(1, 6):
+        publish(topic, "tick", {"n": n})
+    await aflush()
+    release.set()
+    events, _ = await next_recoverable(sse, 6)
+    assert [e["data"]["n"] for e in events] == list(range(6))
+    assert [e["id"] for e in events] == consecutive(events[0]["id"], 6)
+    await sse.close()
+
+
+async def test_an_open_stream_holds_no_task_but_its_own(broadcast):
+    streams = [stream(broadcast) for _ in range(6)]
+    await streams[0].open()
+    await streams[0].message()
+    await asyncio.sleep(0.1)  # the hooks' work done
+    before = asyncio.all_tasks()
+    for sse in streams[1:]:
+        await sse.open()
+        await sse.message()
+    await asyncio.sleep(0.1)
+    assert len(asyncio.all_tasks()) == len(before) + 5  # each request's own (the test's client)
+    for sse in streams:
+        await sse.close()
+
+
+async def test_when_the_server_stops_the_stream_ends_with_a_retry_hint(broadcast):
+    sse = stream(broadcast)
+    await sse.open()
+    await sse.message()
+    shutdown._announce()  # what SIGTERM does, once uvicorn's handler has been called
+    try:
+        async with asyncio.timeout(3):
+            while (chunk := await sse.communicator.receive_output(3)).get("more_body"):
+                pass
+        assert chunk["body"] == shutdown.GOODBYE
+        assert get_hub().topics == {}
+    finally:
+        shutdown._stopped.discard(asyncio.get_running_loop())  # this test's loop only

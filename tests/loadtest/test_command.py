@@ -23,3 +23,16 @@ def test_a_run_over_the_open_files_limit_is_refused_before_it_starts():
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     with pytest.raises(CommandError, match="open-files limit"):
         call_command("loadtest", viewers=limit, redis_url="redis://127.0.0.1:1/0", no_migrate=True)
+
+
+def test_a_run_whose_viewer_workers_would_be_over_the_limit_is_refused():
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    with pytest.raises(CommandError, match="viewer worker"):
+        call_command(
+            "loadtest",
+            viewers=limit,
+            servers=4,
+            workers=1,
+            redis_url="redis://127.0.0.1:1/0",
+            no_migrate=True,
+        )

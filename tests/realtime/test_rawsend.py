@@ -14,12 +14,12 @@ from channels.db import database_sync_to_async
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-import realtime.sse
 from livevideo.selectors import broadcast_topic
 from realtime.protocol import Batch, http_chunk, make_event, websocket_text_frame
 from realtime.publish import publish
 from realtime.rawsend import raw_body_writer, raw_writer
 from realtime.runtime import get_hub
+from realtime.sse import EventStreamEndpoint
 from tests.factories import BroadcastFactory
 from tests.servers import free_port
 
@@ -161,13 +161,13 @@ async def test_under_uvicorn_the_apps_sse_body_is_chunked_and_the_hub_writes_str
 ):
     written_at_once: list[bool] = []
 
-    def spy(raw: Any, batch: Batch) -> Any:
-        unfinished = write_now(raw, batch)
+    def spy(endpoint: Any, batch: Batch) -> Any:
+        unfinished = write_now(endpoint, batch)
         written_at_once.append(unfinished is None)
         return unfinished
 
-    write_now = realtime.sse._write_now
-    monkeypatch.setattr(realtime.sse, "_write_now", spy)
+    write_now = EventStreamEndpoint._write_now
+    monkeypatch.setattr(EventStreamEndpoint, "_write_now", spy)
     from livevideo.asgi import application
 
     broadcast = await database_sync_to_async(BroadcastFactory)(live=True)

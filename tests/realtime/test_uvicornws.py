@@ -91,6 +91,8 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
         protocol = send.__self__
         seen["protocol"] = protocol
         seen["handshake_kept"] = (protocol.request, protocol.response)
+        # websockets' parser holds the request for the life of the connection.
+        seen["request_headers"] = dict(protocol.conn.parser.gi_frame.f_locals["request"].headers)
         writer = raw_writer(send)
         seen["writer"] = writer
         writer.write(websocket_text_frame(b'"direct"'))
@@ -117,6 +119,7 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
     assert isinstance(seen["protocol"], WebSocketProtocol)
     assert seen["writer"] is not None  # raw writes recognise it as uvicorn's own
     assert seen["handshake_kept"] == (None, None)
+    assert seen["request_headers"] == {}
     assert seen["disconnect"]["code"] == 1000
 
 

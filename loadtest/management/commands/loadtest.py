@@ -115,16 +115,24 @@ SPARE_FILES = 200  # a server's own files, its database and Redis connections
 
 
 def check_open_files(config: runner.LoadConfig) -> None:
-    """Refuse a run whose servers cannot hold their connections: each process has at most
-    the open-files limit (the servers inherit ours), viewers and the driver's sockets spread
-    evenly over them."""
+    """Refuse a run whose processes cannot hold their connections: each has at most the
+    open-files limit (the servers and viewer workers inherit ours), viewers and the driver's
+    sockets spread evenly over the servers, viewers over the workers. (The viewers' source
+    ports need no check while the limit is under the ephemeral port range: a source port is
+    unique per destination, and a server port takes no more connections than the limit.)"""
     if config.targets or config.ingest:
         return
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    per_worker = -(-config.viewers // config.workers)
+    if per_worker + SPARE_FILES > limit:
+        raise CommandError(
+            f"Each viewer worker would hold ~{per_worker:,} sockets, over its open-files limit "
+            f"({limit:,}, less {SPARE_FILES} spare): use more --workers."
+        )
     sockets = 0 if config.drive == "rest" else config.users
     if config.drive == "ws":
         sockets += (config.broadcasts - 1) * config.sockets_per_broadcast
     each = -(-(config.viewers + sockets + config.connections) // config.servers)
-    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if each + SPARE_FILES > limit:
         raise CommandError(
             f"Each server process would hold ~{each:,} connections, over its open-files limit "

@@ -1,6 +1,6 @@
 """How events go out to a WebSocket client: in order, in frames (JSON arrays; what queues while
 the writer is busy goes in one), keep-alives while idle, a stalled client dropped (4008), the
-metrics, and ``start``, which lets the hub write without waking the connection's writer."""
+metrics, and ``start``, which lets the hub write without a writer task."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from realtime import metrics
-from realtime.consumers import start
 from realtime.publish import aflush, publish
 from realtime.runtime import get_hub
+from realtime.transport import start
 from tests.realtime.consumers.topicconsumer import application, client
 from tests.realtime.streamtools import consecutive, realtime_settings, stalling
 
@@ -126,7 +126,7 @@ async def test_a_stalled_client_is_dropped_while_others_keep_receiving(settings)
     await healthy.close()
 
 
-# ``start``: how the hub writes a frame without waking the connection's writer ---------------
+# ``start``: how the hub writes a frame without waking a writer task ---------------
 
 
 async def test_start_runs_a_send_that_needs_no_wait_to_the_end_at_once():
