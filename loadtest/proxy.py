@@ -10,11 +10,9 @@ import re
 import resource
 import shutil
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
-from loadtest.servers import Usage, stop_process, usage
+from loadtest.servers import Usage, stop_process, usage, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_CONFIG = ROOT / "deploy" / "nginx.conf"
@@ -100,19 +98,7 @@ class Proxy:
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Until ``/healthz`` answers through the proxy (an upstream is up, nginx listens)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.errors()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nginx not answering in {timeout:.0f} s: {self.errors()}")
-            time.sleep(0.1)
+        wait_healthy(self.url, self.process, "nginx", timeout, self.errors)
 
     def errors(self) -> str:
         log = self.directory / "error.log"

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,30 @@ def cpu_between(before: list[Usage | None], after: list[Usage | None], seconds: 
     return out
 
 
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes] | None,
+    name: str,
+    timeout: float,
+    detail: Callable[[], str] = str,
+) -> None:
+    """Until ``url``'s ``/healthz`` answers 200; an error naming ``name`` (and ``detail()``)
+    if ``process`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited ({process.returncode}) {detail()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not ready in {timeout:.0f} s {detail()}")
+        time.sleep(0.2)
+
+
 class Server:
     """One server process: started by us (``kind``) or already running (``pid`` may be None)."""
 
@@ -151,19 +176,7 @@ class Server:
         return f"http://{self.host}:{self.port}"
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"server on port {self.port} exited ({self.process.returncode})")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"server on port {self.port} not ready in {timeout:.0f} s")
-            time.sleep(0.2)
+        wait_healthy(self.url, self.process, f"server on port {self.port}", timeout)
 
     def usage(self) -> Usage | None:
         return usage(self.pid) if self.pid is not None else None
