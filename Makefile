@@ -45,8 +45,9 @@ test-e2e: setup
 	.ci/media
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/e2e
 
-# Debian's nginx, configured as docs/operations.md says, in front of two uvicorn processes
-# (client addresses, limits, restarts), in their own pytest run: they start what they need.
+# Debian's nginx, configured with deploy/nginx.conf (docs/operations.md), in front of two uvicorn
+# processes (client addresses, limits, fan-out across processes, restarts, a rolling restart
+# under 150 viewers), in their own pytest run: they start what they need.
 test-proxy: setup
 	.ci/nginx
 	env -u DATABASE_URL -u REDIS_URL TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/proxy

@@ -261,6 +261,12 @@ class SSEStream(_Stream):
                 if eol < 0:
                     break
                 size = int(bytes(buf[pos:eol]).split(b";")[0], 16)
+                if size == 0:
+                    # The response ended (a server stopping ends its streams) and a proxy
+                    # keeps the connection open for the next request: hang up and reconnect.
+                    self._messages()
+                    self.close()
+                    return len(buf)
                 if len(buf) < eol + 2 + size + 2:
                     break
                 self.text += buf[eol + 2 : eol + 2 + size]

@@ -28,7 +28,10 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "server_cpu_share": [c and round(c["share"], 2) for c in report["server_cpu"]],
         "client_cpu_share": round(report.get("client_cpu_share", 0.0), 2),
     }
-    cpu_seconds = sum(c["seconds"] for c in report["server_cpu"] if c)
+    # None when a server was not measured (a running one) or restarted during the drive.
+    cpu_seconds = (
+        None if None in report["server_cpu"] else sum(c["seconds"] for c in report["server_cpu"])
+    )
     if config["ingest"]:
         out["server_us_per_reaction"] = _per(cpu_seconds, report["stored"]["reactions"])
         return out
@@ -62,6 +65,11 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     if drive["storm"]:
         out["storm_seconds"] = round(drive["storm"]["seconds"], 2)
         out["storm_ok"] = drive["storm"]["ok"]
+    if "proxy_cpu" in report:
+        out["proxy_cpu_share"] = round(report["proxy_cpu"]["share"], 2)
+        out["proxy_us_per_delivery"] = _per(report["proxy_cpu"]["seconds"], drive["deliveries"])
+    if "rolling_restart" in report:
+        out.update(_rolling_restart(report))
     if "by_audience" in viewers:
         out.update(_many_broadcasts(report))
     return out
@@ -90,8 +98,28 @@ def _many_broadcasts(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _per(cpu_seconds: float, count: float) -> float | None:
-    return round(cpu_seconds / count * 1e6, 1) if count else None
+def _rolling_restart(report: dict[str, Any]) -> dict[str, Any]:
+    """How long the restart took, how long its viewers were away, the latency meanwhile and
+    the viewer count during and after it."""
+    restart, viewers = report["rolling_restart"], report["viewers"]
+    away = viewers.get("away_s", {"count": 0, "p50": None, "p99": None, "max": None})
+    window = viewers.get("window_latency_ms", {})
+    return {
+        "restart_seconds": round(restart["seconds"], 1),
+        "restart_stop_start_s": [
+            f"{step['stop']:.1f}+{step['start']:.1f}" for step in restart["steps"]
+        ],
+        "away_viewers": away["count"],
+        "away_s p50/p99/max": {k: away[k] and round(away[k], 2) for k in ("p50", "p99", "max")},
+        "restart_p50/p99_ms": {k: window.get(k) and round(window[k], 1) for k in ("p50", "p99")},
+        "viewer_count_during": restart["count_during"],
+        "viewer_count_right": f"{restart['count_last']}/{restart['count_expected']}",
+        "viewer_count_right_after_s": restart["count_right_after_s"],
+    }
+
+
+def _per(cpu_seconds: float | None, count: float) -> float | None:
+    return round(cpu_seconds / count * 1e6, 1) if count and cpu_seconds is not None else None
 
 
 def one_line(summary: dict[str, Any]) -> str:
@@ -113,7 +141,27 @@ def one_line(summary: dict[str, Any]) -> str:
         f"{summary['server_us_per_delivery']} us/delivery, "
         f"{summary['rss_kb_per_connection']} KB/conn"
         + (f", storm {summary['storm_seconds']} s" if "storm_seconds" in summary else "")
+        + (
+            f", nginx cpu {summary['proxy_cpu_share']} ({summary['proxy_us_per_delivery']} "
+            "us/delivery)"
+            if "proxy_cpu_share" in summary
+            else ""
+        )
+        + (_restart_line(summary) if "restart_seconds" in summary else "")
         + (_many_line(summary) if "broadcasts" in summary else "")
+    )
+
+
+def _restart_line(summary: dict[str, Any]) -> str:
+    away = summary["away_s p50/p99/max"]
+    restart = summary["restart_p50/p99_ms"]
+    return (
+        f"; rolling restart {summary['restart_seconds']} s (stop+start "
+        f"{summary['restart_stop_start_s']}), {summary['away_viewers']:,} viewers away "
+        f"p50/p99/max {away['p50']}/{away['p99']}/{away['max']} s, p50/p99 meanwhile "
+        f"{restart['p50']}/{restart['p99']} ms, viewer count {summary['viewer_count_right']} "
+        f"(during {summary['viewer_count_during']}) right "
+        f"{summary['viewer_count_right_after_s']} s after"
     )
 
 

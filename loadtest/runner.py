@@ -7,13 +7,14 @@ and comments for ``duration`` seconds while measuring (optionally dropping every
 once half-way: the reconnect storm), let the coalesced totals settle, then check every viewer
 against what the database stored. The standard scenario has one broadcast that every viewer
 watches; with ``broadcasts`` > 1 the viewers are spread Zipf-like (``loadtest/audience.py``)
-and Redis is watched too (``loadtest/redisprobe.py``).
+and Redis is watched too (``loadtest/redisprobe.py``). With ``proxy`` every viewer and the
+driver go through one nginx (``loadtest/proxy.py``) in front of the servers; with
+``rolling_restart`` each server is restarted in turn during the drive (``loadtest/restart.py``).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
 import urllib.request
 from collections.abc import Callable
@@ -24,9 +25,11 @@ from typing import Any, TypeVar
 
 from loadtest import driver, worker
 from loadtest.audience import layout, zipf_audiences
-from loadtest.progress import Progress
+from loadtest.pipes import Pipes
+from loadtest.proxy import FILES_PER_CONNECTION, Proxy, fail_timeout
 from loadtest.redisprobe import RedisProbe, command_rates
-from loadtest.servers import Server, Usage, server_env, usage
+from loadtest.restart import RollingRestart
+from loadtest.servers import Server, Usage, cpu_between, server_env
 from loadtest.stats import Histogram, rate
 from loadtest.tally import tally
 
@@ -83,23 +86,26 @@ class LoadConfig:
     zipf: float = 1.25  # the spread's exponent: 1,000 broadcasts, 20,000 viewers -> ~4,900 on one
     sockets_per_broadcast: int = 0  # the WebSocket driver's senders on each (driver.py)
     quiet: float = 0.0  # seconds everything is subscribed and nothing sent, before the drive
+    # Everyone connects through nginx (deploy/nginx.conf), on the port after the servers'.
+    proxy: bool = False
+    proxy_workers: int = 1  # nginx worker processes
+    # Each server restarted in turn from a quarter into the drive (needs ``proxy``); viewers
+    # then come from their own addresses, so that the viewer count can be checked.
+    rolling_restart: bool = False
 
 
-class Run:
+class Run(Pipes):
     def __init__(
         self, config: LoadConfig, setup: Callable[[LoadConfig], dict[str, Any]], logs: Path
     ):
+        super().__init__()
         self.config = config
         self.setup = setup
         self.logs = logs
         self.servers: list[Server] = []
-        self.pipes: list[Connection] = []
-        self.processes: list[multiprocessing.process.BaseProcess] = []
-        self.workers: list[multiprocessing.process.BaseProcess] = []  # viewer workers
-        self.progress = Progress()
-        self.latest: dict[int, dict[str, Any]] = {}  # worker index -> last progress
-        self.inbox: dict[str, dict[int, Any]] = {}  # message kind -> worker index -> info
-        self.ctx = multiprocessing.get_context("spawn")
+        self.proxy: Proxy | None = None
+        self.restart: RollingRestart | None = None
+        self.window_open = False  # the viewers' latencies go to their restart window
         self.audiences: dict[int, int] = {}  # broadcast -> its viewers, hottest first
         self.redis = RedisProbe(config.redis_url) if config.broadcasts > 1 else None
 
@@ -113,6 +119,8 @@ class Run:
                     process.terminate()
             for server in self.servers:
                 server.stop()
+            if self.proxy is not None:
+                self.proxy.stop()
             if self.redis is not None:
                 self.redis.close()
 
@@ -135,19 +143,26 @@ class Run:
         if config.quiet:
             report["quiet"] = self._quiet(config.quiet)
         before, clients_before = self._usage(), self._client_cpu()
+        proxy_before = self.proxy and self.proxy.usage()
         commands_before = self.redis and self.redis.commands()
         drive = self._drive(driver_pipe)
         after, clients_after = self._usage(), self._client_cpu()
+        if self.proxy is not None:
+            (report["proxy_cpu"],) = cpu_between(
+                [proxy_before], [self.proxy.usage()], drive["seconds"]
+            )
         if self.redis is not None:
             report["redis"] = command_rates(
                 commands_before, self.redis.commands(), drive["seconds"]
             )
         report["drive"] = drive
-        report["server_cpu"] = _cpu(before, after, drive["seconds"])
+        report["server_cpu"] = cpu_between(before, after, drive["seconds"])
         # The viewer workers' own CPU (cores), to show whether the load generator was the limit.
         report["client_cpu_share"] = rate(clients_after - clients_before, drive["seconds"])
         # WebSocket messages still queued in the server are stored meanwhile.
         report["stored"] = settled(data["stored"], SETTLE_SECONDS, MAX_SETTLE_SECONDS)
+        if self.restart is not None:
+            report["rolling_restart"] = self.restart.result()
         if config.ingest:
             return report
         expect = self._expectations(data["stored_by_broadcast"]())
@@ -163,20 +178,49 @@ class Run:
         if config.targets:
             self.servers = [Server(config.host, port) for port in config.targets]
         else:
-            env = server_env(database_url=config.database_url, redis_url=config.redis_url)
+            env = server_env(
+                database_url=config.database_url, redis_url=config.redis_url, proxied=config.proxy
+            )
             self.servers = [
                 Server.start(config.server, config.host, config.port + i, env, self.logs)
                 for i in range(config.servers)
             ]
         for server in self.servers:
             server.wait_ready()
+        if config.proxy:
+            # Two sockets per stream and per driver connection, spread over nginx's workers
+            # (a quarter more: the spread is not even).
+            streams = (config.viewers + config.users + config.connections + 100) * 5 // 4
+            self.proxy = Proxy.start(
+                self.logs.with_suffix(".nginx"),
+                config.port + len(self.servers),
+                [server.port for server in self.servers],
+                workers=config.proxy_workers,
+                connections=-(-streams * FILES_PER_CONNECTION // config.proxy_workers),
+            )
+            self.proxy.wait_ready()
+
+    @property
+    def ports(self) -> list[int]:
+        """Where viewers and the driver connect: the proxy, or each server in turn."""
+        return [self.proxy.port] if self.proxy else [server.port for server in self.servers]
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url if self.proxy else self.servers[0].url
 
     def _connect(self) -> dict[str, Any]:
         config = self.config
-        ports = [server.port for server in self.servers]
         started = time.monotonic()
         for first, assignments in layout(list(self.audiences.items()), config.workers):
-            cfg = worker.WorkerConfig(config.host, ports, assignments, first, config.sse_percent)
+            cfg = worker.WorkerConfig(
+                config.host,
+                self.ports,
+                assignments,
+                first,
+                config.sse_percent,
+                own_addresses=config.rolling_restart,
+            )
             self._spawn(worker.main, cfg)
         infos = self._wait_for("connected", "connect", self._connected)
         seconds = time.monotonic() - started
@@ -188,7 +232,7 @@ class Run:
         config = self.config
         cfg = driver.DriverConfig(
             config.host,
-            [server.port for server in self.servers],
+            self.ports,
             data["broadcast_ids"],
             data["tokens"],
             config.reactions_per_sec,
@@ -216,7 +260,7 @@ class Run:
             time.sleep(0.25)
         self.progress.end()
         elapsed = time.monotonic() - started
-        out = {"seconds": elapsed, "server_cpu": _cpu(before, self._usage(), elapsed)}
+        out = {"seconds": elapsed, "server_cpu": cpu_between(before, self._usage(), elapsed)}
         if self.redis is not None:
             out["redis"] = command_rates(commands, self.redis.commands(), elapsed)
         return out
@@ -243,11 +287,16 @@ class Run:
                 storm_started = time.monotonic()
             if storm_started is not None and storm is None:
                 storm = self._received("storm")
+            self._roll(elapsed)
             self.progress.show(
                 "drive", elapsed, config.duration, self._detail(start, started, sent)
             )
         self.progress.end()
         seconds = time.monotonic() - started
+        while self.window_open:
+            self._roll(seconds)  # the drive ended first: wait for the last server
+            self.progress.show("restart", 0, 1, self._connected())
+            time.sleep(0.25)
         if storm_started is not None and storm is None:
             storm = self._wait_for("storm", "storm", self._connected)
         self._tell(("measure", False))
@@ -268,6 +317,22 @@ class Run:
             },
         }
 
+    def _roll(self, elapsed: float) -> None:
+        """Start the rolling restart a quarter into the drive; while it runs, the viewers'
+        latencies go to their window histogram."""
+        config = self.config
+        if config.rolling_restart and self.restart is None and elapsed >= config.duration / 4:
+            self._tell(("window", True))
+            count_url = f"{self.url}/api/broadcasts/{next(iter(self.audiences))}/viewers/"
+            # Anonymous viewers, each from its own address: one each (the driver uses REST).
+            # The next server stops once nginx has taken the last one back (deploy/nginx.conf).
+            pause = fail_timeout() + 1
+            self.restart = RollingRestart(self.servers, count_url, config.viewers, pause).start()
+            self.window_open = True
+        elif self.window_open and self.restart is not None and self.restart.restarted:
+            self._tell(("window", False))
+            self.window_open = False
+
     def _expectations(self, stored: dict[int, dict[str, int]]) -> dict[int, dict[str, Any]]:
         """What each watched broadcast's viewers must have: its stored comments and totals."""
         return {
@@ -284,63 +349,6 @@ class Run:
         """Every viewer against the database: its broadcast's comments and last totals."""
         self._tell(("finish", expect))
         return tally(self._wait_for("result", "finish", lambda: ""), self.audiences)
-
-    # Plumbing ----------------------------------------------------------------------------
-
-    def _spawn(self, target: Callable[..., None], cfg: Any, track: bool = True) -> Connection:
-        ours, theirs = self.ctx.Pipe()
-        process = self.ctx.Process(target=target, args=(cfg, theirs), daemon=True)
-        process.start()
-        self.processes.append(process)
-        if track:
-            self.pipes.append(ours)
-            self.workers.append(process)
-        return ours
-
-    def _tell(self, command: tuple[Any, ...]) -> None:
-        for pipe in self.pipes:
-            pipe.send(command)
-
-    def _drain(self) -> None:
-        """Read what the workers sent: progress, and other messages into ``inbox``."""
-        for i, pipe in enumerate(self.pipes):
-            while not pipe.closed and pipe.poll():
-                try:
-                    kind, info = pipe.recv()
-                except EOFError:  # the worker finished and exited
-                    pipe.close()
-                    break
-                if kind == "progress":
-                    self.latest[i] = info
-                else:
-                    self.inbox.setdefault(kind, {})[i] = info
-
-    def _received(self, kind: str) -> list[Any] | None:
-        """The ``kind`` message of every worker (taken out of the inbox), or None yet."""
-        self._drain()
-        got = self.inbox.get(kind, {})
-        if len(got) < len(self.pipes):
-            return None
-        del self.inbox[kind]
-        return [got[i] for i in range(len(self.pipes))]
-
-    def _wait_for(self, want: str, phase: str, detail: Callable[[], str]) -> list[Any]:
-        while (got := self._received(want)) is None:
-            for process in self.processes:
-                if process.exitcode not in (None, 0):
-                    raise RuntimeError(f"a load worker died (exit code {process.exitcode})")
-            done = len(self.inbox.get(want, {}))
-            self.progress.show(phase, done, len(self.pipes), detail())
-            time.sleep(0.1)
-        self.progress.end()
-        return got
-
-    def _totals(self) -> dict[str, int]:
-        self._drain()
-        return {
-            key: sum(info[key] for info in self.latest.values())
-            for key in ("connected", "deliveries", "frames", "reconnects")
-        }
 
     def _connected(self) -> str:
         return f"viewers connected {self._totals()['connected']}/{self.config.viewers}"
@@ -359,9 +367,6 @@ class Run:
             f"viewers {now['connected']:,} reconnects {now['reconnects']}"
         )
 
-    def _client_cpu(self) -> float:
-        return sum(usage(p.pid).cpu_seconds for p in self.workers if p.is_alive() and p.pid)
-
     def _usage(self) -> list[Usage | None]:
         return [server.usage() for server in self.servers]
 
@@ -369,21 +374,9 @@ class Run:
         return [u.rss_kb if u else None for u in self._usage()]
 
     def _stored_totals(self, broadcast_id: int) -> dict[str, Any]:
-        url = f"{self.servers[0].url}/api/broadcasts/{broadcast_id}/reactions/"
+        url = f"{self.url}/api/broadcasts/{broadcast_id}/reactions/"
         with urllib.request.urlopen(url, timeout=10) as response:
             return json.load(response)
-
-
-def _cpu(before: list[Usage | None], after: list[Usage | None], seconds: float) -> list[Any]:
-    """Each server's CPU seconds and share of one core over the drive."""
-    out: list[Any] = []
-    for b, a in zip(before, after, strict=True):
-        if a is None or b is None:
-            out.append(None)
-        else:
-            used = a.cpu_seconds - b.cpu_seconds
-            out.append({"seconds": used, "share": rate(used, seconds)})
-    return out
 
 
 def run(

@@ -15,12 +15,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from loadtest.stats import rate
 
 UVICORN_FLAGS = [
     "--loop", "uvloop", "--http", "httptools", "--ws", "realtime.uvicornws:WebSocketProtocol",
-    "--ws-per-message-deflate", "false", "--no-access-log", "--log-level", "warning",
+    "--ws-per-message-deflate", "false", "--ws-max-size", "65536", "--no-proxy-headers",
+    "--timeout-graceful-shutdown", "10", "--no-access-log", "--log-level", "warning",
 ]  # fmt: skip
 
 SERVERS = {
@@ -54,8 +59,9 @@ def server_command(kind: str, host: str, port: int) -> list[str]:
     return [sys.executable, *args, *bind]
 
 
-def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
-    """The environment of a production-like server process (DEBUG off)."""
+def server_env(*, database_url: str, redis_url: str, proxied: bool = False) -> dict[str, str]:
+    """The environment of a production-like server process (DEBUG off); ``proxied``: behind
+    the local nginx, whose ``X-Forwarded-For`` names the client (docs/operations.md)."""
     return {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -73,6 +79,7 @@ def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
         "REALTIME_MAX_STREAMS_PER_ADDRESS": "0",
         # The driver's WebSocket senders (one per broadcast it comments on) share --users users.
         "REALTIME_MAX_STREAMS_PER_USER": "0",
+        "TRUSTED_PROXIES": "127.0.0.1" if proxied else "",
     }
 
 
@@ -80,6 +87,7 @@ def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
 class Usage:
     cpu_seconds: float  # user + system, since the process started
     rss_kb: int
+    pid: int  # a figure over an interval is only one process's if the pid stayed the same
 
 
 def usage(pid: int) -> Usage:
@@ -88,7 +96,44 @@ def usage(pid: int) -> Usage:
     fields = stat[stat.rindex(")") + 2 :].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
     rss_kb = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
-    return Usage(cpu, rss_kb)
+    return Usage(cpu, rss_kb, pid)
+
+
+def cpu_between(before: list[Usage | None], after: list[Usage | None], seconds: float) -> list[Any]:
+    """Each process's CPU seconds and share of one core between two readings (None for one
+    not measured, or restarted in between)."""
+    out: list[Any] = []
+    for b, a in zip(before, after, strict=True):
+        if a is None or b is None or a.pid != b.pid:
+            out.append(None)
+        else:
+            used = a.cpu_seconds - b.cpu_seconds
+            out.append({"seconds": used, "share": rate(used, seconds)})
+    return out
+
+
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes] | None,
+    name: str,
+    timeout: float,
+    detail: Callable[[], str] = str,
+) -> None:
+    """Until ``url``'s ``/healthz`` answers 200; an error naming ``name`` (and ``detail()``)
+    if ``process`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{name} exited ({process.returncode}) {detail()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not ready in {timeout:.0f} s {detail()}")
+        time.sleep(0.2)
 
 
 class Server:
@@ -97,38 +142,41 @@ class Server:
     def __init__(self, host: str, port: int, pid: int | None = None) -> None:
         self.host, self.port, self.pid = host, port, pid
         self.process: subprocess.Popen[bytes] | None = None
+        self._launch: tuple[list[str], dict[str, str], Path] | None = None  # how to start again
 
     @classmethod
     def start(cls, kind: str, host: str, port: int, env: dict[str, str], log: Path) -> Server:
         server = cls(host, port)
-        with socket.socket() as probe:
-            if probe.connect_ex((host, port)) == 0:
-                raise RuntimeError(f"port {port} is in use: stop that server or use --port")
-        with log.open("ab") as out:
-            server.process = subprocess.Popen(
-                server_command(kind, host, port), env=env, stdout=out, stderr=out
-            )
-        server.pid = server.process.pid
+        server._launch = (server_command(kind, host, port), env, log)
+        server._spawn()
         return server
+
+    def _spawn(self) -> None:
+        assert self._launch is not None, "a server we did not start cannot be started again"
+        command, env, log = self._launch
+        with socket.socket() as probe:
+            if probe.connect_ex((self.host, self.port)) == 0:
+                raise RuntimeError(f"port {self.port} is in use: stop that server or use --port")
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
+        self.pid = self.process.pid
+
+    def restart(self) -> dict[str, float]:
+        """SIGTERM, wait for the process to exit, start a new one on the same port and wait
+        until it answers: how long the stop and the start took (seconds)."""
+        started = time.monotonic()
+        self.stop()
+        stopped = time.monotonic()
+        self._spawn()
+        self.wait_ready()
+        return {"stop": stopped - started, "start": time.monotonic() - stopped}
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"server on port {self.port} exited ({self.process.returncode})")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"server on port {self.port} not ready in {timeout:.0f} s")
-            time.sleep(0.2)
+        wait_healthy(self.url, self.process, f"server on port {self.port}", timeout)
 
     def usage(self) -> Usage | None:
         return usage(self.pid) if self.pid is not None else None

@@ -3,6 +3,7 @@ audience size (``audience.bucket``)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -20,6 +21,8 @@ def exact(ledgers: LedgerTotals) -> bool:
 def tally(results: list[dict[str, Any]], audiences: dict[int, int]) -> dict[str, Any]:
     """Merge the workers' ``result``s; ``audiences`` maps each broadcast to its viewers."""
     histogram = Histogram()
+    window = Histogram()  # the latencies of the runner's window (a rolling restart)
+    away: list[float] = []
     ledgers = LedgerTotals()
     per_broadcast: dict[int, LedgerTotals] = {}
     by_size: dict[str, Histogram] = {}
@@ -31,11 +34,14 @@ def tally(results: list[dict[str, Any]], audiences: dict[int, int]) -> dict[str,
             latencies = Histogram.from_dict(part["histogram"])
             histogram.merge(latencies)
             by_size.setdefault(bucket(audiences[broadcast]), Histogram()).merge(latencies)
+        window.merge(Histogram.from_dict(result["window"]))
+        away.extend(result["away"])
         points.extend(result["points"])
         for code, n in result["close_codes"].items():
             close_codes[str(code)] = close_codes.get(str(code), 0) + n
     for one in per_broadcast.values():
         ledgers.add(one)
+    histogram.merge(window)
     out: dict[str, Any] = {
         "latency_ms": histogram.summary(),
         "latency_histogram": histogram.to_dict(),
@@ -46,6 +52,10 @@ def tally(results: list[dict[str, Any]], audiences: dict[int, int]) -> dict[str,
         "close_codes": close_codes,
         "points": points,
     }
+    if window.total:
+        out["window_latency_ms"] = window.summary()
+    if away:
+        out["away_s"] = _spread(away)
     if len(audiences) > 1:
         out["by_audience"] = _by_audience(per_broadcast, by_size, audiences)
         inexact = [b for b, one in sorted(per_broadcast.items()) if not exact(one)]
@@ -53,6 +63,13 @@ def tally(results: list[dict[str, Any]], audiences: dict[int, int]) -> dict[str,
         out["broadcasts_watched"] = len(per_broadcast)
         out["inexact"] = {b: asdict(per_broadcast[b]) for b in inexact[:INEXACT_LISTED]}
     return out
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """How many, and the median, 99th percentile and largest of ``values``, exactly."""
+    ordered = sorted(values)
+    rank = lambda p: ordered[max(1, math.ceil(len(ordered) * p / 100)) - 1]  # noqa: E731
+    return {"count": len(ordered), "p50": rank(50), "p99": rank(99), "max": ordered[-1]}
 
 
 def _by_audience(

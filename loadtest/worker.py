@@ -3,7 +3,9 @@
 It talks to the runner over a ``multiprocessing`` pipe. Out: ``("connected", info)`` once every
 viewer has its ``hello``, ``("progress", info)`` twice a second, ``("storm", info)`` after a
 reconnect storm, ``("result", info)`` at the end. In: ``("measure", bool)``, ``("storm",)`` (drop
-every connection at once and resume each with its last id), ``("finish", expectations)``.
+every connection at once and resume each with its last id), ``("window", bool)`` (latencies
+from now on go to the window's own histogram, e.g. during a rolling restart, or back),
+``("finish", expectations)``.
 No Django here: a worker starts in a fraction of a second and spends its CPU on the sockets.
 """
 
@@ -21,6 +23,10 @@ from loadtest.client import SSEStream, Viewer, WebSocketStream
 from loadtest.stats import Histogram, Reservoir, check_ledgers
 
 RECONNECT_DELAY = 0.5  # after an unexpected close (a slow-consumer close, a server restart)
+CONNECT_ATTEMPTS = 5  # a viewer's first connection; the waits between them double from...
+FIRST_RETRY = 0.2  # ... this many seconds...
+LAST_RETRY = 2.0  # ... to at most this many
+RECONNECT_ATTEMPTS = 30  # a viewer coming back keeps trying, as a browser does (~50 s)
 QUIET_SECONDS = 1.0  # "finish" checks the viewers once no event arrived for this long...
 MAX_QUIET_WAIT = 30.0  # ... or after this long (a server that fell behind still delivers)
 # The worker reads its sockets in rounds, POLL_INTERVAL apart, instead of waking for every
@@ -38,6 +44,9 @@ class WorkerConfig:
     assignments: list[Assignment]  # (broadcast, viewers) of this worker, in order
     first: int  # global index of this worker's first viewer (spreads ports and transports)
     sse_percent: int
+    # Each viewer from its own loopback address (127.1.0.1, 127.1.0.2, ...), so that the
+    # viewer count, which counts anonymous viewers once per address, has one per viewer.
+    own_addresses: bool = False
     connect_concurrency: int = 200
     reservoir: int = 20_000
 
@@ -53,6 +62,8 @@ class Seat:
         self.sse = index % 100 < worker.config.sse_percent
         self.stream: WebSocketStream | SSEStream | None = None
         self.dropping = False  # a close we asked for: no automatic reconnect
+        self.lost_at: float | None = None  # when the server closed it, until the next hello
+        self.source = (viewer_address(index), 0) if worker.config.own_addresses else None
 
     async def connect(self) -> None:
         """Open a connection and wait for its first frame."""
@@ -72,8 +83,13 @@ class Seat:
             factory = lambda: WebSocketStream(  # noqa: E731
                 viewer, config.host, self.port, path, on_lost=self._lost
             )
-        _, self.stream = await loop.create_connection(factory, config.host, self.port)
+        _, self.stream = await loop.create_connection(
+            factory, config.host, self.port, local_addr=self.source
+        )
         await viewer.hello
+        if self.lost_at is not None:
+            self.worker.away.append(time.monotonic() - self.lost_at)
+            self.lost_at = None
 
     def drop(self) -> None:
         if self.stream is not None and not self.stream.lost:
@@ -87,9 +103,15 @@ class Seat:
         if self.viewer.connected_at is None:
             return  # a connect attempt failed: connect_all tries again
         self.worker.reconnects += 1
+        self.lost_at = time.monotonic()
         if self.viewer.close_code is not None:
             self.worker.close_codes[self.viewer.close_code] += 1
         asyncio.get_running_loop().call_later(RECONNECT_DELAY, self.worker.spawn_reconnect, self)
+
+
+def viewer_address(index: int) -> str:
+    """Viewer ``index``'s own loopback address (Linux answers on all of 127.0.0.0/8)."""
+    return f"127.{1 + index // 65_024}.{index // 254 % 256}.{index % 254 + 1}"
 
 
 class Worker:
@@ -99,6 +121,8 @@ class Worker:
         self.reservoir = Reservoir(config.reservoir)
         # Latencies per broadcast, so the runner can report them by audience size.
         self.histograms = {broadcast: Histogram() for broadcast, _ in config.assignments}
+        self.window = Histogram()  # latencies during a window the runner opens ("window")
+        self.away: list[float] = []  # seconds from each unasked-for close to the next hello
         self.seats: list[Seat] = []
         for broadcast, count in config.assignments:
             histogram, first = self.histograms[broadcast], config.first + len(self.seats)
@@ -143,25 +167,33 @@ class Worker:
         if command[0] == "measure":
             for seat in self.seats:
                 seat.viewer.measuring = command[1]
+        elif command[0] == "window":
+            for seat in self.seats:
+                seat.viewer.histogram = (
+                    self.window if command[1] else self.histograms[seat.broadcast_id]
+                )
         elif command[0] == "storm":
             for seat in self.seats:
                 seat.drop()
             self.pipe.send(("storm", await self.connect_all(self.seats)))
 
-    async def connect_all(self, seats: list[Seat]) -> dict[str, Any]:
-        """Connect ``seats`` with at most ``connect_concurrency`` handshakes in flight."""
+    async def connect_all(
+        self, seats: list[Seat], attempts: int = CONNECT_ATTEMPTS
+    ) -> dict[str, Any]:
+        """Connect ``seats`` with at most ``connect_concurrency`` handshakes in flight, each
+        in up to ``attempts`` tries."""
         gate = asyncio.Semaphore(self.config.connect_concurrency)
         started = time.monotonic()
 
         async def one(seat: Seat) -> bool:
             async with gate:
-                for _attempt in range(5):
+                for attempt in range(attempts):
                     try:
                         await asyncio.wait_for(seat.connect(), 30)
                         return True
                     except (OSError, ConnectionError, TimeoutError):
                         seat.drop()
-                        await asyncio.sleep(0.2)
+                        await asyncio.sleep(min(LAST_RETRY, FIRST_RETRY * 2**attempt))
             return False
 
         results = await asyncio.gather(*(one(seat) for seat in seats))
@@ -182,14 +214,16 @@ class Worker:
             await asyncio.sleep(QUIET_SECONDS)
 
     def spawn_reconnect(self, seat: Seat) -> None:
-        task = asyncio.get_running_loop().create_task(self.connect_all([seat]))
+        task = asyncio.get_running_loop().create_task(
+            self.connect_all([seat], attempts=RECONNECT_ATTEMPTS)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def progress(self) -> dict[str, Any]:
         viewers = [seat.viewer for seat in self.seats]
         histogram = Histogram()
-        for one in self.histograms.values():
+        for one in [*self.histograms.values(), self.window]:
             histogram.merge(one)
         return {
             "connected": sum(1 for v in viewers if v.connected_at is not None),
@@ -216,6 +250,8 @@ class Worker:
                 broadcast: {"ledgers": asdict(ledgers[broadcast]), "histogram": h.to_dict()}
                 for broadcast, h in self.histograms.items()
             },
+            "window": self.window.to_dict(),
+            "away": self.away,
             "points": self.reservoir.points,
             "connect_failures": self.connect_failures,
             "close_codes": dict(self.close_codes),

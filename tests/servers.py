@@ -37,10 +37,20 @@ PG_BIN = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(count: int = 1) -> int:
+    """A free port followed by ``count - 1`` free ones (``loadtest --servers N`` listens on
+    port, +1, ...)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        try:
+            for following in range(port + 1, port + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", following))
+        except OSError:
+            continue
+        return port
 
 
 def http_get(url: str, *, timeout: float = 5) -> tuple[int, bytes]:

@@ -184,6 +184,20 @@ class TestSSEStream:
             stream.data_received(data[i : i + 33])
         assert (viewer.ledger.comments, viewer.ledger.last_id, viewer.frames) == (1, 4, 2)
 
+    def test_the_end_of_the_response_hangs_up_to_reconnect(self):
+        # A stopping server ends its SSE responses; nginx keeps the client's connection open.
+        viewer = new_viewer()
+        stream = opened(SSEStream(viewer, "127.0.0.1", 8100, "/sse/x/", 3, on_lost=lambda: None))
+        body = b"id: 4\ndata: " + json.dumps([comment(4, 40)]).encode() + b"\n\nretry: 100\n\n"
+        stream.data_received(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + f"{len(body):x}\r\n".encode()
+            + body
+            + b"\r\n0\r\n\r\n"
+        )
+        assert viewer.ledger.comments == 1
+        assert stream.transport.closed
+
 
 async def test_losing_an_old_connection_does_not_fail_the_next_ones_hello():
     viewer = new_viewer()

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 
+from tests.servers import free_port
+
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def free_port(count: int = 2) -> int:
-    """A free port followed by ``count - 1`` free ones: ``--servers N`` listens on port, +1, ..."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            for following in range(port + 1, port + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", following))
-        except OSError:
-            continue
-        return port
 
 
 def short_run(redis_url: str, out: Path, **options: Any) -> dict[str, Any]:
@@ -38,7 +24,7 @@ def short_run_report(redis_url: str, out: Path, **options: Any) -> dict[str, Any
     defaults = {"duration": 3, "comments": 2, "users": 5, "connections": 4}
     call_command(
         "loadtest",
-        port=free_port(),
+        port=free_port(2),
         redis_url=redis_url,
         out=str(out),
         no_migrate=True,

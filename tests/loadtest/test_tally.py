@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from loadtest.stats import Histogram, LedgerTotals
@@ -17,9 +18,16 @@ def part(viewers: int, latencies: list[float], **faults: int) -> dict:
     return {"ledgers": asdict(ledgers), "histogram": histogram.to_dict()}
 
 
-def result(broadcasts: dict[int, dict]) -> dict:
+def result(
+    broadcasts: dict[int, dict], window: Sequence[float] = (), away: Sequence[float] = ()
+) -> dict:
+    histogram = Histogram()
+    for ms in window:
+        histogram.add(ms)
     return {
         "broadcasts": broadcasts,
+        "window": histogram.to_dict(),
+        "away": list(away),
         "points": [],
         "close_codes": {},
         "reconnects": 0,
@@ -82,3 +90,21 @@ def test_one_broadcast_reports_as_the_standard_scenario_always_has():
         "close_codes",
         "points",
     }
+
+
+def test_a_window_and_the_time_viewers_were_away_are_reported_apart():
+    # A rolling restart: latencies meanwhile are in the worker's window, and count overall too.
+    results = [
+        result({1: part(2, [10.0] * 10)}, window=[500.0] * 4, away=[0.6, 1.2]),
+        result({1: part(2, [10.0] * 10)}, away=[0.8]),
+    ]
+    verdict = tally(results, {1: 4})
+    assert verdict["window_latency_ms"]["max"] == 500.0
+    assert verdict["latency_histogram"]["total"] == 24
+    assert verdict["away_s"] == {"count": 3, "p50": 0.8, "p99": 1.2, "max": 1.2}
+
+
+def test_a_run_without_a_window_reports_neither():
+    verdict = tally([result({1: part(2, [10.0])})], {1: 2})
+    assert "window_latency_ms" not in verdict
+    assert "away_s" not in verdict

@@ -1,5 +1,5 @@
-"""A real nginx, configured with the block docs/operations.md documents, in front of two
-uvicorn processes started with the documented command line (issue 15).
+"""A real nginx, configured with ``deploy/nginx.conf`` (the file docs/operations.md documents),
+in front of two uvicorn processes started with the documented command line (issue 15).
 
 Run on its own (``make test-proxy``): it starts and stops nginx, the two servers and a private
 Redis they share. nginx comes from Debian (``.ci/nginx``); without it these tests skip with a
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from loadtest.proxy import NGINX, Proxy
 from loadtest.servers import stop_process
 from tests.servers import ROOT, PrivateRedis, free_port, wait_until
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PASSWORD = "right-horse-battery"
 SERVER_ENV = {
     "DEBUG": "0",
@@ -35,14 +35,6 @@ SERVER_ENV = {
     "SECURE_SSL_REDIRECT": "0",
     "RATE_SIGN_IN": "3",
 }
-
-
-def documented_nginx_block() -> str:
-    """The ``nginx`` block of docs/operations.md, as an operator would copy it."""
-    text = (ROOT / "docs" / "operations.md").read_text()
-    match = re.search(r"### The proxy \(nginx\).*?```nginx\n(.*?)```", text, re.S)
-    assert match, "docs/operations.md has no nginx block"
-    return match.group(1)
 
 
 def documented_uvicorn_command() -> tuple[dict[str, str], list[str]]:
@@ -108,25 +100,6 @@ def manage(env: dict[str, str], *args: str) -> str:
     ).stdout
 
 
-def _nginx_config(directory: Path, port: int, upstreams: list[int]) -> Path:
-    block = documented_nginx_block()
-    servers = " ".join(f"server 127.0.0.1:{p};" for p in upstreams)
-    block = re.sub(r"upstream livevideo \{.*?\}", f"upstream livevideo {{ {servers} }}", block)
-    block = re.sub(r"listen 443 ssl http2;", f"listen 127.0.0.1:{port};", block)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "".join(
-        f"{kind}_temp_path {directory / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    config = directory / "nginx.conf"
-    config.write_text(
-        f"{user}worker_processes 1;\npid {directory / 'nginx.pid'};\n"
-        f"error_log {directory / 'error.log'} warn;\nevents {{ worker_connections 1024; }}\n"
-        f"http {{\naccess_log off;\n{temp}{block}}}\n"
-    )
-    return config
-
-
 def start_documented_uvicorn(
     env: dict[str, str], args: list[str], port: int, log: Path
 ) -> subprocess.Popen[bytes]:
@@ -150,11 +123,17 @@ def answers(port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def site() -> Iterator[Site]:
+def nginx() -> str:
+    """Debian's nginx binary (skipped without it, failed under ``CI=true``)."""
     if not os.path.exists(NGINX):
         if os.environ.get("CI") == "true":
             pytest.fail("nginx is required under CI=true (.ci/nginx installs it)")
         pytest.skip("no nginx (run .ci/nginx to install Debian's)")
+    return NGINX
+
+
+@pytest.fixture(scope="session")
+def site(nginx) -> Iterator[Site]:
     directory = Path(tempfile.mkdtemp(prefix="proxy-test-"))
     redis = PrivateRedis()
     doc_env, args = documented_uvicorn_command()
@@ -180,24 +159,30 @@ def site() -> Iterator[Site]:
     servers = [
         start_documented_uvicorn(env, args, p, log) for p, log in zip(ports, logs, strict=True)
     ]
-    port = free_port()
-    config = _nginx_config(directory, port, ports)
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(directory), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    the_site = Site(f"http://127.0.0.1:{port}", port, servers, ports, logs, env, args, directory)
+    nginx = Proxy.start(directory, free_port(), ports)
+    the_site = Site(nginx.url, nginx.port, servers, ports, logs, env, args, directory)
     try:
         for server_port, log in zip(ports, logs, strict=True):
             assert wait_until(lambda p=server_port: answers(p), timeout=30), log.read_text()
-        assert wait_until(lambda: the_site.request("GET", "/healthz")[0] == 200, timeout=10), (
-            directory / "error.log"
-        ).read_text()
+        nginx.wait_ready()
         yield the_site
     finally:
-        stop_process(nginx)
+        nginx.stop()
         for server in servers:
             stop_process(server)
         redis.destroy()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def broadcast_id(site) -> int:
+    """A live broadcast of the site's database."""
+    printed = manage(
+        site.env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; from livevideo.models import Broadcast; "
+        "b = Broadcast.objects.create(title='t', broadcaster=User.objects.get(username='olive'),"
+        " status='live'); print(b.pk)",
+    )
+    return int(printed.split()[-1])

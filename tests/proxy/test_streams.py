@@ -11,22 +11,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.proxy.conftest import answers, manage, start_documented_uvicorn
+from tests.proxy.conftest import answers, start_documented_uvicorn
 from tests.servers import free_port, wait_until
-
-
-@pytest.fixture
-def broadcast_id(site) -> int:
-    """A live broadcast of the site's database."""
-    printed = manage(
-        site.env,
-        "shell",
-        "-c",
-        "from django.contrib.auth.models import User; from livevideo.models import Broadcast; "
-        "b = Broadcast.objects.create(title='t', broadcaster=User.objects.get(username='olive'),"
-        " status='live'); print(b.pk)",
-    )
-    return int(printed.split()[-1])
 
 
 def test_a_websocket_message_over_the_cap_is_refused_with_1009(site, broadcast_id):

@@ -7,6 +7,10 @@ memory: a table and one line on stdout, a JSON file and a latency plot in ``--ou
 ``--broadcasts N`` runs many live broadcasts at once, the viewers spread Zipf-like over them,
 and adds latency per audience size, exactness per broadcast, Redis commands/s, subscriptions
 per server process and (with ``--quiet S``) what idle topics cost.
+``--proxy`` puts Debian's nginx, configured with ``deploy/nginx.conf``, in front of the servers
+and sends every viewer and the driver through it; ``--rolling-restart`` then restarts each
+server in turn during the drive and reports how long viewers were away, the latency meanwhile
+and when the viewer count was right again.
 ``--compare baseline,uvicorn`` runs several servers one after another in the same invocation,
 so their ratio is measured under the same machine load. See ``docs/performance.md``.
 """
@@ -34,6 +38,7 @@ from rest_framework.authtoken.models import Token
 from livevideo import services
 from livevideo.models import Comment, Reaction
 from loadtest import report, runner
+from loadtest.proxy import FILES_PER_CONNECTION
 from loadtest.servers import SERVERS
 
 BROADCASTER = "loadtest_broadcaster"
@@ -132,12 +137,31 @@ def check_open_files(config: runner.LoadConfig) -> None:
     sockets = 0 if config.drive == "rest" else config.users
     if config.drive == "ws":
         sockets += (config.broadcasts - 1) * config.sockets_per_broadcast
-    each = -(-(config.viewers + sockets + config.connections) // config.servers)
+    streams = config.viewers + sockets + config.connections
+    each = -(-streams // config.servers)
     if each + SPARE_FILES > limit:
         raise CommandError(
             f"Each server process would hold ~{each:,} connections, over its open-files limit "
             f"({limit:,}, less {SPARE_FILES} spare): use more --servers or fewer --viewers."
         )
+    # nginx holds two sockets per stream; a worker may take a little more than its share.
+    per_worker = streams * FILES_PER_CONNECTION * 5 // 4 // config.proxy_workers
+    if config.proxy and per_worker + SPARE_FILES > limit:
+        raise CommandError(
+            f"Each nginx worker would hold ~{per_worker:,} sockets, over its open-files limit "
+            f"({limit:,}): use more --proxy-workers."
+        )
+
+
+def check_rolling_restart(config: runner.LoadConfig) -> None:
+    """A rolling restart needs somewhere for the viewers to go (the proxy, a second server)
+    and a driver that comes back by itself (REST; its WebSockets would not)."""
+    if not config.rolling_restart:
+        return
+    if not config.proxy or config.targets or config.servers < 2:
+        raise CommandError("--rolling-restart needs --proxy and --servers 2 or more.")
+    if config.drive != "rest" or config.broadcasts > 1:
+        raise CommandError("--rolling-restart drives over REST, on one broadcast.")
 
 
 def machine() -> dict[str, Any]:
@@ -185,6 +209,13 @@ class Command(BaseCommand):
         add("--broadcasts", type=int, default=1, help="live broadcasts (viewers spread Zipf-like)")
         add("--zipf", type=float, default=1.25, help="the spread's exponent (--broadcasts > 1)")
         add("--quiet", type=float, default=0.0, help="seconds subscribed and idle before driving")
+        add("--proxy", action="store_true", help="everyone through nginx (deploy/nginx.conf)")
+        add("--proxy-workers", type=int, default=1, help="nginx worker processes")
+        add(
+            "--rolling-restart",
+            action="store_true",
+            help="restart each server in turn during the drive (needs --proxy, --drive rest)",
+        )
         add("--redis-url", default=os.environ.get("REDIS_URL", ""))
         add("--out", default="bench-results", help="folder for the JSON and the PNG")
         add("--no-migrate", action="store_true")
@@ -215,9 +246,13 @@ class Command(BaseCommand):
             broadcasts=options["broadcasts"],
             zipf=options["zipf"],
             quiet=options["quiet"],
+            proxy=options["proxy"],
+            proxy_workers=options["proxy_workers"],
+            rolling_restart=options["rolling_restart"],
         )
         if base.broadcasts < 1:
             raise CommandError("--broadcasts must be at least 1.")
+        check_rolling_restart(base)
         if base.broadcasts > 1:
             spread = senders_per_broadcast(base.comments_per_sec, base.users)
             base = replace(base, sockets_per_broadcast=spread)
@@ -234,6 +269,8 @@ class Command(BaseCommand):
             label = kind + (f" x{base.servers}" if base.servers > 1 else "")
             label += "" if base.drive == "rest" else f" {base.drive}"
             label += f" {base.broadcasts} broadcasts" if base.broadcasts > 1 else ""
+            label += " via nginx" if base.proxy else ""
+            label += " rolling restart" if base.rolling_restart else ""
             config = replace(base, server=kind, label=label)
             if kind == "baseline":
                 config = replace(config, sse_percent=0, servers=1)  # see loadtest/baseline.py
