@@ -15,6 +15,7 @@ runs database work for the event loop makes one hop per batch instead of one per
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -55,7 +56,10 @@ class Batcher:
         done: asyncio.Future[Any] = self.loop.create_future()
         self._pending.append((item, done))
         if self._task is None:
-            self._task = self.loop.create_task(self._drain())
+            # In a context of its own: it stores the posts of many requests, so it must not
+            # run in the first one's (a ``ThreadSensitiveContext`` would send its database
+            # work to that request's thread, gone once it is answered).
+            self._task = self.loop.create_task(self._drain(), context=contextvars.Context())
         return await done
 
     async def _drain(self) -> None:
