@@ -9,13 +9,14 @@ one off. Every figure is a setting: docs/operations.md, "Limits".
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from livevideo.errors import InvalidInput, NotAllowed, RateLimited
+from livevideo.errors import InvalidInput, NotAllowed, RateLimited, ServiceError
 from livevideo.models import Broadcast, Comment
 from livevideo.ratelimit import retry_after_many
 
@@ -47,22 +48,40 @@ def address_rate_refusals(*, action: str, clients: list[str]) -> list[RateLimite
     return refusals
 
 
-def comment_spam_check(*, broadcast: Broadcast, author: AbstractBaseUser, text: str) -> None:
-    """Refuse a comment from an account younger than ``COMMENT_MIN_ACCOUNT_AGE``, and the
-    same text from the same author on the same broadcast within ``COMMENT_DUPLICATE_WINDOW``."""
+def comment_spam_refusals(
+    *, broadcast: Broadcast, posts: Mapping[int, tuple[AbstractBaseUser, str]]
+) -> dict[int, ServiceError]:
+    """Refuse, for each of ``posts`` (by position, ``(author, clean text)``), an account
+    younger than ``COMMENT_MIN_ACCOUNT_AGE``, and the same text from the same author on the
+    same broadcast within ``COMMENT_DUPLICATE_WINDOW`` (an earlier post of the batch counts):
+    the refused, with the recent comments of all the authors read in one query."""
     rules = settings.COMMENT_RULES
+    refusals: dict[int, ServiceError] = {}
     min_age = rules["MIN_ACCOUNT_AGE"]
-    if min_age > 0 and timezone.now() - author.date_joined < timedelta(seconds=min_age):
-        raise NotAllowed(
-            f"New accounts may comment {math.ceil(min_age / 60)} minutes after signing up."
-        )
+    if min_age > 0:
+        young = timezone.now() - timedelta(seconds=min_age)
+        for i, (author, _) in posts.items():
+            if author.date_joined > young:
+                refusals[i] = NotAllowed(
+                    f"New accounts may comment {math.ceil(min_age / 60)} minutes after signing up."
+                )
     window = rules["DUPLICATE_WINDOW"]
     if window > 0:
-        repeated = Comment.objects.filter(
-            broadcast=broadcast,
-            author_id=author.pk,
-            text__iexact=text,
-            created_at__gte=timezone.now() - timedelta(seconds=window),
-        ).exists()
-        if repeated:
-            raise InvalidInput("You have just posted the same comment.", field="text")
+        said = _recent_texts(broadcast, {author.pk for author, _ in posts.values()}, window)
+        for i, (author, text) in posts.items():
+            if i in refusals:
+                continue
+            if (author.pk, text.lower()) in said:
+                refusals[i] = InvalidInput("You have just posted the same comment.", field="text")
+            said.add((author.pk, text.lower()))
+    return refusals
+
+
+def _recent_texts(broadcast: Broadcast, author_ids: set[int], window: int) -> set[tuple[int, str]]:
+    """What each of the authors said on the broadcast in the last ``window`` seconds."""
+    recent = Comment.objects.filter(
+        broadcast=broadcast,
+        author_id__in=author_ids,
+        created_at__gte=timezone.now() - timedelta(seconds=window),
+    ).values_list("author_id", "text")
+    return {(author_id, text.lower()) for author_id, text in recent}

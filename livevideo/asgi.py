@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
+from livevideo.api.writepath import RestWrites  # noqa: E402
 from livevideo.routing import websocket_urlpatterns  # noqa: E402
 from livevideo.staticfiles import StaticFiles  # noqa: E402
 from livevideo.stream import BroadcastEventStream  # noqa: E402
@@ -28,7 +29,9 @@ application = ProtocolTypeRouter(
                 # Static files are answered here, before Django's middleware: a sync-only
                 # static middleware (WhiteNoise) would make Django run every request in a
                 # thread of its own.
-                re_path(r"", StaticFiles(django_asgi_app)),
+                # The REST writes (comments, reactions) too: stored in batches
+                # (livevideo.api.writepath); the rest of the API goes on to Django.
+                re_path(r"", StaticFiles(RestWrites(django_asgi_app))),
             ]
         ),
         "websocket": SameOriginValidator(

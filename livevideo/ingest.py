@@ -1,20 +1,22 @@
-"""Reactions from WebSocket viewers, stored in batches.
+"""Writes stored in batches: WebSocket taps, and REST reactions and comments.
 
-Over REST a tap is one request and one transaction. Over the WebSocket the consumer hands taps
-to a batcher per broadcast and event loop instead: every tap is still checked on its own
-(``services.reactions_check``: signed in, known kind, live, not banned, under the rate
-limit; the bans of a batch read in one query, its rate-limit hits counted in one round trip),
-but the taps that arrive while one batch is being stored all go into the next one, stored in
-one transaction by ``services.reactions_record`` and announced as one coalesced total. Under a
-trickle a batch is a single tap and nothing waits; under a flood the database sees a few
-transactions a second instead of one per tap, and the one thread that runs database work for
-the event loop makes one hop per batch instead of one per tap.
+Over the WebSocket the consumer hands taps to a batcher per broadcast and event loop: every
+tap is still checked on its own (``services.reactions_check``: signed in, known kind, live,
+not banned, under the rate limit; the bans of a batch read in one query, its rate-limit hits
+counted in one round trip), but the taps that arrive while one batch is being stored all go
+into the next one, stored in one transaction by ``services.reactions_record`` and announced as
+one coalesced total. Under a trickle a batch is a single tap and nothing waits; under a flood
+the database sees a few transactions a second instead of one per tap, and the one thread that
+runs database work for the event loop makes one hop per batch instead of one per tap.
+
+``Batcher`` is that mechanism for any write: REST posts use it too (``livevideo.api.writes``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextvars
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -32,57 +34,93 @@ class BroadcastGone(Exception):
     """The broadcast was deleted while its viewers were still tapping."""
 
 
-class TapBatcher:
-    """Stores one broadcast's taps in batches, in arrival order."""
+Record = Callable[[int, list[Any]], Sequence[object]]
 
-    def __init__(self, broadcast_id: int, batchers: dict[int, TapBatcher]) -> None:
+
+class Batcher:
+    """Stores one broadcast's items of one kind in batches, in arrival order: ``record``
+    (called in the database thread with the broadcast's id and a batch) stores a batch and
+    returns each item's outcome; an exception as outcome is raised to that item's caller,
+    and an exception raised by ``record`` to every caller of the batch."""
+
+    def __init__(self, broadcast_id: int, record: Record, batchers: dict[Any, Batcher]) -> None:
         self.broadcast_id = broadcast_id
+        self.record = record
         self.loop = asyncio.get_running_loop()
         self._batchers = batchers  # the loop's batchers, which this one leaves once idle
-        self._pending: list[tuple[AnyUser, object, str, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def tap(self, user: AnyUser, kind: object, address: str = "") -> None:
-        """Store one tap from ``address`` (the client's, for the per-address limit) with the
-        next batch; raises its ``ServiceError`` when it is refused (the other taps of the batch
-        are stored all the same)."""
-        done: asyncio.Future[None] = self.loop.create_future()
-        self._pending.append((user, kind, address, done))
+    async def submit(self, item: Any) -> Any:
+        """Store ``item`` with the next batch; its outcome."""
+        done: asyncio.Future[Any] = self.loop.create_future()
+        self._pending.append((item, done))
         if self._task is None:
-            self._task = self.loop.create_task(self._drain())
-        await done
+            # In a context of its own: it stores the posts of many requests, so it must not
+            # run in the first one's (a ``ThreadSensitiveContext`` would send its database
+            # work to that request's thread, gone once it is answered).
+            self._task = self.loop.create_task(self._drain(), context=contextvars.Context())
+        return await done
 
     async def _drain(self) -> None:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    refusals = await database_sync_to_async(record_taps)(
-                        self.broadcast_id,
-                        [(user, kind) for user, kind, _, _ in batch],
-                        [address for _, _, address, _ in batch],
+                    outcomes = await database_sync_to_async(self.record)(
+                        self.broadcast_id, [item for item, _ in batch]
                     )
                 except Exception as exc:  # the whole batch failed (database down, ...)
-                    for *_, done in batch:
-                        _settle(done, exc)
-                    continue
-                for (*_, done), refusal in zip(batch, refusals, strict=True):
-                    _settle(done, refusal)
+                    outcomes = [exc] * len(batch)
+                for (_, done), outcome in zip(batch, outcomes, strict=True):
+                    _settle(done, outcome)
         finally:
             self._task = None
-            # Idle: forget it (``batcher()`` makes a new one; the caller taps at once).
-            if self._batchers.get(self.broadcast_id) is self:
-                del self._batchers[self.broadcast_id]
+            # Idle: forget it (``batcher_for()`` makes a new one; the caller submits at once).
+            key = (self.record, self.broadcast_id)
+            if self._batchers.get(key) is self:
+                del self._batchers[key]
 
 
-def _settle(done: asyncio.Future[None], refusal: Exception | None) -> None:
-    """Tell a tap's caller how it went, unless it stopped waiting (its connection closed)."""
+def _settle(done: asyncio.Future[Any], outcome: object) -> None:
+    """Tell an item's caller how it went, unless it stopped waiting (its connection closed)."""
     if done.cancelled():
         return
-    if refusal is None:
-        done.set_result(None)
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
     else:
-        done.set_exception(refusal)
+        done.set_result(outcome)
+
+
+def batcher_for(broadcast_id: int, record: Record) -> Batcher:
+    """The running event loop's batcher of ``record`` for a broadcast (the loop's batchers
+    are a part of its ``realtime.runtime.Runtime``)."""
+    batchers: dict[Any, Batcher] = runtime().part(Batcher, dict)
+    found = batchers.get((record, broadcast_id))
+    if found is None:
+        found = batchers[record, broadcast_id] = Batcher(broadcast_id, record, batchers)
+    return found
+
+
+class TapBatcher:
+    """A broadcast's WebSocket taps, stored in batches."""
+
+    def __init__(self, broadcast_id: int) -> None:
+        self._batcher = batcher_for(broadcast_id, _record_tap_batch)
+
+    async def tap(self, user: AnyUser, kind: object, address: str = "") -> None:
+        """Store one tap from ``address`` (the client's, for the per-address limit) with the
+        next batch; raises its ``ServiceError`` when it is refused (the other taps of the batch
+        are stored all the same)."""
+        await self._batcher.submit((user, kind, address))
+
+
+def _record_tap_batch(
+    broadcast_id: int, batch: list[tuple[AnyUser, object, str]]
+) -> list[ServiceError | None]:
+    return record_taps(
+        broadcast_id, [(user, kind) for user, kind, _ in batch], [a for *_, a in batch]
+    )
 
 
 def record_taps(
@@ -114,10 +152,5 @@ def record_taps(
 
 
 def batcher(broadcast_id: int) -> TapBatcher:
-    """The running event loop's batcher for a broadcast (the loop's batchers are a part of its
-    ``realtime.runtime.Runtime``)."""
-    batchers: dict[int, TapBatcher] = runtime().part(TapBatcher, dict)
-    found = batchers.get(broadcast_id)
-    if found is None:
-        found = batchers[broadcast_id] = TapBatcher(broadcast_id, batchers)
-    return found
+    """The running event loop's batcher of a broadcast's taps."""
+    return TapBatcher(broadcast_id)

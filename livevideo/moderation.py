@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,7 +18,7 @@ from django.utils import timezone
 from livevideo import selectors
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
 from livevideo.models import Broadcast, BroadcastBan
-from livevideo.ratelimit import retry_after, retry_after_many
+from livevideo.ratelimit import retry_after_many
 
 LINK_PATTERN = re.compile(
     r"(https?://|www\.|\b[a-z0-9-]+\.(com|net|org|io|ly|gg|tv|co|me|xyz|info|biz|app|dev)\b)",
@@ -48,17 +48,10 @@ def comment_is_held(*, broadcast: Broadcast, text: str) -> bool:
     return _contains_any(text, words_list(broadcast.hold_words))
 
 
-def participation_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
-    """Refuse a banned or timed-out user."""
-    ban = selectors.bans_active(broadcast_id=broadcast.pk).filter(user_id=user.pk).first()
-    if ban is not None:
-        raise _ban_refusal(ban)
-
-
 def participation_refusals(
     *, broadcast: Broadcast, user_ids: Iterable[int]
 ) -> dict[int, NotAllowed]:
-    """``participation_check`` for many users in one query: the refusal of each one refused."""
+    """Refuse banned and timed-out users, in one query: the refusal of each one refused."""
     refusals: dict[int, NotAllowed] = {}
     for ban in selectors.bans_active(broadcast_id=broadcast.pk).filter(user_id__in=set(user_ids)):
         refusals.setdefault(ban.user_id, _ban_refusal(ban))  # newest first, as the one check
@@ -80,12 +73,6 @@ def comment_text_check(*, broadcast: Broadcast, text: str) -> None:
         raise InvalidInput("Links are not allowed in this broadcast's comments.", field="text")
 
 
-def _limit(key: str, limit: int, window: float, what: str) -> None:
-    refusal = _rate_refusal(retry_after(key, limit=limit, window=window), what)
-    if refusal is not None:
-        raise refusal
-
-
 def _rate_refusal(wait: float, what: str) -> RateLimited | None:
     if not wait:
         return None
@@ -93,18 +80,26 @@ def _rate_refusal(wait: float, what: str) -> RateLimited | None:
     return RateLimited(f"Too many {what}; try again in {math.ceil(wait)} s.", retry_after=wait)
 
 
-def comment_rate_check(*, broadcast: Broadcast, user: AbstractBaseUser) -> None:
-    """The per-user limit, and slow mode when the broadcast has it."""
+def comment_rate_refusals(
+    *, broadcast: Broadcast, posts: Mapping[int, tuple[AbstractBaseUser, str]]
+) -> dict[int, RateLimited]:
+    """The per-user limit, then slow mode when the broadcast has it, for each of ``posts``
+    (by position) in turn, in one round trip to the rate-limit store each: the refused."""
     limit, window = settings.RATE_LIMITS["COMMENT"]
-    _limit(f"comment:{broadcast.pk}:{user.pk}", limit, window, "comments")
-    if broadcast.slow_mode_seconds:
-        wait = retry_after(
-            f"slow:{broadcast.pk}:{user.pk}", limit=1, window=broadcast.slow_mode_seconds
-        )
-        if wait:
-            raise RateLimited(
-                f"Slow mode: one comment every {broadcast.slow_mode_seconds} s.", retry_after=wait
-            )
+    order = list(posts)
+    keys = [f"comment:{broadcast.pk}:{posts[i][0].pk}" for i in order]
+    waits = retry_after_many(keys, limit=limit, window=window)
+    refusals = {i: _rate_refusal(wait, "comments") for i, wait in zip(order, waits, strict=True)}
+    slow = broadcast.slow_mode_seconds
+    passing = [i for i in order if refusals[i] is None]
+    if slow and passing:
+        keys = [f"slow:{broadcast.pk}:{posts[i][0].pk}" for i in passing]
+        for i, wait in zip(passing, retry_after_many(keys, limit=1, window=slow), strict=True):
+            if wait:
+                refusals[i] = RateLimited(
+                    f"Slow mode: one comment every {slow} s.", retry_after=wait
+                )
+    return {i: refusal for i, refusal in refusals.items() if refusal is not None}
 
 
 def reaction_rate_refusals(

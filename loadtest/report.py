@@ -25,6 +25,13 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "comments_stored": report["stored"]["comments"],
         "driver_errors": sent["errors"],
         "driver_max_lag_s": round(sent["max_lag"], 3),
+        # REST writes: what the server answered, and how long each answer took
+        "answers": statuses,
+        "answer_ms": {
+            what: {p: latency[p] and round(latency[p], 1) for p in ("p50", "p99")}
+            for what, latency in sent.get("latency", {}).items()
+            if latency["p50"] is not None
+        },
         "server_cpu_share": [c and round(c["share"], 2) for c in report["server_cpu"]],
         "client_cpu_share": round(report.get("client_cpu_share", 0.0), 2),
     }

@@ -102,11 +102,11 @@ class EventStreamEndpoint(StreamTransport):
                 response, first = self.exception_response(request, exc), None
                 if response is None:
                     raise
-            _add_django_headers(request, response)
+            add_django_headers(request, response)
             if isinstance(response, HttpResponse):  # a whole answer
                 await self._send_whole(response)
                 return
-            await self.send(_start(response))
+            await self.send(response_start(response))
             if first is None:  # HEAD: the stream's headers only
                 await self.send({"type": "http.response.body", "body": b""})
                 return
@@ -216,7 +216,7 @@ class EventStreamEndpoint(StreamTransport):
 
     async def _send_whole(self, response: HttpResponse) -> None:
         response["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
-        await self.send(_start(response))
+        await self.send(response_start(response))
         await self.send({"type": "http.response.body", "body": response.content})
 
 
@@ -251,7 +251,7 @@ def _json(status: int, detail: str) -> HttpResponse:
     return JsonResponse({"detail": detail}, status=status)
 
 
-def _add_django_headers(request: HttpRequest, response: HttpResponseBase) -> None:
+def add_django_headers(request: HttpRequest, response: HttpResponseBase) -> None:
     """The headers Django's middleware gives every answer of the site (this endpoint is not
     behind it): its security middleware's (their own code), and ``Vary: Cookie``, as who
     may watch depends on the session."""
@@ -265,7 +265,7 @@ def _no_view(request: HttpRequest) -> HttpResponse:
     raise AssertionError("not called")
 
 
-def _start(response: HttpResponseBase) -> dict[str, Any]:
+def response_start(response: HttpResponseBase) -> dict[str, Any]:
     return {
         "type": "http.response.start",
         "status": response.status_code,

@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from livevideo import abuse, permissions, selectors, services
 from livevideo.api import serializers as s
 from livevideo.api.pagination import BroadcastPagination, CommentPagination
+from livevideo.api.writes import comment_answer
 from livevideo.models import Broadcast
 from livevideo.signin import sign_in_attempt
 from livevideo.video import latency, timeline
@@ -278,10 +279,8 @@ class CommentListView(APIView):
             author=request.user,
             **validated(s.CommentCreateSerializer, request.data),
         )
-        if comment.is_held:  # stored, not shown: a moderator approves it first
-            body = {**selectors.comment_data(comment), "held": True}
-            return Response(body, status=status.HTTP_202_ACCEPTED)
-        return Response(selectors.comment_data(comment), status=status.HTTP_201_CREATED)
+        code, body = comment_answer(comment)
+        return Response(body, status=code)
 
 
 class CommentDetailView(APIView):

@@ -25,6 +25,8 @@ from livevideo.services.comments import (
     comment_remove,
     comment_remove_check,
     comment_restore,
+    comments_check,
+    comments_record,
 )
 from livevideo.services.moderation import (
     bar_check,
@@ -70,6 +72,8 @@ __all__ = [
     "comment_report",
     "comment_restore",
     "comment_unpin",
+    "comments_check",
+    "comments_record",
     "moderation_settings_update",
     "moderator_appoint",
     "moderator_remove",

@@ -3,11 +3,14 @@ from the write (stored, then announced on commit); removal and restore by modera
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from livevideo import abuse, moderation, signals
+from livevideo.errors import ServiceError
 from livevideo.models import Broadcast, Comment, ModerationAction
 from livevideo.permissions import (
     require_comment_remover,
@@ -20,33 +23,91 @@ from livevideo.services.pins import pinned_comment_set
 
 COMMENT_MAX = 500
 
+Post = tuple[AbstractBaseUser, str]  # (author, clean text) of a comment that passed so far
+
 
 def comment_check(*, broadcast: Broadcast, author: AbstractBaseUser, text: object) -> str:
     """Check that ``author`` may say ``text`` on ``broadcast`` now; returns the clean text."""
-    require_participant(author)
-    clean = clean_text(text, field="text", max_length=COMMENT_MAX, required=True)  # type: ignore[arg-type]
-    require_live(broadcast, "Comments are accepted")
-    moderation.participation_check(broadcast=broadcast, user=author)
-    moderation.comment_text_check(broadcast=broadcast, text=clean)
-    abuse.comment_spam_check(broadcast=broadcast, author=author, text=clean)
-    moderation.comment_rate_check(broadcast=broadcast, user=author)
+    [result] = comments_check(broadcast=broadcast, posts=[(author, text)])
+    if isinstance(result, ServiceError):
+        raise result
+    return result
+
+
+def comments_check(
+    *, broadcast: Broadcast, posts: Sequence[tuple[AbstractBaseUser, object]]
+) -> list[str | ServiceError]:
+    """``comment_check`` for many ``(author, text)`` posts (a batch of REST requests), each on
+    its own and in order, with each rule's reads made once for the whole batch (bans and
+    repeats one query each, rate limits one round trip): each post's clean text or refusal."""
+    results = [_own_check(broadcast, author, text) for author, text in posts]
+    for rule in (_bans, _words, abuse.comment_spam_refusals, moderation.comment_rate_refusals):
+        passing = {i: (posts[i][0], r) for i, r in enumerate(results) if isinstance(r, str)}
+        if not passing:
+            break
+        for i, refusal in rule(broadcast=broadcast, posts=passing).items():
+            results[i] = refusal
+    return results
+
+
+def _own_check(broadcast: Broadcast, author: AbstractBaseUser, text: object) -> str | ServiceError:
+    """The rules that need nothing read: signed in, clean text, live."""
+    try:
+        require_participant(author)
+        clean = clean_text(text, field="text", max_length=COMMENT_MAX, required=True)  # type: ignore[arg-type]
+        require_live(broadcast, "Comments are accepted")
+    except ServiceError as exc:
+        return exc
     return clean
+
+
+def _bans(*, broadcast: Broadcast, posts: Mapping[int, Post]) -> dict[int, ServiceError]:
+    banned = moderation.participation_refusals(
+        broadcast=broadcast, user_ids=[author.pk for author, _ in posts.values()]
+    )
+    return {i: banned[author.pk] for i, (author, _) in posts.items() if author.pk in banned}
+
+
+def _words(*, broadcast: Broadcast, posts: Mapping[int, Post]) -> dict[int, ServiceError]:
+    refusals: dict[int, ServiceError] = {}
+    for i, (_, text) in posts.items():
+        try:
+            moderation.comment_text_check(broadcast=broadcast, text=text)
+        except ServiceError as exc:
+            refusals[i] = exc
+    return refusals
 
 
 def comment_create(*, broadcast: Broadcast, author: AbstractBaseUser, text: object) -> Comment:
     """A plain-text comment of 1..500 characters on a live broadcast; one with a hold word is
     held for review (``is_held``) and shown to nobody until a moderator approves it."""
     clean = comment_check(broadcast=broadcast, author=author, text=text)
-    held = moderation.comment_is_held(broadcast=broadcast, text=clean)
-    with transaction.atomic():
-        comment = Comment.objects.create(
-            broadcast=broadcast, author=author, text=clean, is_held=held
-        )
-        if held:
-            signals.review_queue_changed.send_on_commit(Comment, broadcast_id=broadcast.pk)
-        else:
-            signals.comment_created.send_on_commit(Comment, comment=comment)
+    [comment] = comments_record(broadcast=broadcast, posts=[(author, clean)])
     return comment
+
+
+def comments_record(*, broadcast: Broadcast, posts: Sequence[Post]) -> list[Comment]:
+    """Store checked ``(author, clean text)`` posts in one transaction, in order, each held
+    for review when it has a hold word; each announced once the transaction commits."""
+    comments = [
+        Comment(
+            broadcast=broadcast,
+            author=author,
+            text=text,
+            is_held=moderation.comment_is_held(broadcast=broadcast, text=text),
+        )
+        for author, text in posts
+    ]
+    if not comments:
+        return comments
+    with transaction.atomic():
+        Comment.objects.bulk_create(comments)
+        for comment in comments:
+            if not comment.is_held:
+                signals.comment_created.send_on_commit(Comment, comment=comment)
+        if any(comment.is_held for comment in comments):
+            signals.review_queue_changed.send_on_commit(Comment, broadcast_id=broadcast.pk)
+    return comments
 
 
 def comment_remove_check(*, comment: Comment, actor: AbstractBaseUser) -> None:

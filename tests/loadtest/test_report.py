@@ -111,6 +111,21 @@ def test_an_ingest_run_reports_stored_reactions_and_their_cost():
     assert "ingest 100.0 reactions/s stored (1,000 sent)" in report.one_line(summary)
 
 
+def test_rest_writes_report_their_answers_and_answer_times():
+    run = run_report()
+    answers = Histogram()
+    for ms in (3.0, 4.0, 90.0):
+        answers.add(ms)
+    run["drive"]["driver"]["latency"] = {
+        "reaction": answers.summary(),
+        "comment": Histogram().summary(),
+    }
+    summary = report.summarize(run)
+    assert summary["answers"] == {"reaction": {"202": 1000}, "comment": {"201": 50}}
+    assert summary["answer_ms"].keys() == {"reaction"}  # no comment was answered
+    assert summary["answer_ms"]["reaction"]["p99"] >= 90.0
+
+
 def many_broadcasts_report() -> dict:
     """A run over four broadcasts of 1,200, 50, 3 and 2 viewers, with a quiet phase."""
     run = run_report()
