@@ -27,6 +27,12 @@ DEFAULTS: dict[str, Any] = {
     "SSE_RETRY_MS": 2000,
     "MAX_STREAMS_PER_USER": 10,
     "MAX_STREAMS_PER_ADDRESS": 100,
+    # Regions (realtime.backends.regions): this process's region, every region's name, the
+    # region's NATS server, and the rule that names a topic's home region.
+    "REGION": "",
+    "REGIONS": (),
+    "NATS_URL": "",
+    "REGION_HOME": "realtime.regions.first_region",
 }
 
 
@@ -48,8 +54,13 @@ class RealtimeConfig:
     sse_retry_ms: int
     max_streams_per_user: int
     max_streams_per_address: int
+    region: str
+    regions: tuple[str, ...]
+    nats_url: str
+    region_home: str
 
     @classmethod
     def from_settings(cls) -> RealtimeConfig:
         options = {**DEFAULTS, **getattr(settings, "REALTIME", {})}
+        options["REGIONS"] = tuple(options["REGIONS"])
         return cls(**{name.lower(): options[name] for name in DEFAULTS})
