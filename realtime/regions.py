@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import nats
-import redis
 from nats.aio.client import Client
 
 from realtime.backends.base import Replay
@@ -38,9 +37,8 @@ SERVE_GROUP = "serve"
 ORIGIN = "Origin"
 
 
-class RegionUnreachable(redis.ConnectionError):
-    """The topic's home region did not answer. A ``redis.ConnectionError``, so a publish is
-    retried as when the local Redis is down."""
+class RegionUnreachable(ConnectionError):
+    """The topic's home region did not answer (the link is down, or the region is)."""
 
 
 def first_region(topic: str, regions: Sequence[str]) -> str:
