@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 SERVE_GROUP = "serve"
 ORIGIN = "Origin"
+LAST_ID = "Last-Id"
+TICK_INTERVAL = 1.0  # seconds between two ticks of a topic
+TICK_FOR = 600.0  # seconds a topic is ticked after its last event
 
 
 class RegionUnreachable(ConnectionError):
@@ -62,6 +65,42 @@ class Subjects:
 
     def replay(self, region: str) -> str:
         return f"{self.prefix}.replay.{region}"
+
+
+class Ticks:
+    """The topics one event loop numbered events of lately, with their newest ids. Every
+    ``interval`` seconds, for ``TICK_FOR`` seconds after a topic's last event, a tick (an
+    empty message with a ``Last-Id`` header) tells the regions that watch it (only those: the
+    gateways' interest routing) where it stands, so a region that missed the last events (a
+    partition) fills them in from the home without waiting for the next one."""
+
+    def __init__(self, subjects: Subjects, interval: float) -> None:
+        self.subjects, self.interval = subjects, interval
+        self._newest: dict[str, tuple[int, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def note(self, topic: str, event_id: int, client: Client) -> None:
+        loop = asyncio.get_running_loop()
+        self._newest[topic] = (event_id, loop.time())
+        if self._task is None:
+            self._task = loop.create_task(self._tick(client))
+
+    async def _tick(self, client: Client) -> None:
+        loop = asyncio.get_running_loop()
+        while self._newest:
+            await asyncio.sleep(self.interval)
+            for topic, (event_id, at) in list(self._newest.items()):
+                if loop.time() - at > TICK_FOR:
+                    del self._newest[topic]
+                elif not client.is_closed:
+                    await client.publish(
+                        self.subjects.events(topic), b"", headers={LAST_ID: str(event_id)}
+                    )
+        self._task = None
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 def encode_replay(replay: Replay) -> bytes:

@@ -44,15 +44,19 @@ from realtime.clients import redis_client
 from realtime.conf import RealtimeConfig
 from realtime.protocol import Event, decode_event
 from realtime.regions import (
+    LAST_ID,
     ORIGIN,
     SERVE_GROUP,
+    TICK_INTERVAL,
     NatsLinks,
     RegionUnreachable,
     Subjects,
+    Ticks,
     decode_replay,
     encode_replay,
     request,
 )
+from realtime.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +112,7 @@ class RegionsHistory(HistoryStore):
     """History homed per topic in one region and copied to every region that watches it."""
 
     REQUEST_TIMEOUT = 5.0  # seconds to wait for the home region
+    tick_interval = TICK_INTERVAL
 
     def __init__(self, **options: Any) -> None:
         config = RealtimeConfig.from_settings()
@@ -123,6 +128,10 @@ class RegionsHistory(HistoryStore):
         self._home = import_string(home) if isinstance(home, str) else home
         self.links = NatsLinks(nats_url, self._serve)
 
+    def _ticks(self) -> Ticks:
+        """The running loop's ticks of the topics it numbered lately."""
+        return runtime().part((Ticks, id(self)), lambda: Ticks(self.subjects, self.tick_interval))
+
     def home(self, topic: str) -> str:
         """The region that numbers the topic's events."""
         return self._home(topic, self.regions)
@@ -136,9 +145,9 @@ class RegionsHistory(HistoryStore):
         home = self.home(topic)
         if home == self.region:
             event = await self.local.append(topic, event_type, data, ts=ts, data_json=data_json)
-            await (await self.links.client()).publish(
-                self.subjects.events(topic), event.encoded.encode()
-            )
+            client = await self.links.client()
+            await client.publish(self.subjects.events(topic), event.encoded.encode())
+            self._ticks().note(topic, event.id, client)  # type: ignore[arg-type]
             return event
         body = {"topic": topic, "type": event_type, "ts": ts, "data_json": data_json}
         reply = await self._ask(self.subjects.append(home), body)
@@ -170,34 +179,42 @@ class RegionsHistory(HistoryStore):
     async def receive(self, topic: str, event: Event) -> None:
         """An event of ``topic`` from NATS: copy it here, after what it follows."""
         found = await self.local.import_event(topic, event)
-        if found >= 0:
-            return
-        assert event.id is not None
-        try:
-            replay = await self._home_replay(self.home(topic), topic, -found)
-        except RegionUnreachable as exc:
-            logger.warning("realtime: %s: cannot fill %s..%s (%s)", topic, -found, event.id, exc)
-            replay = Replay(0, reset=True)
-        if replay.reset:
-            logger.warning("realtime: %s: events up to %s are lost here", topic, event.id)
-            await self.local.import_event(topic, event, restart=True)
-            return
-        for missed in [*replay.events, event]:
-            await self.local.import_event(topic, missed)
+        if found < 0:
+            await self._fill(topic, -found, then=event)
+
+    async def check(self, topic: str, last_id: int) -> None:
+        """The home says ``last_id`` is the topic's newest id: fill in what this region's copy
+        lacks (events that a partition held back)."""
+        last = (await self.local.replay(topic, None)).last_id
+        if last < last_id:
+            await self._fill(topic, last, then=None)
 
     async def catch_up(self, topic: str) -> None:
         """Bring this region's copy of a topic homed elsewhere up to date (its first viewers
-        here, after a while without: the copy may be stale or missing)."""
+        here, after a while without: the copy may be stale)."""
         last = (await self.local.replay(topic, None)).last_id
-        if last == 0:
-            return  # new here: the copy starts with the next event
+        if last:  # else new here: the copy starts with the next event
+            await self._fill(topic, last, then=None)
+
+    async def _fill(self, topic: str, after: int, *, then: Event | None) -> None:
+        """Copy the home's events after ``after`` here, then ``then``. When the home no longer
+        keeps them, the copy starts again (from ``then``, or the home's newest event), and
+        the hubs reset the clients that were behind it."""
+        home = self.home(topic)
         try:
-            replay = await self._home_replay(self.home(topic), topic, last)
+            replay = await self._home_replay(home, topic, after)
+            events = [] if replay.reset else list(replay.events)
+            if replay.reset and then is None and replay.last_id:
+                events = (await self._home_replay(home, topic, replay.last_id - 1)).events
         except RegionUnreachable as exc:
-            logger.warning("realtime: %s: cannot catch up (%s)", topic, exc)
-            return
-        for event in [] if replay.reset else replay.events:
-            await self.local.import_event(topic, event)
+            logger.warning("realtime: %s: cannot fill in after %s (%s)", topic, after, exc)
+            if then is None:
+                return  # the next event or tick tries again
+            replay, events = Replay(0, reset=True), []
+        if replay.reset:
+            logger.warning("realtime: %s: events after %s are lost here", topic, after)
+        for n, event in enumerate([*events, *([then] if then else [])]):
+            await self.local.import_event(topic, event, restart=replay.reset and n == 0)
 
     async def _home_replay(self, home: str, topic: str, after: int) -> Replay:
         body = {"topic": topic, "after": after}
@@ -247,10 +264,14 @@ class RegionsHub(RedisHub):
 
         async def arrived(message: Msg) -> None:
             try:
+                headers = message.headers or {}
+                if LAST_ID in headers:
+                    await regions.check(topic, int(headers[LAST_ID]))
+                    return
                 event = decode_event(message.data)
                 if event.id is not None:
                     await regions.receive(topic, event)
-                elif (message.headers or {}).get(ORIGIN) != regions.region:
+                elif headers.get(ORIGIN) != regions.region:
                     await regions.local.announce(topic, event)
             except Exception:
                 logger.exception("realtime: could not take in an event of %s", topic)
