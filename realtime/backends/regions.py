@@ -28,6 +28,7 @@ Why NATS gateways rather than a Redis per region fed by the publisher: docs/oper
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -250,6 +251,59 @@ class RegionsHistory(HistoryStore):
         await message.respond(encode_replay(await self.local.replay(raw["topic"], raw["after"])))
 
 
+class Arrivals:
+    """A topic's events from NATS, copied into the region's Redis in id order. NATS keeps the
+    order of each publisher, but two processes of the home may publish a topic's events in
+    another order than their ids (and two processes here may copy them in another order): an
+    event that does not follow the copy waits up to ``REORDER_WAIT`` seconds for those before
+    it, and only then are they asked of the home."""
+
+    REORDER_WAIT = 0.05
+
+    def __init__(self, regions: RegionsHistory, topic: str) -> None:
+        self.regions, self.topic = regions, topic
+        self.held: dict[int, Event] = {}  # by id
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def take(self, event: Event) -> None:
+        assert event.id is not None
+        if await self.regions.local.import_event(self.topic, event) < 0:
+            self.held[event.id] = event
+            self._arm()
+        elif self.held:
+            await self._release()
+
+    def _arm(self) -> None:
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.REORDER_WAIT, self._due, loop)
+
+    def _due(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._task = loop.create_task(self._give_up())
+
+    async def _release(self) -> None:
+        """Copy the held events that follow the copy now."""
+        for event_id in sorted(self.held):
+            if await self.regions.local.import_event(self.topic, self.held[event_id]) < 0:
+                return
+            del self.held[event_id]
+
+    async def _give_up(self) -> None:
+        """The events before the first held one did not come: ask the home."""
+        if self.held:
+            await self.regions.receive(self.topic, self.held.pop(min(self.held)))
+            await self._release()
+        self._timer = None
+        if self.held:
+            self._arm()
+
+    def stop(self) -> None:
+        for pending in (self._timer, self._task):
+            if pending is not None:
+                pending.cancel()
+
+
 class RegionsHub(RedisHub):
     """The Redis backend's hub on the region's Redis, which also subscribes each watched
     topic's NATS subject (for the region's queue group) while it has viewers."""
@@ -257,10 +311,10 @@ class RegionsHub(RedisHub):
     def __init__(self, regions: RegionsHistory, **options: Any) -> None:
         super().__init__(regions.local, **options)
         self.regions = regions
-        self._subscriptions: dict[str, Subscription] = {}
+        self._subscriptions: dict[str, tuple[Subscription, Arrivals]] = {}
 
     async def feed_for(self, topic: str) -> Feed:
-        regions = self.regions
+        regions, arrivals = self.regions, Arrivals(self.regions, topic)
 
         async def arrived(message: Msg) -> None:
             try:
@@ -270,23 +324,26 @@ class RegionsHub(RedisHub):
                     return
                 event = decode_event(message.data)
                 if event.id is not None:
-                    await regions.receive(topic, event)
+                    await arrivals.take(event)
                 elif headers.get(ORIGIN) != regions.region:
                     await regions.local.announce(topic, event)
             except Exception:
                 logger.exception("realtime: could not take in an event of %s", topic)
 
         client = await regions.links.client()
-        self._subscriptions[topic] = await client.subscribe(
+        subscription = await client.subscribe(
             regions.subjects.events(topic), queue=regions.region, cb=arrived
         )
+        self._subscriptions[topic] = (subscription, arrivals)
         await client.flush()
         if regions.home(topic) != regions.region:
             await regions.catch_up(topic)
         return await super().feed_for(topic)
 
     async def unfeed(self, topic: str) -> None:
-        subscription = self._subscriptions.pop(topic, None)
-        if subscription is not None:
+        found = self._subscriptions.pop(topic, None)
+        if found is not None:
+            subscription, arrivals = found
+            arrivals.stop()
             await subscription.unsubscribe()
         await super().unfeed(topic)

@@ -14,6 +14,7 @@ import pytest
 
 from realtime.backends.regions import RegionsHistory, RegionsHub
 from realtime.hub import Hub
+from realtime.protocol import make_event
 from realtime.regions import RegionUnreachable
 from tests.realtime.streamtools import consecutive
 from tests.realtime.test_history import Collector, append
@@ -95,6 +96,21 @@ async def test_publishing_from_another_region_gets_an_id_from_the_home(regions, 
         ]
     await asyncio.sleep(3 * regions.delay)
     assert len(us_viewer.events) == 2  # once, though it went from us to eu and back
+
+
+async def test_events_published_out_of_order_are_copied_in_order(regions, region_store):
+    """Two processes of the home may publish a topic's events in another order than their
+    ids: the region waits for the missing one instead of resetting its viewers."""
+    eu, us = region_store("eu"), region_store("us")
+    us_viewer = await watch(hub_of(us), "b.5", regions)
+    first = await append(eu, "b.5", {})
+    await us_viewer.wait_for(1)
+    client = await eu.links.client()
+    for n in (2, 1):  # published to NATS only: the home's history could not fill them in
+        event = make_event("x", {"n": n}, event_id=first.id + n)
+        await client.publish(eu.subjects.events("b.5"), event.encoded.encode())
+    received = await us_viewer.wait_for(3)
+    assert [(e.type, e.id) for e in received] == [("x", first.id + n) for n in range(3)]
 
 
 async def test_after_a_partition_what_it_held_back_arrives_in_order(regions, region_store):
