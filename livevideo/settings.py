@@ -279,6 +279,8 @@ REALTIME = {
     "REGIONS": REALTIME_REGIONS,
     "NATS_URL": os.environ.get("NATS_URL", ""),
     "REGION_HOME": os.environ.get("REALTIME_REGION_HOME", "realtime.regions.first_region"),
+    # A region's viewer count is its own until regions merge theirs (docs/operations.md).
+    "REGION_LOCAL_SNAPSHOTS": ["viewers"],
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.
     "HISTORY_TTL": int(os.environ.get("REALTIME_HISTORY_TTL", str(24 * 3600))),

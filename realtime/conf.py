@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "REGIONS": (),
     "NATS_URL": "",
     "REGION_HOME": "realtime.regions.first_region",
+    # Snapshot types that stay in the region that announced them (figures of the region's
+    # own, such as its viewer count, until regions merge them).
+    "REGION_LOCAL_SNAPSHOTS": (),
 }
 
 
@@ -58,9 +61,11 @@ class RealtimeConfig:
     regions: tuple[str, ...]
     nats_url: str
     region_home: str
+    region_local_snapshots: tuple[str, ...]
 
     @classmethod
     def from_settings(cls) -> RealtimeConfig:
         options = {**DEFAULTS, **getattr(settings, "REALTIME", {})}
-        options["REGIONS"] = tuple(options["REGIONS"])
+        for name in ("REGIONS", "REGION_LOCAL_SNAPSHOTS"):
+            options[name] = tuple(options[name])
         return cls(**{name.lower(): options[name] for name in DEFAULTS})

@@ -121,6 +121,9 @@ class RegionsHistory(HistoryStore):
         self.regions: tuple[str, ...] = tuple(options.pop("regions", config.regions))
         nats_url: str = options.pop("nats_url", config.nats_url)
         home = options.pop("home", config.region_home)
+        self.local_snapshots = frozenset(
+            options.pop("local_snapshots", config.region_local_snapshots)
+        )
         super().__init__(**options)
         if self.region not in self.regions:
             raise ValueError(f"REALTIME['REGION'] {self.region!r} is not in REGIONS")
@@ -145,17 +148,25 @@ class RegionsHistory(HistoryStore):
     ) -> Event:
         home = self.home(topic)
         if home == self.region:
-            event = await self.local.append(topic, event_type, data, ts=ts, data_json=data_json)
-            client = await self.links.client()
-            await client.publish(self.subjects.events(topic), event.encoded.encode())
-            self._ticks().note(topic, event.id, client)  # type: ignore[arg-type]
-            return event
+            return await self._append_here(topic, event_type, data, ts=ts, data_json=data_json)
         body = {"topic": topic, "type": event_type, "ts": ts, "data_json": data_json}
         reply = await self._ask(self.subjects.append(home), body)
         return decode_event(reply)
 
+    async def _append_here(
+        self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
+    ) -> Event:
+        """Number, keep and announce an event of a topic homed here, and send it to NATS."""
+        event = await self.local.append(topic, event_type, data, ts=ts, data_json=data_json)
+        client = await self.links.client()
+        await client.publish(self.subjects.events(topic), event.encoded.encode())
+        self._ticks().note(topic, event.id, client)  # type: ignore[arg-type]
+        return event
+
     async def announce(self, topic: str, event: Event) -> None:
         await self.local.announce(topic, event)
+        if event.type in self.local_snapshots:
+            return
         await (await self.links.client()).publish(
             self.subjects.events(topic), event.encoded.encode(), headers={ORIGIN: self.region}
         )
@@ -236,14 +247,18 @@ class RegionsHistory(HistoryStore):
 
     async def _serve_append(self, message: Msg) -> None:
         raw = json.loads(message.data)
+        if self.home(raw["topic"]) != self.region:
+            # REGIONS or REGION_HOME differ between regions: never pass it on (it could loop).
+            logger.error("realtime: asked to number %s, which is not homed here", raw["topic"])
+            return
         try:
-            event = await self.append(
+            event = await self._append_here(
                 raw["topic"], raw["type"], json.loads(raw["data_json"]),
                 ts=raw["ts"], data_json=raw["data_json"],
             )  # fmt: skip
         except Exception:
             logger.exception("realtime: could not append for another region")
-            return  # the asker times out, and retries
+            return  # the asker times out: its publish fails, logged there
         await message.respond(event.encoded.encode())
 
     async def _serve_replay(self, message: Msg) -> None:

@@ -98,6 +98,21 @@ async def test_publishing_from_another_region_gets_an_id_from_the_home(regions, 
     assert len(us_viewer.events) == 2  # once, though it went from us to eu and back
 
 
+async def test_snapshots_cross_but_a_regions_own_figures_stay_in_it(regions, region_store):
+    eu, us = region_store("eu"), region_store("us")
+    eu.local_snapshots = frozenset({"viewers"})  # as the product's settings say
+    eu_viewer = await watch(hub_of(eu), "b.6", regions)
+    us_viewer = await watch(hub_of(us), "b.6", regions)
+    await eu.announce("b.6", make_event("viewers", {"count": 3}))
+    await eu.announce("b.6", make_event("reactions", {"total": 7}))
+    [received] = await us_viewer.wait_for(1)
+    assert (received.type, received.id, received.data) == ("reactions", None, {"total": 7})
+    assert [e.type for e in await eu_viewer.wait_for(2)] == ["viewers", "reactions"]
+    await asyncio.sleep(3 * regions.delay)
+    assert len(us_viewer.events) == 1
+    assert len(eu_viewer.events) == 2  # its own snapshot does not come back
+
+
 async def test_events_published_out_of_order_are_copied_in_order(regions, region_store):
     """Two processes of the home may publish a topic's events in another order than their
     ids: the region waits for the missing one instead of resetting its viewers."""
