@@ -40,7 +40,7 @@ from nats.aio.subscription import Subscription
 
 from realtime.backends.base import HistoryStore, Replay
 from realtime.backends.pubsub import Feed
-from realtime.backends.redis import RedisHistory, RedisHub
+from realtime.backends.redis import RETAIN_LUA, RedisHistory, RedisHub
 from realtime.clients import redis_client
 from realtime.conf import RealtimeConfig
 from realtime.protocol import Event, decode_event
@@ -61,13 +61,15 @@ from realtime.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
-# KEYS: the topic's seq, log and start; ARGV: the size, the ttl, the channel, the publish
-# command, the event's id and encoded event, '1' to start the copy again from this event.
-# Returns 1 (stored and announced), 0 (known already) or minus the copy's last id (a gap).
-IMPORT_LUA = b"""
+# KEYS: the topic's seq, log and start; ARGV: the event's id and encoded event, the size, the
+# ttl, the channel, '1' to start the copy again from this event, the publish command.
+# Returns 1 (kept and announced), 0 (known already) or minus the copy's last id (a gap).
+IMPORT_LUA = (
+    b"""
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
-local id = tonumber(ARGV[5])
-local restart = ARGV[7] == '1'
+local id = tonumber(ARGV[1])
+local event = ARGV[2]
+local restart = ARGV[6] == '1'
 if not restart then
   if id <= seq then
     return 0
@@ -80,18 +82,11 @@ if seq == 0 or restart then
   redis.call('DEL', KEYS[2])
   redis.call('SET', KEYS[3], string.format('%d', id - 1))
 end
-redis.call('SET', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], id, ARGV[6])
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[1]) + 1))
-local ttl = tonumber(ARGV[2])
-if ttl > 0 then
-  for _, key in ipairs(KEYS) do
-    redis.call('EXPIRE', key, ttl)
-  end
-end
-redis.call(ARGV[4], ARGV[3], ARGV[6])
-return 1
+redis.call('SET', KEYS[1], ARGV[1])
 """
+    + RETAIN_LUA
+    + b"return 1\n"
+)
 
 
 class RegionCopy(RedisHistory):
@@ -102,8 +97,8 @@ class RegionCopy(RedisHistory):
         """Store and announce ``event`` under its own id: 1, 0 when known already, or minus
         the last id here when it does not follow it (nothing stored)."""
         args = [
-            self.size, self.ttl, self.channel(topic), self.PUBLISH,
-            event.id, event.encoded, "1" if restart else "0",
+            event.id, event.encoded, self.size, self.ttl, self.channel(topic),
+            "1" if restart else "0", self.PUBLISH,
         ]  # fmt: skip
         client = redis_client(self.redis_url)
         return int(await client.eval(IMPORT_LUA, 3, *self._keys(topic), *args))
