@@ -150,6 +150,9 @@ class Region:
             },
         }
         self.config.write_text(json.dumps(config))  # NATS's config format reads JSON
+        self.run_nats()
+
+    def run_nats(self) -> None:
         self.process = subprocess.Popen(
             ["nats-server", "-c", str(self.config)],
             stdout=subprocess.DEVNULL,
@@ -171,10 +174,17 @@ class Region:
         outbound = self.monitor("gatewayz").get("outbound_gateways") or {}
         return int(outbound.get(region, {}).get("connection", {}).get("out_msgs", 0))
 
-    def kill_nats(self) -> None:
+    def kill(self) -> None:
+        """Kill the region's NATS server and stop its Redis (which keeps nothing)."""
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+        self.redis.stop()
+
+    def revive(self) -> None:
+        """Start the region's servers again, on the same ports, empty."""
+        self.redis.start()
+        self.run_nats()
 
     def destroy(self) -> None:
         if self.process is not None:
@@ -212,6 +222,15 @@ class PrivateRegions:
     def _connected(self) -> bool:
         names = set(self.regions)
         return all(r.gateways_up() == names - {n} for n, r in self.regions.items())
+
+    def kill(self, name: str) -> None:
+        """A region dies (its Redis and NATS server; its app processes are the test's)."""
+        self.regions[name].kill()
+
+    def revive(self, name: str) -> None:
+        self.regions[name].revive()
+        if not wait_until(self._connected, timeout=30, interval=0.1):
+            raise RuntimeError(f"{name} did not join the other regions again")
 
     def partition(self) -> None:
         """Cut every link between regions (each region's own servers go on)."""

@@ -2,7 +2,7 @@
 would be) on one PostgreSQL, each on its region's Redis and NATS server, 75 ms apart: a
 comment posted in one region reaches the other's viewers with the same id, a comment sent over
 the other region's socket is numbered by the broadcast's home, and a viewer who moves resumes
-there without a gap."""
+there without a gap; when the other region dies, its viewers resume in the home."""
 
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def servers(regions: PrivateRegions) -> Iterator[dict[str, int]]:
-    """One Daphne process in ``eu`` (every broadcast's home) and one in ``us``: their ports."""
+def servers(regions: PrivateRegions) -> Iterator[dict[str, AppServer]]:
+    """One Daphne process in ``eu`` (every broadcast's home) and one in ``us``."""
     with contextlib.ExitStack() as stack:
-        ports = {}
+        started = {}
         for name in ("eu", "us"):
             server = AppServer(
                 {
@@ -47,8 +47,8 @@ def servers(regions: PrivateRegions) -> Iterator[dict[str, int]]:
                 }
             )
             stack.callback(server.stop)
-            ports[name] = server.port
-        yield ports
+            started[name] = server
+        yield started
 
 
 async def watch(port: int, path: str, **options: Any) -> Any:
@@ -61,7 +61,7 @@ async def test_a_broadcast_watched_in_two_regions(servers, regions):
     token = (await database_sync_to_async(Token.objects.create)(user=viewer)).key
     broadcast = await database_sync_to_async(BroadcastFactory)(live=True)
     path = f"/ws/broadcasts/{broadcast.pk}/"
-    eu, us = servers["eu"], servers["us"]
+    eu, us = servers["eu"].port, servers["us"].port
 
     in_eu = await watch(eu, path)
     in_us = await watch(us, path, additional_headers={"Authorization": f"Token {token}"})
@@ -88,3 +88,15 @@ async def test_a_broadcast_watched_in_two_regions(servers, regions):
         hello, *replay = json.loads(await moved.recv())
         assert hello["data"]["last_event_id"] == second["id"]
         assert [(e["type"], e["id"]) for e in replay] == [("comment.created", second["id"])]
+
+    # The us region dies (its process, Redis and NATS server): its viewers come back through
+    # eu and resume there, and the broadcast goes on.
+    servers["us"].kill()
+    regions.kill("us")
+    try:
+        third = await asyncio.to_thread(post_comment, eu, broadcast.pk, token, "us is down")
+        async with await watch(eu, f"{path}?last_event_id={second['id']}") as back:
+            hello, *replay = json.loads(await back.recv())
+            assert [(e["id"], e["data"]) for e in replay] == [(second["id"] + 1, third)]
+    finally:
+        await asyncio.to_thread(regions.revive, "us")
