@@ -259,13 +259,28 @@ LOGGING = {
 }
 
 # --- Real-time platform (realtime/) -------------------------------------------------------
+# Regions (docs/operations.md, "Regions"): this process's region, every region's name (the
+# first homes every broadcast unless REALTIME_REGION_HOME names another rule), and the
+# region's NATS server; REDIS_URL is then the region's own Redis.
+REALTIME_REGION = os.environ.get("REALTIME_REGION", "")
+REALTIME_REGIONS = [
+    r.strip() for r in os.environ.get("REALTIME_REGIONS", REALTIME_REGION).split(",") if r.strip()
+]
 REALTIME = {
     # Bounded per-topic history for recovery after a reconnect.
     "HISTORY_BACKEND": (
-        "realtime.backends.redis.RedisHistory"
+        "realtime.backends.regions.RegionsHistory"
+        if REDIS_URL and REALTIME_REGION
+        else "realtime.backends.redis.RedisHistory"
         if REDIS_URL
         else "realtime.backends.memory.MemoryHistory"
     ),
+    "REGION": REALTIME_REGION,
+    "REGIONS": REALTIME_REGIONS,
+    "NATS_URL": os.environ.get("NATS_URL", ""),
+    "REGION_HOME": os.environ.get("REALTIME_REGION_HOME", "realtime.regions.first_region"),
+    # A region's viewer count is its own until regions merge theirs (docs/operations.md).
+    "REGION_LOCAL_SNAPSHOTS": ["viewers"],
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.
     "HISTORY_TTL": int(os.environ.get("REALTIME_HISTORY_TTL", str(24 * 3600))),

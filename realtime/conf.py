@@ -27,6 +27,15 @@ DEFAULTS: dict[str, Any] = {
     "SSE_RETRY_MS": 2000,
     "MAX_STREAMS_PER_USER": 10,
     "MAX_STREAMS_PER_ADDRESS": 100,
+    # Regions (realtime.backends.regions): this process's region, every region's name, the
+    # region's NATS server, and the rule that names a topic's home region.
+    "REGION": "",
+    "REGIONS": (),
+    "NATS_URL": "",
+    "REGION_HOME": "realtime.regions.first_region",
+    # Snapshot types that stay in the region that announced them (figures of the region's
+    # own, such as its viewer count, until regions merge them).
+    "REGION_LOCAL_SNAPSHOTS": (),
 }
 
 
@@ -48,8 +57,15 @@ class RealtimeConfig:
     sse_retry_ms: int
     max_streams_per_user: int
     max_streams_per_address: int
+    region: str
+    regions: tuple[str, ...]
+    nats_url: str
+    region_home: str
+    region_local_snapshots: tuple[str, ...]
 
     @classmethod
     def from_settings(cls) -> RealtimeConfig:
         options = {**DEFAULTS, **getattr(settings, "REALTIME", {})}
+        for name in ("REGIONS", "REGION_LOCAL_SNAPSHOTS"):
+            options[name] = tuple(options[name])
         return cls(**{name.lower(): options[name] for name in DEFAULTS})

@@ -36,16 +36,10 @@ from realtime.clients import redis_client
 from realtime.cluster import is_cluster
 from realtime.protocol import Event, decode_event, encoded_parts
 
-# KEYS: the topic's seq, log and start (and more a subclass's prelude uses); ARGV: the encoded
-# event before and after its id, the size, the ttl, the channel, counter_start(), the publish
-# command.
-APPEND_LUA = b"""
-if redis.call('SET', KEYS[1], ARGV[6], 'NX') then
-  redis.call('SET', KEYS[3], ARGV[6])
-end
-local id = redis.call('INCR', KEYS[1])
--- %d: Lua would write a number this large as 1.7957733328767e+15.
-local event = ARGV[1] .. string.format('%d', id) .. ARGV[2]
+# Keep ``event`` under ``id`` in the log (KEYS[2]) trimmed to ARGV[3] events, make every key
+# expire ARGV[4] seconds from now, and publish the event with command ARGV[7] on channel
+# ARGV[5] (the end of every script that adds an event).
+RETAIN_LUA = b"""
 redis.call('ZADD', KEYS[2], id, event)
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[3]) + 1))
 local ttl = tonumber(ARGV[4])
@@ -55,8 +49,23 @@ if ttl > 0 then
   end
 end
 redis.call(ARGV[7], ARGV[5], event)
-return id
 """
+
+# KEYS: the topic's seq, log and start (and more a subclass's prelude uses); ARGV: the encoded
+# event before and after its id, the size, the ttl, the channel, counter_start(), the publish
+# command.
+APPEND_LUA = (
+    b"""
+if redis.call('SET', KEYS[1], ARGV[6], 'NX') then
+  redis.call('SET', KEYS[3], ARGV[6])
+end
+local id = redis.call('INCR', KEYS[1])
+-- %d: Lua would write a number this large as 1.7957733328767e+15.
+local event = ARGV[1] .. string.format('%d', id) .. ARGV[2]
+"""
+    + RETAIN_LUA
+    + b"return id\n"
+)
 
 # KEYS as APPEND's; ARGV: the cursor ('' for none), counter_start().
 REPLAY_LUA = b"""

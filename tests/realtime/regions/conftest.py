@@ -1,0 +1,44 @@
+"""Three regions started once for the run (``tests.regions``), and stores of each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from realtime.backends.regions import RegionsHistory
+from realtime.regions import first_region
+from tests.regions import PrivateRegions
+from tests.servers import start_or_skip
+
+NAMES = ("eu", "us", "ap")
+
+
+@pytest.fixture(scope="session")
+def regions() -> Any:
+    """``eu``, ``us`` and ``ap``, each its own Redis and NATS server, 75 ms apart one way."""
+    started = start_or_skip(lambda: PrivateRegions(NAMES, delay=0.075), "three regions")
+    yield started
+    started.destroy()
+
+
+@pytest.fixture
+async def region_store(regions: PrivateRegions) -> AsyncIterator[Callable[[str], RegionsHistory]]:
+    """``region_store(name)``: a process's store in that region, on this test's own keys and
+    subjects; every topic is homed in ``eu``."""
+    prefix = f"rt-test-{uuid.uuid4().hex[:12]}"
+    made: list[RegionsHistory] = []
+
+    def make(name: str) -> RegionsHistory:
+        store = RegionsHistory(
+            size=20, ttl=600, redis_url=regions[name].redis.url, key_prefix=prefix,
+            region=name, regions=NAMES, nats_url=regions[name].nats_url, home=first_region,
+        )  # fmt: skip
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        await store.links.close()
