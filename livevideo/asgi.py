@@ -17,6 +17,7 @@ from livevideo.staticfiles import StaticFiles  # noqa: E402
 from livevideo.stream import BroadcastEventStream  # noqa: E402
 from realtime import gcpolicy  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from realtime.lifespan import lifespan  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -37,6 +38,7 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginValidator(
             TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),
+        "lifespan": lifespan,  # readies the history store at startup
     }
 )
 

@@ -60,6 +60,11 @@ class HistoryStore:
         self.redis_url = redis_url
         self.key_prefix = key_prefix  # for stores with a namespace
 
+    async def start(self) -> None:
+        """Get ready to serve before any client comes: called once per server process at
+        startup (``realtime.lifespan``). Most stores need nothing; one that answers other
+        processes' requests (the regions store) starts answering here."""
+
     @staticmethod
     def covers(after: int, *, first_id: int | None, last_id: int, start: int | None) -> bool:
         """Whether a client that has seen every event up to ``after`` can resume without a

@@ -127,6 +127,11 @@ class RegionsHistory(HistoryStore):
         self._home = import_string(home) if isinstance(home, str) else home
         self.links = NatsLinks(nats_url, self._serve)
 
+    async def start(self) -> None:
+        """Connect to NATS now, so the topics homed here are numbered for other regions
+        before any viewer or publish of this process's own has made the connection."""
+        await self.links.client()
+
     def _ticks(self) -> Ticks:
         """The running loop's ticks of the topics it numbered lately."""
         return runtime().part((Ticks, id(self)), lambda: Ticks(self.subjects, self.tick_interval))
