@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +75,7 @@ class Viewer:
         self.connected_at: float | None = None  # when the first frame (hello) arrived
         self.measuring = False  # latencies count only while the driver runs
         self.close_code: int | None = None
-        self.errors = 0  # error events (a refused reaction or comment)
+        self.errors: Counter[str] = Counter()  # error events (a refusal) by their code
 
     def frame(self, payload: bytes | str) -> None:
         # The hot path of the load generator (a call per frame per viewer): kept plain.
@@ -87,7 +88,7 @@ class Viewer:
                 self._hello(detail)
                 continue
             if action == ERROR:
-                self.errors += 1
+                self.errors[detail["code"]] += 1
                 continue
             if event_id is not None and not ledger.event(event_id):
                 continue

@@ -254,6 +254,10 @@ class Driver:
             self.pipe.send(("progress", {k: sum(v.values()) for k, v in self.statuses.items()}))
 
     def result(self, seconds: float) -> dict[str, Any]:
+        refused: Counter[str] = Counter()
+        for senders in self.sockets.values():
+            for socket in senders:
+                refused.update(socket.viewer.errors)
         return {
             "seconds": seconds,
             "statuses": {k: {str(c): n for c, n in v.items()} for k, v in self.statuses.items()},
@@ -261,8 +265,8 @@ class Driver:
             "comments": len(self.comment_pks),
             "comment_sum": sum(self.comment_pks),
             "max_lag": self.max_lag,
-            "errors": self.errors
-            + sum(s.viewer.errors for senders in self.sockets.values() for s in senders),
+            "errors": self.errors + sum(refused.values()),
+            "refused": dict(refused),  # error events from the server, by code
         }
 
 

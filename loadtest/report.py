@@ -24,6 +24,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "reactions_sent": sum(statuses["reaction"].values()),
         "comments_stored": report["stored"]["comments"],
         "driver_errors": sent["errors"],
+        "driver_refused": sent.get("refused", {}),
         "driver_max_lag_s": round(sent["max_lag"], 3),
         # REST writes: what the server answered, and how long each answer took
         "answers": statuses,
@@ -55,7 +56,12 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
             "frames_per_sec": round(drive["frames_per_sec"]),
             "latency_ms": {k: v and round(v, 1) for k, v in viewers["latency_ms"].items()},
             "lost": ledgers["gaps"] + ledgers["comments_lost"],
-            "duplicated": ledgers["duplicates"] + ledgers["comments_extra"],
+            "duplicated": ledgers["duplicates"],
+            # Comments viewers had beyond the stored count they were checked against: with
+            # every id seen once, the servers stored them after that count was read.
+            "comments_beyond_stored": ledgers["comments_extra"],
+            "stored_still_growing": report.get("stored_at_end", report["stored"])
+            != report["stored"],
             "viewers_wrong_comments": ledgers["viewers_wrong_comments"],
             "converged": f"{ledgers['viewers_converged']}/{ledgers['viewers']}",
             "exact": viewers["exact"] and ledgers["viewers_converged"] == ledgers["viewers"],
@@ -142,7 +148,8 @@ def one_line(summary: dict[str, Any]) -> str:
         f"{summary['label']}: {summary['viewers']:,} viewers x{summary['servers']} server(s), "
         f"{summary['deliveries_per_sec']:,} deliveries/s, {summary['frames_per_sec']:,} frames/s, "
         f"p50/p95/p99/max {lat['p50']}/{lat['p95']}/{lat['p99']}/{lat['max']} ms, "
-        f"lost {summary['lost']}, dup {summary['duplicated']}, converged {summary['converged']}, "
+        f"lost {summary['lost']}, dup {summary['duplicated']}, "
+        f"beyond stored {summary['comments_beyond_stored']}, converged {summary['converged']}, "
         f"connect {summary['connect_per_sec']:,}/s, cpu {summary['server_cpu_share']} "
         f"(load generator {summary['client_cpu_share']}), "
         f"{summary['server_us_per_delivery']} us/delivery, "

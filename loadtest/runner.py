@@ -169,6 +169,9 @@ class Run(Pipes):
         if ids[0] in expect:
             report["stored_totals"] = expect[ids[0]]["stored_totals"]  # the hottest's
         report["viewers"] = self._finish(expect)
+        # Read again: a change means the servers were still storing writes when the viewers
+        # were checked, and comments beyond the count checked against are no duplicates.
+        report["stored_at_end"] = data["stored"]()
         return report
 
     # Phases ----------------------------------------------------------------------------

@@ -145,7 +145,7 @@ class LedgerTotals:
     duplicates: int = 0
     resets: int = 0
     comments_lost: int = 0  # expected minus received, over viewers that got fewer
-    comments_extra: int = 0  # received beyond expected (duplicated under another id)
+    comments_extra: int = 0  # received beyond expected: stored after it was read, or twice
     viewers_wrong_comments: int = 0  # count or pk sum differs from the driver's
     viewers_converged: int = 0  # last reactions totals equal the stored totals
 

@@ -72,6 +72,15 @@ class TestViewer:
         viewer.frame(json.dumps([comment(1, 100)]))
         assert (viewer.ledger.comments, viewer.ledger.duplicates) == (1, 1)
 
+    def test_refusals_are_counted_by_their_code(self):
+        viewer = new_viewer()
+        viewer.frame(json.dumps([hello(0)]))
+        for code in ("rate_limited", "rate_limited", "forbidden"):
+            error = {"code": code, "message": "no"}
+            viewer.frame(json.dumps([{"type": "error", "id": None, "ts": 0, "data": error}]))
+        assert viewer.errors == {"rate_limited": 2, "forbidden": 1}
+        assert viewer.deliveries == 0
+
     def test_viewers_given_the_same_frame_each_check_it(self):
         viewers = [new_viewer(), new_viewer()]
         shared = json.dumps([comment(1, 100), reactions(TOTALS)])

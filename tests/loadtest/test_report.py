@@ -67,6 +67,29 @@ def test_a_loss_or_a_viewer_not_converged_is_not_exact(gaps, converged):
     assert summary["lost"] == gaps
 
 
+def test_comments_stored_after_the_check_are_no_duplicates():
+    # Round 6's many-broadcasts run: the servers stored a backlog of WebSocket comments after
+    # the stored count was read, the viewers received them (each id once), and the report
+    # called every one a duplicate.
+    late = run_report()
+    late["viewers"]["ledgers"].update(comments_extra=2000, viewers_wrong_comments=1000)
+    late["viewers"]["exact"] = False
+    late["stored_at_end"] = {"reactions": 1000, "comments": 52, "comment_sum": 2000}
+    summary = report.summarize(late)
+    assert (summary["duplicated"], summary["comments_beyond_stored"]) == (0, 2000)
+    assert summary["stored_still_growing"] is True
+    assert summary["exact"] is False
+    assert "beyond stored 2000" in report.one_line(summary)
+
+
+def test_a_run_whose_stored_figures_held_still_says_so():
+    on_time = run_report()
+    on_time["stored_at_end"] = dict(on_time["stored"])
+    summary = report.summarize(on_time)
+    assert summary["stored_still_growing"] is False
+    assert (summary["duplicated"], summary["comments_beyond_stored"]) == (0, 0)
+
+
 def test_one_line_carries_the_figures():
     line = report.one_line(report.summarize(run_report(storm=True)))
     assert "\n" not in line
