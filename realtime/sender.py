@@ -1,8 +1,9 @@
 """Sending events to the history store, in order, one loop at a time.
 
 ``realtime.publish`` hands each event over as an ``Outgoing``; the ``Sender`` of the loop that
-sends it appends it to the topic's history (or announces a snapshot), one after another, and
-counts what is still pending so ``publish.flush`` can wait for it.
+sends it appends it to the topic's history (or announces a snapshot), in order, the events
+queued meanwhile together, and counts what is still pending so ``publish.flush`` can wait for
+it.
 """
 
 from __future__ import annotations
@@ -56,17 +57,24 @@ def outstanding() -> int:
         return sum(n for loop, n in _pending.items() if not loop.is_closed())
 
 
-async def _send(history: HistoryStore, item: Outgoing) -> None:
-    if item.recoverable:
-        await history.append(item.topic, item.type, item.data, ts=item.ts, data_json=item.data_json)
+async def _send(history: HistoryStore, items: list[Outgoing]) -> None:
+    """Send a run of items: recoverable ones all together, or one snapshot."""
+    if items[0].recoverable:
+        await history.append_many(
+            [(item.topic, item.type, item.data, item.ts, item.data_json) for item in items]
+        )
     else:
+        [item] = items
         event = make_event(item.type, item.data, ts=item.ts, data_json=item.data_json)
         await history.announce(item.topic, event)
 
 
 class Sender:
-    """Sends events one after another, in submission order, on one event loop (the loop's
-    ``realtime.runtime.Runtime`` holds it)."""
+    """Sends events in submission order, on one event loop (the loop's
+    ``realtime.runtime.Runtime`` holds it): the events queued while one is sent go together
+    next (``HistoryStore.append_many``: one round trip to Redis)."""
+
+    MAX_RUN = 200  # events sent together at most
 
     def __init__(self, loop: asyncio.AbstractEventLoop, history: HistoryStore) -> None:
         self.loop = loop
@@ -83,20 +91,32 @@ class Sender:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                item = self._queue.popleft()
+                items = self._next_run()
                 try:
                     try:
-                        await _send(self.history, item)
+                        await _send(self.history, items)
                     except redis.ConnectionError:
                         # A pooled connection that a Redis restart closed fails its first
                         # command before it reaches the server: send once more on a new one.
-                        await _send(self.history, item)
+                        await _send(self.history, items)
                 except Exception:
                     metrics.REDIS_ERRORS.labels("publish").inc()
-                    logger.exception("realtime: could not publish %s to %s", item.type, item.topic)
+                    logger.exception(
+                        "realtime: could not publish %s to %s", items[0].type, items[0].topic
+                    )
                 else:
-                    metrics.EVENTS_PUBLISHED.labels(item.type).inc()
+                    for item in items:
+                        metrics.EVENTS_PUBLISHED.labels(item.type).inc()
                 finally:
-                    add_pending(self.loop, -1)
+                    add_pending(self.loop, -len(items))
         finally:
             self._task = None
+
+    def _next_run(self) -> list[Outgoing]:
+        """The queue's head: every recoverable item queued before the next snapshot (up to
+        ``MAX_RUN``), sent in one go, or the snapshot alone."""
+        items = [self._queue.popleft()]
+        if items[0].recoverable:
+            while self._queue and self._queue[0].recoverable and len(items) < self.MAX_RUN:
+                items.append(self._queue.popleft())
+        return items

@@ -21,10 +21,14 @@ and a client resuming with an old id is told to ``reset`` rather than given the 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from realtime.protocol import Event
+
+# An event to append: topic, type, data, ts, and the data already encoded (``append``'s).
+Entry = tuple[str, str, dict[str, Any], float, str]
 
 if TYPE_CHECKING:
     from realtime.hub import Hub
@@ -108,6 +112,11 @@ class HistoryStore:
         and announce it to the topic's subscribers in every process, as one atomic step.
         ``data_json`` is ``data`` already encoded."""
         raise NotImplementedError("subclasses of HistoryStore must provide an append() method")
+
+    async def append_many(self, entries: Sequence[Entry]) -> None:
+        """``append`` each of ``entries`` in order; a store may send them in one round trip."""
+        for topic, event_type, data, ts, data_json in entries:
+            await self.append(topic, event_type, data, ts=ts, data_json=data_json)
 
     async def announce(self, topic: str, event: Event) -> None:
         """Hand an event without an id to the topic's subscribers in every process, without

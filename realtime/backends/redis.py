@@ -22,6 +22,7 @@ backend, ``realtime.backends.redis_cluster``, without a setting of its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -30,7 +31,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.connection import parse_url
 
-from realtime.backends.base import HistoryStore, Replay, counter_start
+from realtime.backends.base import Entry, HistoryStore, Replay, counter_start
 from realtime.backends.pubsub import Feed, PubSubHub
 from realtime.clients import redis_client
 from realtime.cluster import is_cluster
@@ -126,15 +127,31 @@ class RedisHistory(HistoryStore):
         self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
     ) -> Event:
         prefix, suffix = encoded_parts(event_type, ts, data_json)
-        event_id = await self.APPEND(
+        event_id = await self._append(topic, prefix, suffix, redis_client(self.redis_url))
+        return Event(event_type, int(event_id), ts, data, f"{prefix}{event_id}{suffix}")
+
+    async def append_many(self, entries: Sequence[Entry]) -> None:
+        # One round trip for them all, in order (a pipeline, not a transaction: each append
+        # is atomic on its own, as one by one); the sender's queue under a flood of comments
+        # on many topics went one round trip an event (docs/performance.md, "Many
+        # broadcasts").
+        if len(entries) == 1:
+            await super().append_many(entries)
+            return
+        pipe = redis_client(self.redis_url).pipeline(transaction=False)
+        for topic, event_type, _, ts, data_json in entries:
+            await self._append(topic, *encoded_parts(event_type, ts, data_json), pipe)
+        await pipe.execute()
+
+    async def _append(self, topic: str, prefix: str, suffix: str, client: Any) -> Any:
+        return await self.APPEND(
             keys=self._keys(topic),
             args=[
                 prefix, suffix, self.size, self.ttl, self.channel(topic), counter_start(),
                 self.PUBLISH,
             ],
-            client=redis_client(self.redis_url),
+            client=client,
         )  # fmt: skip
-        return Event(event_type, int(event_id), ts, data, f"{prefix}{event_id}{suffix}")
 
     async def announce(self, topic: str, event: Event) -> None:
         await redis_client(self.redis_url).publish(self.channel(topic), event.encoded)

@@ -70,6 +70,27 @@ class HistoryContract:
         assert (await append(store, "a", {})).id == ids[-1] + 1
         assert (await append(store, "b", {})).id == b + 1
 
+    async def test_many_appended_together_are_each_appended_in_order(self, store):
+        first = (await append(store, "a", {"n": -1})).id
+        entries = [
+            ("a" if n % 3 else "b", "x", {"n": n}, now_ms(), encode_data({"n": n}))
+            for n in range(7)
+        ]
+        collector = Collector()
+        hub = get_hub()
+        await hub.join("a", collector)
+        try:
+            await store.append_many(entries)
+            received = await collector.wait_for(4)
+        finally:
+            hub.leave("a", collector)
+        a = (await store.replay("a", first)).events
+        assert [e.data["n"] for e in a] == [1, 2, 4, 5]
+        assert [e.id for e in a] == consecutive(first + 1, 4)
+        assert [e.encoded for e in received] == [e.encoded for e in a]
+        b = (await store.replay("b", None)).last_id
+        assert [e.data["n"] for e in (await store.replay("b", b - 3)).events] == [0, 3, 6]
+
     async def test_a_new_topic_counts_from_the_clock_in_microseconds(self, store):
         before = time.time_ns() // 1000
         first = (await append(store, "a", {})).id

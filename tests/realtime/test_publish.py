@@ -181,3 +181,25 @@ async def test_aflush_waits_for_events_published_on_the_loop():
         publish("t", "made", {"n": n})
     await aflush()
     assert len((await get_history().replay("t", 0)).events) == 5
+
+
+async def test_events_queued_while_one_is_sent_go_out_together_in_order():
+    history = get_history()
+    runs: list[list[int]] = []
+    append_many = history.append_many
+
+    async def recording(entries):
+        runs.append([data["n"] for _, _, data, _, _ in entries])
+        await append_many(entries)
+
+    history.append_many = recording  # type: ignore[method-assign]
+    try:
+        publish("t", "made", {"n": 0})
+        await asyncio.sleep(0)  # the first is on its way
+        for n in range(1, 6):
+            publish("t" if n % 2 else "u", "made", {"n": n})
+        await aflush()
+    finally:
+        del history.append_many
+    assert runs == [[0], [1, 2, 3, 4, 5]]
+    assert [e.data["n"] for e in (await history.replay("t", 0)).events] == [0, 1, 3, 5]
