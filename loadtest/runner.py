@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 SETTLE_SECONDS = 1.0  # > the snapshot interval: the last totals reach every viewer
 MAX_SETTLE_SECONDS = 30.0  # a server still storing after this is reported as it stands
+TOTALS_TIMEOUT = 120.0  # seconds for the read of a broadcast's stored reaction totals
 
 
 def settled(
@@ -378,7 +379,9 @@ class Run(Pipes):
 
     def _stored_totals(self, broadcast_id: int) -> dict[str, Any]:
         url = f"{self.url}/api/broadcasts/{broadcast_id}/reactions/"
-        with urllib.request.urlopen(url, timeout=10) as response:
+        # A server still working through a backlog answers late; a run that ends with a
+        # timeout here reports nothing at all (round 7's first full-size runs).
+        with urllib.request.urlopen(url, timeout=TOTALS_TIMEOUT) as response:
             return json.load(response)
 
 
