@@ -17,16 +17,18 @@ viewer's taps do not wait for each other's batches); the rest one at a time, in 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
-from livevideo import abuse, ingest, selectors, services
+from livevideo import ingest, selectors
 from livevideo.converters import MAX_ID
 from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
-from livevideo.stream_moderation import ModerationMessages, client_error, on_broadcast
+from livevideo.stream_moderation import ModerationMessages, client_error
 from presence import tracker
 from realtime.clientaddress import scope_client_address
 from realtime.coalesce import NextFlight
@@ -105,34 +107,30 @@ class BroadcastConsumer(ModerationMessages, BroadcastStream, StreamConsumer):
         """``{"type": "reaction", "kind": "like"}``: stored with the process's next batch of
         this broadcast's taps (``livevideo.ingest``), checked one by one as over REST, the
         client address's limit included."""
-        try:
+        with refusals_as_errors():
             await ingest.batcher(self.broadcast_id).tap(
                 self.user, message.get("kind"), scope_client_address(self.scope)
             )
-        except ingest.BroadcastGone:
-            raise ClientError("not_found", "This broadcast no longer exists.") from None
-        except ServiceError as exc:
-            raise client_error(exc) from None
 
     async def receive_comment(self, message: dict[str, Any]) -> None:
-        """``{"type": "comment", "text": "..."}``; everyone gets it as ``comment.created``, or
-        its sender alone as ``comment.held`` when it waits for a moderator's review."""
-        held = await database_sync_to_async(_comment_create)(
-            self.broadcast_id, self.user, message.get("text"), scope_client_address(self.scope)
-        )
-        if held is not None:
-            self.answer(message, "comment.held", held)
+        """``{"type": "comment", "text": "..."}``: stored with the process's next batch of
+        this broadcast's comments (``livevideo.ingest``), checked one by one as over REST;
+        everyone gets it as ``comment.created``, or its sender alone as ``comment.held`` when
+        it waits for a moderator's review."""
+        with refusals_as_errors():
+            comment = await ingest.comment(
+                self.broadcast_id, self.user, message.get("text"), scope_client_address(self.scope)
+            )
+        if comment.is_held:
+            self.answer(message, "comment.held", selectors.comment_data(comment))
 
 
-def _comment_create(
-    broadcast_id: int, author: Any, text: Any, client: str
-) -> dict[str, Any] | None:
-    """Post a comment from ``client`` (its address's limit counted first, as over REST, in the
-    same database-thread hop); the comment's data when it is held for review, else None."""
-
-    def post(broadcast: Broadcast) -> Any:
-        abuse.address_rate_check(action="COMMENT", client=client)
-        return services.comment_create(broadcast=broadcast, author=author, text=text)
-
-    comment = on_broadcast(broadcast_id, post)
-    return selectors.comment_data(comment) if comment.is_held else None
+@contextlib.contextmanager
+def refusals_as_errors() -> Iterator[None]:
+    """A write's refusal, answered as the ``error`` event of the message that asked for it."""
+    try:
+        yield
+    except ingest.BroadcastGone:
+        raise ClientError("not_found", "This broadcast no longer exists.") from None
+    except ServiceError as exc:
+        raise client_error(exc) from None

@@ -21,10 +21,10 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
 
 from livevideo import abuse, services
-from livevideo.errors import ServiceError
-from livevideo.models import Broadcast
+from livevideo.models import Broadcast, Comment
 from realtime.runtime import runtime
 
 AnyUser = AbstractBaseUser | AnonymousUser  # whoever tapped, signed in or not
@@ -106,7 +106,7 @@ class TapBatcher:
     """A broadcast's WebSocket taps, stored in batches."""
 
     def __init__(self, broadcast_id: int) -> None:
-        self._batcher = batcher_for(broadcast_id, _record_tap_batch)
+        self._batcher = batcher_for(broadcast_id, record_taps)
 
     async def tap(self, user: AnyUser, kind: object, address: str = "") -> None:
         """Store one tap from ``address`` (the client's, for the per-address limit) with the
@@ -115,42 +115,80 @@ class TapBatcher:
         await self._batcher.submit((user, kind, address))
 
 
-def _record_tap_batch(
-    broadcast_id: int, batch: list[tuple[AnyUser, object, str]]
-) -> list[ServiceError | None]:
-    return record_taps(
-        broadcast_id, [(user, kind) for user, kind, _ in batch], [a for *_, a in batch]
-    )
-
-
-def record_taps(
-    broadcast_id: int, taps: Sequence[tuple[AnyUser, Any]], addresses: Sequence[str] = ()
-) -> list[ServiceError | None]:
-    """Check each tap (its address's limit first, when ``addresses`` are given), store the
-    accepted ones in one transaction; each tap's refusal or None."""
-    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
-    if broadcast is None:
-        raise BroadcastGone(broadcast_id)
-    refusals: list[ServiceError | None] = (
-        list(abuse.address_rate_refusals(action="REACTION", clients=list(addresses)))
-        if addresses
-        else [None] * len(taps)
-    )
-    open_ = [i for i, refusal in enumerate(refusals) if refusal is None]
-    checked = services.reactions_check(
-        broadcast=broadcast,
-        taps=[taps[i] for i in open_],  # type: ignore[misc]
-    )
-    accepted = []
-    for i, clean in zip(open_, checked, strict=True):
-        if isinstance(clean, str):
-            accepted.append((taps[i][0], clean))
-        else:
-            refusals[i] = clean
-    services.reactions_record(broadcast=broadcast, taps=accepted)  # type: ignore[arg-type]
-    return refusals
-
-
 def batcher(broadcast_id: int) -> TapBatcher:
     """The running event loop's batcher of a broadcast's taps."""
     return TapBatcher(broadcast_id)
+
+
+async def comment(broadcast_id: int, author: AnyUser, text: object, address: str) -> Comment:
+    """Store a WebSocket comment from ``address`` with the loop's next batch of comments;
+    the stored comment, or raises its refusal (a ``ServiceError``, or ``BroadcastGone``)."""
+    return await batcher_for(EVERY_BROADCAST, record_comments).submit(
+        (broadcast_id, author, text, address)
+    )
+
+
+# The key of the loop's one batcher of WebSocket comments: a broadcast gets a comment now and
+# then, many broadcasts many, so one batch takes them whatever their broadcast.
+EVERY_BROADCAST = 0
+
+
+# What a batch holds: who sent it, what they sent, and from which address.
+Sent = tuple[AnyUser, object, str]
+Create = Callable[[Broadcast, list[tuple[AnyUser, object]]], Sequence[object]]
+
+
+def record_taps(broadcast_id: int, batch: list[Sent]) -> list[object]:
+    """A batch of a broadcast's taps, checked each on its own and stored in one transaction
+    (``services.reactions_check`` and ``reactions_record``); each one's refusal or None."""
+
+    def create(broadcast: Broadcast, taps: list[tuple[AnyUser, object]]) -> list[object]:
+        checked = services.reactions_check(broadcast=broadcast, taps=taps)  # type: ignore[arg-type]
+        services.reactions_record(
+            broadcast=broadcast,
+            taps=[(u, c) for (u, _), c in zip(taps, checked, strict=True) if isinstance(c, str)],  # type: ignore[misc]
+        )
+        return [None if isinstance(c, str) else c for c in checked]
+
+    return _under_address_limit(broadcast_id, "REACTION", batch, create)
+
+
+def record_comments(_: int, batch: list[tuple[int, AnyUser, object, str]]) -> list[object]:
+    """A batch of WebSocket comments on any broadcasts, in one transaction: each broadcast's
+    checked and stored as over REST (``services.comments_create_batch``); each one's outcome."""
+
+    def create(broadcast: Broadcast, posts: list[tuple[AnyUser, object]]) -> Sequence[object]:
+        return services.comments_create_batch(broadcast=broadcast, posts=posts)  # type: ignore[arg-type]
+
+    on: dict[int, list[int]] = {}  # broadcast id: the positions of its comments in the batch
+    for i, (broadcast_id, *_) in enumerate(batch):
+        on.setdefault(broadcast_id, []).append(i)
+    outcomes: list[object] = [None] * len(batch)
+    with transaction.atomic():
+        for broadcast_id, positions in on.items():
+            sent: list[Sent] = [batch[i][1:] for i in positions]  # type: ignore[misc]
+            try:
+                created = _under_address_limit(broadcast_id, "COMMENT", sent, create)
+            except BroadcastGone as gone:
+                created = [gone] * len(positions)
+            for i, outcome in zip(positions, created, strict=True):
+                outcomes[i] = outcome
+    return outcomes
+
+
+def _under_address_limit(
+    broadcast_id: int, action: str, batch: list[Sent], create: Create
+) -> list[object]:
+    """Count each item against its address's limit first (as over REST), then ``create`` the
+    rest on the broadcast; each item's outcome (a refusal is a ``ServiceError``)."""
+    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise BroadcastGone(broadcast_id)
+    outcomes: list[object] = list(
+        abuse.address_rate_refusals(action=action, clients=[address for *_, address in batch])
+    )
+    open_ = [i for i, refusal in enumerate(outcomes) if refusal is None]
+    created = create(broadcast, [(batch[i][0], batch[i][1]) for i in open_])
+    for i, outcome in zip(open_, created, strict=True):
+        outcomes[i] = outcome
+    return outcomes

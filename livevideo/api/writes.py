@@ -64,12 +64,7 @@ def record_comments(broadcast_id: int, posts: list[Post]) -> list[Outcome]:
     """Check and store a batch of REST comments; each one's outcome (the stored Comment)."""
 
     def store(broadcast: Broadcast, said: list[tuple[AbstractBaseUser, Any]]) -> list[Outcome]:
-        checked = services.comments_check(broadcast=broadcast, posts=said)
-        accepted = [
-            (user, c) for (user, _), c in zip(said, checked, strict=True) if isinstance(c, str)
-        ]
-        stored = iter(services.comments_record(broadcast=broadcast, posts=accepted))
-        return [next(stored) if isinstance(c, str) else c for c in checked]
+        return services.comments_create_batch(broadcast=broadcast, posts=said)
 
     return _record(broadcast_id, posts, "COMMENT", "text", store)
 

@@ -26,6 +26,7 @@ from livevideo.services.comments import (
     comment_remove_check,
     comment_restore,
     comments_check,
+    comments_create_batch,
     comments_record,
 )
 from livevideo.services.moderation import (
@@ -73,6 +74,7 @@ __all__ = [
     "comment_restore",
     "comment_unpin",
     "comments_check",
+    "comments_create_batch",
     "comments_record",
     "moderation_settings_update",
     "moderator_appoint",

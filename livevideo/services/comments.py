@@ -86,6 +86,20 @@ def comment_create(*, broadcast: Broadcast, author: AbstractBaseUser, text: obje
     return comment
 
 
+def comments_create_batch(
+    *, broadcast: Broadcast, posts: Sequence[tuple[AbstractBaseUser, object]]
+) -> list[Comment | ServiceError]:
+    """``comment_create`` for many ``(author, text)`` posts: each checked on its own
+    (``comments_check``), the accepted stored in one transaction; each one's comment or
+    refusal."""
+    checked = comments_check(broadcast=broadcast, posts=posts)
+    accepted = [
+        (author, c) for (author, _), c in zip(posts, checked, strict=True) if isinstance(c, str)
+    ]
+    stored = iter(comments_record(broadcast=broadcast, posts=accepted))
+    return [next(stored) if isinstance(c, str) else c for c in checked]
+
+
 def comments_record(*, broadcast: Broadcast, posts: Sequence[Post]) -> list[Comment]:
     """Store checked ``(author, clean text)`` posts in one transaction, in order, each held
     for review when it has a hold word; each announced once the transaction commits."""

@@ -70,7 +70,7 @@ async def test_a_caller_that_stops_waiting_does_not_stop_the_others(broadcast, v
 
 def test_a_batch_is_one_transaction(broadcast, viewers):
     with CaptureQueriesContext(connection) as queries:
-        refusals = ingest.record_taps(broadcast.pk, [(user, "like") for user in viewers])
+        refusals = ingest.record_taps(broadcast.pk, [(user, "like", "") for user in viewers])
     assert refusals == [None] * 5
     inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "livevideo_reaction"')]
     assert len(inserts) == 1
@@ -87,7 +87,7 @@ async def test_a_deleted_broadcast_fails_the_batch(broadcast, viewers):
 def test_a_batch_reads_bans_once_and_refuses_only_the_banned(broadcast, viewers):
     services.user_ban(broadcast=broadcast, actor=broadcast.broadcaster, user=viewers[1])
     with CaptureQueriesContext(connection) as queries:
-        refusals = ingest.record_taps(broadcast.pk, [(user, "like") for user in viewers])
+        refusals = ingest.record_taps(broadcast.pk, [(user, "like", "") for user in viewers])
     assert [type(r) for r in refusals] == [type(None), NotAllowed] + [type(None)] * 3
     assert "banned" in refusals[1].message
     ban_reads = [q for q in queries if 'FROM "livevideo_broadcastban"' in q["sql"]]
@@ -97,7 +97,11 @@ def test_a_batch_reads_bans_once_and_refuses_only_the_banned(broadcast, viewers)
 
 def test_a_batch_counts_each_tap_against_its_users_rate_limit(broadcast, viewers, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "REACTION": (3, 60.0)}
-    taps = [(viewers[0], "like")] * 5 + [(viewers[1], "love")] + [(AnonymousUser(), "like")]
+    taps = (
+        [(viewers[0], "like", "")] * 5
+        + [(viewers[1], "love", "")]
+        + [(AnonymousUser(), "like", "")]
+    )
     refusals = ingest.record_taps(broadcast.pk, taps)
     assert [type(r).__name__ for r in refusals] == (
         ["NoneType"] * 3 + ["RateLimited"] * 2 + ["NoneType", "NotAllowed"]
@@ -108,9 +112,9 @@ def test_a_batch_counts_each_tap_against_its_users_rate_limit(broadcast, viewers
 
 def test_a_batch_counts_each_tap_against_its_address_first(broadcast, viewers, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ADDRESS_REACTION": (2, 60.0)}
-    taps = [(user, "like") for user in viewers[:4]]
     addresses = ["203.0.113.7"] * 3 + ["198.51.100.2"]
-    refusals = ingest.record_taps(broadcast.pk, taps, addresses)
+    taps = [(user, "like", address) for user, address in zip(viewers, addresses, strict=False)]
+    refusals = ingest.record_taps(broadcast.pk, taps)
     assert [type(r).__name__ for r in refusals] == ["NoneType"] * 2 + ["RateLimited", "NoneType"]
     assert "from your network" in refusals[2].message
     assert totals(broadcast)["total"] == 3
