@@ -191,7 +191,12 @@ class Worker:
                     try:
                         await asyncio.wait_for(seat.connect(), 30)
                         return True
-                    except (OSError, ConnectionError, TimeoutError):
+                    except (OSError, ConnectionError, TimeoutError, asyncio.CancelledError):
+                        # A connection's wait for its hello is cancelled when it is dropped
+                        # meanwhile (a storm): that attempt failed, unless this task itself is
+                        # being stopped.
+                        if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                            raise
                         seat.drop()
                         await asyncio.sleep(min(LAST_RETRY, FIRST_RETRY * 2**attempt))
             return False
