@@ -259,7 +259,7 @@ LOGGING = {
 }
 
 # --- Real-time platform (realtime/) -------------------------------------------------------
-# Regions (docs/operations.md, "Regions"): this process's region, every region's name (the
+# Regions (docs/scale-out.md, "Regions"): this process's region, every region's name (the
 # first homes every broadcast unless REALTIME_REGION_HOME names another rule), and the
 # region's NATS server; REDIS_URL is then the region's own Redis.
 REALTIME_REGION = os.environ.get("REALTIME_REGION", "")
@@ -279,7 +279,7 @@ REALTIME = {
     "REGIONS": REALTIME_REGIONS,
     "NATS_URL": os.environ.get("NATS_URL", ""),
     "REGION_HOME": os.environ.get("REALTIME_REGION_HOME", "realtime.regions.first_region"),
-    # A region's viewer count is its own until regions merge theirs (docs/operations.md).
+    # A region's viewer count is its own until regions merge theirs (docs/scale-out.md).
     "REGION_LOCAL_SNAPSHOTS": ["viewers"],
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.

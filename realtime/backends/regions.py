@@ -22,7 +22,7 @@ topic's events, so a topic has one id space wherever it is watched.
 - A client that resumes in a region whose copy does not cover its ``last_event_id`` (it moved
   from another region) is answered from the home's history.
 
-Why NATS gateways rather than a Redis per region fed by the publisher: docs/operations.md,
+Why NATS gateways rather than a Redis per region fed by the publisher: docs/scale-out.md,
 "Regions".
 """
 
