@@ -141,6 +141,28 @@ class TrimmedWebSocketProtocol(WebSocketsSansIOProtocol):
         self.request = self.response = None
         super().start_keepalive()
 
+    def handle_parser_exception(self) -> None:
+        """A client's frame broke the protocol (e.g. over ``--ws-max-size``): as uvicorn's,
+        the close frame (1009, ...) is sent, but then the socket is shut for writing and read
+        (and discarded) until the client hangs up or ``close_timeout`` passes, instead of
+        closed at once. Closed with the rest of the frame unread, the kernel sends a reset,
+        which may discard the close frame before the client (or a proxy) reads it: the
+        client would see 1006 and never learn why."""
+        if self.close_sent:
+            return  # called again for each read after the first: already closing
+        assert self.conn.close_sent is not None
+        close = self.conn.close_sent
+        self.queue.put_nowait(
+            {"type": "websocket.disconnect", "code": close.code, "reason": close.reason}
+        )
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+
 
 def protocol_for(version: str) -> type[WebSocketsSansIOProtocol]:
     """The protocol to serve with under uvicorn ``version``: the trimmed one where it was

@@ -52,10 +52,10 @@ def test_other_servers_sends_get_no_raw_writer():
 
 
 async def serving(
-    app: Any, ws: Any = "websockets-sansio"
+    app: Any, ws: Any = "websockets-sansio", **options: Any
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
     """``app`` under an in-process uvicorn with the production protocols (``ws``: uvicorn's
-    own sans-I/O one by default); once it listens."""
+    own sans-I/O one by default; ``options``: more of ``uvicorn.Config``); once it listens."""
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -65,6 +65,7 @@ async def serving(
         ws=ws,
         log_level="warning",
         lifespan="off",
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

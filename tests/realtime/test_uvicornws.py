@@ -5,7 +5,10 @@ WebSockets with it (messages both ways, in order; the direct writes; the close).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import time
 from typing import Any
 
 import pytest
@@ -121,6 +124,52 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
     assert seen["handshake_kept"] == (None, None)
     assert seen["request_headers"] == {}
     assert seen["disconnect"]["code"] == 1000
+
+
+def send_too_big_then_read(port: int) -> bytes:
+    """Open a WebSocket by hand, send a 4 MB text frame without reading anything, wait, then
+    read what the server sent after its handshake answer, to its end (``<reset>`` when the
+    connection was reset: a proxy in between may then drop the tunnel, close frame and all)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        payload = 4_000_000
+        header = bytes([0x81, 0xFF]) + payload.to_bytes(8, "big") + b"\0\0\0\0"  # masked
+        with contextlib.suppress(OSError):  # the server may stop reading: fine
+            sock.sendall(header + b"x" * payload)
+        time.sleep(0.2)  # a reset, if the server sent one, has arrived by now
+        received = answer.split(b"\r\n\r\n", 1)[1]
+        try:
+            while chunk := sock.recv(4096):
+                received += chunk
+        except ConnectionResetError:
+            received += b"<reset>"
+        return received
+
+
+async def test_a_message_over_the_size_cap_closes_with_1009_that_the_client_receives():
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    server, serving_task, port = await serving(app, ws=WebSocketProtocol, ws_max_size=1024)
+    try:
+        received = await asyncio.wait_for(asyncio.to_thread(send_too_big_then_read, port), 10)
+    finally:
+        server.should_exit = True
+        await serving_task
+    # A close frame (opcode 8) whose code is 1009: the client learns why it was closed.
+    assert received[0] == 0x88
+    assert int.from_bytes(received[2:4], "big") == 1009
+    assert not received.endswith(b"<reset>")  # an orderly close, not a reset
 
 
 def test_the_installed_uvicorn_gets_the_trimmed_protocol():
