@@ -11,10 +11,22 @@ def watch_path(broadcast: Broadcast) -> str:
     return f"/broadcasts/{broadcast.pk}/"
 
 
-def connected(page: Page) -> Page:
-    """``page``, once it says its live updates are on."""
-    expect(page.locator("[data-connection]")).to_have_text("Live updates")
+# After a few seconds without the server, the page's next attempt may be 16 s away (its
+# backoff doubles from 0.5 s up to 30 s, static/js/realtime.js): a page that comes back may take
+# up to the whole ceiling.
+BACKOFF_CEILING_MS = 30_000
+
+
+def connected(page: Page, *, timeout: float = 10_000) -> Page:
+    """``page``, once it says its live updates are on (within ``timeout`` ms)."""
+    expect(page.locator("[data-connection]")).to_have_text("Live updates", timeout=timeout)
     return page
+
+
+def reconnected(page: Page) -> Page:
+    """``page``, once it is back after the server was out of reach: its next attempt may be
+    as far off as the page's backoff ceiling."""
+    return connected(page, timeout=BACKOFF_CEILING_MS + 5_000)
 
 
 def send_comment(page: Page, text: str) -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from livevideo import services
 from livevideo.models import ModerationAction
-from tests.e2e.pages import comment_texts, connected, send_comment, watch_path
+from tests.e2e.pages import comment_texts, connected, reconnected, send_comment, watch_path
 from tests.factories import UserFactory
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -115,7 +115,7 @@ def test_counts_grey_while_reconnecting(open_as, live, ann):
     page.evaluate("window.__streamBlocked = true; window.__sockets.forEach((s) => s.close())")
     expect(page.locator("[data-watch]")).to_have_class(re.compile("is-stale"))
     page.evaluate("window.__streamBlocked = false")
-    connected(page)
+    reconnected(page)
     expect(page.locator("[data-watch]")).not_to_have_class(re.compile("is-stale"))
 
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from playwright.sync_api import Page, WebSocket, expect
 
 from livevideo import services
-from tests.e2e.pages import comment_texts, connected, send_comment, watch_path
+from tests.e2e.pages import comment_texts, connected, reconnected, send_comment, watch_path
 
 XSS = "<img src=x onerror=alert(1)>"
 WITHIN_A_SECOND = 1_500  # ms: a second, plus headroom for a loaded CI machine
@@ -116,7 +116,7 @@ def test_a_dropped_connection_catches_up(open_as, live, ann, bob):
     expect(comment_texts(a)).to_have_text(["Before the drop"])
 
     a.evaluate("window.__streamBlocked = false")
-    connected(a)
+    reconnected(a)
     expect(comment_texts(a)).to_have_text(["Before the drop", "While you were away"])
 
 
