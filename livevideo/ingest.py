@@ -142,13 +142,8 @@ def record_taps(broadcast_id: int, batch: list[Sent]) -> list[object]:
     """A batch of a broadcast's taps, checked each on its own and stored in one transaction
     (``services.reactions_check`` and ``reactions_record``); each one's refusal or None."""
 
-    def create(broadcast: Broadcast, taps: list[tuple[AnyUser, object]]) -> list[object]:
-        checked = services.reactions_check(broadcast=broadcast, taps=taps)  # type: ignore[arg-type]
-        services.reactions_record(
-            broadcast=broadcast,
-            taps=[(u, c) for (u, _), c in zip(taps, checked, strict=True) if isinstance(c, str)],  # type: ignore[misc]
-        )
-        return [None if isinstance(c, str) else c for c in checked]
+    def create(broadcast: Broadcast, taps: list[tuple[AnyUser, object]]) -> Sequence[object]:
+        return services.reactions_create_batch(broadcast=broadcast, taps=taps)  # type: ignore[arg-type]
 
     return _under_address_limit(broadcast_id, "REACTION", batch, create)
 

@@ -48,14 +48,8 @@ def record_reactions(broadcast_id: int, posts: list[Post]) -> list[Outcome]:
     """Check and store a batch of REST reactions; each one's outcome."""
 
     def store(broadcast: Broadcast, taps: list[tuple[AbstractBaseUser, Any]]) -> list[Outcome]:
-        checked = services.reactions_check(broadcast=broadcast, taps=taps)
-        services.reactions_record(
-            broadcast=broadcast,
-            taps=[
-                (user, c) for (user, _), c in zip(taps, checked, strict=True) if isinstance(c, str)
-            ],
-        )
-        return [ACCEPTED if isinstance(c, str) else c for c in checked]
+        refusals = services.reactions_create_batch(broadcast=broadcast, taps=taps)
+        return [ACCEPTED if refusal is None else refusal for refusal in refusals]
 
     return _record(broadcast_id, posts, "REACTION", "kind", store)
 

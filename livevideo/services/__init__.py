@@ -48,6 +48,7 @@ from livevideo.services.reactions import (
     reaction_create,
     reaction_kind_clean,
     reactions_check,
+    reactions_create_batch,
     reactions_record,
 )
 from livevideo.services.reviews import comment_approve, comment_report
@@ -84,6 +85,7 @@ __all__ = [
     "reaction_create",
     "reaction_kind_clean",
     "reactions_check",
+    "reactions_create_batch",
     "reactions_record",
     "record",
     "standing_moderator_add",

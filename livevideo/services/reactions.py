@@ -102,3 +102,16 @@ def reaction_create(*, broadcast: Broadcast, user: AbstractBaseUser, kind: str) 
     """One tap: checked, stored with the running totals, announced as coalesced totals."""
     clean = reaction_check(broadcast=broadcast, user=user, kind=kind)
     reactions_record(broadcast=broadcast, taps=[(user, clean)])
+
+
+def reactions_create_batch(
+    *, broadcast: Broadcast, taps: Sequence[tuple[AbstractBaseUser, object]]
+) -> list[ServiceError | None]:
+    """Check many ``(user, kind)`` taps each on its own (``reactions_check``) and store the
+    accepted in one transaction (``reactions_record``); each tap's refusal, or None."""
+    checked = reactions_check(broadcast=broadcast, taps=taps)
+    reactions_record(
+        broadcast=broadcast,
+        taps=[(user, c) for (user, _), c in zip(taps, checked, strict=True) if isinstance(c, str)],
+    )
+    return [None if isinstance(c, str) else c for c in checked]

@@ -115,7 +115,8 @@ async def test_a_failed_batch_fails_its_requests_with_503_and_the_next_is_stored
             raise OperationalError("the database went away")
         return record(**kwargs)
 
-    monkeypatch.setattr(services, "reactions_record", failing_once)
+    # Where the batch's store looks it up (``services.reactions_create_batch``).
+    monkeypatch.setattr(services.reactions, "reactions_record", failing_once)
     answers = await asyncio.gather(
         *(post(reactions(live), {"kind": "like"}, token=t) for t in tokens[:6])
     )
