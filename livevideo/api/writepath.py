@@ -92,8 +92,9 @@ class RestWrites:
         post = _read_post(request, write) if whole else None
         if post is None:
             return await self.django(scope, _replay(body, not whole, receive), send)
+        batcher = batcher_for(broadcast_id, write.record, settings.REST_WRITE_BATCH_GAP)
         try:
-            outcome = await batcher_for(broadcast_id, write.record).submit(post)
+            outcome = await batcher.submit(post)
         except Exception as exc:
             response = database_unavailable(request, exc) or _refusal(exc)
         else:
