@@ -302,6 +302,8 @@ class Tracker:
             ]
             await self._safely(self.store.aheartbeat(connections), None)
             for topic in {conn.topic for conn in connections} & self._topics.keys():
+                # Again: a first try may have failed (NATS down); a no-op when it took.
+                await self._safely(self.store.awatch(topic, self._changed), None)
                 self._changed(topic)
 
     @staticmethod

@@ -60,6 +60,10 @@ return 1
 RESEND_SHARE = 0.9  # an identical share is sent again after this much of a heartbeat interval
 
 
+class _Subscribing:
+    """A topic's place in ``_watching`` while its subscription is being made."""
+
+
 async def _nothing(client: Client) -> None:
     """The presence store serves no requests over NATS."""
 
@@ -78,7 +82,7 @@ class RegionsPresenceStore(RedisPresenceStore):
             raise ValueError(f"REALTIME['REGION'] {self.region!r} is not in REGIONS")
         self.others = tuple(r for r in regions if r != self.region)
         self.links = NatsLinks(nats_url, _nothing)
-        self._watching: dict[asyncio.AbstractEventLoop, dict[str, Subscription]] = {}
+        self._watching: dict[asyncio.AbstractEventLoop, dict[str, Subscription | _Subscribing]] = {}
         self._lock = threading.Lock()
 
     # Telling the other regions this region's share.
@@ -118,14 +122,24 @@ class RegionsPresenceStore(RedisPresenceStore):
             except Exception:
                 logger.exception("presence: could not take in a share of %s", topic)
 
-        client = await self.links.client()
-        watching[topic] = await client.subscribe(
-            self._subject(topic), queue=self.region, cb=arrived
-        )
+        watching[topic] = claim = _Subscribing()
+        try:
+            client = await self.links.client()
+            subscription = await client.subscribe(
+                self._subject(topic), queue=self.region, cb=arrived
+            )
+        except BaseException:
+            if watching.get(topic) is claim:
+                del watching[topic]
+            raise
+        if watching.get(topic) is claim:
+            watching[topic] = subscription
+        else:  # unwatched meanwhile
+            await subscription.unsubscribe()
 
     async def aunwatch(self, topic: str) -> None:
         subscription = self._watching.get(asyncio.get_running_loop(), {}).pop(topic, None)
-        if subscription is not None:
+        if isinstance(subscription, Subscription):
             await subscription.unsubscribe()
 
     async def _take(self, topic: str, share: dict[str, Any]) -> None:

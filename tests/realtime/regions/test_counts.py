@@ -6,7 +6,6 @@ that region dies its viewers leave the total within the presence ttl."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -14,14 +13,13 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from tests.factories import BroadcastFactory, UserFactory
-from tests.realtime.regions.test_servers import watch
+from tests.realtime.regions.test_servers import app_servers, watch
 from tests.realtime.test_two_processes import next_of
 from tests.regions import PrivateRegions
-from tests.servers import AppServer, database_url, http_get
+from tests.servers import AppServer, http_get
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,23 +34,12 @@ HEARTBEAT, GRACE = 1.0, 1.0  # a region's share runs out 2 s after its last
 @pytest.fixture
 def servers(regions: PrivateRegions) -> Iterator[dict[str, AppServer]]:
     """One Daphne process in ``eu`` and one in ``us``, with short presence timings."""
-    with contextlib.ExitStack() as stack:
-        started = {}
-        for name in ("eu", "us"):
-            server = AppServer(
-                {
-                    "DATABASE_URL": database_url(connection.settings_dict),
-                    "REDIS_URL": regions[name].redis.url,
-                    "NATS_URL": regions[name].nats_url,
-                    "REALTIME_REGION": name,
-                    "REALTIME_REGIONS": ",".join(regions.regions),
-                    "PRESENCE_HEARTBEAT_INTERVAL": str(HEARTBEAT),
-                    "PRESENCE_GRACE_PERIOD": str(GRACE),
-                    "PRESENCE_DEBOUNCE": "0.2",
-                }
-            )
-            stack.callback(server.stop)
-            started[name] = server
+    timings = {
+        "PRESENCE_HEARTBEAT_INTERVAL": str(HEARTBEAT),
+        "PRESENCE_GRACE_PERIOD": str(GRACE),
+        "PRESENCE_DEBOUNCE": "0.2",
+    }
+    with app_servers(regions, **timings) as started:
         yield started
 
 

@@ -6,8 +6,7 @@ them when that region stops reporting."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,17 +30,10 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def prefix() -> str:
-    """This test's own keys and subjects."""
-    return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-async def region_presence(
-    regions: PrivateRegions, prefix: str
-) -> AsyncIterator[Callable[..., RegionsPresenceStore]]:
+def region_presence(
+    regions: PrivateRegions, prefix: str, linked: list[Any]
+) -> Callable[..., RegionsPresenceStore]:
     """``region_presence(name)``: a process's presence store in that region."""
-    made: list[RegionsPresenceStore] = []
 
     def make(name: str, **options: Any) -> RegionsPresenceStore:
         store = RegionsPresenceStore(
@@ -49,13 +41,10 @@ async def region_presence(
             region=name, regions=NAMES, nats_url=regions[name].nats_url,
             **{"ttl": TTL, "grace": GRACE, **options},
         )  # fmt: skip
-        made.append(store)
+        linked.append(store)
         return store
 
-    yield make
-    for store in made:
-        await store.links.close()
-        await store.aclose()
+    return make
 
 
 class TestRegionsPresenceStore(SharedPresenceStoreContract):

@@ -60,10 +60,7 @@ async def test_a_production_server_numbers_other_regions_appends_from_its_start(
     """uvicorn (the production server) in eu, before any viewer or publish of its own."""
     env = {
         **server_env(database_url=database_url(connection.settings_dict), redis_url=""),
-        "REDIS_URL": regions["eu"].redis.url,
-        "NATS_URL": regions["eu"].nats_url,
-        "REALTIME_REGION": "eu",
-        "REALTIME_REGIONS": ",".join(regions.regions),
+        **regions.app_env("eu"),
     }
     server = Server.start("uvicorn", "127.0.0.1", free_port(), env, tmp_path / "eu.log")
     us = RegionsHistory(
