@@ -47,8 +47,9 @@ class LoadRegions:
             if a != b
         }
 
-    @staticmethod
-    def per_second(before: dict[str, int], after: dict[str, int], seconds: float) -> dict:
+    def per_second(self, before: dict[str, int], seconds: float) -> dict[str, float]:
+        """Messages per second across each link since ``before`` (``crossed()`` then)."""
+        after = self.crossed()
         return {link: round((after[link] - before[link]) / seconds, 1) for link in before}
 
     def latency_by_region(self, results: list[dict[str, Any]]) -> dict[str, Any]:

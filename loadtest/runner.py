@@ -156,9 +156,7 @@ class Run(Pipes):
         crossed_before = self.regions and self.regions.crossed()
         drive = self._drive(driver_pipe)
         if self.regions is not None and crossed_before:
-            report["crossed_per_sec"] = self.regions.per_second(
-                crossed_before, self.regions.crossed(), drive["seconds"]
-            )
+            report["crossed_per_sec"] = self.regions.per_second(crossed_before, drive["seconds"])
         after, clients_after = self._usage(), self._client_cpu()
         if self.proxy is not None:
             (report["proxy_cpu"],) = cpu_between(
@@ -276,6 +274,7 @@ class Run(Pipes):
     def _quiet(self, seconds: float) -> dict[str, Any]:
         """``seconds`` with every viewer subscribed and nothing sent: what idle topics cost."""
         before, commands = self._usage(), self.redis and self.redis.commands()
+        crossed = self.regions and self.regions.crossed()
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
             self._drain()
@@ -286,6 +285,8 @@ class Run(Pipes):
         out = {"seconds": elapsed, "server_cpu": cpu_between(before, self._usage(), elapsed)}
         if self.redis is not None:
             out["redis"] = command_rates(commands, self.redis.commands(), elapsed)
+        if self.regions is not None and crossed:
+            out["crossed_per_sec"] = self.regions.per_second(crossed, elapsed)
         return out
 
     def _drive(self, driver_pipe: Connection) -> dict[str, Any]:
