@@ -88,6 +88,8 @@ class RegionsPresenceStore(RedisPresenceStore):
     # Telling the other regions this region's share.
 
     async def ashare(self, topic: str) -> None:
+        if not self.others:
+            return  # a deployment of one region has nobody to tell
         now = self.clock()
         pipe = self._aclient().pipeline(transaction=False)
         pipe.zcount(self._viewers_key(topic), f"({now!r}", "+inf")
