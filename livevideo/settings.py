@@ -279,7 +279,8 @@ REALTIME = {
     "REGIONS": REALTIME_REGIONS,
     "NATS_URL": os.environ.get("NATS_URL", ""),
     "REGION_HOME": os.environ.get("REALTIME_REGION_HOME", "realtime.regions.first_region"),
-    # A region's viewer count is its own until regions merge theirs (docs/scale-out.md).
+    # Each region sends its viewers the total it merges from every region's share
+    # (presence/backends/regions.py): the `viewers` event itself need not cross.
     "REGION_LOCAL_SNAPSHOTS": ["viewers"],
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.
@@ -312,7 +313,9 @@ REALTIME = {
 # once, but its user stays online GRACE_PERIOD longer, so a reconnect shows no offline at all.
 PRESENCE = {
     "BACKEND": (
-        "presence.backends.redis.RedisPresenceStore"
+        "presence.backends.regions.RegionsPresenceStore"
+        if REDIS_URL and REALTIME_REGION
+        else "presence.backends.redis.RedisPresenceStore"
         if REDIS_URL
         else "presence.backends.memory.MemoryPresenceStore"
     ),

@@ -31,23 +31,23 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def servers(regions: PrivateRegions) -> Iterator[dict[str, AppServer]]:
-    """One Daphne process in ``eu`` (every broadcast's home) and one in ``us``."""
+@contextlib.contextmanager
+def app_servers(regions: PrivateRegions, **env: str) -> Iterator[dict[str, AppServer]]:
+    """One Daphne process in ``eu`` (every broadcast's home) and one in ``us``, on the test
+    database, with ``env`` besides."""
     with contextlib.ExitStack() as stack:
         started = {}
         for name in ("eu", "us"):
-            server = AppServer(
-                {
-                    "DATABASE_URL": database_url(connection.settings_dict),
-                    "REDIS_URL": regions[name].redis.url,
-                    "NATS_URL": regions[name].nats_url,
-                    "REALTIME_REGION": name,
-                    "REALTIME_REGIONS": ",".join(regions.regions),
-                }
-            )
+            database = database_url(connection.settings_dict)
+            server = AppServer({"DATABASE_URL": database, **regions.app_env(name), **env})
             stack.callback(server.stop)
             started[name] = server
+        yield started
+
+
+@pytest.fixture
+def servers(regions: PrivateRegions) -> Iterator[dict[str, AppServer]]:
+    with app_servers(regions) as started:
         yield started
 
 
