@@ -2,6 +2,17 @@ from django.apps import AppConfig
 from django.urls import register_converter
 
 
+class DaphneRunserverConfig(AppConfig):
+    """Daphne's app, for its ``runserver`` command (the development server, serving the ASGI
+    application) and nothing else. Daphne's own config imports its server at startup (Twisted,
+    Autobahn, OpenSSL: a fifth of an idle server process's memory, docs/performance.md) in
+    every process that loads the apps, a uvicorn server process too; its ``runserver``
+    imports the server itself when it runs."""
+
+    name = "daphne"
+    verbose_name = "Daphne"
+
+
 class LivevideoConfig(AppConfig):
     name = "livevideo"
     verbose_name = "Live video"
