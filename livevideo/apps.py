@@ -14,6 +14,7 @@ class DaphneRunserverConfig(AppConfig):
 
 
 class LivevideoConfig(AppConfig):
+    default = True  # the app's config (this module has another, for Daphne's app)
     name = "livevideo"
     verbose_name = "Live video"
 

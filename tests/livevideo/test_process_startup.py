@@ -7,8 +7,10 @@ import os
 import subprocess
 import sys
 
+from django.apps import apps
 from django.core.management import get_commands, load_command_class
 
+from livevideo.apps import LivevideoConfig
 from tests.servers import ROOT
 
 
@@ -34,3 +36,9 @@ def test_runserver_is_daphnes_asgi_development_server():
     command = load_command_class(app, "runserver")
     assert app == "daphne"
     assert type(command).__module__ == "daphne.management.commands.runserver"
+
+
+def test_the_product_app_keeps_its_own_config():
+    # livevideo.apps holds Daphne's config too: the app's own must still be the one used (its
+    # ready() connects the stream's receivers and registers the id converter).
+    assert isinstance(apps.get_app_config("livevideo"), LivevideoConfig)
