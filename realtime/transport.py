@@ -58,10 +58,10 @@ class StreamTransport(StreamHooks):
     leaving the topic, and the hooks around them, are the same for both."""
 
     def __init__(self, scope: dict[str, Any]) -> None:
-        # A subclass sets its own attributes here too, before any await: the connection's
-        # attributes are all set as it is made, in one order. CPython shares one table of
-        # attribute names among instances that add them alike; these two, added only on
-        # joining, gave each connection a whole dictionary of its own (docs/performance.md).
+        # Every attribute is set as the connection is made, in one order (subclasses set
+        # theirs in their own __init__): CPython shares one table of attribute names among
+        # instances that add them alike, and these two, once added only on joining, gave each
+        # connection a whole dictionary of its own (docs/performance.md).
         self.scope = scope
         self.connection: Connection | None = None
         self._slot: caps.Slot | None = None  # this stream's place under the connection caps

@@ -3,7 +3,7 @@ line's ``--ws realtime.uvicornws:WebSocketProtocol`` (instead of ``--ws websocke
 
 An idle WebSocket connection under uvicorn's own protocol holds a good deal of the server's
 memory before the application keeps anything (measured with a bare ASGI app:
-docs/performance.md). Two parts of it do nothing while a connection is open:
+docs/performance.md). Three parts of it do nothing while a connection is open:
 
 - the opening handshake's request and response (websockets' ``Request`` and ``Response``, with
   their headers): uvicorn keeps them for the life of the connection but reads them only until
