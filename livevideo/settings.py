@@ -36,7 +36,7 @@ if not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
-    "daphne",
+    "livevideo.apps.DaphneRunserverConfig",  # daphne's runserver; before staticfiles' own
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
