@@ -121,15 +121,17 @@ class RegionsHistory(HistoryStore):
         """Have the first region that answers, in the topic's order of succession up to this
         one, number the event (this one last: it always can). Each asked region is told the
         newest lineage the askers hold, so it starts a newer one when it is behind."""
-        topic = entry["topic"]
-        seq, lineage = await self.local.position(topic)
-        if lineage is not None and lineage.epoch > asker[0]:
-            asker = (lineage.epoch, seq)
+        topic, read = entry["topic"], False
         for region in succession(self.home(topic), self.regions):
             if region == self.region:
                 break
             if self._silent.get(region, 0.0) > time.monotonic():
                 continue
+            if not read:  # the lineage held here, read only when another region is asked
+                seq, lineage = await self.local.position(topic)
+                if lineage is not None and lineage.epoch > asker[0]:
+                    asker = (lineage.epoch, seq)
+                read = True
             body = {**entry, "epoch": asker[0], "seq": asker[1], "hops": hops + 1}
             try:
                 reply = await request(
@@ -205,10 +207,14 @@ class RegionsHistory(HistoryStore):
         home = self.home(topic)
         if after is None or not local.reset or home == self.region:
             return local
-        # The client saw ids this region's copy lacks (it comes from another region).
+        # The client saw ids this region's copy lacks (it comes from another region): ask the
+        # region that numbers the lineage held here.
+        _, lineage = await self.local.position(topic)
+        source = lineage.owner if lineage is not None and lineage.owner else home
+        if source == self.region:
+            return local
         try:
-            _, lineage = await self.local.position(topic)
-            return await self._replay_of(home, topic, after, lineage)
+            return await self._replay_of(source, topic, after, lineage)
         except RegionUnreachable as exc:
             logger.warning("realtime: %s: %s; the client resets", topic, exc)
             return local
