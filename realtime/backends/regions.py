@@ -20,7 +20,13 @@ topic's events, so a topic has one id space wherever it is watched.
   when the home no longer keeps them the region's copy starts again from that event, and the
   hub resets the clients that were behind it: never a silent gap.
 - A client that resumes in a region whose copy does not cover its ``last_event_id`` (it moved
-  from another region) is answered from the home's history.
+  from another region) is answered from the history of the region that numbers the topic.
+- When the home cannot be reached (it died, or a partition), the first region after it in the
+  topic's order of succession (``realtime.regions.succession``) that can be numbers the topic,
+  in a lineage of its own: ids above every id it has seen (``realtime.backends.regioncopy``).
+  Copies follow the newest lineage, and their clients reset when they change; the home takes
+  its topics back, in a lineage above every other, when it hears of another (docs/scale-out.md,
+  "When a region is out of reach").
 
 Why NATS gateways rather than a Redis per region fed by the publisher: docs/scale-out.md,
 "Regions".
