@@ -7,8 +7,9 @@ Subjects, under ``REALTIME["KEY_PREFIX"]`` (``rt``):
   one queue group per region (the group is the region's name) while they have viewers of the
   topic, so NATS hands each event to one process per region that watches it, and its
   gateways carry it only to those regions.
-- ``rt.append.<region>``: "number and store this event" for topics homed in ``region``; any of
-  its processes answers (queue group ``serve``).
+- ``rt.append.<region>``: "number and store this event", to the first region in the topic's
+  order of succession that answers (its home while reachable); any of its processes answers
+  (queue group ``serve``).
 - ``rt.replay.<region>``: "what do you keep after id N" for topics numbered in ``region``.
 - ``rt.renew.<region>``: "you number a topic in a lineage older than mine" (to its home).
 
@@ -49,7 +50,7 @@ TICK_FOR = 600.0  # seconds a topic is ticked after its last event
 
 
 class RegionUnreachable(ConnectionError):
-    """The topic's home region did not answer (the link is down, or the region is)."""
+    """Another region did not answer (the link is down, or the region is)."""
 
 
 class RegionSilent(RegionUnreachable):
@@ -112,11 +113,11 @@ class Subjects:
 
 class Ticks:
     """The topics one event loop numbered events of lately, with their newest ids and
-    lineages. Every
-    ``interval`` seconds, for ``TICK_FOR`` seconds after a topic's last event, a tick (an
-    empty message with a ``Last-Id`` header) tells the regions that watch it (only those: the
-    gateways' interest routing) where it stands, so a region that missed the last events (a
-    partition) fills them in from the home without waiting for the next one."""
+    lineages. Every ``interval`` seconds, for ``TICK_FOR`` seconds after a topic's last event,
+    a tick (an empty message with ``Last-Id`` and lineage headers) tells the regions that
+    watch it (only those: the gateways' interest routing) where it stands, so a region that
+    missed the last events (a partition) fills them in, or learns of a newer lineage, without
+    waiting for the next event."""
 
     def __init__(self, subjects: Subjects, interval: float) -> None:
         self.subjects, self.interval = subjects, interval
