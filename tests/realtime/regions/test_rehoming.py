@@ -135,3 +135,34 @@ async def test_a_partition_where_both_sides_publish(regions, region_store):
         assert_no_silent_gap(viewer.events)
     _, lineage = await us.local.position("p.1")
     assert lineage == Lineage(after.id - 1, "eu")
+
+
+async def test_a_home_that_published_through_a_partition_is_told_to_take_back(
+    regions, region_store
+):
+    """The home has no viewer of the broadcast, so it does not hear the other region's
+    lineage; that region hears the home's ticks, of an older lineage: it tells the home, which
+    takes the broadcast back, and the viewers who missed the home's writes refetch."""
+    eu, us = region_store("eu"), region_store("us")
+    eu.tick_interval = us.tick_interval = 0.2
+    us_viewer = await watch(hub_of(us), "p.3", regions)
+    first = await append(eu, "p.3", {"n": 0})
+    await us_viewer.wait_for(1)
+
+    regions.partition()
+    try:
+        await append(eu, "p.3", {"in": "eu"})
+        in_us = await append(us, "p.3", {"in": "us"})
+        await us_viewer.wait_for(3)
+        assert story(us_viewer) == [*told(first), *reset_before(in_us)]
+    finally:
+        await asyncio.to_thread(regions.heal)
+
+    await us_viewer.wait_for(4)
+    [(kind, epoch)] = story(us_viewer)[3:]
+    assert (kind, epoch > in_us.id) == (RESET, True)
+    assert await eu.local.position("p.3") == (epoch, Lineage(epoch, "eu"))
+    after = await append(us, "p.3", {"n": "after"})
+    await us_viewer.wait_for(5)
+    assert story(us_viewer)[4:] == told(after)
+    assert after.id == epoch + 1
