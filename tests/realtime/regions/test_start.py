@@ -16,7 +16,7 @@ from loadtest.servers import Server, server_env
 from realtime.backends.base import HistoryStore
 from realtime.backends.regions import RegionsHistory
 from realtime.lifespan import lifespan
-from realtime.regions import RegionUnreachable, first_region
+from realtime.regions import Lineage, first_region
 from tests.realtime.test_history import append
 from tests.regions import PrivateRegions
 from tests.servers import database_url, free_port, http_get
@@ -26,15 +26,19 @@ pytestmark = [pytest.mark.redis, pytest.mark.regions]
 
 async def test_a_started_home_numbers_another_regions_publish(regions, region_store):
     eu, us = region_store("eu"), region_store("us")
-    us.REQUEST_TIMEOUT = 1.0
-    with pytest.raises(RegionUnreachable):
-        await append(us, "b.start", {"from": "us"})  # nobody in eu has started answering
+    # Nobody in eu answers yet: us numbers it itself, in a lineage of its own.
+    first = await append(us, "b.start", {"from": "us"})
+    assert (await us.local.position("b.start"))[1] == Lineage(first.id - 1, "us")
 
     await eu.start()
     await asyncio.sleep(3 * regions.delay)  # its interest crosses the gateways
-    first = await append(us, "b.start", {"from": "us"})
-    assert await eu.local.replay("b.start", first.id - 1) is not None
-    assert (await eu.replay("b.start", None)).last_id == first.id
+    second = await append(us, "b.start", {"from": "us"})
+    # The home numbers it, in a lineage above every id us gave out.
+    seq, lineage = await eu.local.position("b.start")
+    assert lineage is not None
+    assert (lineage.owner, seq) == ("eu", second.id)
+    assert lineage.epoch >= first.id
+    assert (await eu.replay("b.start", None)).last_id == second.id
 
 
 async def test_the_lifespan_starts_the_history_store(monkeypatch):
