@@ -378,11 +378,15 @@ class Arrivals:
         self._task = loop.create_task(self._give_up())
 
     async def _release(self) -> None:
-        """Copy the held events that follow the copy now."""
+        """Copy the held events that follow the copy now. A give-up and an arrival may release
+        at the same time: an event the other took meanwhile is skipped (copying is idempotent)."""
         for event_id in sorted(self.held):
-            if await self.regions.local.import_event(self.topic, *self.held[event_id]) < 0:
+            held = self.held.get(event_id)
+            if held is None:
+                continue
+            if await self.regions.local.import_event(self.topic, *held) < 0:
                 return
-            del self.held[event_id]
+            self.held.pop(event_id, None)
 
     async def _give_up(self) -> None:
         """The events before the first held one did not come: ask the home."""
