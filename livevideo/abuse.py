@@ -14,6 +14,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited, ServiceError
@@ -49,39 +51,60 @@ def address_rate_refusals(*, action: str, clients: list[str]) -> list[RateLimite
 
 
 def comment_spam_refusals(
-    *, broadcast: Broadcast, posts: Mapping[int, tuple[AbstractBaseUser, str]]
+    *, posts: Mapping[int, tuple[Broadcast, AbstractBaseUser, str]]
 ) -> dict[int, ServiceError]:
-    """Refuse, for each of ``posts`` (by position, ``(author, clean text)``), an account
-    younger than ``COMMENT_MIN_ACCOUNT_AGE``, and the same text from the same author on the
-    same broadcast within ``COMMENT_DUPLICATE_WINDOW`` (an earlier post of the batch counts):
-    the refused, with the recent comments of all the authors read in one query."""
+    """Refuse, for each of ``posts`` (by position, ``(broadcast, author, clean text)`` on any
+    broadcasts), an account younger than ``COMMENT_MIN_ACCOUNT_AGE``, and the same text from
+    the same author on the same broadcast within ``COMMENT_DUPLICATE_WINDOW`` (an earlier post
+    of the batch counts): the refused, with the recent comments of all the authors read in one
+    query."""
     rules = settings.COMMENT_RULES
     refusals: dict[int, ServiceError] = {}
     min_age = rules["MIN_ACCOUNT_AGE"]
     if min_age > 0:
         young = timezone.now() - timedelta(seconds=min_age)
-        for i, (author, _) in posts.items():
+        for i, (_, author, _) in posts.items():
             if author.date_joined > young:
                 refusals[i] = NotAllowed(
                     f"New accounts may comment {math.ceil(min_age / 60)} minutes after signing up."
                 )
     window = rules["DUPLICATE_WINDOW"]
     if window > 0:
-        said = _recent_texts(broadcast, {author.pk for author, _ in posts.values()}, window)
-        for i, (author, text) in posts.items():
+        said = _recent_texts({(b.pk, author.pk) for b, author, _ in posts.values()}, window)
+        for i, (broadcast, author, text) in posts.items():
             if i in refusals:
                 continue
-            if (author.pk, text.lower()) in said:
+            if (broadcast.pk, author.pk, text.lower()) in said:
                 refusals[i] = InvalidInput("You have just posted the same comment.", field="text")
-            said.add((author.pk, text.lower()))
+            said.add((broadcast.pk, author.pk, text.lower()))
     return refusals
 
 
-def _recent_texts(broadcast: Broadcast, author_ids: set[int], window: int) -> set[tuple[int, str]]:
-    """What each of the authors said on the broadcast in the last ``window`` seconds."""
-    recent = Comment.objects.filter(
-        broadcast=broadcast,
-        author_id__in=author_ids,
-        created_at__gte=timezone.now() - timedelta(seconds=window),
-    ).values_list("author_id", "text")
-    return {(author_id, text.lower()) for author_id, text in recent}
+# Pairs per query of ``_recent_texts`` (two parameters each; SQLite's default limit is 32,766).
+RECENT_TEXTS_CHUNK = 500
+
+
+def _recent_texts(pairs: set[tuple[int, int]], window: int) -> set[tuple[int, int, str]]:
+    """What each ``(broadcast id, author id)`` pair's author said on that broadcast in the
+    last ``window`` seconds, as ``(broadcast id, author id, lower-cased text)``."""
+    since = timezone.now() - timedelta(seconds=window)
+    said: set[tuple[int, int, str]] = set()
+    ordered = sorted(pairs)
+    for start in range(0, len(ordered), RECENT_TEXTS_CHUNK):
+        chunk = ordered[start : start + RECENT_TEXTS_CHUNK]
+        # Each broadcast with its own authors only (an index scan of one broadcast's recent
+        # comments per pair), not every broadcast with every author. A row-value IN, which
+        # PostgreSQL and SQLite both have and the ORM does not spell (one Q per pair costs
+        # more to build than the query takes to run: docs/performance.md, "Many broadcasts").
+        pair_in = RawSQL(
+            f"(broadcast_id, author_id) IN ({', '.join(['(%s, %s)'] * len(chunk))})",
+            [value for pair in chunk for value in pair],
+            output_field=BooleanField(),
+        )
+        recent = (
+            Comment.objects.filter(pair_in, created_at__gte=since)
+            .order_by()
+            .values_list("broadcast_id", "author_id", "text")
+        )
+        said.update((b, a, text.lower()) for b, a, text in recent)
+    return said

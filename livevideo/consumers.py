@@ -113,8 +113,8 @@ class BroadcastConsumer(ModerationMessages, BroadcastStream, StreamConsumer):
             )
 
     async def receive_comment(self, message: dict[str, Any]) -> None:
-        """``{"type": "comment", "text": "..."}``: stored with the process's next batch of
-        this broadcast's comments (``livevideo.ingest``), checked one by one as over REST;
+        """``{"type": "comment", "text": "..."}``: stored with the event loop's next batch of
+        comments, on any broadcasts (``livevideo.ingest``), checked one by one as over REST;
         everyone gets it as ``comment.created``, or its sender alone as ``comment.held`` when
         it waits for a moderator's review."""
         with refusals_as_errors():

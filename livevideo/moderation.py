@@ -52,10 +52,28 @@ def participation_refusals(
     *, broadcast: Broadcast, user_ids: Iterable[int]
 ) -> dict[int, NotAllowed]:
     """Refuse banned and timed-out users, in one query: the refusal of each one refused."""
-    refusals: dict[int, NotAllowed] = {}
-    for ban in selectors.bans_active(broadcast_id=broadcast.pk).filter(user_id__in=set(user_ids)):
-        refusals.setdefault(ban.user_id, _ban_refusal(ban))  # newest first, as the one check
-    return refusals
+    barred = participation_refusals_across(pairs=[(broadcast.pk, user_id) for user_id in user_ids])
+    return {user_id: refusal for (_, user_id), refusal in barred.items()}
+
+
+def participation_refusals_across(
+    *, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], NotAllowed]:
+    """``participation_refusals`` for ``(broadcast id, user id)`` pairs on any broadcasts (a
+    batch of WebSocket comments), in one query: the refusal of each pair refused."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    bans = selectors.bans_in_force(
+        broadcast_ids={b for b, _ in wanted}, user_ids={u for _, u in wanted}
+    )
+    # At most one ban per broadcast and user (a constraint); the query's cross product of the
+    # two id lists may hold others, which are not asked about.
+    return {
+        (ban.broadcast_id, ban.user_id): _ban_refusal(ban)
+        for ban in bans
+        if (ban.broadcast_id, ban.user_id) in wanted
+    }
 
 
 def _ban_refusal(ban: BroadcastBan) -> NotAllowed:
@@ -81,23 +99,26 @@ def _rate_refusal(wait: float, what: str) -> RateLimited | None:
 
 
 def comment_rate_refusals(
-    *, broadcast: Broadcast, posts: Mapping[int, tuple[AbstractBaseUser, str]]
+    *, posts: Mapping[int, tuple[Broadcast, AbstractBaseUser, str]]
 ) -> dict[int, RateLimited]:
-    """The per-user limit, then slow mode when the broadcast has it, for each of ``posts``
-    (by position) in turn, in one round trip to the rate-limit store each: the refused."""
+    """The per-user limit, then slow mode where a broadcast has it, for each of ``posts``
+    (by position, ``(broadcast, author, text)`` on any broadcasts) in turn: one round trip to
+    the rate-limit store for the per-user limit, one per slow-mode length: the refused."""
     limit, window = settings.RATE_LIMITS["COMMENT"]
     order = list(posts)
-    keys = [f"comment:{broadcast.pk}:{posts[i][0].pk}" for i in order]
+    keys = [f"comment:{posts[i][0].pk}:{posts[i][1].pk}" for i in order]
     waits = retry_after_many(keys, limit=limit, window=window)
     refusals = {i: _rate_refusal(wait, "comments") for i, wait in zip(order, waits, strict=True)}
-    slow = broadcast.slow_mode_seconds
-    passing = [i for i in order if refusals[i] is None]
-    if slow and passing:
-        keys = [f"slow:{broadcast.pk}:{posts[i][0].pk}" for i in passing]
-        for i, wait in zip(passing, retry_after_many(keys, limit=1, window=slow), strict=True):
+    slow: dict[int, list[int]] = {}  # slow mode's seconds: the passing posts under it
+    for i in order:
+        if refusals[i] is None and posts[i][0].slow_mode_seconds:
+            slow.setdefault(posts[i][0].slow_mode_seconds, []).append(i)
+    for seconds, passing in slow.items():
+        keys = [f"slow:{posts[i][0].pk}:{posts[i][1].pk}" for i in passing]
+        for i, wait in zip(passing, retry_after_many(keys, limit=1, window=seconds), strict=True):
             if wait:
                 refusals[i] = RateLimited(
-                    f"Slow mode: one comment every {slow} s.", retry_after=wait
+                    f"Slow mode: one comment every {seconds} s.", retry_after=wait
                 )
     return {i: refusal for i, refusal in refusals.items() if refusal is not None}
 

@@ -26,8 +26,11 @@ from livevideo.services.comments import (
     comment_remove_check,
     comment_restore,
     comments_check,
+    comments_check_across,
+    comments_create_across,
     comments_create_batch,
     comments_record,
+    comments_record_across,
 )
 from livevideo.services.moderation import (
     bar_check,
@@ -75,8 +78,11 @@ __all__ = [
     "comment_restore",
     "comment_unpin",
     "comments_check",
+    "comments_check_across",
+    "comments_create_across",
     "comments_create_batch",
     "comments_record",
+    "comments_record_across",
     "moderation_settings_update",
     "moderator_appoint",
     "moderator_remove",

@@ -24,6 +24,9 @@ from livevideo.services.pins import pinned_comment_set
 COMMENT_MAX = 500
 
 Post = tuple[AbstractBaseUser, str]  # (author, clean text) of a comment that passed so far
+# A comment on any broadcast: (broadcast, author, text); the text as sent, or once clean.
+Said = tuple[Broadcast, AbstractBaseUser, object]
+Passed = tuple[Broadcast, AbstractBaseUser, str]
 
 
 def comment_check(*, broadcast: Broadcast, author: AbstractBaseUser, text: object) -> str:
@@ -38,14 +41,23 @@ def comments_check(
     *, broadcast: Broadcast, posts: Sequence[tuple[AbstractBaseUser, object]]
 ) -> list[str | ServiceError]:
     """``comment_check`` for many ``(author, text)`` posts (a batch of REST requests), each on
-    its own and in order, with each rule's reads made once for the whole batch (bans and
-    repeats one query each, rate limits one round trip): each post's clean text or refusal."""
-    results = [_own_check(broadcast, author, text) for author, text in posts]
+    its own and in order (``comments_check_across``)."""
+    return comments_check_across(posts=[(broadcast, author, text) for author, text in posts])
+
+
+def comments_check_across(*, posts: Sequence[Said]) -> list[str | ServiceError]:
+    """``comment_check`` for many ``(broadcast, author, text)`` posts on any broadcasts (a
+    batch of WebSocket comments), each on its own and in order, with each rule's reads made
+    once for the whole batch, whatever the broadcasts (bans and repeats one query each, rate
+    limits one round trip): each post's clean text or refusal."""
+    results = [_own_check(broadcast, author, text) for broadcast, author, text in posts]
     for rule in (_bans, _words, abuse.comment_spam_refusals, moderation.comment_rate_refusals):
-        passing = {i: (posts[i][0], r) for i, r in enumerate(results) if isinstance(r, str)}
+        passing = {
+            i: (posts[i][0], posts[i][1], r) for i, r in enumerate(results) if isinstance(r, str)
+        }
         if not passing:
             break
-        for i, refusal in rule(broadcast=broadcast, posts=passing).items():
+        for i, refusal in rule(posts=passing).items():
             results[i] = refusal
     return results
 
@@ -61,16 +73,20 @@ def _own_check(broadcast: Broadcast, author: AbstractBaseUser, text: object) -> 
     return clean
 
 
-def _bans(*, broadcast: Broadcast, posts: Mapping[int, Post]) -> dict[int, ServiceError]:
-    banned = moderation.participation_refusals(
-        broadcast=broadcast, user_ids=[author.pk for author, _ in posts.values()]
+def _bans(*, posts: Mapping[int, Passed]) -> dict[int, ServiceError]:
+    barred = moderation.participation_refusals_across(
+        pairs=[(broadcast.pk, author.pk) for broadcast, author, _ in posts.values()]
     )
-    return {i: banned[author.pk] for i, (author, _) in posts.items() if author.pk in banned}
+    return {
+        i: barred[broadcast.pk, author.pk]
+        for i, (broadcast, author, _) in posts.items()
+        if (broadcast.pk, author.pk) in barred
+    }
 
 
-def _words(*, broadcast: Broadcast, posts: Mapping[int, Post]) -> dict[int, ServiceError]:
+def _words(*, posts: Mapping[int, Passed]) -> dict[int, ServiceError]:
     refusals: dict[int, ServiceError] = {}
-    for i, (_, text) in posts.items():
+    for i, (broadcast, _, text) in posts.items():
         try:
             moderation.comment_text_check(broadcast=broadcast, text=text)
         except ServiceError as exc:
@@ -92,17 +108,33 @@ def comments_create_batch(
     """``comment_create`` for many ``(author, text)`` posts: each checked on its own
     (``comments_check``), the accepted stored in one transaction; each one's comment or
     refusal."""
-    checked = comments_check(broadcast=broadcast, posts=posts)
+    return comments_create_across(posts=[(broadcast, author, text) for author, text in posts])
+
+
+def comments_create_across(*, posts: Sequence[Said]) -> list[Comment | ServiceError]:
+    """``comments_create_batch`` for ``(broadcast, author, text)`` posts on any broadcasts:
+    checked by ``comments_check_across`` and the accepted stored by
+    ``comments_record_across``, a few queries and round trips for the whole batch whatever
+    the broadcasts; each one's comment or refusal."""
+    checked = comments_check_across(posts=posts)
     accepted = [
-        (author, c) for (author, _), c in zip(posts, checked, strict=True) if isinstance(c, str)
+        (broadcast, author, c)
+        for (broadcast, author, _), c in zip(posts, checked, strict=True)
+        if isinstance(c, str)
     ]
-    stored = iter(comments_record(broadcast=broadcast, posts=accepted))
+    stored = iter(comments_record_across(posts=accepted))
     return [next(stored) if isinstance(c, str) else c for c in checked]
 
 
 def comments_record(*, broadcast: Broadcast, posts: Sequence[Post]) -> list[Comment]:
     """Store checked ``(author, clean text)`` posts in one transaction, in order, each held
     for review when it has a hold word; each announced once the transaction commits."""
+    return comments_record_across(posts=[(broadcast, author, text) for author, text in posts])
+
+
+def comments_record_across(*, posts: Sequence[Passed]) -> list[Comment]:
+    """``comments_record`` for checked ``(broadcast, author, clean text)`` posts on any
+    broadcasts: one ``INSERT`` in one transaction."""
     comments = [
         Comment(
             broadcast=broadcast,
@@ -110,7 +142,7 @@ def comments_record(*, broadcast: Broadcast, posts: Sequence[Post]) -> list[Comm
             text=text,
             is_held=moderation.comment_is_held(broadcast=broadcast, text=text),
         )
-        for author, text in posts
+        for broadcast, author, text in posts
     ]
     if not comments:
         return comments
@@ -119,8 +151,8 @@ def comments_record(*, broadcast: Broadcast, posts: Sequence[Post]) -> list[Comm
         for comment in comments:
             if not comment.is_held:
                 signals.comment_created.send_on_commit(Comment, comment=comment)
-        if any(comment.is_held for comment in comments):
-            signals.review_queue_changed.send_on_commit(Comment, broadcast_id=broadcast.pk)
+        for broadcast_id in dict.fromkeys(c.broadcast_id for c in comments if c.is_held):
+            signals.review_queue_changed.send_on_commit(Comment, broadcast_id=broadcast_id)
     return comments
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from livevideo import ingest, services
+from livevideo import abuse, ingest, services
 from livevideo.errors import NotAllowed, RateLimited
 from livevideo.models import Broadcast, Comment
 from realtime.testing import capture_events
@@ -51,8 +51,23 @@ def test_comments_on_many_broadcasts_are_stored_in_one_transaction(broadcasts, v
         assert list(broadcast.comments.values_list("text", flat=True)) == [f"hello {i}"]
     created = [e for e in events if e.type == "comment.created"]
     assert sorted(e.data["text"] for e in created) == [f"hello {i}" for i in range(6)]
-    assert len([q for q in queries if q["sql"].startswith("INSERT")]) == 6  # one a broadcast
+    assert len([q for q in queries if q["sql"].startswith("INSERT")]) == 1
     assert len([q for q in queries if q["sql"] == "COMMIT"]) == 1  # one transaction
+
+
+def queries_for(posts: list[Any]) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = ingest.record_comments(ingest.EVERY_BROADCAST, posts)
+    assert kinds(outcomes) == ["Comment"] * len(posts)
+    return len(queries)
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_broadcasts(broadcasts, viewers):
+    moderate(broadcasts[2], slow_mode_seconds=5, blocked_words="scam")
+    services.user_ban(broadcast=broadcasts[3], actor=broadcasts[3].broadcaster, user=viewers[5])
+    on_one = [(broadcasts[0].pk, viewers[i], "on one", "") for i in range(6)]
+    on_six = [(b.pk, viewers[i], "on six", "") for i, b in enumerate(broadcasts)]
+    assert queries_for(on_six) == queries_for(on_one)
 
 
 def test_a_refused_comment_fails_alone(broadcasts, viewers):
@@ -128,6 +143,47 @@ def test_slow_mode_holds_per_broadcast(broadcasts, viewers):
     outcomes = ingest.record_comments(ingest.EVERY_BROADCAST, posts)
     assert kinds(outcomes) == ["Comment", "RateLimited", "Comment"]
     assert "Slow mode" in outcomes[1].message
+
+
+def test_slow_modes_of_different_lengths_in_one_batch(broadcasts, viewers):
+    moderate(broadcasts[0], slow_mode_seconds=30)
+    moderate(broadcasts[1], slow_mode_seconds=120)
+    posts = [
+        (b.pk, viewers[0], f"{turn} on {i}", "")
+        for turn in (1, 2)
+        for i, b in enumerate(broadcasts[:3])
+    ]
+    outcomes = ingest.record_comments(ingest.EVERY_BROADCAST, posts)
+    assert kinds(outcomes) == ["Comment"] * 3 + ["RateLimited", "RateLimited", "Comment"]
+    assert "one comment every 30 s" in outcomes[3].message
+    assert 30 < outcomes[4].retry_after <= 120
+    assert "one comment every 120 s" in outcomes[4].message
+
+
+def test_bans_and_repeats_hold_on_their_own_broadcast_only(broadcasts, viewers):
+    """The batch reads bans and recent texts for many broadcasts and authors at once: a ban or
+    a text on one broadcast says nothing about another."""
+    a, b = broadcasts[0], broadcasts[1]
+    services.user_ban(broadcast=a, actor=a.broadcaster, user=viewers[0])
+    services.comment_create(broadcast=b, author=viewers[1], text="said on b")
+    posts = [
+        (a.pk, viewers[0], "banned here", ""),
+        (b.pk, viewers[0], "fine there", ""),
+        (b.pk, viewers[1], "said on b", ""),
+        (a.pk, viewers[1], "said on b", ""),
+        (b.pk, viewers[2], "said on b", ""),
+    ]
+    outcomes = ingest.record_comments(ingest.EVERY_BROADCAST, posts)
+    assert kinds(outcomes) == ["NotAllowed", "Comment", "InvalidInput", "Comment", "Comment"]
+
+
+def test_repeats_are_found_across_the_reads_chunks(broadcasts, viewers, monkeypatch):
+    monkeypatch.setattr(abuse, "RECENT_TEXTS_CHUNK", 2)
+    for i, broadcast in enumerate(broadcasts):
+        services.comment_create(broadcast=broadcast, author=viewers[i], text="first")
+    posts = [(b.pk, viewers[i], "FIRST", "") for i, b in enumerate(broadcasts)]
+    outcomes = ingest.record_comments(ingest.EVERY_BROADCAST, posts)
+    assert kinds(outcomes) == ["InvalidInput"] * 6
 
 
 def test_a_held_comment_is_announced_to_nobody(broadcasts, viewers):
