@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from loadtest import driver, worker
 from loadtest.audience import layout, zipf_audiences
 from loadtest.pipes import Pipes
-from loadtest.proxy import FILES_PER_CONNECTION, Proxy, fail_timeout
+from loadtest.proxy import FILES_PER_CONNECTION, Proxy
 from loadtest.redisprobe import RedisProbe, command_rates
 from loadtest.restart import RollingRestart
 from loadtest.servers import Server, Usage, cpu_between, server_env
@@ -93,6 +93,8 @@ class LoadConfig:
     # Each server restarted in turn from a quarter into the drive (needs ``proxy``); viewers
     # then come from their own addresses, so that the viewer count can be checked.
     rolling_restart: bool = False
+    # Each server taken out of nginx before it stops (docs/operations.md); False: round 7's way.
+    drain: bool = True
 
 
 class Run(Pipes):
@@ -329,9 +331,10 @@ class Run(Pipes):
             self._tell(("window", True))
             count_url = f"{self.url}/api/broadcasts/{next(iter(self.audiences))}/viewers/"
             # Anonymous viewers, each from its own address: one each (the driver uses REST).
-            # The next server stops once nginx has taken the last one back (deploy/nginx.conf).
-            pause = fail_timeout() + 1
-            self.restart = RollingRestart(self.servers, count_url, config.viewers, pause).start()
+            assert self.proxy is not None
+            self.restart = RollingRestart(
+                self.servers, self.proxy, count_url, config.viewers, drain=config.drain
+            ).start()
             self.window_open = True
         elif self.window_open and self.restart is not None and self.restart.restarted:
             self._tell(("window", False))

@@ -216,6 +216,11 @@ class Command(BaseCommand):
             action="store_true",
             help="restart each server in turn during the drive (needs --proxy, --drive rest)",
         )
+        add(
+            "--no-drain",
+            action="store_true",
+            help="restart without taking each server out of nginx first (round 7's way)",
+        )
         add("--redis-url", default=os.environ.get("REDIS_URL", ""))
         add("--out", default="bench-results", help="folder for the JSON and the PNG")
         add("--no-migrate", action="store_true")
@@ -249,6 +254,7 @@ class Command(BaseCommand):
             proxy=options["proxy"],
             proxy_workers=options["proxy_workers"],
             rolling_restart=options["rolling_restart"],
+            drain=not options["no_drain"],
         )
         if base.broadcasts < 1:
             raise CommandError("--broadcasts must be at least 1.")
@@ -271,6 +277,7 @@ class Command(BaseCommand):
             label += f" {base.broadcasts} broadcasts" if base.broadcasts > 1 else ""
             label += " via nginx" if base.proxy else ""
             label += " rolling restart" if base.rolling_restart else ""
+            label += " (no drain)" if base.rolling_restart and not base.drain else ""
             config = replace(base, server=kind, label=label)
             if kind == "baseline":
                 config = replace(config, sse_percent=0, servers=1)  # see loadtest/baseline.py
