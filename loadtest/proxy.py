@@ -23,6 +23,7 @@ from loadtest.servers import CLOCK_TICKS, Usage, stop_process, usage, wait_healt
 ROOT = Path(__file__).resolve().parent.parent
 SITE_CONFIG = ROOT / "deploy" / "nginx.conf"
 MAIN_CONFIG = ROOT / "deploy" / "nginx-main.conf"
+SITE_FILE = "livevideo.conf"  # the site block's file beside the generated nginx.conf
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 # Each proxied stream holds two sockets in nginx (the client's and the upstream's).
 FILES_PER_CONNECTION = 2
@@ -84,11 +85,11 @@ def nginx_config(
     down: Collection[int] = (),
 ) -> Path:
     """A whole ``nginx.conf`` in ``directory`` (its pid, logs and temporary files there too):
-    the main part, the site block (``down``: the upstreams marked so), ``workers`` worker
-    processes of ``connections`` connections each (nginx
-    cannot raise its open-files limit past ours: ``connections`` stays under it). With several
-    workers the kernel spreads the connections over them (``reuseport``); otherwise one of them
-    may accept most."""
+    the main part, ``workers`` worker processes of ``connections`` connections each (nginx
+    cannot raise its open-files limit past ours: ``connections`` stays under it), and the site
+    block in its own file, ``livevideo.conf``, included as operators include theirs
+    (``down``: the upstreams marked so). With several workers the kernel spreads the
+    connections over them (``reuseport``); otherwise one of them may accept most."""
     connections = min(connections, OPEN_FILES - 100)
     listen = " reuseport" if workers > 1 else ""
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -96,13 +97,15 @@ def nginx_config(
         f"{kind}_temp_path {directory / kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    site = directory / SITE_FILE
+    site.write_text(site_block(port, upstreams, listen, down))
     config = directory / "nginx.conf"
     config.write_text(
         f"{MAIN_CONFIG.read_text()}"
         f"{user}worker_processes {workers};\nworker_rlimit_nofile {connections + 100};\n"
         f"pid {directory / 'nginx.pid'};\nerror_log {directory / 'error.log'} warn;\n"
         f"events {{ worker_connections {connections}; }}\n"
-        f"http {{\naccess_log off;\n{temp}{site_block(port, upstreams, listen, down)}}}\n"
+        f"http {{\naccess_log off;\n{temp}include {site};\n}}\n"
     )
     return config
 
