@@ -194,9 +194,9 @@ class Proxy:
             connections=self.connections,
             down=down,
         )
-        for signal in (["-t", "-q"], ["-s", "reload"]):
+        for command in (["-t", "-q"], ["-s", "reload"]):
             subprocess.run(
-                [NGINX, "-p", str(self.directory), "-c", str(self.config), *signal],
+                [NGINX, "-p", str(self.directory), "-c", str(self.config), *command],
                 check=True,
                 capture_output=True,
             )

@@ -81,22 +81,30 @@ class RollingRestart:
 
     def _restart_all(self) -> None:
         try:
-            for i, server in enumerate(self.servers):
-                if self.drain:
-                    self.steps.append(self._drained_restart(server))
-                else:
-                    if i:  # nginx takes a server back fail_timeout after it refused one
-                        time.sleep(fail_timeout() + 1)
-                    began = time.monotonic() - self.started
-                    self.steps.append({"port": server.port, "at": began, **server.restart()})
             if self.drain:
-                self.proxy.reload(down=())  # the last one back
-            self.last_back = time.monotonic()
-            if self.drain:
-                self.old_workers_gone_s = self.proxy.wait_old_workers_gone()
+                self._restart_drained()
+            else:
+                self._restart_undrained()
         except BaseException as failed:  # reported by ``result``, not lost in the thread
             self.error = failed
         self.ended = time.monotonic()
+
+    def _restart_drained(self) -> None:
+        for server in self.servers:
+            self.steps.append(self._drained_restart(server))
+        self.proxy.reload(down=())  # the last one back
+        self.last_back = time.monotonic()
+        self.old_workers_gone_s = self.proxy.wait_old_workers_gone()
+
+    def _restart_undrained(self) -> None:
+        """Round 7's way: SIGTERM with the server still in nginx, the next one only once nginx
+        takes this one back (``fail_timeout`` after it refused a connection)."""
+        for i, server in enumerate(self.servers):
+            if i:
+                time.sleep(fail_timeout() + 1)
+            began = time.monotonic() - self.started
+            self.steps.append({"port": server.port, "at": began, **server.restart()})
+        self.last_back = time.monotonic()
 
     def _drained_restart(self, server: Server) -> dict[str, Any]:
         """Out of nginx (the previous one back in the same reload), drained, restarted, ready."""
