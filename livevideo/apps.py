@@ -2,7 +2,19 @@ from django.apps import AppConfig
 from django.urls import register_converter
 
 
+class DaphneRunserverConfig(AppConfig):
+    """Daphne's app, for its ``runserver`` command (the development server, serving the ASGI
+    application) and nothing else. Daphne's own config imports its server at startup (Twisted,
+    Autobahn, OpenSSL: a fifth of an idle server process's memory, docs/performance.md) in
+    every process that loads the apps, a uvicorn server process too; its ``runserver``
+    imports the server itself when it runs."""
+
+    name = "daphne"
+    verbose_name = "Daphne"
+
+
 class LivevideoConfig(AppConfig):
+    default = True  # the app's config (this module has another, for Daphne's app)
     name = "livevideo"
     verbose_name = "Live video"
 

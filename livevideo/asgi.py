@@ -8,7 +8,6 @@ from livevideo.handler import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from livevideo.api.writepath import RestWrites  # noqa: E402
@@ -19,6 +18,7 @@ from realtime import gcpolicy  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
 from realtime.lifespan import lifespan  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
+from realtime.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

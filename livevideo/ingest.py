@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,9 +44,16 @@ class Batcher:
     returns each item's outcome; an exception as outcome is raised to that item's caller,
     and an exception raised by ``record`` to every caller of the batch."""
 
-    def __init__(self, broadcast_id: int, record: Record, batchers: dict[Any, Batcher]) -> None:
+    def __init__(
+        self, broadcast_id: int, record: Record, batchers: dict[Any, Batcher], gap: float = 0.0
+    ) -> None:
         self.broadcast_id = broadcast_id
         self.record = record
+        # Seconds from the start of one batch to the next at the least: under a flood, fewer
+        # and bigger batches (a batch's queries cost about the same for one post as for
+        # fifty), at the cost of up to ``gap`` of waiting; a post more than ``gap`` after the
+        # last batch started is stored at once.
+        self.gap = gap
         self.loop = asyncio.get_running_loop()
         self._batchers = batchers  # the loop's batchers, which this one leaves once idle
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
@@ -63,8 +71,15 @@ class Batcher:
         return await done
 
     async def _drain(self) -> None:
+        started = -math.inf
         try:
-            while self._pending:
+            while True:
+                wait = started + self.gap - self.loop.time()
+                if wait > 0:  # what arrives meanwhile goes into the next batch
+                    await asyncio.sleep(wait)
+                if not self._pending:
+                    break
+                started = self.loop.time()
                 batch, self._pending = self._pending, []
                 try:
                     outcomes = await database_sync_to_async(self.record)(
@@ -92,13 +107,14 @@ def _settle(done: asyncio.Future[Any], outcome: object) -> None:
         done.set_result(outcome)
 
 
-def batcher_for(broadcast_id: int, record: Record) -> Batcher:
+def batcher_for(broadcast_id: int, record: Record, gap: float = 0.0) -> Batcher:
     """The running event loop's batcher of ``record`` for a broadcast (the loop's batchers
-    are a part of its ``realtime.runtime.Runtime``)."""
+    are a part of its ``realtime.runtime.Runtime``), its batches ``gap`` seconds apart at
+    the least."""
     batchers: dict[Any, Batcher] = runtime().part(Batcher, dict)
     found = batchers.get((record, broadcast_id))
     if found is None:
-        found = batchers[record, broadcast_id] = Batcher(broadcast_id, record, batchers)
+        found = batchers[record, broadcast_id] = Batcher(broadcast_id, record, batchers, gap)
     return found
 
 

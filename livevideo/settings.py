@@ -36,7 +36,7 @@ if not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
-    "daphne",
+    "livevideo.apps.DaphneRunserverConfig",  # daphne's runserver; before staticfiles' own
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -279,7 +279,8 @@ REALTIME = {
     "REGIONS": REALTIME_REGIONS,
     "NATS_URL": os.environ.get("NATS_URL", ""),
     "REGION_HOME": os.environ.get("REALTIME_REGION_HOME", "realtime.regions.first_region"),
-    # A region's viewer count is its own until regions merge theirs (docs/scale-out.md).
+    # Each region sends its viewers the total it merges from every region's share
+    # (presence/backends/regions.py): the `viewers` event itself need not cross.
     "REGION_LOCAL_SNAPSHOTS": ["viewers"],
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.
@@ -312,7 +313,9 @@ REALTIME = {
 # once, but its user stays online GRACE_PERIOD longer, so a reconnect shows no offline at all.
 PRESENCE = {
     "BACKEND": (
-        "presence.backends.redis.RedisPresenceStore"
+        "presence.backends.regions.RegionsPresenceStore"
+        if REDIS_URL and REALTIME_REGION
+        else "presence.backends.redis.RedisPresenceStore"
         if REDIS_URL
         else "presence.backends.memory.MemoryPresenceStore"
     ),
@@ -344,6 +347,11 @@ RATE_LIMITS = {
     "ADDRESS_COMMENT": (int(os.environ.get("RATE_ADDRESS_COMMENTS", "30")), 10.0),
     "ADDRESS_REACTION": (int(os.environ.get("RATE_ADDRESS_REACTIONS", "100")), 1.0),
 }
+
+# REST reactions and comments are stored in batches per broadcast (livevideo/api/writepath.py):
+# under a flood a batch starts this many seconds after the previous one at the least, so
+# batches are fewer and bigger (docs/performance.md, "What bounds each figure", REST).
+REST_WRITE_BATCH_GAP = float(os.environ.get("REST_WRITE_BATCH_GAP", "0.01"))
 
 # Comment rules against spam (livevideo/abuse.py): seconds; 0 turns a rule off.
 COMMENT_RULES = {

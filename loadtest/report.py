@@ -85,6 +85,10 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         out.update(_rolling_restart(report))
     if "by_audience" in viewers:
         out.update(_many_broadcasts(report))
+    if "latency_by_region" in viewers:  # loadtest/regions.py
+        for region, latency in viewers["latency_by_region"].items():
+            out[f"p50/p99 ms {region}"] = {k: round(latency[k], 1) for k in ("p50", "p99")}
+        out["crossed_per_sec"] = report["crossed_per_sec"]
     return out
 
 

@@ -28,6 +28,7 @@ from loadtest.audience import layout, zipf_audiences
 from loadtest.pipes import Pipes
 from loadtest.proxy import FILES_PER_CONNECTION, Proxy
 from loadtest.redisprobe import RedisProbe, command_rates
+from loadtest.regions import LoadRegions
 from loadtest.restart import RollingRestart
 from loadtest.servers import Server, Usage, cpu_between, server_env
 from loadtest.stats import Histogram, rate
@@ -93,6 +94,9 @@ class LoadConfig:
     # Each server restarted in turn from a quarter into the drive (needs ``proxy``); viewers
     # then come from their own addresses, so that the viewer count can be checked.
     rolling_restart: bool = False
+    # Servers and viewers spread over this many private regions (loadtest/regions.py).
+    regions: int = 0
+    region_delay: float = 0.075  # seconds one way on each link between regions
     # Each server taken out of nginx before it stops (docs/operations.md); False: round 7's way.
     drain: bool = True
 
@@ -111,6 +115,7 @@ class Run(Pipes):
         self.window_open = False  # the viewers' latencies go to their restart window
         self.audiences: dict[int, int] = {}  # broadcast -> its viewers, hottest first
         self.redis = RedisProbe(config.redis_url) if config.broadcasts > 1 else None
+        self.regions: LoadRegions | None = None
 
     def execute(self) -> dict[str, Any]:
         try:
@@ -126,6 +131,8 @@ class Run(Pipes):
                 self.proxy.stop()
             if self.redis is not None:
                 self.redis.close()
+            if self.regions is not None:
+                self.regions.close()
 
     def _execute(self) -> dict[str, Any]:
         config = self.config
@@ -148,7 +155,10 @@ class Run(Pipes):
         before, clients_before = self._usage(), self._client_cpu()
         proxy_before = self.proxy and self.proxy.usage()
         commands_before = self.redis and self.redis.commands()
+        crossed_before = self.regions and self.regions.crossed()
         drive = self._drive(driver_pipe)
+        if self.regions is not None and crossed_before:
+            report["crossed_per_sec"] = self.regions.per_second(crossed_before, drive["seconds"])
         after, clients_after = self._usage(), self._client_cpu()
         if self.proxy is not None:
             (report["proxy_cpu"],) = cpu_between(
@@ -187,8 +197,11 @@ class Run(Pipes):
             env = server_env(
                 database_url=config.database_url, redis_url=config.redis_url, proxied=config.proxy
             )
+            if config.regions:
+                self.regions = LoadRegions(config.regions, config.region_delay)
+            more = self.regions.env if self.regions else lambda i: {}
             self.servers = [
-                Server.start(config.server, config.host, config.port + i, env, self.logs)
+                Server.start(config.server, config.host, config.port + i, env | more(i), self.logs)
                 for i in range(config.servers)
             ]
         for server in self.servers:
@@ -218,14 +231,18 @@ class Run(Pipes):
     def _connect(self) -> dict[str, Any]:
         config = self.config
         started = time.monotonic()
-        for first, assignments in layout(list(self.audiences.items()), config.workers):
+        for k, (first, assignments) in enumerate(
+            layout(list(self.audiences.items()), config.workers)
+        ):
+            region, ports = self.regions.of_worker(k, self.ports) if self.regions else ("", None)
             cfg = worker.WorkerConfig(
                 config.host,
-                self.ports,
+                ports or self.ports,
                 assignments,
                 first,
                 config.sse_percent,
                 own_addresses=config.rolling_restart,
+                region=region,
             )
             self._spawn(worker.main, cfg)
         infos = self._wait_for("connected", "connect", self._connected)
@@ -259,6 +276,7 @@ class Run(Pipes):
     def _quiet(self, seconds: float) -> dict[str, Any]:
         """``seconds`` with every viewer subscribed and nothing sent: what idle topics cost."""
         before, commands = self._usage(), self.redis and self.redis.commands()
+        crossed = self.regions and self.regions.crossed()
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
             self._drain()
@@ -269,6 +287,8 @@ class Run(Pipes):
         out = {"seconds": elapsed, "server_cpu": cpu_between(before, self._usage(), elapsed)}
         if self.redis is not None:
             out["redis"] = command_rates(commands, self.redis.commands(), elapsed)
+        if self.regions is not None and crossed:
+            out["crossed_per_sec"] = self.regions.per_second(crossed, elapsed)
         return out
 
     def _drive(self, driver_pipe: Connection) -> dict[str, Any]:
@@ -355,7 +375,11 @@ class Run(Pipes):
     def _finish(self, expect: dict[int, dict[str, Any]]) -> dict[str, Any]:
         """Every viewer against the database: its broadcast's comments and last totals."""
         self._tell(("finish", expect))
-        return tally(self._wait_for("result", "finish", lambda: ""), self.audiences)
+        results = self._wait_for("result", "finish", lambda: "")
+        out = tally(results, self.audiences)
+        if self.regions is not None:
+            out["latency_by_region"] = self.regions.latency_by_region(results)
+        return out
 
     def _connected(self) -> str:
         return f"viewers connected {self._totals()['connected']}/{self.config.viewers}"

@@ -47,6 +47,7 @@ class WorkerConfig:
     # Each viewer from its own loopback address (127.1.0.1, 127.1.0.2, ...), so that the
     # viewer count, which counts anonymous viewers once per address, has one per viewer.
     own_addresses: bool = False
+    region: str = ""  # the region of ``ports`` (loadtest/regions.py)
     connect_concurrency: int = 200
     reservoir: int = 20_000
 
@@ -256,6 +257,7 @@ class Worker:
                 for broadcast, h in self.histograms.items()
             },
             "window": self.window.to_dict(),
+            "region": self.config.region,
             "away": self.away,
             "points": self.reservoir.points,
             "connect_failures": self.connect_failures,

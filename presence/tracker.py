@@ -29,7 +29,7 @@ import asyncio
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -127,6 +127,8 @@ class Tracker:
     ) -> None:
         """Count the connection at once; a signed-in user new to the topic has joined.
         ``client`` is the client's address: anonymous viewers count once per address."""
+        if topic not in self._topics:
+            self._spawn(self._safely(self.store.awatch(topic, self._changed), None))
         state = self._topics.setdefault(topic, _TopicPresence())
         uid = user["id"] if user else None
         newcomer = (
@@ -184,6 +186,7 @@ class Tracker:
         if due is None:
             if not state.connections and not state.timer:
                 del self._topics[topic]
+                self._spawn(self._safely(self.store.aunwatch(topic), None))
             return
         due = max(due, state.last_flush + self.debounce)
         if state.timer:
@@ -197,7 +200,10 @@ class Tracker:
         state = self._topics[topic]
         state.timer = None
         state.flushing = True
-        task = asyncio.create_task(self._flush(topic, state))
+        self._spawn(self._flush(topic, state))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -214,6 +220,7 @@ class Tracker:
             joined, state.joined = list(state.joined.values()), {}
             if joined or left:
                 self._publish(topic, "presence", self._presence_data(joined, left))
+            await self.store.ashare(topic)  # the other regions' totals count this one's
         except Exception:
             logger.exception("presence flush failed for %s", topic)
         finally:
@@ -295,6 +302,8 @@ class Tracker:
             ]
             await self._safely(self.store.aheartbeat(connections), None)
             for topic in {conn.topic for conn in connections} & self._topics.keys():
+                # Again: a first try may have failed (NATS down); a no-op when it took.
+                await self._safely(self.store.awatch(topic, self._changed), None)
                 self._changed(topic)
 
     @staticmethod

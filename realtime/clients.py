@@ -45,6 +45,7 @@ def _new_client(url: str, decode_responses: bool) -> Redis | RedisCluster:
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=SOCKET_TIMEOUT,
             decode_responses=decode_responses,
+            driver_info=None,
         )
     pool = BlockingConnectionPool.from_url(
         url,
@@ -56,5 +57,8 @@ def _new_client(url: str, decode_responses: bool) -> Redis | RedisCluster:
         retry=Retry(NoBackoff(), 1),
         retry_on_error=[ConnectionError, TimeoutError],
         health_check_interval=1,
+        # No CLIENT SETINFO on connect: Redis before 7.2 refuses it, and a connect cut short
+        # after sending it left the refusal to be read as the next command's answer.
+        driver_info=None,
     )
     return Redis(connection_pool=pool)

@@ -45,6 +45,10 @@ _PROCESS_ID = secrets.token_hex(8) + "."
 _numbers = itertools.count(1)
 
 
+def _nowhere(batch: Batch) -> None:
+    """A closed connection's ``write_now``: nothing is written any more."""
+
+
 class Connection:
     """One client's stream of one topic: what the hub hands it, on its way to the socket.
 
@@ -187,9 +191,10 @@ class Connection:
         metrics.SLOW_CLIENTS_DROPPED.inc()
         self.overflowed = True
         self._queue.clear()
+        on_overflow = self.on_overflow  # close() lets go of it
         self.close()
-        if self.on_overflow is not None:
-            self.on_overflow()
+        if on_overflow is not None:
+            on_overflow()
 
     def serve(self, send: Callable[[list[Event]], Awaitable[None]], keepalive: float) -> None:
         """Write from now on (the transport has just sent the first frame) without a writer
@@ -253,7 +258,12 @@ class Connection:
             self._write_now(keepalive())
 
     def close(self) -> None:
-        """Leave the topic and stop writing (idempotent)."""
+        """Leave the topic and stop writing (idempotent). The transport's callbacks are let
+        go: they and the transport's reference to this connection make a cycle, which would
+        keep a closed connection's whole transport (its server state too) until the
+        collector's next full pass, and those are rare (``realtime.gcpolicy``)."""
+        self.write_now = _nowhere
+        self.on_overflow = None
         if self._hub is not None:
             self._hub.leave(self.topic, self)
             self._hub = None

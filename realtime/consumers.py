@@ -67,11 +67,10 @@ class StreamConsumer(StreamTransport):
     max_concurrent = 32
 
     def __init__(self, scope: dict[str, Any], send: Callable[[dict[str, Any]], Awaitable[None]]):
-        self.scope = scope
+        super().__init__(scope)
         self.user = scope.get("user")
         self.base_send = send
         self._raw = raw_writer(send)  # frames straight to the socket (uvicorn), else None
-        self.connection: Connection | None = None
         self._closing: asyncio.Task[None] | None = None
         self._closed = False
         # Made by the first concurrent message (most viewers never send one).

@@ -10,8 +10,10 @@ scheme, no Origin) is refused before the handshake, as Channels' validator refus
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
+from asgiref.sync import markcoroutinefunction
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
@@ -22,15 +24,18 @@ DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
 class SameOriginValidator:
-    """ASGI middleware for the ``websocket`` protocol."""
+    """ASGI middleware for the ``websocket`` protocol. It hands back the call of the
+    application it lets through instead of awaiting it, so that it keeps no coroutine for the
+    life of the connection (see ``realtime.routing``)."""
 
     def __init__(self, application: Any) -> None:
         self.application = application
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    @markcoroutinefunction
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
         if scope["type"] == "websocket" and not origin_allowed(scope):
-            return await WebsocketDenier()(scope, receive, send)
-        return await self.application(scope, receive, send)
+            return WebsocketDenier()(scope, receive, send)
+        return self.application(scope, receive, send)
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:

@@ -7,9 +7,15 @@ Subjects, under ``REALTIME["KEY_PREFIX"]`` (``rt``):
   one queue group per region (the group is the region's name) while they have viewers of the
   topic, so NATS hands each event to one process per region that watches it, and its
   gateways carry it only to those regions.
-- ``rt.append.<region>``: "number and store this event" for topics homed in ``region``; any of
-  its processes answers (queue group ``serve``).
-- ``rt.replay.<region>``: "what do you keep after id N" for topics homed in ``region``.
+- ``rt.append.<region>``: "number and store this event", to the first region in the topic's
+  order of succession that answers (its home while reachable); any of its processes answers
+  (queue group ``serve``).
+- ``rt.replay.<region>``: "what do you keep after id N" for topics numbered in ``region``.
+- ``rt.renew.<region>``: "you number a topic in a lineage older than mine" (to its home).
+
+A numbered event (and a tick) carries its lineage in headers: ``Epoch``, the value its id
+counter started from, and ``Owner``, the region numbering it (docs/scale-out.md, "When a
+region is out of reach").
 
 Snapshots (no id) go out on ``rt.ev.<topic>`` too, with an ``Origin`` header naming the region
 that announced them, which does not announce them again.
@@ -23,6 +29,7 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -36,17 +43,51 @@ logger = logging.getLogger(__name__)
 SERVE_GROUP = "serve"
 ORIGIN = "Origin"
 LAST_ID = "Last-Id"
+EPOCH = "Epoch"
+OWNER = "Owner"
 TICK_INTERVAL = 1.0  # seconds between two ticks of a topic
 TICK_FOR = 600.0  # seconds a topic is ticked after its last event
 
 
 class RegionUnreachable(ConnectionError):
-    """The topic's home region did not answer (the link is down, or the region is)."""
+    """Another region did not answer (the link is down, or the region is)."""
+
+
+class RegionSilent(RegionUnreachable):
+    """A region did not answer in time (NATS knew where to send the request: no answer came
+    back); one that nobody serves any more (dead, or cut off) fails at once instead."""
 
 
 def first_region(topic: str, regions: Sequence[str]) -> str:
     """The default ``REALTIME["REGION_HOME"]``: every topic is homed in the first region."""
     return regions[0]
+
+
+def succession(home: str, regions: Sequence[str]) -> list[str]:
+    """The regions that number a topic homed in ``home``, in order of precedence: the home,
+    then the regions after it in ``regions``, then those before it."""
+    at = list(regions).index(home)
+    return [*regions[at:], *regions[:at]]
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """One run of a topic's ids: ``epoch``, the value its counter started from (above every
+    id its region had seen), and ``owner``, the region that numbers it. Of two lineages of a
+    topic the one with the higher epoch is the newer."""
+
+    epoch: int
+    owner: str
+
+    @classmethod
+    def of(cls, headers: dict[str, str] | None) -> Lineage | None:
+        """The lineage a NATS message's headers name (None: a snapshot)."""
+        if not headers or EPOCH not in headers:
+            return None
+        return cls(int(headers[EPOCH]), headers[OWNER])
+
+    def headers(self, **more: str) -> dict[str, str]:
+        return {EPOCH: str(self.epoch), OWNER: self.owner, **more}
 
 
 class Subjects:
@@ -66,22 +107,26 @@ class Subjects:
     def replay(self, region: str) -> str:
         return f"{self.prefix}.replay.{region}"
 
+    def renew(self, region: str) -> str:
+        return f"{self.prefix}.renew.{region}"
+
 
 class Ticks:
-    """The topics one event loop numbered events of lately, with their newest ids. Every
-    ``interval`` seconds, for ``TICK_FOR`` seconds after a topic's last event, a tick (an
-    empty message with a ``Last-Id`` header) tells the regions that watch it (only those: the
-    gateways' interest routing) where it stands, so a region that missed the last events (a
-    partition) fills them in from the home without waiting for the next one."""
+    """The topics one event loop numbered events of lately, with their newest ids and
+    lineages. Every ``interval`` seconds, for ``TICK_FOR`` seconds after a topic's last event,
+    a tick (an empty message with ``Last-Id`` and lineage headers) tells the regions that
+    watch it (only those: the gateways' interest routing) where it stands, so a region that
+    missed the last events (a partition) fills them in, or learns of a newer lineage, without
+    waiting for the next event."""
 
     def __init__(self, subjects: Subjects, interval: float) -> None:
         self.subjects, self.interval = subjects, interval
-        self._newest: dict[str, tuple[int, float]] = {}
+        self._newest: dict[str, tuple[int, Lineage, float]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def note(self, topic: str, event_id: int, client: Client) -> None:
+    def note(self, topic: str, event_id: int, lineage: Lineage, client: Client) -> None:
         loop = asyncio.get_running_loop()
-        self._newest[topic] = (event_id, loop.time())
+        self._newest[topic] = (event_id, lineage, loop.time())
         if self._task is None:
             self._task = loop.create_task(self._tick(client))
 
@@ -89,18 +134,21 @@ class Ticks:
         loop = asyncio.get_running_loop()
         while self._newest:
             await asyncio.sleep(self.interval)
-            for topic, (event_id, at) in list(self._newest.items()):
+            for topic, (event_id, lineage, at) in list(self._newest.items()):
                 if loop.time() - at > TICK_FOR:
                     del self._newest[topic]
                 elif not client.is_closed:
-                    await client.publish(
-                        self.subjects.events(topic), b"", headers={LAST_ID: str(event_id)}
-                    )
+                    await tick(client, self.subjects.events(topic), event_id, lineage)
         self._task = None
 
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
+
+
+async def tick(client: Client, subject: str, event_id: int, lineage: Lineage) -> None:
+    """Say that ``lineage`` of the subject's topic has reached ``event_id``."""
+    await client.publish(subject, b"", headers=lineage.headers(**{LAST_ID: str(event_id)}))
 
 
 def encode_replay(replay: Replay) -> bytes:
@@ -176,6 +224,8 @@ async def request(client: Client, subject: str, body: dict[str, Any], *, wait: f
     ``RegionUnreachable``."""
     try:
         reply = await client.request(subject, json.dumps(body).encode(), timeout=wait)
-    except (nats.errors.Error, TimeoutError) as exc:
+    except (nats.errors.TimeoutError, TimeoutError) as exc:
+        raise RegionSilent(f"no answer on {subject} in {wait} s") from exc
+    except nats.errors.Error as exc:
         raise RegionUnreachable(f"no answer on {subject}: {exc!r}") from exc
     return reply.data

@@ -73,7 +73,7 @@ class EventStreamEndpoint(StreamTransport):
     """Base SSE endpoint; one instance per request (use ``as_asgi()``)."""
 
     def __init__(self, scope: dict[str, Any], send: Send) -> None:
-        self.scope = scope
+        super().__init__(scope)
         self.user: Any = None
         self.send = send
         self._raw = raw_body_writer(send)  # messages straight to the socket (uvicorn), else None

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
+from asgiref.sync import markcoroutinefunction
+
 from realtime import caps
 from realtime.connection import Connection
 from realtime.protocol import Event
@@ -55,15 +57,25 @@ class StreamTransport(StreamHooks):
     connection, made with the connection's ASGI scope and ``send``, then ``run``. Joining and
     leaving the topic, and the hooks around them, are the same for both."""
 
-    _opened = False  # stream_opened was called: stream_closed is owed
-    _slot: caps.Slot | None = None  # this stream's place under the connection caps
+    def __init__(self, scope: dict[str, Any]) -> None:
+        # Every attribute is set as the connection is made, in one order (subclasses set
+        # theirs in their own __init__): CPython shares one table of attribute names among
+        # instances that add them alike, and these two, once added only on joining, gave each
+        # connection a whole dictionary of its own (docs/performance.md).
+        self.scope = scope
+        self.connection: Connection | None = None
+        self._slot: caps.Slot | None = None  # this stream's place under the connection caps
+        self._opened = False  # stream_opened was called: stream_closed is owed
 
     @classmethod
     def as_asgi(cls) -> Callable[..., Awaitable[None]]:
-        """The ASGI application: a new instance for each connection."""
+        """The ASGI application: a new instance for each connection. It hands back the
+        instance's ``run`` instead of awaiting it: no coroutine of its own for the life of the
+        connection (see ``realtime.routing``)."""
 
-        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            await cls(scope, send).run(receive)  # type: ignore[call-arg]
+        @markcoroutinefunction
+        def app(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+            return cls(scope, send).run(receive)  # type: ignore[call-arg]
 
         app.consumer_class = cls  # type: ignore[attr-defined]  # as Channels' as_asgi() does
         return app

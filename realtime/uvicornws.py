@@ -3,12 +3,14 @@ line's ``--ws realtime.uvicornws:WebSocketProtocol`` (instead of ``--ws websocke
 
 An idle WebSocket connection under uvicorn's own protocol holds a good deal of the server's
 memory before the application keeps anything (measured with a bare ASGI app:
-docs/performance.md). Two parts of it do nothing while a connection is open:
+docs/performance.md). Three parts of it do nothing while a connection is open:
 
 - the opening handshake's request and response (websockets' ``Request`` and ``Response``, with
   their headers): uvicorn keeps them for the life of the connection but reads them only until
   it has answered the handshake. They are dropped once it has, and the request's headers
   emptied (websockets' parser still holds the request);
+- a dictionary per connection: uvicorn's protocol sets more attributes than an instance
+  dictionary shares its keys for; here they are slots;
 - the queue of received messages: an ``asyncio.Queue`` allocates four deques up front (its
   getters, its putters, its items and its ``join`` event's waiters), for the handful of
   messages a connection ever has waiting. ``_Inbox`` does what the protocol asks of it
@@ -123,8 +125,24 @@ class _Flag:
                 waiters.remove(waiter)
 
 
+# Every attribute uvicorn's protocol sets on itself. It sets more than CPython shares an
+# instance dictionary's keys for (30), so each connection's protocol had a whole dictionary of
+# its own; as slots they are a pointer each. One uvicorn might add goes to the dictionary.
+_PROTOCOL_ATTRIBUTES = (
+    "app", "app_state", "asgi_version", "client", "close_sent", "close_timeout", "close_timer",
+    "config", "conn", "connections", "curr_msg_data_type", "default_headers", "disconnected",
+    "frames", "handshake_complete", "handshake_initiated", "initial_response", "last_ping_rtt",
+    "logger", "loop", "pending_ping_payload", "ping_interval", "ping_sent_at", "ping_timeout",
+    "ping_timer", "pong_timer", "queue", "read_paused", "request", "response", "root_path",
+    "scheme", "scope", "server", "tasks", "transport", "writable",
+)  # fmt: skip
+
+
 class TrimmedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """``WebSocketsSansIOProtocol`` without the state it no longer reads (see the module)."""
+    """``WebSocketsSansIOProtocol`` without the state it no longer reads, and its attributes
+    in slots (see the module)."""
+
+    __slots__ = _PROTOCOL_ATTRIBUTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -219,6 +219,15 @@ class PrivateRegions:
     def __getitem__(self, name: str) -> Region:
         return self.regions[name]
 
+    def app_env(self, name: str) -> dict[str, str]:
+        """The environment of an app server process in region ``name`` (but its database)."""
+        return {
+            "REDIS_URL": self.regions[name].redis.url,
+            "NATS_URL": self.regions[name].nats_url,
+            "REALTIME_REGION": name,
+            "REALTIME_REGIONS": ",".join(self.regions),
+        }
+
     def _connected(self) -> bool:
         names = set(self.regions)
         return all(r.gateways_up() == names - {n} for n, r in self.regions.items())

@@ -104,8 +104,10 @@ class AppServer:
                 stderr=subprocess.STDOUT,
             )
         if not wait_until(lambda: http_get(f"{self.url}/healthz")[0] == 200, timeout=30):
+            stop_process(self.process)
+            output = self.output()
             self.stop()
-            raise RuntimeError(f"app server did not start:\n{self.output()}")
+            raise RuntimeError(f"app server did not start:\n{output}")
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]

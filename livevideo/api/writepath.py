@@ -6,10 +6,12 @@ database and Redis round trips of its own in a pooled thread that waits for the 
 fan-out (docs/performance.md). This ASGI endpoint is routed ahead of the handler
 (``livevideo.asgi``), as the SSE stream is. It reads the request on the loop with Django's and
 DRF's own code (Host check, HTTPS redirect, the API's body parsers and the view's serializer,
-DRF's CSRF check for a session), hands the post to the broadcast's batcher
-(``livevideo.ingest.Batcher``; the checks and the write: ``livevideo.api.writes``), and
-answers once its batch has committed (a 201 means stored, with the comment's id), rendered by
-DRF's exception handler and renderer as the view would be.
+DRF's CSRF check for a session; the common body, a JSON object with a valid field, by the
+serializer field's rules without DRF's objects: ``livevideo.api.plaininput``), hands the post
+to the broadcast's batcher (``livevideo.ingest.Batcher``; the checks and the write:
+``livevideo.api.writes``), and answers once its batch has committed (a 201 means stored, with
+the comment's id), rendered by DRF's exception handler and renderer as the view would be (a
+success with the headers the first one had, which depend only on the scheme and settings).
 
 What it would not answer exactly as the DRF view does goes to Django unchanged: other paths
 and methods, a query string (``?format=``), an ``Accept`` asking for HTML or anything but JSON,
@@ -30,6 +32,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.middleware.security import SecurityMiddleware
 from rest_framework import exceptions, serializers
@@ -43,6 +47,7 @@ from rest_framework.utils.mediatypes import media_type_matches
 from livevideo.api import serializers as s
 from livevideo.api import writes
 from livevideo.api.errors import exception_handler, translate
+from livevideo.api.plaininput import plain_input
 from livevideo.converters import IdConverter
 from livevideo.ingest import Record, batcher_for
 from livevideo.middleware import database_unavailable
@@ -87,12 +92,16 @@ class RestWrites:
         post = _read_post(request, write) if whole else None
         if post is None:
             return await self.django(scope, _replay(body, not whole, receive), send)
+        batcher = batcher_for(broadcast_id, write.record, settings.REST_WRITE_BATCH_GAP)
         try:
-            outcome = await batcher_for(broadcast_id, write.record).submit(post)
+            outcome = await batcher.submit(post)
         except Exception as exc:
             response = database_unavailable(request, exc) or _refusal(exc)
         else:
-            response = _answer(outcome)
+            if not isinstance(outcome, Exception):
+                await _send_success(request, send, *_success(outcome))
+                return None
+            response = _refusal(outcome)
         add_django_headers(request, response)
         response["Content-Length"] = str(len(response.content))
         await send(response_start(response))
@@ -161,6 +170,9 @@ def _read_post(request: ASGIRequest, write: _Write) -> writes.Post | None:
     if auth and auth[0].lower() == "token" and (len(auth) != 2 or not auth[1].isascii()):
         return None  # DRF's own 401 for a malformed token header
     post = _credential(request, auth[1] if auth and auth[0].lower() == "token" else None)
+    data = plain_input(request, write.serializer, write.field)
+    if data is not None:  # the common case, read without DRF's objects
+        return writes.Post(**post, data=data)
     try:
         serializer = write.serializer(data=Request(request, parsers=_parsers()).data)
         serializer.is_valid(raise_exception=True)
@@ -189,13 +201,47 @@ def _parsers() -> list[Any]:
     return [parser() for parser in api_settings.DEFAULT_PARSER_CLASSES]
 
 
-def _answer(outcome: Any) -> Response:
-    if isinstance(outcome, Exception):
-        return _refusal(outcome)
+def _success(outcome: Any) -> tuple[int, Any]:
+    """The status and data a stored post is answered with."""
     if outcome == writes.ACCEPTED:
-        return _rendered(Response({"accepted": True}, status=202))
-    status, body = writes.comment_answer(outcome)
-    return _rendered(Response(body, status=status))
+        return 202, {"accepted": True}
+    return writes.comment_answer(outcome)
+
+
+async def _send_success(request: ASGIRequest, send: Any, status: int, data: Any) -> None:
+    """Answer a stored post: its data rendered by DRF's JSON renderer, with the headers the
+    first such answer had (``_success_headers``)."""
+    body = JSONRenderer().render(data)
+    headers = _success_headers(request, status)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"Content-Length", str(len(body)).encode("ascii"))],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# The headers of a successful answer by status and scheme: made the full way once (DRF's
+# response and renderer, Django's middleware, as for a refusal), since they depend on nothing
+# else of the request; forgotten when a setting changes.
+_SUCCESS_HEADERS: dict[tuple[int, bool], list[tuple[bytes, bytes]]] = {}
+
+
+def _success_headers(request: ASGIRequest, status: int) -> list[tuple[bytes, bytes]]:
+    key = (status, request.is_secure())
+    headers = _SUCCESS_HEADERS.get(key)
+    if headers is None:
+        response = _rendered(Response({}, status=status))
+        add_django_headers(request, response)
+        headers = _SUCCESS_HEADERS[key] = response_start(response)["headers"]
+    return headers
+
+
+@receiver(setting_changed)
+def _forget_success_headers(**kwargs: Any) -> None:
+    _SUCCESS_HEADERS.clear()
 
 
 def _refusal(exc: Exception) -> Response:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, ExpressionWrapper, F, PositiveBigIntegerField, Value, When
 
 from livevideo import moderation, signals
 from livevideo.errors import InvalidInput, ServiceError
@@ -24,20 +24,35 @@ def reaction_kind_clean(kind: object) -> str:
     return kind
 
 
+class _TotalsMissing(Exception):
+    """Some of the broadcast's total rows do not exist yet."""
+
+
 def _add_to_totals(broadcast_id: int, counts: dict[str, int]) -> None:
+    """Add ``counts`` (by kind) to the broadcast's running totals: the kinds of a batch in
+    one statement."""
+    totals = ReactionTotal.objects.filter(broadcast_id=broadcast_id)
+    added = Case(*(When(kind=kind, then=Value(n)) for kind, n in counts.items()))
+    try:
+        with transaction.atomic():
+            updated = totals.filter(kind__in=counts).update(
+                count=F("count") + ExpressionWrapper(added, output_field=PositiveBigIntegerField())
+            )
+            if updated != len(counts):
+                raise _TotalsMissing  # undone: added one kind at a time below
+    except _TotalsMissing:
+        pass
+    else:
+        return
+    # A broadcast made outside broadcast_create has no total rows yet.
     for kind, n in counts.items():
-        updated = ReactionTotal.objects.filter(broadcast_id=broadcast_id, kind=kind).update(
-            count=F("count") + n
-        )
-        if not updated:
-            # A broadcast made outside broadcast_create has no total rows yet.
-            try:
-                with transaction.atomic():
-                    ReactionTotal.objects.create(broadcast_id=broadcast_id, kind=kind, count=n)
-            except IntegrityError:
-                ReactionTotal.objects.filter(broadcast_id=broadcast_id, kind=kind).update(
-                    count=F("count") + n
-                )
+        if totals.filter(kind=kind).update(count=F("count") + n):
+            continue
+        try:
+            with transaction.atomic():
+                ReactionTotal.objects.create(broadcast_id=broadcast_id, kind=kind, count=n)
+        except IntegrityError:  # made meanwhile by another writer
+            totals.filter(kind=kind).update(count=F("count") + n)
 
 
 def reactions_record(*, broadcast: Broadcast, taps: Iterable[tuple[AbstractBaseUser, str]]) -> int:

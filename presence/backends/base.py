@@ -127,6 +127,21 @@ class PresenceStore:
     def close(self) -> None:
         """Release connections to the storage (at shutdown, and in tests); optional."""
 
+    # Optional: a store spread over several regions (``presence.backends.regions``) tells the
+    # other regions its share of a topic and takes in theirs; a store of one region has
+    # nothing to tell.
+
+    async def ashare(self, topic: str) -> None:
+        """Tell the regions that watch ``topic`` this region's share of it (its viewer count
+        and users), if it changed since this region last told them or is due again."""
+
+    async def awatch(self, topic: str, changed: Callable[[str], None]) -> None:
+        """Take in the other regions' shares of ``topic`` from now on (this process has
+        connections to it), calling ``changed(topic)`` after each."""
+
+    async def aunwatch(self, topic: str) -> None:
+        """Stop taking in shares of ``topic`` (this process has no connection to it left)."""
+
     # Async twins.
 
     async def aheartbeat(self, connections: Iterable[PresenceConnection]) -> None:

@@ -269,7 +269,10 @@ class PubSubHub(Hub):
 
     async def _received(self, topic: str, event: Event) -> None:
         if event.id is None:
-            self.deliver(topic, event)
+            if event.type == RESET:
+                self._store_reset(topic, event.data["last_event_id"])
+            else:
+                self.deliver(topic, event)
             return
         seen = self._last_seen.get(topic, 0)
         if event.id <= seen:
@@ -291,6 +294,14 @@ class PubSubHub(Hub):
             if before is not None and event.id >= before:  # type: ignore[operator]
                 break
             self._hand_on(topic, event)
+
+    def _store_reset(self, topic: str, last: int) -> None:
+        """The store says the topic's ids go on after ``last`` and those before may not reach
+        this hub (another region's lineage took over: ``realtime.backends.regioncopy``):
+        unless it is there already, the topic's clients refetch."""
+        if last > self._last_seen.get(topic, 0):
+            logger.warning("realtime: %s goes on after %s; its clients refetch", topic, last)
+            self._reset(topic, last)
 
     def _reset(self, topic: str, last: int) -> None:
         """Tell the topic's clients to refetch; the topic continues after ``last``."""

@@ -20,7 +20,13 @@ topic's events, so a topic has one id space wherever it is watched.
   when the home no longer keeps them the region's copy starts again from that event, and the
   hub resets the clients that were behind it: never a silent gap.
 - A client that resumes in a region whose copy does not cover its ``last_event_id`` (it moved
-  from another region) is answered from the home's history.
+  from another region) is answered from the history of the region that numbers the topic.
+- When the home cannot be reached (it died, or a partition), the first region after it in the
+  topic's order of succession (``realtime.regions.succession``) that can be numbers the topic,
+  in a lineage of its own: ids above every id it has seen (``realtime.backends.regioncopy``).
+  Copies follow the newest lineage, and their clients reset when they change; the home takes
+  its topics back, in a lineage above every other, when it hears of another (docs/scale-out.md,
+  "When a region is out of reach").
 
 Why NATS gateways rather than a Redis per region fed by the publisher: docs/scale-out.md,
 "Regions".
@@ -31,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -40,8 +47,8 @@ from nats.aio.subscription import Subscription
 
 from realtime.backends.base import HistoryStore, Replay
 from realtime.backends.pubsub import Feed
-from realtime.backends.redis import RETAIN_LUA, RedisHistory, RedisHub
-from realtime.clients import redis_client
+from realtime.backends.redis import RedisHub
+from realtime.backends.regioncopy import OLDER, RegionCopy
 from realtime.conf import RealtimeConfig
 from realtime.protocol import Event, decode_event
 from realtime.regions import (
@@ -49,65 +56,29 @@ from realtime.regions import (
     ORIGIN,
     SERVE_GROUP,
     TICK_INTERVAL,
+    Lineage,
     NatsLinks,
+    RegionSilent,
     RegionUnreachable,
     Subjects,
     Ticks,
     decode_replay,
     encode_replay,
     request,
+    succession,
+    tick,
 )
 from realtime.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
-# KEYS: the topic's seq, log and start; ARGV: the event's id and encoded event, the size, the
-# ttl, the channel, '1' to start the copy again from this event, the publish command.
-# Returns 1 (kept and announced), 0 (known already) or minus the copy's last id (a gap).
-IMPORT_LUA = (
-    b"""
-local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
-local id = tonumber(ARGV[1])
-local event = ARGV[2]
-local restart = ARGV[6] == '1'
-if not restart then
-  if id <= seq then
-    return 0
-  end
-  if seq > 0 and id ~= seq + 1 then
-    return -seq
-  end
-end
-if seq == 0 or restart then
-  redis.call('DEL', KEYS[2])
-  redis.call('SET', KEYS[3], string.format('%d', id - 1))
-end
-redis.call('SET', KEYS[1], ARGV[1])
-"""
-    + RETAIN_LUA
-    + b"return 1\n"
-)
-
-
-class RegionCopy(RedisHistory):
-    """A region's Redis: the Redis backend's store, which can also take in events numbered
-    by another region."""
-
-    async def import_event(self, topic: str, event: Event, *, restart: bool = False) -> int:
-        """Store and announce ``event`` under its own id: 1, 0 when known already, or minus
-        the last id here when it does not follow it (nothing stored)."""
-        args = [
-            event.id, event.encoded, self.size, self.ttl, self.channel(topic),
-            "1" if restart else "0", self.PUBLISH,
-        ]  # fmt: skip
-        client = redis_client(self.redis_url)
-        return int(await client.eval(IMPORT_LUA, 3, *self._keys(topic), *args))
-
 
 class RegionsHistory(HistoryStore):
     """History homed per topic in one region and copied to every region that watches it."""
 
-    REQUEST_TIMEOUT = 5.0  # seconds to wait for the home region
+    REQUEST_TIMEOUT = 5.0  # seconds to wait for another region's history
+    APPEND_TIMEOUT = 2.0  # seconds a region has to number an event before the next is asked
+    SILENT_FOR = 10.0  # seconds a region that timed out is passed over (not asked again)
     tick_interval = TICK_INTERVAL
 
     def __init__(self, **options: Any) -> None:
@@ -126,6 +97,7 @@ class RegionsHistory(HistoryStore):
         self.subjects = Subjects(self.key_prefix)
         self._home = import_string(home) if isinstance(home, str) else home
         self.links = NatsLinks(nats_url, self._serve)
+        self._silent: dict[str, float] = {}  # region -> when it may be asked again (monotonic)
 
     async def start(self) -> None:
         """Connect to NATS now, so the topics homed here are numbered for other regions
@@ -137,7 +109,7 @@ class RegionsHistory(HistoryStore):
         return runtime().part((Ticks, id(self)), lambda: Ticks(self.subjects, self.tick_interval))
 
     def home(self, topic: str) -> str:
-        """The region that numbers the topic's events."""
+        """The region that numbers the topic's events while it can be reached."""
         return self._home(topic, self.regions)
 
     def make_hub(self, **options: Any) -> RegionsHub:
@@ -146,22 +118,87 @@ class RegionsHistory(HistoryStore):
     async def append(
         self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
     ) -> Event:
-        home = self.home(topic)
-        if home == self.region:
-            return await self._append_here(topic, event_type, data, ts=ts, data_json=data_json)
-        body = {"topic": topic, "type": event_type, "ts": ts, "data_json": data_json}
-        reply = await self._ask(self.subjects.append(home), body)
-        return decode_event(reply)
+        entry = {"topic": topic, "type": event_type, "ts": ts, "data_json": data_json}
+        return await self._number(entry, data, asker=(0, 0), hops=0)
 
-    async def _append_here(
-        self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
+    async def _number(
+        self, entry: dict[str, Any], data: dict[str, Any], *, asker: tuple[int, int], hops: int
     ) -> Event:
-        """Number, keep and announce an event of a topic homed here, and send it to NATS."""
-        event = await self.local.append(topic, event_type, data, ts=ts, data_json=data_json)
-        client = await self.links.client()
-        await client.publish(self.subjects.events(topic), event.encoded.encode())
-        self._ticks().note(topic, event.id, client)  # type: ignore[arg-type]
+        """Have the first region that answers, in the topic's order of succession up to this
+        one, number the event (this one last: it always can). Each asked region is told the
+        newest lineage the askers hold, so it starts a newer one when it is behind."""
+        topic, read = entry["topic"], False
+        for region in succession(self.home(topic), self.regions):
+            if region == self.region:
+                break
+            if self._silent.get(region, 0.0) > time.monotonic():
+                continue
+            if not read:  # the lineage held here, read only when another region is asked
+                seq, lineage = await self.local.position(topic)
+                if lineage is not None and lineage.epoch > asker[0]:
+                    asker = (lineage.epoch, seq)
+                read = True
+            body = {**entry, "epoch": asker[0], "seq": asker[1], "hops": hops + 1}
+            try:
+                reply = await request(
+                    await self.links.client(), self.subjects.append(region), body,
+                    wait=self.APPEND_TIMEOUT,
+                )  # fmt: skip
+            except RegionSilent as exc:
+                self._silent[region] = time.monotonic() + self.SILENT_FOR
+                logger.warning("realtime: %s; %s is passed over for a while", exc, region)
+            except RegionUnreachable:
+                pass  # nobody serves it (down, or cut off): NATS said so at once
+            else:
+                return decode_event(reply)
+        event, _ = await self._number_here(topic, entry, data, asker=asker)
         return event
+
+    async def _number_here(
+        self, topic: str, entry: dict[str, Any], data: dict[str, Any], *, asker: tuple[int, int]
+    ) -> tuple[Event, Lineage]:
+        """Number, keep and announce an event in this region's lineage of the topic (started
+        first when the copy here holds another), and send it to NATS."""
+        event, lineage, began = await self.local.number(
+            topic, entry["type"], ts=entry["ts"], data=data, data_json=entry["data_json"],
+            region=self.region, home=self.home(topic) == self.region, asker=asker,
+        )  # fmt: skip
+        assert event is not None
+        assert event.id is not None
+        if began and self.home(topic) != self.region:
+            logger.warning("realtime: %s: numbered in %s from %s on", topic, self.region, event.id)
+        client = await self.links.client()
+        await client.publish(
+            self.subjects.events(topic), event.encoded.encode(), headers=lineage.headers()
+        )
+        self._ticks().note(topic, event.id, lineage, client)  # type: ignore[arg-type]
+        return event, lineage
+
+    async def take_back(self, topic: str, asker: tuple[int, int]) -> None:
+        """The home hears of a newer lineage of its topic (numbered elsewhere while it could
+        not be reached): it starts one of its own above it, resetting its clients, and tells
+        the regions that watch it."""
+        _, lineage, began = await self.local.number(
+            topic, None, region=self.region, home=True, asker=asker
+        )
+        if began:
+            logger.warning("realtime: %s: numbered here again from %s on", topic, lineage.epoch)
+            client = await self.links.client()
+            await tick(client, self.subjects.events(topic), lineage.epoch, lineage)
+            self._ticks().note(topic, lineage.epoch, lineage, client)  # type: ignore[arg-type]
+
+    async def behind(self, topic: str, lineage: Lineage) -> None:
+        """A message of an older lineage than this region's came: when it is the home's, the
+        home does not know of the newer one (it could not be reached meanwhile): tell it."""
+        home = self.home(topic)
+        if lineage.owner != home or home == self.region:
+            return  # the other regions' old lineages die out when the home's is renewed
+        seq, mine = await self.local.position(topic)
+        if mine is not None:
+            body = {"topic": topic, "epoch": mine.epoch, "seq": seq}
+            await (await self.links.client()).publish(
+                self.subjects.renew(home), json.dumps(body).encode()
+            )
 
     async def announce(self, topic: str, event: Event) -> None:
         await self.local.announce(topic, event)
@@ -176,9 +213,14 @@ class RegionsHistory(HistoryStore):
         home = self.home(topic)
         if after is None or not local.reset or home == self.region:
             return local
-        # The client saw ids this region's copy lacks (it comes from another region).
+        # The client saw ids this region's copy lacks (it comes from another region): ask the
+        # region that numbers the lineage held here.
+        _, lineage = await self.local.position(topic)
+        source = lineage.owner if lineage is not None and lineage.owner else home
+        if source == self.region:
+            return local
         try:
-            return await self._home_replay(home, topic, after)
+            return await self._replay_of(source, topic, after, lineage)
         except RegionUnreachable as exc:
             logger.warning("realtime: %s: %s; the client resets", topic, exc)
             return local
@@ -186,38 +228,52 @@ class RegionsHistory(HistoryStore):
     async def clear(self, topic: str) -> None:
         await self.local.clear(topic)
 
-    # Copying events homed elsewhere into this region.
+    # Copying events numbered elsewhere into this region.
 
-    async def receive(self, topic: str, event: Event) -> None:
+    async def receive(self, topic: str, event: Event, lineage: Lineage) -> None:
         """An event of ``topic`` from NATS: copy it here, after what it follows."""
-        found = await self.local.import_event(topic, event)
-        if found < 0:
-            await self._fill(topic, -found, then=event)
+        found = await self.local.import_event(topic, event, lineage)
+        if found == OLDER:
+            await self.behind(topic, lineage)
+        elif found < 0:
+            await self._fill(topic, -found, lineage, then=event)
 
-    async def check(self, topic: str, last_id: int) -> None:
-        """The home says ``last_id`` is the topic's newest id: fill in what this region's copy
-        lacks (events that a partition held back)."""
-        last = (await self.local.replay(topic, None)).last_id
-        if last < last_id:
-            await self._fill(topic, last, then=None)
+    async def check(self, topic: str, last_id: int, lineage: Lineage) -> None:
+        """A tick: ``lineage`` of the topic has reached ``last_id``. Fill in what this
+        region's copy lacks (events that a partition held back), take up a newer lineage, or
+        (in the home) take the topic back from the region that numbered it meanwhile."""
+        if self.home(topic) == self.region:
+            if lineage.owner != self.region:
+                await self.take_back(topic, (lineage.epoch, last_id))
+            return
+        seq, mine = await self.local.position(topic)
+        if mine is not None and lineage.epoch < mine.epoch:
+            await self.behind(topic, lineage)
+            return
+        if (mine is None or lineage.epoch > mine.epoch) and await self.local.adopt(topic, lineage):
+            seq = lineage.epoch
+        if seq < last_id:
+            await self._fill(topic, seq, lineage, then=None)
 
     async def catch_up(self, topic: str) -> None:
-        """Bring this region's copy of a topic homed elsewhere up to date (its first viewers
-        here, after a while without: the copy may be stale)."""
-        last = (await self.local.replay(topic, None)).last_id
-        if last:  # else new here: the copy starts with the next event
-            await self._fill(topic, last, then=None)
+        """Bring this region's copy of a topic numbered elsewhere up to date (its first
+        viewers here, after a while without: the copy may be stale)."""
+        seq, lineage = await self.local.position(topic)
+        if lineage is not None and lineage.owner not in ("", self.region):
+            await self._fill(topic, seq, lineage, then=None)
 
-    async def _fill(self, topic: str, after: int, *, then: Event | None) -> None:
-        """Copy the home's events after ``after`` here, then ``then``. When the home no longer
-        keeps them, the copy starts again (from ``then``, or the home's newest event), and
-        the hubs reset the clients that were behind it."""
-        home = self.home(topic)
+    async def _fill(self, topic: str, after: int, lineage: Lineage, *, then: Event | None) -> None:
+        """Copy the events of ``lineage`` after ``after`` here, then ``then``. When its owner
+        no longer keeps them, the copy starts again (from ``then``, or the owner's newest
+        event), and the hubs reset the clients that were behind it."""
+        owner = lineage.owner or self.home(topic)
+        if owner == self.region:
+            return
         try:
-            replay = await self._home_replay(home, topic, after)
+            replay = await self._replay_of(owner, topic, after, lineage)
             events = [] if replay.reset else list(replay.events)
-            if replay.reset and then is None and replay.last_id:
-                events = (await self._home_replay(home, topic, replay.last_id - 1)).events
+            if replay.reset and then is None and replay.last_id > lineage.epoch:
+                events = (await self._replay_of(owner, topic, replay.last_id - 1, lineage)).events
         except RegionUnreachable as exc:
             logger.warning("realtime: %s: cannot fill in after %s (%s)", topic, after, exc)
             if then is None:
@@ -226,35 +282,40 @@ class RegionsHistory(HistoryStore):
         if replay.reset:
             logger.warning("realtime: %s: events after %s are lost here", topic, after)
         for n, event in enumerate([*events, *([then] if then else [])]):
-            await self.local.import_event(topic, event, restart=replay.reset and n == 0)
+            await self.local.import_event(topic, event, lineage, restart=replay.reset and n == 0)
 
-    async def _home_replay(self, home: str, topic: str, after: int) -> Replay:
-        body = {"topic": topic, "after": after}
-        return decode_replay(await self._ask(self.subjects.replay(home), body))
+    async def _replay_of(
+        self, region: str, topic: str, after: int, lineage: Lineage | None
+    ) -> Replay:
+        """``region``'s history of the topic after ``after``: reset when it holds another
+        lineage than ``lineage`` (None: any)."""
+        body = {"topic": topic, "after": after, "epoch": lineage.epoch if lineage else 0}
+        return decode_replay(await self._ask(self.subjects.replay(region), body))
 
     async def _ask(self, subject: str, body: dict[str, Any]) -> bytes:
         return await request(await self.links.client(), subject, body, wait=self.REQUEST_TIMEOUT)
 
-    # What this region answers for the topics it homes.
+    # What this region answers for the topics it numbers.
 
     async def _serve(self, client: Client) -> None:
-        await client.subscribe(
-            self.subjects.append(self.region), queue=SERVE_GROUP, cb=self._serve_append
-        )
-        await client.subscribe(
-            self.subjects.replay(self.region), queue=SERVE_GROUP, cb=self._serve_replay
-        )
+        for subject, serve in (
+            (self.subjects.append(self.region), self._serve_append),
+            (self.subjects.replay(self.region), self._serve_replay),
+            (self.subjects.renew(self.region), self._serve_renew),
+        ):
+            await client.subscribe(subject, queue=SERVE_GROUP, cb=serve)
 
     async def _serve_append(self, message: Msg) -> None:
         raw = json.loads(message.data)
-        if self.home(raw["topic"]) != self.region:
+        if raw.get("hops", 1) > len(self.regions):
             # REGIONS or REGION_HOME differ between regions: never pass it on (it could loop).
-            logger.error("realtime: asked to number %s, which is not homed here", raw["topic"])
+            logger.error("realtime: an append for %s went round the regions", raw["topic"])
             return
+        entry = {key: raw[key] for key in ("topic", "type", "ts", "data_json")}
         try:
-            event = await self._append_here(
-                raw["topic"], raw["type"], json.loads(raw["data_json"]),
-                ts=raw["ts"], data_json=raw["data_json"],
+            event = await self._number(
+                entry, json.loads(raw["data_json"]),
+                asker=(raw.get("epoch", 0), raw.get("seq", 0)), hops=raw.get("hops", 1),
             )  # fmt: skip
         except Exception:
             logger.exception("realtime: could not append for another region")
@@ -263,7 +324,18 @@ class RegionsHistory(HistoryStore):
 
     async def _serve_replay(self, message: Msg) -> None:
         raw = json.loads(message.data)
-        await message.respond(encode_replay(await self.local.replay(raw["topic"], raw["after"])))
+        topic, epoch = raw["topic"], raw.get("epoch", 0)
+        replay = await self.local.replay(topic, raw["after"])
+        if epoch:
+            _, lineage = await self.local.position(topic)
+            if lineage is None or lineage.epoch != epoch:
+                replay = Replay(replay.last_id, reset=True)  # not the lineage asked about
+        await message.respond(encode_replay(replay))
+
+    async def _serve_renew(self, message: Msg) -> None:
+        raw = json.loads(message.data)
+        if self.home(raw["topic"]) == self.region:
+            await self.take_back(raw["topic"], (raw["epoch"], raw["seq"]))
 
 
 class Arrivals:
@@ -277,14 +349,22 @@ class Arrivals:
 
     def __init__(self, regions: RegionsHistory, topic: str) -> None:
         self.regions, self.topic = regions, topic
-        self.held: dict[int, Event] = {}  # by id
+        self.held: dict[int, tuple[Event, Lineage]] = {}  # by id
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def take(self, event: Event) -> None:
+    async def take(self, event: Event, lineage: Lineage) -> None:
         assert event.id is not None
-        if await self.regions.local.import_event(self.topic, event) < 0:
-            self.held[event.id] = event
+        regions = self.regions
+        if regions.home(self.topic) == regions.region:
+            if lineage.owner != regions.region:  # numbered elsewhere while the home was away
+                await regions.take_back(self.topic, (lineage.epoch, event.id))
+            return  # else its own, here already
+        found = await regions.local.import_event(self.topic, event, lineage)
+        if found == OLDER:
+            await regions.behind(self.topic, lineage)
+        elif found < 0:
+            self.held[event.id] = (event, lineage)
             self._arm()
         elif self.held:
             await self._release()
@@ -298,16 +378,20 @@ class Arrivals:
         self._task = loop.create_task(self._give_up())
 
     async def _release(self) -> None:
-        """Copy the held events that follow the copy now."""
+        """Copy the held events that follow the copy now. A give-up and an arrival may release
+        at the same time: an event the other took meanwhile is skipped (copying is idempotent)."""
         for event_id in sorted(self.held):
-            if await self.regions.local.import_event(self.topic, self.held[event_id]) < 0:
+            held = self.held.get(event_id)
+            if held is None:
+                continue
+            if await self.regions.local.import_event(self.topic, *held) < 0:
                 return
-            del self.held[event_id]
+            self.held.pop(event_id, None)
 
     async def _give_up(self) -> None:
         """The events before the first held one did not come: ask the home."""
         if self.held:
-            await self.regions.receive(self.topic, self.held.pop(min(self.held)))
+            await self.regions.receive(self.topic, *self.held.pop(min(self.held)))
             await self._release()
         self._timer = None
         if self.held:
@@ -334,12 +418,15 @@ class RegionsHub(RedisHub):
         async def arrived(message: Msg) -> None:
             try:
                 headers = message.headers or {}
+                lineage = Lineage.of(headers)
                 if LAST_ID in headers:
-                    await regions.check(topic, int(headers[LAST_ID]))
+                    if lineage is not None:
+                        await regions.check(topic, int(headers[LAST_ID]), lineage)
                     return
                 event = decode_event(message.data)
                 if event.id is not None:
-                    await arrivals.take(event)
+                    if lineage is not None:
+                        await arrivals.take(event, lineage)
                 elif headers.get(ORIGIN) != regions.region:
                     await regions.local.announce(topic, event)
             except Exception:

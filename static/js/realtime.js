@@ -11,6 +11,7 @@
  *     transport: "auto",         // "auto": WebSocket, falling back to SSE; or "websocket", "sse"
  *     baseUrl: "",               // another origin, e.g. "https://live.example.com"
  *     idleTimeout: 45000,        // ms without a frame before a WebSocket counts as dead
+ *     connectTimeout: 10000,     // ms for an attempt to reach "hello" before it is given up
  *   });
  *   stream.send({ type: "reaction", kind: "like" }); // WebSocket only; false when not sent
  *   stream.send({ type: "comment", text: "Hello" });
@@ -41,10 +42,14 @@ export function connect(broadcastId, options = {}) {
   const onEvent = options.onEvent || (() => {});
   const onState = options.onState || (() => {});
   const idleTimeout = options.idleTimeout || 45000;
+  // A connection can hang without ever opening or failing (a network that drops packets, a
+  // proxy that never answers, a policy that blocks it without a close event): give it up.
+  const connectTimeout = options.connectTimeout || 10000;
   const base = new URL(options.baseUrl || window.location.origin);
   let transport =
     options.transport === "sse" || !("WebSocket" in window) ? "sse" : "websocket";
   const mayFallBack = options.transport !== "websocket" && "EventSource" in window;
+  const fellBack = () => transport === "sse" && options.transport !== "sse" && "WebSocket" in window;
 
   let lastEventId = options.lastEventId ?? null;
   let state = null;
@@ -53,6 +58,7 @@ export function connect(broadcastId, options = {}) {
   let wsFailures = 0; // WebSocket attempts in a row that never opened
   let retryTimer = null;
   let idleTimer = null;
+  let attemptTimer = null;
   let closed = false;
 
   function setState(next, detail = {}) {
@@ -83,6 +89,7 @@ export function connect(broadcastId, options = {}) {
         if (lastEventId === null) lastEventId = event.data.last_event_id;
         attempt = 0;
         wsFailures = 0;
+        clearTimeout(attemptTimer);
         setState("live", { transport });
       } else if (event.type === "reset") {
         lastEventId = event.data.last_event_id;
@@ -106,8 +113,19 @@ export function connect(broadcastId, options = {}) {
       return;
     }
     if (state === null) setState("connecting");
+    clearTimeout(attemptTimer);
+    attemptTimer = setTimeout(giveUp, connectTimeout);
     if (transport === "websocket") openWebSocket();
     else openEventSource();
+  }
+
+  /** The attempt neither reached hello nor failed in time: fail it ourselves. */
+  function giveUp() {
+    const current = socket;
+    if (!current) return;
+    if (transport === "websocket") current.onclose({ code: 1006 });
+    else current.onerror();
+    current.close();
   }
 
   function openWebSocket() {
@@ -132,7 +150,7 @@ export function connect(broadcastId, options = {}) {
         return;
       }
       if (!opened && ++wsFailures >= WS_FAILURES_BEFORE_SSE && mayFallBack) {
-        transport = "sse"; // WebSocket is blocked on this network: stay on SSE
+        transport = "sse"; // WebSocket may be blocked on this network: SSE, while it works
       }
       retry(close.code === CLOSE_SLOW_CONSUMER ? 0 : undefined);
     };
@@ -142,12 +160,21 @@ export function connect(broadcastId, options = {}) {
     const source = new EventSource(url(`/sse/broadcasts/${broadcastId}/`), {
       withCredentials: base.origin !== window.location.origin,
     });
+    let heard = false;
     socket = source;
     source.onmessage = (message) => {
-      if (socket === source) receive(message.data);
+      if (socket !== source) return;
+      heard = true;
+      receive(message.data);
     };
     source.onerror = () => {
       if (socket !== source) return;
+      if (!heard && fellBack()) {
+        // SSE fails too: the server is out of reach, not the WebSocket blocked. Go back to
+        // WebSocket first, so a page is not left on SSE for good by a server restart.
+        transport = "websocket";
+        wsFailures = 0;
+      }
       // Reconnect ourselves (with backoff, resuming from our own lastEventId) rather than
       // leave it to EventSource, which gives up for good on an HTTP error.
       source.close();
@@ -164,6 +191,7 @@ export function connect(broadcastId, options = {}) {
   }
 
   function retry(delay) {
+    clearTimeout(attemptTimer);
     if (closed) return;
     setState(navigator.onLine === false ? "offline" : "reconnecting", { transport });
     if (navigator.onLine === false) return; // "online" reconnects
@@ -176,6 +204,7 @@ export function connect(broadcastId, options = {}) {
   function hangUp() {
     clearTimeout(retryTimer);
     clearTimeout(idleTimer);
+    clearTimeout(attemptTimer);
     retryTimer = null;
     const current = socket;
     socket = null;

@@ -36,20 +36,28 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Remembers every WebSocket a page opens, so a test can drop the connection; while
-# ``window.__streamBlocked`` is true, new WebSocket and EventSource connections go to a closed
-# loopback port instead, as if the server were unreachable.
+# ``window.__streamBlocked`` is true, new WebSocket and EventSource connections go to a
+# same-origin path with nothing behind it, as if the server were out of reach: they fail at once
+# (another origin would be blocked by the page's Content-Security-Policy, which in Chromium
+# fails a WebSocket without a close event: a hang, which realtime.js gives up on only after its
+# connect timeout). ``window.__streamHangs`` makes them hang that way.
 TRACK_SOCKETS = """
 window.__sockets = [];
 window.__streamBlocked = false;
+window.__streamHangs = false;
+const unreachable = (url, path) => {
+  if (window.__streamHangs) return url.replace(/\\/\\/[^/]+\\//, "//127.0.0.1:9/");
+  return window.__streamBlocked ? url.replace(/\\/(ws|sse)\\/broadcasts\\//, path) : url;
+};
 window.WebSocket = class extends window.WebSocket {
   constructor(url, ...rest) {
-    super(window.__streamBlocked ? "ws://127.0.0.1:9/" : url, ...rest);
+    super(unreachable(url, "/ws/nothing-here/"), ...rest);
     window.__sockets.push(this);
   }
 };
 window.EventSource = class extends window.EventSource {
   constructor(url, ...rest) {
-    super(window.__streamBlocked ? "http://127.0.0.1:9/" : url, ...rest);
+    super(unreachable(url, "/sse/nothing-here/"), ...rest);
   }
 };
 """

@@ -21,7 +21,12 @@ def test_readyz_checks_the_database_and_redis(client: Client, settings, redis_ur
     settings.REDIS_URL = redis_url
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "pubsub": "ok"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "redis": "ok",
+        "pubsub": "ok",
+        "nats": "not configured",
+    }
 
 
 def test_readyz_is_503_while_the_event_reader_reconnects(client: Client, settings, redis_url):

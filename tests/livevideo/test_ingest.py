@@ -127,3 +127,29 @@ async def test_the_batcher_passes_each_taps_address_on(broadcast, viewers, setti
         await ingest.batcher(broadcast.pk).tap(viewers[1], "like", "203.0.113.7")
     assert first is None
     assert (await run(totals)(broadcast))["total"] == 1
+
+
+async def test_batches_under_a_flood_start_a_gap_apart_and_a_lone_item_at_once():
+    started: list[tuple[float, int]] = []
+    loop = asyncio.get_running_loop()
+
+    def record(_: int, batch: list[int]) -> list[int]:
+        started.append((loop.time(), len(batch)))
+        return batch
+
+    batcher = ingest.Batcher(1, record, {}, gap=0.2)
+    before = loop.time()
+    assert await batcher.submit(0) == 0  # alone: stored at once
+    assert started[0][0] - before < 0.15
+    await asyncio.sleep(0.25)
+    flood = [batcher.submit(i) for i in range(1, 4)]
+    later = asyncio.gather(*flood)
+    await asyncio.sleep(0.05)
+    assert await asyncio.gather(later, *(batcher.submit(i) for i in range(4, 9))) == [
+        [1, 2, 3],
+        *range(4, 9),
+    ]
+    # After a pause the first batch at once; what follows within the gap waits for it.
+    assert [n for _, n in started] == [1, 3, 5]
+    assert started[1][0] - started[0][0] >= 0.25
+    assert 0.2 <= started[2][0] - started[1][0] < 0.35

@@ -130,6 +130,15 @@ class TestReactions:
         services.reactions_record(broadcast=live, taps=[(viewer, "funny")] * 3)
         assert selectors.reaction_totals(broadcast_id=live.pk)["totals"]["funny"] == 3
 
+    def test_a_batch_of_several_kinds_counts_each_once(self, live, viewer):
+        taps = [(viewer, "like")] * 3 + [(viewer, "love")] * 2 + [(viewer, "funny")]
+        services.reactions_record(broadcast=live, taps=taps)
+        ReactionTotal.objects.filter(broadcast=live, kind="love").delete()  # some rows missing
+        services.reactions_record(broadcast=live, taps=taps)
+        totals = selectors.reaction_totals(broadcast_id=live.pk)
+        assert totals["totals"] == {**totals["totals"], "like": 6, "love": 2, "funny": 2}
+        assert totals["total"] == 10
+
 
 class TestComments:
     def test_text_is_stripped_plain_text(self, live, viewer):

@@ -62,6 +62,14 @@ async def test_an_unknown_broadcast_is_closed_with_4404(broadcast_id):
     assert await ws.closed_with() == 4404
 
 
+@pytest.mark.parametrize("path", ["/ws/nothing-here/1/", "/ws/broadcasts/one/", "/"])
+async def test_an_address_with_no_stream_is_refused_at_the_handshake(path):
+    """Refused (the server answers 403), not a server error."""
+    ws = WSClient(path)
+    connected, _ = await ws.communicator.connect()
+    assert not connected
+
+
 async def test_every_event_type_reaches_the_socket(broadcast, broadcaster, viewer):
     viewer_headers = await run(token_of)(viewer)
     ws = watch(broadcast)

@@ -93,3 +93,18 @@ def test_many_broadcasts_each_deliver_exactly_to_their_own_viewers(redis_url, tm
     assert all(channels >= 20 for channels in summary["redis_channels"])
     assert summary["redis_ops_per_sec"] > 0
     assert len(summary["quiet_server_cpu_share"]) == 2
+
+
+@pytest.mark.regions
+def test_two_regions_each_with_a_server_and_half_the_viewers(redis_url, tmp_path):
+    summary = short_run(
+        redis_url, tmp_path, regions=2, region_delay=0.05, servers=2, viewers=20, workers=2
+    )
+    assert (summary["lost"], summary["duplicated"]) == (0, 0)
+    assert summary["converged"] == "20/20"
+    # Each region's viewers saw events, and messages crossed both ways (the half of the
+    # comments posted in us asks eu to number them; eu sends the events to us).
+    for region in ("eu", "us"):
+        assert summary[f"p50/p99 ms {region}"]["p99"] > 0
+    assert summary["crossed_per_sec"]["eu->us"] > 0
+    assert summary["crossed_per_sec"]["us->eu"] > 0

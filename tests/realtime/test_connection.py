@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 from realtime.backends.base import Replay
@@ -46,3 +48,35 @@ async def test_viewers_resuming_together_share_one_history_read(settings):
     assert firsts[0][1] is firsts[-1][1]  # decoded once, shared
     for connection in connections:
         connection.close()
+
+
+class Transport:
+    """Stands for a transport: it holds its connection, which holds its callbacks."""
+
+    connection: Connection
+
+    def write_now(self, batch: Any) -> None:
+        pass
+
+    def on_overflow(self) -> None:
+        pass
+
+
+async def test_a_closed_connection_and_its_transport_are_freed_without_the_collector():
+    """A transport and its connection refer to each other; once closed, the connection lets
+    go of the transport's callbacks, so reference counting frees both at once instead of the
+    collector's next full pass (rare in a server process: ``realtime.gcpolicy``)."""
+    transport = Transport()
+    transport.connection = Connection(
+        "t", transport="websocket", max_backlog=10, write_now=transport.write_now,
+        on_overflow=transport.on_overflow,
+    )  # fmt: skip
+    gone = weakref.ref(transport)
+    gc.disable()
+    try:
+        transport.connection.close()
+        del transport
+        freed = gone() is None
+    finally:
+        gc.enable()
+    assert freed

@@ -103,6 +103,7 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 seen["disconnect"] = message
+                seen["attributes_outside_slots"] = set(vars(protocol))
                 break
             await send({"type": "websocket.send", "text": "echo " + message["text"]})
         done.set()
@@ -124,6 +125,8 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
     assert seen["handshake_kept"] == (None, None)
     assert seen["request_headers"] == {}
     assert seen["disconnect"]["code"] == 1000
+    # Everything uvicorn set on the protocol over the connection's life is in a slot.
+    assert seen["attributes_outside_slots"] == set()
 
 
 def send_too_big_then_read(port: int) -> bytes:

@@ -11,6 +11,8 @@ per server process and (with ``--quiet S``) what idle topics cost.
 and sends every viewer and the driver through it; ``--rolling-restart`` then restarts each
 server in turn during the drive and reports how long viewers were away, the latency meanwhile
 and when the viewer count was right again.
+``--regions N`` spreads the servers and the viewers over N private regions joined by delaying
+links (``loadtest/regions.py``) and adds the latency per region and what crosses the links.
 ``--compare baseline,uvicorn`` runs several servers one after another in the same invocation,
 so their ratio is measured under the same machine load. See ``docs/performance.md``.
 """
@@ -216,6 +218,8 @@ class Command(BaseCommand):
             action="store_true",
             help="restart each server in turn during the drive (needs --proxy, --drive rest)",
         )
+        add("--regions", type=int, default=0, help="servers and viewers over 2-3 regions")
+        add("--region-delay", type=float, default=0.075, help="seconds one way between regions")
         add(
             "--no-drain",
             action="store_true",
@@ -254,11 +258,15 @@ class Command(BaseCommand):
             proxy=options["proxy"],
             proxy_workers=options["proxy_workers"],
             rolling_restart=options["rolling_restart"],
+            regions=options["regions"],
+            region_delay=options["region_delay"],
             drain=not options["no_drain"],
         )
         if base.broadcasts < 1:
             raise CommandError("--broadcasts must be at least 1.")
         check_rolling_restart(base)
+        if base.regions and (base.proxy or base.targets or base.servers < base.regions):
+            raise CommandError("--regions starts its own servers (--servers, at least one each).")
         if base.broadcasts > 1:
             spread = senders_per_broadcast(base.comments_per_sec, base.users)
             base = replace(base, sockets_per_broadcast=spread)
@@ -277,6 +285,7 @@ class Command(BaseCommand):
             label += f" {base.broadcasts} broadcasts" if base.broadcasts > 1 else ""
             label += " via nginx" if base.proxy else ""
             label += " rolling restart" if base.rolling_restart else ""
+            label += f" {base.regions} regions" if base.regions else ""
             label += " (no drain)" if base.rolling_restart and not base.drain else ""
             config = replace(base, server=kind, label=label)
             if kind == "baseline":

@@ -152,3 +152,13 @@ async def test_what_it_does_not_answer_goes_to_the_drf_view(live, token):
     assert "text/html" in browsable.headers["content-type"]
     assert malformed.status == 401
     assert "spaces" in malformed.json()["detail"]
+
+
+async def test_a_stored_post_is_answered_with_the_headers_of_the_first(live, token, settings):
+    first = await post(reactions(live), {"kind": "like"}, token=token)
+    again = await post(reactions(live), {"kind": "love"}, token=token)
+    assert first.headers == again.headers
+    assert (first.headers["x-frame-options"], first.headers["vary"]) == ("DENY", "Accept, Cookie")
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"  # a changed setting is in the next answer
+    changed = await post(reactions(live), {"kind": "like"}, token=token)
+    assert changed.headers == {**first.headers, "x-frame-options": "SAMEORIGIN"}

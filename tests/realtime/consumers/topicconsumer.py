@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from channels.routing import URLRouter
 from django.urls import path
 
 from realtime.consumers import ClientError, StreamConsumer
 from realtime.publish import publish
+from realtime.routing import URLRouter
 from tests.realtime.streamtools import WSClient
 
 

@@ -25,20 +25,33 @@ def regions() -> Any:
 
 
 @pytest.fixture
-async def region_store(regions: PrivateRegions) -> AsyncIterator[Callable[[str], RegionsHistory]]:
+def prefix() -> str:
+    """This test's own keys and NATS subjects."""
+    return f"rt-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def linked() -> AsyncIterator[list[Any]]:
+    """The stores a test made; their NATS connections close when it ends."""
+    made: list[Any] = []
+    yield made
+    for store in made:
+        await store.links.close()
+
+
+@pytest.fixture
+def region_store(
+    regions: PrivateRegions, prefix: str, linked: list[Any]
+) -> Callable[[str], RegionsHistory]:
     """``region_store(name)``: a process's store in that region, on this test's own keys and
     subjects; every topic is homed in ``eu``."""
-    prefix = f"rt-test-{uuid.uuid4().hex[:12]}"
-    made: list[RegionsHistory] = []
 
     def make(name: str) -> RegionsHistory:
         store = RegionsHistory(
             size=20, ttl=600, redis_url=regions[name].redis.url, key_prefix=prefix,
             region=name, regions=NAMES, nats_url=regions[name].nats_url, home=first_region,
         )  # fmt: skip
-        made.append(store)
+        linked.append(store)
         return store
 
-    yield make
-    for store in made:
-        await store.links.close()
+    return make
