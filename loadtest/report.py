@@ -121,11 +121,28 @@ def _rolling_restart(report: dict[str, Any]) -> dict[str, Any]:
     restart, viewers = report["rolling_restart"], report["viewers"]
     away = viewers.get("away_s", {"count": 0, "p50": None, "p99": None, "max": None})
     window = viewers.get("window_latency_ms", {})
+    statuses = report["drive"]["driver"]["statuses"]
     return {
         "restart_seconds": round(restart["seconds"], 1),
-        "restart_stop_start_s": [
-            f"{step['stop']:.1f}+{step['start']:.1f}" for step in restart["steps"]
+        # each server's steps: out of nginx and drained + stopped + started + ready (or, with
+        # no drain, stopped + started)
+        "restart_steps_s": [
+            "+".join(
+                f"{step[k]:.1f}" if k != "drain" else f"{step['reload'] + step['drain']:.1f}"
+                for k in ("drain", "stop", "start", "ready")
+                if k in step
+            )
+            for step in restart["steps"]
         ],
+        "restart_drained": restart.get("drain", False),
+        "new_connections_while_draining": sum(
+            step.get("new_connections", 0) for step in restart["steps"]
+        ),
+        "old_workers_gone_s": restart.get("old_workers_gone_s")
+        and round(restart["old_workers_gone_s"], 1),
+        "writes_5xx": sum(
+            n for answers in statuses.values() for code, n in answers.items() if code[0] == "5"
+        ),
         "away_viewers": away["count"],
         "away_s p50/p99/max": {k: away[k] and round(away[k], 2) for k in ("p50", "p99", "max")},
         "restart_p50/p99_ms": {k: window.get(k) and round(window[k], 1) for k in ("p50", "p99")},
@@ -174,8 +191,12 @@ def _restart_line(summary: dict[str, Any]) -> str:
     away = summary["away_s p50/p99/max"]
     restart = summary["restart_p50/p99_ms"]
     return (
-        f"; rolling restart {summary['restart_seconds']} s (stop+start "
-        f"{summary['restart_stop_start_s']}), {summary['away_viewers']:,} viewers away "
+        f"; rolling restart {summary['restart_seconds']} s ("
+        + ("drain+stop+start+ready " if summary["restart_drained"] else "no drain, stop+start ")
+        + f"{summary['restart_steps_s']}, old nginx workers gone "
+        f"{summary['old_workers_gone_s']} s after), writes answered 5xx "
+        f"{summary['writes_5xx']}, driver errors {summary['driver_errors']}, "
+        f"{summary['away_viewers']:,} viewers away "
         f"p50/p99/max {away['p50']}/{away['p99']}/{away['max']} s, p50/p99 meanwhile "
         f"{restart['p50']}/{restart['p99']} ms, viewer count {summary['viewer_count_right']} "
         f"(during {summary['viewer_count_during']}) right "

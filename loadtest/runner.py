@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from loadtest import driver, worker
 from loadtest.audience import layout, zipf_audiences
 from loadtest.pipes import Pipes
-from loadtest.proxy import FILES_PER_CONNECTION, Proxy, fail_timeout
+from loadtest.proxy import FILES_PER_CONNECTION, Proxy
 from loadtest.redisprobe import RedisProbe, command_rates
 from loadtest.regions import LoadRegions
 from loadtest.restart import RollingRestart
@@ -97,6 +97,8 @@ class LoadConfig:
     # Servers and viewers spread over this many private regions (loadtest/regions.py).
     regions: int = 0
     region_delay: float = 0.075  # seconds one way on each link between regions
+    # Each server taken out of nginx before it stops (docs/operations.md); False: round 7's way.
+    drain: bool = True
 
 
 class Run(Pipes):
@@ -349,9 +351,10 @@ class Run(Pipes):
             self._tell(("window", True))
             count_url = f"{self.url}/api/broadcasts/{next(iter(self.audiences))}/viewers/"
             # Anonymous viewers, each from its own address: one each (the driver uses REST).
-            # The next server stops once nginx has taken the last one back (deploy/nginx.conf).
-            pause = fail_timeout() + 1
-            self.restart = RollingRestart(self.servers, count_url, config.viewers, pause).start()
+            assert self.proxy is not None
+            self.restart = RollingRestart(
+                self.servers, self.proxy, count_url, config.viewers, drain=config.drain
+            ).start()
             self.window_open = True
         elif self.window_open and self.restart is not None and self.restart.restarted:
             self._tell(("window", False))

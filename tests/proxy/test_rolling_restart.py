@@ -1,6 +1,7 @@
 """A rolling restart behind the documented nginx, run by the load tool: both server processes
-restarted in turn while comments and reactions are posted, every viewer (WebSocket and SSE)
-coming back through nginx and resuming from its last id."""
+restarted in turn (each taken out of nginx and drained first) while comments and reactions are
+posted, every viewer (WebSocket and SSE) coming back through nginx and resuming from its last
+id, and the old nginx workers gone within worker_shutdown_timeout of the last reload."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from loadtest.proxy import RELOAD_TIMEOUT, shutdown_timeout
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -41,7 +43,12 @@ def test_every_viewer_gets_every_event_once_through_a_rolling_restart(nginx, red
     summary, restart = run["summary"], run["rolling_restart"]
     port = run["config"]["port"]
     assert [step["port"] for step in restart["steps"]] == [port, port + 1]
-    # Everyone was on the second process when it stopped: each came back at least once.
+    assert all(step["reload"] and step["drain"] for step in restart["steps"]), restart["steps"]
+    # Streams held by old workers end with their process's restart or are closed by nginx
+    # after worker_shutdown_timeout; none keeps an old worker for longer.
+    assert restart["old_workers_gone_s"] <= shutdown_timeout() + RELOAD_TIMEOUT
+    # Everyone was on the second process when it stopped: each came back at least once (and
+    # again when nginx closed what its old workers held).
     assert summary["away_viewers"] >= VIEWERS, summary
     assert run["viewers"]["close_codes"].get("1012", 0) > 0
     assert summary["comments_stored"] >= 5, summary  # posted meanwhile, and delivered below

@@ -220,6 +220,11 @@ class Command(BaseCommand):
         )
         add("--regions", type=int, default=0, help="servers and viewers over 2-3 regions")
         add("--region-delay", type=float, default=0.075, help="seconds one way between regions")
+        add(
+            "--no-drain",
+            action="store_true",
+            help="restart without taking each server out of nginx first (round 7's way)",
+        )
         add("--redis-url", default=os.environ.get("REDIS_URL", ""))
         add("--out", default="bench-results", help="folder for the JSON and the PNG")
         add("--no-migrate", action="store_true")
@@ -255,6 +260,7 @@ class Command(BaseCommand):
             rolling_restart=options["rolling_restart"],
             regions=options["regions"],
             region_delay=options["region_delay"],
+            drain=not options["no_drain"],
         )
         if base.broadcasts < 1:
             raise CommandError("--broadcasts must be at least 1.")
@@ -280,6 +286,7 @@ class Command(BaseCommand):
             label += " via nginx" if base.proxy else ""
             label += " rolling restart" if base.rolling_restart else ""
             label += f" {base.regions} regions" if base.regions else ""
+            label += " (no drain)" if base.rolling_restart and not base.drain else ""
             config = replace(base, server=kind, label=label)
             if kind == "baseline":
                 config = replace(config, sse_percent=0, servers=1)  # see loadtest/baseline.py
