@@ -33,9 +33,13 @@ def _add_to_totals(broadcast_id: int, counts: dict[str, int]) -> None:
     one statement."""
     totals = ReactionTotal.objects.filter(broadcast_id=broadcast_id)
     added = Case(*(When(kind=kind, then=Value(n)) for kind, n in counts.items()))
+    # Rows locked in kind order (PostgreSQL; SQLite has one writer at a time): two processes
+    # storing a broadcast's taps at once would otherwise deadlock, each holding a kind the
+    # other waits for.
+    in_order = totals.filter(kind__in=counts).order_by("kind").select_for_update().values("pk")
     try:
         with transaction.atomic():
-            updated = totals.filter(kind__in=counts).update(
+            updated = ReactionTotal.objects.filter(pk__in=in_order).update(
                 count=F("count") + ExpressionWrapper(added, output_field=PositiveBigIntegerField())
             )
             if updated != len(counts):
@@ -45,7 +49,7 @@ def _add_to_totals(broadcast_id: int, counts: dict[str, int]) -> None:
     else:
         return
     # A broadcast made outside broadcast_create has no total rows yet.
-    for kind, n in counts.items():
+    for kind, n in sorted(counts.items()):
         if totals.filter(kind=kind).update(count=F("count") + n):
             continue
         try:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 
 from livevideo import selectors, services
 from livevideo.errors import InvalidInput, NotAllowed, WrongStatus
@@ -138,6 +143,40 @@ class TestReactions:
         totals = selectors.reaction_totals(broadcast_id=live.pk)
         assert totals["totals"] == {**totals["totals"], "like": 6, "love": 2, "funny": 2}
         assert totals["total"] == 10
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_batch_locks_its_totals_in_kind_order(self, live, viewer):
+        """Two processes storing a broadcast's taps at once must not deadlock: each takes the
+        rows of its kinds in the same order (here: it waits for "love" holding "like")."""
+        if connection.vendor != "postgresql":
+            pytest.skip("SQLite has one writer at a time")
+        other = psycopg.connect(**connection.get_connection_params())
+        other.execute(
+            "SELECT 1 FROM livevideo_reactiontotal WHERE broadcast_id = %s AND kind = 'love' "
+            "FOR UPDATE",
+            [live.pk],
+        )
+
+        def record() -> None:
+            try:
+                services.reactions_record(broadcast=live, taps=[(viewer, "love"), (viewer, "like")])
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=record)
+        writer.start()
+        time.sleep(0.5)  # it is waiting for "love"
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute(
+                "SELECT 1 FROM livevideo_reactiontotal WHERE broadcast_id = %s AND kind = 'like' "
+                "FOR UPDATE NOWAIT",
+                [live.pk],
+            )
+        other.rollback()
+        other.close()
+        writer.join(10)
+        totals = selectors.reaction_totals(broadcast_id=live.pk)["totals"]
+        assert (totals["like"], totals["love"]) == (1, 1)
 
 
 class TestComments:
