@@ -142,6 +142,7 @@ class Proxy:
         workers: int = 1,
         connections: int = 1024,
     ) -> Proxy:
+        directory = directory.resolve()  # nginx reads -c relative to its prefix (-p)
         directory.mkdir(parents=True, exist_ok=True)
         config = nginx_config(directory, port, upstreams, workers=workers, connections=connections)
         process = subprocess.Popen(
