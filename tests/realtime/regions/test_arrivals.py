@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from realtime.backends.regions import Arrivals
+from realtime.backends.regionarrivals import Arrivals
 from realtime.protocol import make_event
 from realtime.regions import Lineage
 
