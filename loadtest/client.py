@@ -21,12 +21,12 @@ from typing import Any
 
 from loadtest.stats import Histogram, Ledger, Reservoir
 
-IGNORED = frozenset({"keepalive", "pong", "viewers", "presence"})
+IGNORED = frozenset({"keepalive", "viewers", "presence"})
 
 # What a viewer does with an event, decided once per distinct frame (``decode``).
-HELLO, ERROR, REACTIONS, COMMENT, RESET, OTHER = range(6)
+HELLO, ERROR, REACTIONS, COMMENT, RESET, PONG, OTHER = range(7)
 _ACTIONS = {"hello": HELLO, "error": ERROR, "reactions": REACTIONS, "comment.created": COMMENT}
-_ACTIONS["reset"] = RESET
+_ACTIONS.update({"reset": RESET, "pong": PONG})
 
 # One event as a viewer checks it: (action, id, ts, detail). ``detail`` is what the action
 # needs: the hello's data, the reactions totals, the comment's pk, the reset's last id.
@@ -70,6 +70,7 @@ class Viewer:
         self.histogram = histogram
         self.reservoir = reservoir
         self.hello: asyncio.Future[None] | None = None  # resolved by the next hello
+        self.pong: asyncio.Future[None] | None = None  # resolved by the next pong
         self.deliveries = 0
         self.frames = 0
         self.connected_at: float | None = None  # when the first frame (hello) arrived
@@ -89,6 +90,10 @@ class Viewer:
                 continue
             if action == ERROR:
                 self.errors[detail["code"]] += 1
+                continue
+            if action == PONG:
+                if self.pong is not None and not self.pong.done():
+                    self.pong.set_result(None)
                 continue
             if event_id is not None and not ledger.event(event_id):
                 continue

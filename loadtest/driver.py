@@ -28,6 +28,7 @@ from loadtest.client import Viewer, WebSocketStream
 from loadtest.stats import Histogram, Reservoir
 
 KINDS = ("like", "celebrate", "support", "love", "insightful", "funny")
+DRAIN_TIMEOUT = 60.0  # seconds the drive's end waits for a server behind to read the rest
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class Driver:
         self.max_lag = 0.0
         self.errors = 0
         self.sockets: dict[int, list[WebSocketStream]] = {}  # broadcast -> its senders
+        self.drain_seconds = 0.0  # from the drive's end until the server had read it all
+        self.undrained = 0  # sockets whose messages the server had not read by DRAIN_TIMEOUT
 
     async def open(self) -> None:
         """Open what is sent over before the drive starts: the WebSockets, if any."""
@@ -128,8 +131,29 @@ class Driver:
             streams.append(self._stream("comment", per_sec))
         reporter = asyncio.get_running_loop().create_task(self._report())
         await asyncio.gather(*streams)
+        seconds = time.monotonic() - started
+        await self._drain()
         reporter.cancel()
-        return self.result(time.monotonic() - started)
+        return self.result(seconds)
+
+    async def _drain(self) -> None:
+        """Wait until the server has read everything sent over the WebSockets: a ``ping``
+        after the last message on each, answered only once those before it are handled
+        (docs/protocol.md). Closing at once would drop what a server still behind had not
+        read, which would show as comments sent but never stored."""
+        pending = []
+        for senders in self.sockets.values():
+            for socket in senders:
+                if not socket.lost:
+                    socket.viewer.pong = asyncio.get_running_loop().create_future()
+                    socket.send_text('{"type": "ping"}')
+                    pending.append(socket.viewer.pong)
+        if not pending:
+            return
+        started = time.monotonic()
+        _, late = await asyncio.wait(pending, timeout=DRAIN_TIMEOUT)
+        self.drain_seconds = time.monotonic() - started
+        self.undrained = len(late)
 
     async def _stream(self, what: str, per_sec: float) -> None:
         unpaced = per_sec <= 0 and self.config.ingest and self.config.transport == "rest"
@@ -266,6 +290,8 @@ class Driver:
             "comment_sum": sum(self.comment_pks),
             "max_lag": self.max_lag,
             "errors": self.errors + sum(refused.values()),
+            "drain_s": self.drain_seconds,
+            "undrained": self.undrained,
             "refused": dict(refused),  # error events from the server, by code
         }
 

@@ -26,6 +26,9 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "driver_errors": sent["errors"],
         "driver_refused": sent.get("refused", {}),
         "driver_max_lag_s": round(sent["max_lag"], 3),
+        # WebSocket drives: how long after the drive the server had read all it was sent
+        "driver_drain_s": round(sent.get("drain_s", 0.0), 2),
+        "driver_undrained": sent.get("undrained", 0),
         # REST writes: what the server answered, and how long each answer took
         "answers": statuses,
         "answer_ms": {

@@ -92,6 +92,18 @@ class TestViewer:
             (1, 2, TOTALS),
         ]
 
+    def test_a_pong_answers_the_ping_and_is_not_a_delivery(self):
+        viewer = new_viewer()
+        viewer.frame(json.dumps([hello(0)]))
+        loop = asyncio.new_event_loop()
+        try:
+            viewer.pong = loop.create_future()
+            viewer.frame('[{"type":"pong","id":null,"ts":1,"data":{}}]')
+            assert viewer.pong.done()
+        finally:
+            loop.close()
+        assert viewer.deliveries == 0
+
     def test_keepalives_are_not_deliveries(self):
         viewer = new_viewer()
         viewer.frame(json.dumps([hello(0)]))

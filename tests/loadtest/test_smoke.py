@@ -85,6 +85,10 @@ def test_many_broadcasts_each_deliver_exactly_to_their_own_viewers(redis_url, tm
     assert viewers["inexact"] == {}
     assert (summary["lost"], summary["duplicated"]) == (0, 0)
     assert summary["converged"] == "200/200"
+    # The drive's end waits until the servers have read every message sent: each comment
+    # sent and not refused is stored.
+    assert (summary["driver_undrained"], summary["driver_refused"]) == (0, {})
+    assert run["stored"]["comments"] == sum(summary["answers"]["comment"].values())
     sizes = viewers["by_audience"]
     assert sum(size["broadcasts"] for size in sizes.values()) == 20
     assert sum(size["viewers"] for size in sizes.values()) == 200
