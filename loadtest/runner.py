@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from loadtest import driver, worker
 from loadtest.audience import layout, zipf_audiences
@@ -31,36 +31,10 @@ from loadtest.redisprobe import RedisProbe, command_rates
 from loadtest.regions import LoadRegions
 from loadtest.restart import RollingRestart
 from loadtest.servers import Server, Usage, cpu_between, server_env
-from loadtest.stats import Histogram, rate
+from loadtest.stats import MAX_SETTLE_SECONDS, SETTLE_SECONDS, Histogram, rate, settled
 from loadtest.tally import tally
 
-T = TypeVar("T")
-
-SETTLE_SECONDS = 1.0  # > the snapshot interval: the last totals reach every viewer
-MAX_SETTLE_SECONDS = 30.0  # a server still storing after this is reported as it stands
 TOTALS_TIMEOUT = 120.0  # seconds for the read of a broadcast's stored reaction totals
-
-
-def settled(
-    read: Callable[[], T],
-    interval: float,
-    limit: float,
-    sleep: Callable[[float], None] = time.sleep,
-    steady: int = 3,
-) -> T:
-    """``read()`` once ``steady`` reads ``interval`` apart agree (or after ``limit`` seconds):
-    what the database holds when the server has stored everything it was sent, and the last
-    change has had ``interval`` to reach the viewers. One quiet interval is not enough: a
-    server that fell behind stores queued WebSocket taps in batches that can take longer."""
-    sleep(interval)
-    value, waited, agreeing = read(), interval, 1
-    while waited < limit and agreeing < steady:
-        sleep(interval)
-        waited += interval
-        again = read()
-        agreeing = agreeing + 1 if again == value else 1
-        value = again
-    return value
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The load tool's pure accounting: latency histograms, per-viewer ledgers, their sums.
+"""The load tool's pure accounting: latency histograms, per-viewer ledgers, their sums, and
+when a reading has settled.
 
 Workers see up to a million events a second, so nothing here keeps one record per event: a
 latency goes into a log-spaced histogram (2% wide buckets, sparse, cheap to merge and to send
@@ -9,9 +10,13 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 FLOOR_MS = 0.05  # latencies below this share bucket 0
 _STEP = math.log(1.02)
@@ -183,3 +188,29 @@ def check_ledgers(
 
 def rate(count: float, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
+
+
+SETTLE_SECONDS = 1.0  # > the snapshot interval: the last totals reach every viewer
+MAX_SETTLE_SECONDS = 30.0  # a server still storing after this is reported as it stands
+
+
+def settled(
+    read: Callable[[], T],
+    interval: float,
+    limit: float,
+    sleep: Callable[[float], None] = time.sleep,
+    steady: int = 3,
+) -> T:
+    """``read()`` once ``steady`` reads ``interval`` apart agree (or after ``limit`` seconds):
+    what the database holds when the server has stored everything it was sent, and the last
+    change has had ``interval`` to reach the viewers. One quiet interval is not enough: a
+    server that fell behind stores queued WebSocket taps in batches that can take longer."""
+    sleep(interval)
+    value, waited, agreeing = read(), interval, 1
+    while waited < limit and agreeing < steady:
+        sleep(interval)
+        waited += interval
+        again = read()
+        agreeing = agreeing + 1 if again == value else 1
+        value = again
+    return value

@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-from loadtest.runner import settled
-from loadtest.stats import Histogram, Ledger, Reservoir, check_ledgers
+from loadtest.stats import Histogram, Ledger, Reservoir, check_ledgers, settled
 
 TOTALS = {"totals": {"like": 3}, "total": 3}
 
