@@ -81,6 +81,10 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     if drive["storm"]:
         out["storm_seconds"] = round(drive["storm"]["seconds"], 2)
         out["storm_ok"] = drive["storm"]["ok"]
+        # the servers' RSS in total, MB, at the moment all were back and at its highest
+        # from the drop until then
+        for moment, rss in drive["storm"].get("rss_kb", {}).items():
+            out[f"storm_rss_mb_{moment}"] = None if None in rss else round(sum(rss) / 1024)
     if "proxy_cpu" in report:
         out["proxy_cpu_share"] = round(report["proxy_cpu"]["share"], 2)
         out["proxy_us_per_delivery"] = _per(report["proxy_cpu"]["seconds"], drive["deliveries"])

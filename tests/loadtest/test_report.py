@@ -27,7 +27,13 @@ def run_report(*, gaps: int = 0, converged: int = 1000, storm: bool = False) -> 
             "frames": 50_000,
             "deliveries_per_sec": 20_000.0,
             "frames_per_sec": 5_000.0,
-            "storm": {"seconds": 3.5, "ok": 1000} if storm else None,
+            "storm": {
+                "seconds": 3.5,
+                "ok": 1000,
+                "rss_kb": {"peak": [150_000], "back": [130_000]},
+            }
+            if storm
+            else None,
             "driver": {
                 "statuses": {"reaction": {"202": 1000}, "comment": {"201": 50}},
                 "comments": 50,
@@ -101,6 +107,11 @@ def test_one_line_carries_the_figures():
         "storm 3.5 s",
     ):
         assert part in line
+
+
+def test_a_storm_reports_the_servers_memory_when_all_are_back_and_at_its_peak():
+    summary = report.summarize(run_report(storm=True))
+    assert (summary["storm_rss_mb_back"], summary["storm_rss_mb_peak"]) == (127, 146)
 
 
 def test_the_table_has_a_column_per_run():

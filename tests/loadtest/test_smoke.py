@@ -46,6 +46,13 @@ def test_a_short_run_delivers_every_comment_to_every_viewer(redis_url, tmp_path,
     assert "20 viewers" in capsys.readouterr().out
 
 
+def test_a_storm_brings_every_viewer_back_and_reports_the_memory_then(redis_url, tmp_path):
+    summary = short_run(redis_url, tmp_path, viewers=20, workers=2, reactions=10, storm=True)
+    assert summary["storm_ok"] == 20
+    assert summary["exact"] is True
+    assert 0 < summary["storm_rss_mb_back"] <= summary["storm_rss_mb_peak"]
+
+
 def test_the_tutorial_style_baseline_delivers_too(redis_url, tmp_path):
     summary = short_run(
         redis_url,
