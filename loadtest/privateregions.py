@@ -1,6 +1,7 @@
 """Throwaway regions on one machine: per region a redis-server and a nats-server whose gateway
 reaches every other region through a link that delays each byte by ``delay`` seconds one way,
-and that a test may cut (a partition) and heal.
+and that a test may cut (a partition) and heal. The load tool's ``--regions``
+(``loadtest.regions``) and the regions tests run on them.
 
 Why a delaying proxy written here: ``tc netem`` needs the kernel's ``sch_netem`` module, which
 these machines lack ("Specified qdisc kind is unknown" inside a network namespace); Toxiproxy
@@ -22,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtest.servers import stop_process
-from tests.servers import PrivateRedis, free_port, http_get, wait_until
+from loadtest.servers import PrivateRedis, free_port, http_get, stop_process, wait_until
 
 
 class DelayLink:
