@@ -282,6 +282,9 @@ REALTIME = {
     # Each region sends its viewers the total it merges from every region's share
     # (presence/backends/regions.py): the `viewers` event itself need not cross.
     "REGION_LOCAL_SNAPSHOTS": ["viewers"],
+    # Reaction totals only grow, so `total` orders their snapshots: one read before another but
+    # arriving after it (another process's or region's) is not handed on (realtime/hub.py).
+    "SNAPSHOT_ORDER": {"reactions": "total"},
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.
     "HISTORY_TTL": int(os.environ.get("REALTIME_HISTORY_TTL", str(24 * 3600))),

@@ -1,17 +1,19 @@
-"""Regions on this machine for the load tool (``--regions N``): the regions tests' private
-regions (``tests/regions.py``: per region a Redis and a NATS server, their gateways through
-links that hold every byte ``--region-delay`` seconds one way), the server processes spread
-over them in turn (server ``i`` in region ``i mod N``; the first region is every broadcast's
-home), each viewer worker's viewers on the servers of one region (worker ``k`` in region
-``k mod N``), and the driver's writes on every server in turn, so a share of them is posted in
-a region that asks the home to number its events. The report adds the viewers' latency per
-region and the messages each region's NATS server sent across each link per second.
+"""Regions on this machine for the load tool (``--regions N``): private regions
+(``loadtest/privateregions.py``, which the regions tests use too: per region a Redis and a NATS
+server, their gateways through links that hold every byte ``--region-delay`` seconds one way),
+the server processes spread over them in turn (server ``i`` in region ``i mod N``; the first
+region is every broadcast's home), each viewer worker's viewers on the servers of one region
+(worker ``k`` in region ``k mod N``), and the driver's writes on every server in turn, so a
+share of them is posted in a region that asks the home to number its events. The report adds
+the viewers' latency per region and the messages each region's NATS server sent across each
+link per second.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from loadtest.privateregions import PrivateRegions
 from loadtest.stats import Histogram
 
 NAMES = ("eu", "us", "ap")
@@ -21,8 +23,6 @@ class LoadRegions:
     def __init__(self, count: int, delay: float) -> None:
         if not 2 <= count <= len(NAMES):
             raise ValueError(f"--regions takes 2 to {len(NAMES)}")
-        from tests.regions import PrivateRegions  # the regions tests' harness
-
         self.names = NAMES[:count]
         self.regions = PrivateRegions(self.names, delay=delay)
 

@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     # Snapshot types that stay in the region that announced them (figures of the region's
     # own, such as its viewer count, until regions merge them).
     "REGION_LOCAL_SNAPSHOTS": (),
+    # Snapshot types whose data carries a number that never decreases, by the field's name
+    # ({"reactions": "total"}): a hub hands on none below the last it handed on for the topic.
+    "SNAPSHOT_ORDER": {},
 }
 
 
@@ -62,10 +65,12 @@ class RealtimeConfig:
     nats_url: str
     region_home: str
     region_local_snapshots: tuple[str, ...]
+    snapshot_order: tuple[tuple[str, str], ...]
 
     @classmethod
     def from_settings(cls) -> RealtimeConfig:
         options = {**DEFAULTS, **getattr(settings, "REALTIME", {})}
         for name in ("REGIONS", "REGION_LOCAL_SNAPSHOTS"):
             options[name] = tuple(options[name])
+        options["SNAPSHOT_ORDER"] = tuple(dict(options["SNAPSHOT_ORDER"]).items())
         return cls(**{name.lower(): options[name] for name in DEFAULTS})

@@ -24,6 +24,12 @@ since it began, so the loop spends most of its time taking the viewers back (the
 their replays) and the viewers already back get fewer, fuller frames meanwhile (what that
 buys: docs/performance.md). Outside storms nothing changes.
 
+Snapshots (events without an id) are handed on as they come, latest wins, except those of a
+type in ``snapshot_order``, whose data carries a number that never decreases (reaction totals
+only grow): one below the last handed on for the topic was read before it and is dropped. It
+comes later because another process or region announced it (docs/scale-out.md, "Snapshots
+that only grow").
+
 A hub is one half of a backend (``realtime.backends``): the history store decides ids and
 announces events, and its hub hands them to this process's connections. ``Hub`` is fed
 directly by the store (the in-process backend); a backend that announces through a server
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from realtime import metrics
@@ -55,7 +62,9 @@ class _TopicFanout:
     docstring). Events get a sequence number on arrival; a subscriber's ``owed`` entry is the
     number of the first event it has not had."""
 
-    __slots__ = ("cursor", "cycle_from", "log", "log_start", "next_at", "order", "owed", "started")
+    __slots__ = (
+        "cursor", "cycle_from", "log", "log_start", "newest", "next_at", "order", "owed", "started",
+    )  # fmt: skip
 
     def __init__(self, now: float) -> None:
         self.owed: dict[Subscriber, int] = {}  # also the subscribers, in the order they joined
@@ -66,6 +75,7 @@ class _TopicFanout:
         self.cycle_from: int | None = None  # the end of the log when this cycle began
         self.started = now - 3600.0  # when this cycle (or the last one) began
         self.next_at = 0.0  # the sweep's next step may not start before (storm mode)
+        self.newest: dict[str, float] = {}  # per ordered snapshot type, the highest handed on
 
     def __len__(self) -> int:
         return len(self.owed)
@@ -81,12 +91,20 @@ class Hub:
     SWEEP_STEP = 500  # subscribers visited before the sweep lets the loop run other work
     STORM_OVER_AFTER = 0.25  # seconds without a join that end a storm
 
-    def __init__(self, *, flush_interval: float, storm_joins: int, storm_share: float) -> None:
+    def __init__(
+        self,
+        *,
+        flush_interval: float,
+        storm_joins: int,
+        storm_share: float,
+        snapshot_order: Mapping[str, str] | None = None,
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self.topics: dict[str, _TopicFanout] = {}
         self.flush_interval = flush_interval
         self.storm_joins = storm_joins
         self.storm_share = storm_share
+        self.snapshot_order = dict(snapshot_order or {})  # type -> the data field that orders
         # Joins counted per second of loop time: since ``_joins_since``, and the second before.
         self._joins = self._joins_before = 0
         self._joins_since = self._joined_at = self.loop.time()
@@ -124,6 +142,9 @@ class Hub:
         state = self.topics.get(topic)
         if state is None:
             return
+        field = self.snapshot_order.get(event.type) if event.id is None else None
+        if field is not None and _outdated(state, event, field):
+            return  # read before a snapshot handed on already (see the module's docstring)
         state.log.append(event)
         if state.cycle_from is None and len(state.log) == 1:  # no sweep under way or due
             self._schedule_cycle(topic, state)
@@ -202,3 +223,15 @@ class Hub:
         state.cycle_from = None
         if state.log:
             self._schedule_cycle(topic, state)
+
+
+def _outdated(state: _TopicFanout, snapshot: Event, field: str) -> bool:
+    """Whether ``snapshot``'s ``field`` is below that of one of its type already handed on for
+    the topic (when not, it becomes the one to beat)."""
+    value = snapshot.data.get(field)
+    if not isinstance(value, int | float):
+        return False  # not ordered: handed on, as any snapshot
+    if value < state.newest.get(snapshot.type, value):
+        return True
+    state.newest[snapshot.type] = value
+    return False

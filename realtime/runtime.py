@@ -92,6 +92,7 @@ class Runtime:
                 flush_interval=config.flush_interval,
                 storm_joins=config.storm_joins,
                 storm_share=config.storm_fanout_share,
+                snapshot_order=dict(config.snapshot_order),
             )
         return self._hub
 

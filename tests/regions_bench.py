@@ -1,8 +1,9 @@
 """Delivery latency within a region and across regions, and messages across the links per event:
 ``python -m tests.regions_bench [--events N] [--rate R] [--delay S]`` (run it under the
-benchmark lock: ``flock /work/bench.lock ...``). Three private regions (``tests.regions``),
-every topic homed in ``eu``; a viewer in ``eu`` and one in ``us``, none in ``ap``. Half the
-events are published in ``eu``, half in ``us`` (which asks ``eu`` to number them). Prints JSON.
+benchmark lock: ``flock /work/bench.lock ...``). Three private regions
+(``loadtest.privateregions``), every topic homed in ``eu``; a viewer in ``eu`` and one in
+``us``, none in ``ap``. Half the events are published in ``eu``, half in ``us`` (which asks
+``eu`` to number them). Prints JSON.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livevideo.settings")
 django.setup()
 
+from loadtest.privateregions import PrivateRegions  # noqa: E402
 from realtime.backends.regions import RegionsHistory  # noqa: E402
 from realtime.conf import DEFAULTS  # noqa: E402
 from realtime.protocol import Batch, encode_data, now_ms  # noqa: E402
 from realtime.regions import first_region  # noqa: E402
-from tests.regions import PrivateRegions  # noqa: E402
 
 NAMES = ("eu", "us", "ap")
 

@@ -9,21 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from loadtest.servers import stop_process
+from loadtest.servers import free_port, http_get, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = (
@@ -35,31 +30,6 @@ PG_BIN = (
     )
     / "bin"
 )
-
-
-def free_port(count: int = 1) -> int:
-    """A free port followed by ``count - 1`` free ones (``loadtest --servers N`` listens on
-    port, +1, ...)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        try:
-            for following in range(port + 1, port + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", following))
-        except OSError:
-            continue
-        return port
-
-
-def http_get(url: str, *, timeout: float = 5) -> tuple[int, bytes]:
-    """GET ``url``: (status, body), for any status."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 T = TypeVar("T")
@@ -74,17 +44,6 @@ def start_or_skip(start: Callable[[], T], what: str) -> T:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"cannot run {what} here: {exc}")
-
-
-def wait_until(check, *, timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``check()`` until it is truthy or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():
-                return True
-        time.sleep(interval)
-    return False
 
 
 class AppServer:
@@ -154,58 +113,6 @@ class PrivatePostgres:
     def destroy(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class PrivateRedis:
-    """A throwaway redis-server on a spare port, with no persistence, which a test may stop
-    and start again on the same port (what a restart with lost data looks like)."""
-
-    def __init__(self) -> None:
-        if shutil.which("redis-server") is None:
-            raise RuntimeError("no redis-server on PATH")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.dir = Path(tempfile.mkdtemp(prefix="private-redis-"))
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        if not wait_until(self.answers, timeout=10):
-            self.stop()
-            raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def answers(self) -> bool:
-        """Whether the server answers PING now."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-
-    def stop(self) -> None:
-        """Shut the server down; what it held is gone (no persistence)."""
-        if self.process is not None:
-            stop_process(self.process)
-        self.process = None
-
-    def pause(self) -> None:
-        """Freeze the server (SIGSTOP): connections open, nothing answered, as a stuck Redis."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def destroy(self) -> None:
-        if self.process is not None:
-            self.resume()
-        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -3,7 +3,8 @@
  * reactions come back at the moment of the broadcast they were made (GET .../timeline/), as
  * Twitch's chat replay does. Seeking moves the chat; removed comments are not in the timeline.
  *
- * It drives the page through watch.js's applyEvent (comment.created, reactions) and owns only
+ * It drives the page through watch.js's applyEvent (comment.created) and showTotals (the totals
+ * at that moment: lower than the newest, which a stream's totals must not be) and owns only
  * which comments of the timeline are shown.
  */
 (function () {
@@ -64,7 +65,7 @@
         total += n;
       }
     }
-    watch.applyEvent({ type: "reactions", data: { totals: totals, total: total } });
+    watch.showTotals({ totals: totals, total: total });
   }
 
   function sync() {

@@ -153,7 +153,10 @@
     stat("cpm").textContent = String(commentTimes.length);
   }
 
+  /** Totals only grow: lower ones were read before those shown and came late (another
+   * server's or region's), so the newest stay. */
   function renderTotals(data) {
+    if (data.total < live.reactions) return;
     live.reactions = data.total;
     for (const [kind, count] of Object.entries(data.totals)) {
       const cell = root.querySelector('[data-kind-count="' + kind + '"]');

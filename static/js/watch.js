@@ -130,6 +130,14 @@
     floats.burst(diff, icons);
   }
 
+  /** Totals from the server (a `reactions` event, hello, a REST read). Totals only grow, so
+   * lower ones were read before those shown and came late (another server's or region's):
+   * the newest stay. */
+  function applyServerTotals(data) {
+    if (data.total < state.reactions.total) return;
+    applyTotals(data);
+  }
+
   /** Count and float a tap at once; send it over the WebSocket when one is open (far less work
    * for the server than a REST request), else over REST. */
   async function react(kind) {
@@ -285,7 +293,7 @@
 
   function applySnapshot(broadcast) {
     renderStatus(broadcast);
-    applyTotals(broadcast.reactions);
+    applyServerTotals(broadcast.reactions);
     renderViewers({ count: broadcast.viewers });
     if ("pinned_comment" in broadcast) renderPinned({ comment: broadcast.pinned_comment });
     if (broadcast.chat_rules) chat.setRules(broadcast.chat_rules);
@@ -308,7 +316,7 @@
     "comment.removed": removeComment,
     "comment.pinned": renderPinned,
     "broadcast.status": renderStatus,
-    reactions: applyTotals,
+    reactions: applyServerTotals,
     viewers: renderViewers,
     presence: presence.apply,
     reset: () => resync(),
@@ -343,6 +351,7 @@
     broadcastId: state.id,
     applyEvent: applyEvent,
     applyEvents: applyEvents,
+    showTotals: applyTotals, // the chat replay's totals of a moment, lower than the final ones
     resync: resync,
     start: start,
   };

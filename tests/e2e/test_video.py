@@ -16,7 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from livevideo import services
-from livevideo.models import Broadcast, Comment
+from livevideo.models import Broadcast, Comment, Reaction
 from livevideo.video import demo, ffmpeg
 from livevideo.video.config import config
 from tests.factories import BroadcasterFactory, UserFactory
@@ -86,8 +86,8 @@ def test_a_broadcast_without_video_says_it_is_waiting(open_as, db):
 
 @pytest.fixture
 def replay(tmp_path):
-    """An ended broadcast with a 6 s recording, comments at 1 s and 4 s of it, and one removed
-    at 2 s."""
+    """An ended broadcast with a 6 s recording, comments at 1 s and 4 s of it, one removed at
+    2 s, and a reaction at 4 s."""
     caster = BroadcasterFactory(username="caster", first_name="Cass Caster")
     viewer = UserFactory(username="ann", first_name="Ann")
     broadcast = services.broadcast_create(broadcaster=caster, title="Recorded")
@@ -104,6 +104,8 @@ def replay(tmp_path):
         Comment.objects.filter(pk=comment.pk).update(
             created_at=origin + timedelta(seconds=seconds), is_removed=removed
         )
+    services.reactions_record(broadcast=broadcast, taps=[(viewer, "love")])
+    Reaction.objects.filter(broadcast=broadcast).update(created_at=origin + timedelta(seconds=4))
     services.broadcast_end(broadcast=broadcast, actor=caster)
     Broadcast.objects.filter(pk=broadcast.pk).update(
         video_started_at=origin, recording=f"vod/{broadcast.stream_name}/index.m3u8"
@@ -117,15 +119,19 @@ def test_the_replay_plays_with_the_chat_at_its_moments(open_as, replay):
 
     expect(page.locator("[data-player]")).to_have_attribute("data-player-state", "replay")
     expect(page.locator("html")).to_have_attribute("data-chat-replay", "on")
+    love = page.locator('[data-reaction="love"] [data-count]')
     expect(chat).to_contain_text("first!", timeout=5000)
     expect(chat).not_to_contain_text("at four")
+    expect(love).to_have_text("0")  # the totals of that moment, below the final ones
     expect(chat).to_contain_text("at four", timeout=8000)  # once the video passes 4 s
     expect(chat).not_to_contain_text("gone")
+    expect(love).to_have_text("1")
 
     page.evaluate("document.querySelector('[data-player-video]').currentTime = 0.5")
 
     expect(chat).not_to_contain_text("first!")
     expect(chat).not_to_contain_text("at four")
+    expect(love).to_have_text("0")
 
 
 def _post_comment(page: Page, broadcast_id: int, text: str) -> None:

@@ -225,6 +225,25 @@ def test_refused_taps_show_why_and_stop_counting(open_as, live, ann, bob):
     assert posted == []
 
 
+def test_totals_that_come_after_newer_ones_are_not_shown(open_as, live, ann):
+    """Totals only grow: totals read before those shown but arriving after them (another
+    server's or region's) leave the counts as they are."""
+    page = connected(open_as(ann, watch_path(live)))
+
+    def totals(love: int) -> None:
+        data = {"totals": {"love": love}, "total": love}
+        event = {"type": "reactions", "id": None, "ts": 0, "data": data}
+        page.evaluate("(event) => window.LiveVideoWatch.applyEvents([event])", event)
+
+    totals(3)
+    expect(_count(page, "love")).to_have_text("3")
+    totals(1)  # read before the 3: it came late
+    totals(4)
+    expect(_count(page, "love")).to_have_text("4")
+    totals(2)  # applied at once (applyEvents is synchronous): the count would show it now
+    assert _count(page, "love").text_content() == "4"
+
+
 def test_without_a_websocket_taps_go_over_rest(open_as, live, ann, bob):
     a = connected(open_as(ann, watch_path(live), init_script=NO_WEBSOCKET))
     assert a.evaluate("window.LiveVideoWatch.client.transport") == "sse"

@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
+from loadtest.servers import PrivateRedis
 from tests.factories import BroadcastFactory, UserFactory
-from tests.servers import AppServer, PrivateRedis, database_url, start_or_skip
+from tests.servers import AppServer, database_url, start_or_skip
 
 # Short presence timings, so a dead process's viewers lapse within a second.
 HEARTBEAT, GRACE = 0.5, 0.5

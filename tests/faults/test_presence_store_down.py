@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from loadtest.servers import PrivateRedis
 from presence.backends import PresenceConnection, StoreUnavailable, get_store
 from presence.selectors import topic_users_present, topic_viewer_counts, users_presence
-from tests.servers import PrivateRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from loadtest.servers import PrivateRedis, http_get, wait_until
 from tests.faults.clients import (
     WAIT,
     Event,
@@ -24,7 +25,7 @@ from tests.faults.clients import (
 )
 from tests.faults.conftest import Scene
 from tests.realtime.streamtools import consecutive
-from tests.servers import AppServer, PrivateRedis, http_get, wait_until
+from tests.servers import AppServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import redis
 
+from loadtest.servers import PrivateRedis
 from realtime import clients
-from tests.servers import PrivateRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from loadtest.proxy import NGINX, Proxy
-from loadtest.servers import stop_process
-from tests.servers import ROOT, PrivateRedis, free_port, wait_until
+from loadtest.servers import PrivateRedis, free_port, stop_process, wait_until
+from tests.servers import ROOT
 
 PASSWORD = "right-horse-battery"
 SERVER_ENV = {

@@ -1,4 +1,4 @@
-"""Three regions started once for the run (``tests.regions``), and stores of each."""
+"""Three regions started once for the run (``loadtest.privateregions``), and stores of each."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from loadtest.privateregions import PrivateRegions
 from realtime.backends.regions import RegionsHistory
 from realtime.regions import first_region
-from tests.regions import PrivateRegions
 from tests.servers import start_or_skip
 
 NAMES = ("eu", "us", "ap")

@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
+from loadtest.privateregions import PrivateRegions
 from realtime.backends.regions import RegionsHistory, RegionsHub
 from realtime.hub import Hub
 from realtime.protocol import make_event
 from realtime.regions import Lineage
 from tests.realtime.streamtools import consecutive
 from tests.realtime.test_history import Collector, append
-from tests.regions import PrivateRegions
 
 pytestmark = [pytest.mark.redis, pytest.mark.regions]
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import redis.asyncio
 
+from loadtest.privateregions import PrivateRegions
 from realtime.runtime import get_history
 from tests.realtime.streamtools import realtime_settings
 from tests.realtime.test_history import HistoryContract
-from tests.regions import PrivateRegions
 
 
 @pytest.mark.redis

@@ -15,10 +15,10 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework.authtoken.models import Token
 
+from loadtest.privateregions import PrivateRegions
 from tests.factories import BroadcastFactory, UserFactory
 from tests.realtime.regions.test_servers import app_servers, watch
 from tests.realtime.test_two_processes import next_of
-from tests.regions import PrivateRegions
 from tests.servers import AppServer, http_get
 
 pytestmark = [

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from loadtest.privateregions import PrivateRegions
 from presence.backends import PresenceConnection, PresenceStore
 from presence.backends.regions import RegionsPresenceStore
 from tests.presence.conftest import FakeClock
 from tests.presence.test_backends import GRACE, TTL, SharedPresenceStoreContract
-from tests.regions import PrivateRegions
 from tests.servers import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.regions]

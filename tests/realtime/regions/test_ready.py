@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from loadtest.privateregions import PrivateRegions
 from tests.realtime.streamtools import realtime_settings
-from tests.regions import PrivateRegions
 
 pytestmark = [pytest.mark.redis, pytest.mark.regions, pytest.mark.django_db]
 

@@ -18,9 +18,9 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
+from loadtest.privateregions import PrivateRegions
 from tests.factories import BroadcastFactory, UserFactory
 from tests.realtime.test_two_processes import next_of, post_comment
-from tests.regions import PrivateRegions
 from tests.servers import AppServer, database_url
 
 pytestmark = [

@@ -12,13 +12,13 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.db import connection
 
+from loadtest.privateregions import PrivateRegions
 from loadtest.servers import Server, server_env
 from realtime.backends.base import HistoryStore
 from realtime.backends.regions import RegionsHistory
 from realtime.lifespan import lifespan
 from realtime.regions import Lineage, first_region
 from tests.realtime.test_history import append
-from tests.regions import PrivateRegions
 from tests.servers import database_url, free_port, http_get
 
 pytestmark = [pytest.mark.redis, pytest.mark.regions]

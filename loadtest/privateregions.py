@@ -1,6 +1,7 @@
 """Throwaway regions on one machine: per region a redis-server and a nats-server whose gateway
 reaches every other region through a link that delays each byte by ``delay`` seconds one way,
-and that a test may cut (a partition) and heal.
+and that a test may cut (a partition) and heal, or hold one way (an asymmetric partition). The
+load tool's ``--regions`` (``loadtest.regions``) and the regions tests run on them.
 
 Why a delaying proxy written here: ``tc netem`` needs the kernel's ``sch_netem`` module, which
 these machines lack ("Specified qdisc kind is unknown" inside a network namespace); Toxiproxy
@@ -22,19 +23,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtest.servers import stop_process
-from tests.servers import PrivateRedis, free_port, http_get, wait_until
+from loadtest.servers import PrivateRedis, free_port, http_get, stop_process, wait_until
 
 
 class DelayLink:
     """A TCP proxy on a spare port to ``127.0.0.1:target``, on a thread of its own, holding each
-    chunk ``delay`` seconds in either direction."""
+    chunk ``delay`` seconds in either direction. A test may cut it (both directions), or hold
+    one direction while the other flows."""
 
     def __init__(self, target: int, delay: float) -> None:
         self.target, self.delay = target, delay
         self.port = free_port()
         self.cut_off = False
         self._writers: set[asyncio.StreamWriter] = set()
+        self._connections: set[asyncio.Task[Any]] = set()  # one task per proxied connection
         self._loop = asyncio.new_event_loop()
         started = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(started,), daemon=True)
@@ -43,6 +45,10 @@ class DelayLink:
 
     def _run(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
+        # Set while a direction flows; by whether it goes to the target (inward).
+        self._flowing = {inward: asyncio.Event() for inward in (True, False)}
+        for flowing in self._flowing.values():
+            flowing.set()
         self._server = self._loop.run_until_complete(
             asyncio.start_server(self._accept, "127.0.0.1", self.port)
         )
@@ -59,10 +65,22 @@ class DelayLink:
             writer.close()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        connection = asyncio.current_task()
+        assert connection is not None
+        self._connections.add(connection)
+        try:
+            await asyncio.gather(
+                self._pipe(reader, up_writer, self._flowing[True]),
+                self._pipe(up_reader, writer, self._flowing[False]),
+            )
+        finally:
+            self._connections.discard(connection)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Forward what ``reader`` gets to ``writer``, each chunk ``delay`` after it arrived."""
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+    ) -> None:
+        """Forward what ``reader`` gets to ``writer``, each chunk ``delay`` after it arrived
+        (or, while the direction is held, once it flows again)."""
         held: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
         async def release() -> None:
@@ -71,6 +89,7 @@ class DelayLink:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
                 if not chunk:
                     break
+                await flowing.wait()
                 writer.write(chunk)
                 await writer.drain()
 
@@ -89,26 +108,43 @@ class DelayLink:
 
         def cut() -> None:
             self.cut_off = True
-            for writer in list(self._writers):
-                writer.transport.abort()
-            self._writers.clear()
+            self._drop_connections()
 
         self._loop.call_soon_threadsafe(cut)
+
+    def _drop_connections(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
 
     def heal(self) -> None:
         self.cut_off = False
 
+    def hold(self, *, inward: bool) -> None:
+        """Hold what crosses one way (``inward``: to the target; else from it) until
+        ``release()``, while the other way flows. The connections stay open and the held bytes
+        wait, as on a link that loses one direction's packets until TCP retransmits them."""
+        self._loop.call_soon_threadsafe(self._flowing[inward].clear)
+
+    def release(self) -> None:
+        """Let what was held through, and both ways flow again."""
+        for flowing in self._flowing.values():
+            self._loop.call_soon_threadsafe(flowing.set)
+
     def close(self) -> None:
+        """Stop: every connection is dropped and its task ends by itself (a cancelled one
+        would make asyncio's streams log a ``CancelledError`` from ``connection_made``)."""
+
         async def shut() -> None:
             self._server.close()
-            for writer in self._writers:
-                writer.transport.abort()
-            tasks = asyncio.all_tasks() - {asyncio.current_task()}
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            self.cut_off = True
+            self._drop_connections()
+            for flowing in self._flowing.values():
+                flowing.set()
+            if self._connections:
+                await asyncio.wait(self._connections, timeout=self.delay + 5)
 
-        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5)
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(self.delay + 10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
@@ -173,6 +209,11 @@ class Region:
         """Messages this region's NATS server has sent over its gateway to ``region``."""
         outbound = self.monitor("gatewayz").get("outbound_gateways") or {}
         return int(outbound.get(region, {}).get("connection", {}).get("out_msgs", 0))
+
+    def received_from(self, region: str) -> int:
+        """Messages this region's NATS server has received over the gateways from ``region``."""
+        inbound = self.monitor("gatewayz").get("inbound_gateways") or {}
+        return sum(int(c.get("connection", {}).get("in_msgs", 0)) for c in inbound.get(region, []))
 
     def kill(self) -> None:
         """Kill the region's NATS server and stop its Redis (which keeps nothing)."""
@@ -252,6 +293,15 @@ class PrivateRegions:
             link.heal()
         if not wait_until(self._connected, timeout=30, interval=0.1):
             raise RuntimeError("the regions' gateways did not connect again")
+
+    def hold_into(self, name: str) -> None:
+        """Hold what the other regions send to region ``name`` while what it sends them flows
+        (with two regions, one direction of the link between them): the gateways stay
+        connected, and the held messages arrive once ``release_into(name)``."""
+        self.fronts[name].hold(inward=True)
+
+    def release_into(self, name: str) -> None:
+        self.fronts[name].release()
 
     def destroy(self) -> None:
         for region in self.regions.values():
