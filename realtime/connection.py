@@ -23,7 +23,7 @@ import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from realtime import metrics
 from realtime.hub import Hub
@@ -36,6 +36,13 @@ logger = logging.getLogger(__name__)
 
 # Writes a batch as one frame now; returns None when done, or what must still be awaited.
 WriteNow = Callable[[Batch], Awaitable[None] | None]
+
+
+class RawWrite(Protocol):
+    """Writes a batch straight to the socket (``realtime.rawsend``)."""
+
+    def write(self, batch: Batch) -> bool:
+        """Write the batch now and say True, or write nothing and say False."""
 
 
 # Connection ids are unique across processes and restarts (presence stores them in Redis): a
@@ -52,11 +59,12 @@ def _nowhere(batch: Batch) -> None:
 class Connection:
     """One client's stream of one topic: what the hub hands it, on its way to the socket.
 
-    A transport (``realtime.transport``) makes one per client with its ``write_now``,
-    ``open``s it (joining the topic; the first batch is ``hello`` and the replay), sends that
-    first frame, then ``serve``s it: written at once by the hub while nothing waits, by a
-    writer task only while something does. The hub calls ``push``; events already queued or
-    sent are dropped by id; a backlog past ``max_backlog`` closes it (``on_overflow``). The
+    A transport (``realtime.transport``) makes one per client with its ``write_now`` (and,
+    under uvicorn, a ``raw`` writer that ``write_now`` stands in for whenever it cannot write
+    at once), ``open``s it (joining the topic; the first batch is ``hello`` and the replay),
+    sends that first frame, then ``serve``s it: written at once by the hub while nothing waits,
+    by a writer task only while something does. The hub calls ``push``; events already queued
+    or sent are dropped by id; a backlog past ``max_backlog`` closes it (``on_overflow``). The
     loop's ``KeepAliveTicker`` asks it for keep-alives (``keepalive_due``,
     ``send_keepalive``). ``close`` leaves the topic.
     """
@@ -77,6 +85,7 @@ class Connection:
         "max_backlog",
         "on_overflow",
         "overflowed",
+        "raw",
         "topic",
         "transport",
         "write_now",
@@ -89,6 +98,7 @@ class Connection:
         transport: str,
         max_backlog: int,
         write_now: WriteNow,
+        raw: RawWrite | None = None,
         on_overflow: Callable[[], None] | None = None,
     ) -> None:
         self.topic = topic
@@ -97,6 +107,7 @@ class Connection:
         self.max_backlog = max_backlog
         self.on_overflow = on_overflow
         self.write_now = write_now
+        self.raw = raw
         self.overflowed = False
         self._queue: list[Event] = []
         # The writer: a task started when a write has to wait, gone once nothing is left.
@@ -173,6 +184,11 @@ class Connection:
 
     def _write_now(self, batch: Batch) -> None:
         self._sent_at = self._loop.time()
+        # The fan-out's path: its cost per connection is mostly this call and the system call
+        # in it (docs/performance.md), so the transport is not asked unless it must be.
+        raw = self.raw
+        if raw is not None and raw.write(batch):
+            return
         unfinished = self.write_now(batch)
         if unfinished is not None:
             # The writer finishes this write first; until then events queue behind it.
@@ -263,6 +279,7 @@ class Connection:
         keep a closed connection's whole transport (its server state too) until the
         collector's next full pass, and those are rare (``realtime.gcpolicy``)."""
         self.write_now = _nowhere
+        self.raw = None
         self.on_overflow = None
         if self._hub is not None:
             self._hub.leave(self.topic, self)

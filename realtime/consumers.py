@@ -121,6 +121,7 @@ class StreamConsumer(StreamTransport):
             max_backlog=config().max_backlog,
             on_overflow=self._on_overflow,
             write_now=self._write_now,
+            raw=self._raw,
         )
         first = await self.join_topic(connection, last_event_id)
         if bad_last_event_id:
@@ -132,9 +133,8 @@ class StreamConsumer(StreamTransport):
         return True
 
     def _write_now(self, batch: Batch) -> Awaitable[None] | None:
-        """Send a frame from the hub's delivery, without waking the writer (see Connection)."""
-        if self._raw is not None and self._raw.write(batch.websocket_frame):
-            return None
+        """Send a frame from the hub's delivery through ``send``, without waking the writer
+        (see Connection), when it cannot go straight to the socket (``self._raw``)."""
         try:
             return start(self.base_send({"type": "websocket.send", "text": batch.text}))
         except Exception:

@@ -17,6 +17,8 @@ from typing import Any
 
 # Keep-alive on WebSocket: an event clients ignore, sent only when nothing else was sent.
 KEEPALIVE = "keepalive"
+# Keep-alive on SSE: a comment line, which ``EventSource`` ignores.
+SSE_KEEPALIVE = b": keepalive\n\n"
 # History lost events: the client refetches; what follows continues from its last_event_id.
 RESET = "reset"
 
@@ -88,6 +90,7 @@ class Batch:
 
     __slots__ = (
         "_sse_chunk",
+        "_sse_message",
         "_text",
         "_websocket_frame",
         "events",
@@ -104,6 +107,7 @@ class Batch:
         self.has_reset = any(event.type == RESET for event in events)
         self._text: str | None = None
         self._websocket_frame: bytes | None = None
+        self._sse_message: bytes | None = None
         self._sse_chunk: bytes | None = None
 
     @property
@@ -121,10 +125,22 @@ class Batch:
         return self._websocket_frame
 
     @property
+    def sse_message(self) -> bytes:
+        """The events as one SSE message (see ``sse_message``), built on first use; a lone
+        keep-alive is the SSE comment ``SSE_KEEPALIVE`` instead."""
+        if self._sse_message is None:
+            events = self.events
+            if len(events) == 1 and events[0].type == KEEPALIVE:
+                self._sse_message = SSE_KEEPALIVE
+            else:
+                self._sse_message = _sse_message(self.last_id, self.text)
+        return self._sse_message
+
+    @property
     def sse_chunk(self) -> bytes:
-        """The events as one SSE message in one HTTP/1.1 chunk, built on first use."""
+        """``sse_message`` in one HTTP/1.1 chunk, built on first use."""
         if self._sse_chunk is None:
-            self._sse_chunk = http_chunk(_sse_message(self.last_id, self.text))
+            self._sse_chunk = http_chunk(self.sse_message)
         return self._sse_chunk
 
 

@@ -53,13 +53,11 @@ from django.utils.cache import patch_vary_headers
 from realtime import shutdown
 from realtime.auth import user_from_headers
 from realtime.connection import Connection
-from realtime.protocol import KEEPALIVE, Batch, Event, http_chunk, parse_last_event_id, sse_message
+from realtime.protocol import Batch, Event, parse_last_event_id, sse_message
 from realtime.rawsend import raw_body_writer
 from realtime.runtime import config
 from realtime.transport import StreamTransport, start
 
-KEEPALIVE_COMMENT = b": keepalive\n\n"
-KEEPALIVE_CHUNK = http_chunk(KEEPALIVE_COMMENT)
 METHODS = ("GET", "HEAD")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -151,6 +149,7 @@ class EventStreamEndpoint(StreamTransport):
             transport="sse",
             max_backlog=config().max_backlog,
             write_now=self._write_now,
+            raw=self._raw,
             on_overflow=self._end_slow,
         )
         first = await self.join_topic(connection, last_event_id)
@@ -193,14 +192,11 @@ class EventStreamEndpoint(StreamTransport):
         self._end(shutdown.GOODBYE)
 
     def _write_now(self, batch: Batch) -> Awaitable[None] | None:
-        """Send a message from the hub's delivery or a keep-alive, without a writer task (see
-        ``Connection``): straight to the socket under uvicorn, else through ``send``."""
-        keepalive = batch.events[0].type == KEEPALIVE
-        raw = self._raw
-        if raw is not None and raw.write(KEEPALIVE_CHUNK if keepalive else batch.sse_chunk):
-            return None
+        """Send a message from the hub's delivery or a keep-alive through ``send``, without a
+        writer task (see ``Connection``), when it cannot go straight to the socket
+        (``self._raw``)."""
         try:
-            return start(self._body(KEEPALIVE_COMMENT if keepalive else sse_message(batch.events)))
+            return start(self._body(batch.sse_message))
         except Exception:
             # The client is gone (the server refuses the send): the request hears of the
             # disconnect and ends; the hub must go on delivering to the others.

@@ -15,12 +15,19 @@ from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
 from livevideo.selectors import broadcast_topic
-from realtime.protocol import Batch, http_chunk, make_event, websocket_text_frame
+from realtime.protocol import (
+    KEEPALIVE,
+    Batch,
+    http_chunk,
+    make_event,
+    sse_message,
+    websocket_text_frame,
+)
 from realtime.publish import publish
-from realtime.rawsend import raw_body_writer, raw_writer
-from realtime.runtime import get_hub
-from realtime.sse import EventStreamEndpoint
+from realtime.rawsend import RawBodyWriter, raw_body_writer, raw_writer
+from realtime.runtime import get_history, get_hub
 from tests.factories import BroadcastFactory
+from tests.realtime.streamtools import realtime_settings
 from tests.servers import free_port
 
 
@@ -75,9 +82,14 @@ async def serving(
     return server, task, port
 
 
+def batch_of(name: str) -> Batch:
+    return Batch([make_event(name, {})])
+
+
 async def test_under_uvicorn_frames_go_straight_to_the_socket_in_order_until_it_closes():
     outcome: dict[str, Any] = {}
     disconnected = asyncio.Event()
+    one, three = batch_of("one"), batch_of("three")
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "websocket"
@@ -85,11 +97,11 @@ async def test_under_uvicorn_frames_go_straight_to_the_socket_in_order_until_it_
         await send({"type": "websocket.accept"})
         writer = raw_writer(send)
         outcome["writer"] = writer
-        writer.write(websocket_text_frame(b'"one"'))
+        writer.write(one)
         await send({"type": "websocket.send", "text": '"two"'})
-        writer.write(websocket_text_frame(b'"three"'))
+        writer.write(three)
         await receive()  # websocket.disconnect
-        outcome["after_close"] = writer.write(websocket_text_frame(b'"late"'))
+        outcome["after_close"] = writer.write(batch_of("late"))
         disconnected.set()
 
     server, serving_task, port = await serving(app)
@@ -102,7 +114,7 @@ async def test_under_uvicorn_frames_go_straight_to_the_socket_in_order_until_it_
         server.should_exit = True
         await serving_task
     assert outcome["writer"] is not None
-    assert received == ['"one"', '"two"', '"three"']
+    assert received == [one.text, '"two"', three.text]
     assert outcome["after_close"] is False
 
 
@@ -118,15 +130,17 @@ def test_an_sse_chunk_is_one_whole_http_chunk_of_the_message():
 async def test_under_uvicorn_sse_chunks_go_straight_to_the_socket_between_the_responses_own():
     outcome: dict[str, Any] = {}
 
+    two = Batch([make_event("two", {}, event_id=2)])
+
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         writer = raw_body_writer(send)
         assert writer is not None  # uvicorn's send
-        outcome["before_start"] = writer.write(http_chunk(b"too early"))
+        outcome["before_start"] = writer.write(batch_of("too early"))
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"one,", "more_body": True})
-        outcome["raw"] = writer.write(http_chunk(b"two,"))
+        outcome["raw"] = writer.write(two)
         await send({"type": "http.response.body", "body": b"three", "more_body": False})
-        outcome["after_end"] = writer.write(http_chunk(b"too late"))
+        outcome["after_end"] = writer.write(batch_of("too late"))
 
     server, serving_task, port = await serving(app)
     try:
@@ -140,7 +154,7 @@ async def test_under_uvicorn_sse_chunks_go_straight_to_the_socket_between_the_re
         await serving_task
     head, _, body = response.partition(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in head.lower()
-    assert body == b"4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"
+    assert body == b"4\r\none,\r\n" + two.sse_chunk + b"5\r\nthree\r\n0\r\n\r\n"
     assert outcome == {"before_start": False, "raw": True, "after_end": False}
 
 
@@ -162,13 +176,13 @@ async def test_under_uvicorn_the_apps_sse_body_is_chunked_and_the_hub_writes_str
 ):
     written_at_once: list[bool] = []
 
-    def spy(endpoint: Any, batch: Batch) -> Any:
-        unfinished = write_now(endpoint, batch)
-        written_at_once.append(unfinished is None)
-        return unfinished
+    def spy(writer: RawBodyWriter, batch: Batch) -> bool:
+        written = write(writer, batch)
+        written_at_once.append(written)
+        return written
 
-    write_now = EventStreamEndpoint._write_now
-    monkeypatch.setattr(EventStreamEndpoint, "_write_now", spy)
+    write = RawBodyWriter.write
+    monkeypatch.setattr(RawBodyWriter, "write", spy)
     from livevideo.asgi import application
 
     broadcast = await database_sync_to_async(BroadcastFactory)(live=True)
@@ -196,5 +210,61 @@ async def test_under_uvicorn_the_apps_sse_body_is_chunked_and_the_hub_writes_str
                 await asyncio.sleep(0.02)
     finally:
         writer.close()  # else the server waits for the stream to end before it stops
+        server.should_exit = True
+        await serving_task
+
+
+def test_a_lone_keepalive_is_an_sse_comment_and_anything_else_a_message():
+    keepalive = Batch([make_event(KEEPALIVE, {})])
+    assert keepalive.sse_message == b": keepalive\n\n"
+    assert keepalive.sse_chunk == b"d\r\n: keepalive\n\n\r\n"
+    event = make_event("x", {"n": 1}, event_id=9)
+    assert Batch([event]).sse_message == b"id: 9\ndata: [" + event.encoded.encode() + b"]\n\n"
+    with_keepalive = Batch([make_event(KEEPALIVE, {}), event])  # not alone: a message
+    assert with_keepalive.sse_message == sse_message(with_keepalive.events)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_under_uvicorn_an_sse_viewer_gets_the_same_bytes_straight_from_the_hub(
+    settings, monkeypatch
+):
+    """The hub's raw writes put on the wire exactly what a message through ``send`` would:
+    an event as ``id:`` and ``data:`` in one chunk, and a keep-alive as a comment."""
+    realtime_settings(settings, KEEPALIVE_INTERVAL=0.2)
+    raw_writes: list[bytes] = []
+    write = RawBodyWriter.write
+
+    def spy(writer: RawBodyWriter, batch: Batch) -> bool:
+        written = write(writer, batch)
+        raw_writes.append(batch.sse_chunk if written else b"")
+        return written
+
+    monkeypatch.setattr(RawBodyWriter, "write", spy)
+    from livevideo.asgi import application
+
+    broadcast = await database_sync_to_async(BroadcastFactory)(live=True)
+    topic = broadcast_topic(broadcast.pk)
+    server, serving_task, port = await serving(application)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        async with asyncio.timeout(10):
+            path = f"/sse/broadcasts/{broadcast.pk}/"
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            await reader.readuntil(b"\r\n\r\n")
+            await read_chunk(reader)  # retry and hello
+            publish(topic, "tick", {"n": 1})
+            chunks = []
+            while not chunks or chunks[-1] != b": keepalive\n\n":
+                chunks.append(await read_chunk(reader))
+            [tick] = [c for c in chunks if b'"tick"' in c]
+            [event] = (await get_history().replay(topic, 0)).events[-1:]
+            assert tick == f"id: {event.id}\ndata: [{event.encoded}]\n\n".encode()
+            assert http_chunk(tick) in raw_writes  # written straight to the socket
+            assert http_chunk(b": keepalive\n\n") in raw_writes
+            writer.close()
+            while get_hub().topics:  # noqa: ASYNC110 (until the server hears of the close)
+                await asyncio.sleep(0.02)
+    finally:
+        writer.close()
         server.should_exit = True
         await serving_task

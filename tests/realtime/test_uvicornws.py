@@ -15,7 +15,7 @@ import pytest
 import websockets
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from realtime.protocol import websocket_text_frame
+from realtime.protocol import Batch, make_event
 from realtime.rawsend import raw_writer
 from realtime.uvicornws import (
     UVICORN_VERSIONS,
@@ -87,6 +87,7 @@ async def test_the_flag_waits_until_set():
 async def test_a_real_uvicorn_serves_websockets_with_it():
     seen: dict[str, Any] = {}
     done = asyncio.Event()
+    direct = Batch([make_event("direct", {})])
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert (await receive())["type"] == "websocket.connect"
@@ -98,7 +99,7 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
         seen["request_headers"] = dict(protocol.conn.parser.gi_frame.f_locals["request"].headers)
         writer = raw_writer(send)
         seen["writer"] = writer
-        writer.write(websocket_text_frame(b'"direct"'))
+        writer.write(direct)
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -112,7 +113,7 @@ async def test_a_real_uvicorn_serves_websockets_with_it():
     try:
         async with asyncio.timeout(10):
             async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
-                assert await client.recv() == '"direct"'
+                assert await client.recv() == direct.text
                 for n in range(5):
                     await client.send(str(n))
                 assert [await client.recv() for _ in range(5)] == [f"echo {n}" for n in range(5)]
