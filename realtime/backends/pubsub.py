@@ -210,8 +210,9 @@ class PubSubHub(Hub):
             if ready is None:
                 ready = self._ready[topic] = self.loop.create_future()
                 await (await self.feed_for(topic)).add(topic)
-        # Redis down: fail (the client retries) rather than hang without a hello.
-        await asyncio.wait_for(asyncio.shield(ready), self.JOIN_TIMEOUT)
+        if not ready.done():  # (wait_for would still wait a turn of the loop, and a timer)
+            # Redis down: fail (the client retries) rather than hang without a hello.
+            await asyncio.wait_for(asyncio.shield(ready), self.JOIN_TIMEOUT)
 
     def leave(self, topic: str, subscriber: Subscriber) -> None:
         super().leave(topic, subscriber)
