@@ -36,7 +36,6 @@ from livevideo.stream_moderation import ModerationMessages, client_error
 from presence import tracker
 from presence.selectors import atopic_viewer_count
 from realtime.clientaddress import scope_client_address
-from realtime.coalesce import NextFlight
 from realtime.consumers import ClientError, StreamConsumer
 from realtime.snapshots import TopicSnapshots
 from realtime.transport import StreamHooks
@@ -65,10 +64,12 @@ class BroadcastStream(StreamHooks):
     async def get_hello_data(self) -> dict[str, Any]:
         broadcast = await _details.get(self.broadcast_id)
         if broadcast is not None:
-            # The count changes with every viewer and is announced only after a debounce, so
-            # it is read for each hello (shared by the hellos asking meanwhile): it counts
-            # this viewer.
-            viewers = await _viewer_counts.get(selectors.broadcast_topic(self.broadcast_id))
+            # The count changes with every viewer and is announced only after a debounce: the
+            # one read with this viewer's presence write (or a later one) counts this viewer.
+            topic = selectors.broadcast_topic(self.broadcast_id)
+            viewers = tracker.viewers_counted(topic)
+            if viewers is None:  # the store did not answer that write
+                viewers = await atopic_viewer_count(topic)
             broadcast = {**broadcast, "viewers": viewers}
         return {"broadcast": broadcast, "you": await self._you(broadcast)}
 
@@ -113,7 +114,6 @@ _details: TopicSnapshots[int, dict[str, Any] | None] = TopicSnapshots(
     topic_of=selectors.broadcast_topic,
     max_age=HELLO_MAX_AGE,
 )
-_viewer_counts = NextFlight(atopic_viewer_count)
 
 
 @receiver(post_save, sender=Broadcast, dispatch_uid="livevideo.consumers.broadcast_saved")
