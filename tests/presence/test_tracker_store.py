@@ -179,7 +179,9 @@ async def test_opens_arriving_faster_than_the_write_gap_share_writes(
         # The first at once; the next waits for the gap, and what comes meanwhile goes in the
         # one after it (without the gap: ten writes of one).
         writes = store.counted("heartbeat")
-        assert writes[0] == 1 and sum(writes) == 10 and len(writes) <= 4
+        assert writes[0] == 1
+        assert sum(writes) == 10
+        assert len(writes) <= 4
         assert presence.viewers_counted(TOPIC) == 10
     finally:
         presence.close()
