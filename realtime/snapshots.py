@@ -116,6 +116,7 @@ class TopicSnapshots(Generic[K, V]):
         if now - self._swept_at < self.max_age:
             return
         self._swept_at = now
-        old = [key for key, read in self._reads.items() if now - read.at >= self.max_age]
-        for key in old:
-            del self._reads[key]
+        # A copy first: ``forget`` may drop one from another thread meanwhile.
+        for key, read in list(self._reads.items()):
+            if now - read.at >= self.max_age:
+                self._reads.pop(key, None)
