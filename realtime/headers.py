@@ -1,8 +1,8 @@
 """A few headers of an ASGI connection, found without decoding the rest.
 
-A connection's checks (its Origin, its credentials, its client address) each read one to three
-of the dozen or more headers a browser sends; decoding them all into a dictionary for each
-check was a measurable share of a connect (docs/performance.md).
+A WebSocket's checks at connect (its Origin, its credentials) each read one to three of the
+dozen or more headers a browser sends; decoding them all into a dictionary for each check was a
+measurable share of a connect (docs/performance-rounds.md, round 9).
 """
 
 from __future__ import annotations
