@@ -18,11 +18,15 @@ viewer's taps do not wait for each other's batches); the rest one at a time, in 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from livevideo import ingest, selectors
 from livevideo.converters import MAX_ID
@@ -30,10 +34,15 @@ from livevideo.errors import ServiceError
 from livevideo.models import Broadcast
 from livevideo.stream_moderation import ModerationMessages, client_error
 from presence import tracker
+from presence.selectors import atopic_viewer_count
 from realtime.clientaddress import scope_client_address
-from realtime.coalesce import NextFlight
 from realtime.consumers import ClientError, StreamConsumer
+from realtime.snapshots import TopicSnapshots
 from realtime.transport import StreamHooks
+
+# How old a hello's broadcast may be at most, for what changes with nothing announced on its
+# topic in another process (announced changes are never missed: realtime.snapshots).
+HELLO_MAX_AGE = 1.0
 
 
 class BroadcastStream(StreamHooks):
@@ -49,11 +58,19 @@ class BroadcastStream(StreamHooks):
             # SSE) like any unknown id; the database could not even compare this one.
             return None
         # Whether it exists may be a moment old (the hello's read, after joining, is fresh).
-        exists = await _details.get(self.broadcast_id, fresh=False) is not None
+        exists = await _details.get_recent(self.broadcast_id) is not None
         return selectors.broadcast_topic(self.broadcast_id) if exists else None
 
     async def get_hello_data(self) -> dict[str, Any]:
         broadcast = await _details.get(self.broadcast_id)
+        if broadcast is not None:
+            # The count changes with every viewer and is announced only after a debounce: the
+            # one read with this viewer's presence write (or a later one) counts this viewer.
+            topic = selectors.broadcast_topic(self.broadcast_id)
+            viewers = tracker.viewers_counted(topic)
+            if viewers is None:  # the store did not answer that write
+                viewers = await atopic_viewer_count(topic)
+            broadcast = {**broadcast, "viewers": viewers}
         return {"broadcast": broadcast, "you": await self._you(broadcast)}
 
     async def _you(self, broadcast: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -90,9 +107,21 @@ def _broadcast_detail(broadcast_id: int) -> dict[str, Any] | None:
     return selectors.broadcast_data(broadcast) if broadcast is not None else None
 
 
-# Viewers connecting at once (a reconnect storm) share one read of the broadcast, started after
-# each of them asked: a thousand connects cost a few queries, not a thousand.
-_details = NextFlight(database_sync_to_async(_broadcast_detail))
+# Viewers connecting at once (a reconnect storm) share one read of the broadcast while nothing
+# is announced on its topic (realtime.snapshots): a thousand connects cost a few queries.
+_details: TopicSnapshots[int, dict[str, Any] | None] = TopicSnapshots(
+    database_sync_to_async(_broadcast_detail),
+    topic_of=selectors.broadcast_topic,
+    max_age=HELLO_MAX_AGE,
+)
+
+
+@receiver(post_save, sender=Broadcast, dispatch_uid="livevideo.consumers.broadcast_saved")
+@receiver(post_delete, sender=Broadcast, dispatch_uid="livevideo.consumers.broadcast_deleted")
+def _broadcast_changed(sender: type, *, instance: Broadcast, **kwargs: Any) -> None:
+    """Edits announce nothing on the topic (a title, a description, a deletion): this process's
+    next hello reads the broadcast again once they are committed."""
+    transaction.on_commit(functools.partial(_details.forget, instance.pk), robust=True)
 
 
 class BroadcastConsumer(ModerationMessages, BroadcastStream, StreamConsumer):

@@ -1,4 +1,4 @@
-"""Reads of presence state, for the REST views and pages (sync).
+"""Reads of presence state, for the REST views and pages (sync), and the stream's ``hello``.
 
 Presence is decoration on a page: while the store is unavailable (Redis restarting) the reads
 degrade, and a warning is logged, rather than fail the request. Viewer counts read 0, and users
@@ -29,6 +29,16 @@ def topic_viewer_count(topic: str) -> int:
     """People watching ``topic`` now, across every process: each signed-in user once, however
     many tabs they hold, and anonymous viewers once per client address (docs/presence.md)."""
     return topic_viewer_counts([topic])[topic]
+
+
+async def atopic_viewer_count(topic: str) -> int:
+    """``topic_viewer_count`` for async code (the streams' ``hello``): the store's own async
+    read, on the event loop."""
+    try:
+        return (await get_store().aviewer_counts([topic]))[topic]
+    except StoreUnavailable as exc:
+        logger.warning("presence store unavailable; viewer counts read 0: %s", exc)
+        return 0
 
 
 def topic_viewer_counts(topics: list[str]) -> dict[str, int]:

@@ -4,9 +4,10 @@ Each process keeps a table of its local connections. One background task per pro
 heartbeats all of them every ``HEARTBEAT_INTERVAL`` seconds in one batched store call, so the
 connections of a process that dies lapse within ``HEARTBEAT_INTERVAL + GRACE_PERIOD``. Opens
 and closes are batched too: those of one turn of the event loop, or made while the previous
-store write was under way, go to the store together (``NextBatch``), so ten thousand viewers
-leaving at once cost one round trip, not ten thousand; each ``connection_opened`` returns once
-the write that counts its connection is done, so a ``hello`` read after it includes the viewer.
+store write was under way or waiting its turn (writes start ``WRITE_GAP`` apart at least), go
+to the store together (``NextBatch``), so ten thousand viewers leaving at once cost one round
+trip, not ten thousand; each ``connection_opened`` returns once the write that counts its
+connection is done, so a ``hello`` read after it includes the viewer.
 
 Events, per topic, come from every process that has local connections on it or just saw one
 close; each process sends what it reads from the shared store, so all of them send the same
@@ -46,6 +47,10 @@ T = TypeVar("T")
 
 # A left check waits this much past the grace period, so the store has surely expired it.
 SETTLE = 0.05
+# Seconds between the starts of two writes of opens and closes at least: in a storm, what
+# comes meanwhile goes in the next one (each costs a round trip and its commands however few
+# it carries); a lone open after a quiet spell is written at once.
+WRITE_GAP = 0.02
 
 
 class _Local(NamedTuple):
@@ -64,6 +69,7 @@ class _TopicPresence:
     joined: dict[int, UserInfo] = field(default_factory=dict)
     leaving: dict[int, tuple[UserInfo, float]] = field(default_factory=dict)  # id -> (user, due)
     last_count: int | None = None
+    counted: int | None = None  # the viewer count as the last write of opens and closes read it
     last_flush: float = -math.inf
     timer: asyncio.Handle | None = None
     # When the timer fires (uvloop's call_at gives a plain Handle, without when(), for a time
@@ -102,8 +108,10 @@ class Tracker:
         heartbeat_interval: float,
         debounce: float,
         max_listed_users: int,
+        write_gap: float = WRITE_GAP,
     ):
         self.store = store
+        self.write_gap = write_gap
         self.heartbeat_interval = heartbeat_interval
         self.debounce = debounce
         self.max_listed_users = max_listed_users
@@ -111,6 +119,7 @@ class Tracker:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._changes = NextBatch(self._write)
+        self._written_at = -math.inf  # when the last write of opens and closes began
 
     @classmethod
     def from_settings(cls) -> Tracker:
@@ -161,6 +170,13 @@ class Tracker:
         await self._changes.add(
             _Change(PresenceConnection(topic, connection_id, uid, client), state, closed=True)
         )
+
+    def viewers_counted(self, topic: str) -> int | None:
+        """The topic's viewer count as the last write of opens and closes read it: once
+        ``connection_opened`` has returned, one that counts that connection (None before
+        any write, or when the store did not answer)."""
+        state = self._topics.get(topic)
+        return None if state is None else state.counted
 
     def close(self) -> None:
         """Stop the heartbeat and every pending flush (at shutdown, and in tests)."""
@@ -235,6 +251,11 @@ class Tracker:
         further call would wait as long again. The next heartbeat counts the connections
         opened; the ones closed lapse within the ttl.
         """
+        loop = asyncio.get_running_loop()
+        wait = self._written_at + self.write_gap - loop.time()
+        if wait > 0:  # (those that arrive meanwhile gather for the next write)
+            await asyncio.sleep(wait)
+        self._written_at = loop.time()
         await self._safely(self._store_changes(changes), None)
         for topic in dict.fromkeys(change.connection.topic for change in changes):
             self._changed(topic)
@@ -254,10 +275,11 @@ class Tracker:
         # Opens before closes: a connection opened and closed in one batch ends up removed.
         opened = [change.connection for change in changes if not change.closed]
         closed = [change.connection for change in changes if change.closed]
-        if opened:
-            await self.store.aheartbeat(opened)
-        if closed:
-            await self.store.aremove(closed)
+        counts = await self.store.achange(opened, closed)
+        for topic, count in counts.items():
+            state = self._topics.get(topic)
+            if state is not None:
+                state.counted = count
 
     async def _gone(self, topic: str, state: _TopicPresence, now: float) -> list[UserInfo]:
         """Users whose grace period is over and who have no connection to the topic left."""
@@ -333,6 +355,11 @@ async def connection_opened(
     await get_tracker().connection_opened(
         topic=topic, connection_id=connection_id, user=user, client=client
     )
+
+
+def viewers_counted(topic: str) -> int | None:
+    """``Tracker.viewers_counted`` of the running loop's tracker: what a ``hello`` shows."""
+    return get_tracker().viewers_counted(topic)
 
 
 async def connection_closed(

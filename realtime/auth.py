@@ -22,6 +22,8 @@ from django.contrib.auth import get_user
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import parse_cookie
 
+from realtime.headers import scope_headers
+
 
 def token_key(authorization: str) -> str | None:
     """The key of an ``Authorization: Token <key>`` header value, else None."""
@@ -73,13 +75,11 @@ class TokenOrSessionAuthMiddleware:
         # The user is set on the server's own scope rather than a copy of it (as ASGI advises
         # middleware to do): a copy would be held for as long as the connection too, and only
         # this one key, which the server never reads, "leaks upstream".
-        scope["user"] = await user_from_headers(_headers(scope))
+        scope["user"] = await user_from_headers(_credentials(scope))
         return await self.inner(scope, receive, send)
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    """The scope's headers by lower-case name."""
-    return {
-        name.decode("latin1").lower(): value.decode("latin1")
-        for name, value in scope.get("headers", [])
-    }
+def _credentials(scope: dict[str, Any]) -> dict[str, str]:
+    """The scope's headers that may carry credentials, by lower-case name."""
+    found = scope_headers(scope, b"authorization", b"cookie")
+    return {name.decode(): value for name, value in found.items()}

@@ -30,10 +30,15 @@ def _trusted() -> tuple[Network, ...]:
 def _forget_trusted(*, setting: str, **kwargs: object) -> None:
     if setting == "TRUSTED_PROXIES":
         _trusted.cache_clear()
+        _listed_peer.cache_clear()
 
 
 def is_trusted_proxy(address: str) -> bool:
     """Whether ``address`` is one of ``settings.TRUSTED_PROXIES``."""
+    return bool(_trusted()) and _listed(address)
+
+
+def _listed(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -41,17 +46,36 @@ def is_trusted_proxy(address: str) -> bool:
     return any(ip in network for network in _trusted())
 
 
+def _peer_is_trusted(peer: str) -> bool:
+    """``is_trusted_proxy`` of a connection's peer: asked for every connection, of the same few
+    addresses (a proxy's) when there are proxies, so remembered."""
+    return bool(_trusted()) and _listed_peer(peer)
+
+
+# Only peers are remembered: the server names them (a hop is whatever a client wrote).
+@functools.lru_cache(maxsize=1024)
+def _listed_peer(peer: str) -> bool:
+    return _listed(peer)
+
+
 def client_address(peer: str, forwarded_for: str | None) -> str:
     """The client's address, from the connection's ``peer`` and its ``X-Forwarded-For``."""
-    if not is_trusted_proxy(peer) or not forwarded_for:
-        return peer
+    if not _peer_is_trusted(peer):
+        return peer  # whatever its headers say
+    return _forwarded_client(peer, forwarded_for)
+
+
+def _forwarded_client(proxy: str, forwarded_for: str | None) -> str:
+    """The client a trusted ``proxy`` forwards, by the ``X-Forwarded-For`` it wrote."""
+    if not forwarded_for:
+        return proxy
     for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
         if not is_trusted_proxy(hop):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:
-                return peer  # not an address: the header was not written by our proxy
-    return peer
+                return proxy  # not an address: the header was not written by our proxy
+    return proxy
 
 
 def request_client_address(request: Any) -> str:
@@ -63,7 +87,9 @@ def request_client_address(request: Any) -> str:
 def scope_client_address(scope: Mapping[str, Any]) -> str:
     """``client_address`` of an ASGI connection (WebSocket or HTTP scope)."""
     peer = (scope.get("client") or ("", 0))[0] or ""
-    return client_address(peer, _header(scope.get("headers", ()), b"x-forwarded-for"))
+    if not _peer_is_trusted(peer):
+        return peer  # whatever its headers say (they are not even read)
+    return _forwarded_client(peer, _header(scope.get("headers", ()), b"x-forwarded-for"))
 
 
 def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:

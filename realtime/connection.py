@@ -129,7 +129,7 @@ class Connection:
         ``last_event_id`` (or ``reset`` when history no longer has them)."""
         loop_runtime = runtime()
         self._hub, self._ticker = loop_runtime.hub, loop_runtime.ticker
-        metrics.CONNECTIONS.labels(self.transport).inc()
+        metrics.open_connections(self.transport).inc()
         await self._hub.join(self.topic, self)
         replay = self._hub.recent_replay(self.topic, last_event_id)
         if replay is None:
@@ -284,7 +284,7 @@ class Connection:
         if self._hub is not None:
             self._hub.leave(self.topic, self)
             self._hub = None
-            metrics.CONNECTIONS.labels(self.transport).dec()
+            metrics.open_connections(self.transport).dec()
         if self._send is not None:
             self._send = None
             self._idle = False

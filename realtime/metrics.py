@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 CONNECTIONS = Gauge(
     "realtime_connections", "Open stream connections in this process.", ["transport"]
 )
+
+
+@functools.cache
+def open_connections(transport: str) -> Gauge:
+    """``CONNECTIONS`` of one transport, looked up once (``labels`` takes a lock each time:
+    twice per connection)."""
+    return CONNECTIONS.labels(transport)
+
+
 EVENTS_PUBLISHED = Counter(
     "realtime_events_published_total", "Events this process published.", ["type"]
 )

@@ -10,15 +10,19 @@ scheme, no Origin) is refused before the handshake, as Channels' validator refus
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable
 from typing import Any
 
 from asgiref.sync import markcoroutinefunction
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http.request import split_domain_port, validate_host
 
 from realtime.clientaddress import is_trusted_proxy
+from realtime.headers import scope_headers
 
 DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -39,11 +43,11 @@ class SameOriginValidator:
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
-    headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+    headers = scope_headers(scope, b"origin", b"host", b"x-forwarded-proto")
     origin = _normalised(headers.get(b"origin", ""))
     if origin is None:
         return False
-    if origin in {_normalised(o) for o in settings.CSRF_TRUSTED_ORIGINS}:
+    if origin in _trusted_origins():
         return True
     host = headers.get(b"host", "").lower()
     domain, _ = split_domain_port(host)
@@ -61,6 +65,19 @@ def _page_scheme(scope: dict[str, Any], headers: dict[bytes, str]) -> str:
     return "https" if scope.get("scheme") == "wss" else "http"
 
 
+@functools.cache
+def _trusted_origins() -> frozenset[str | None]:
+    return frozenset(_normalised(origin) for origin in settings.CSRF_TRUSTED_ORIGINS)
+
+
+@receiver(setting_changed)
+def _forget_trusted_origins(*, setting: str, **kwargs: object) -> None:
+    if setting == "CSRF_TRUSTED_ORIGINS":
+        _trusted_origins.cache_clear()
+
+
+# A site sees few distinct origins; the bound keeps made-up ones from growing it.
+@functools.lru_cache(maxsize=256)
 def _normalised(origin: str) -> str | None:
     """``scheme://host:port`` with the default port written out, or None if not an origin."""
     scheme, sep, rest = origin.strip().partition("://")

@@ -127,6 +127,21 @@ class PresenceStore:
     def close(self) -> None:
         """Release connections to the storage (at shutdown, and in tests); optional."""
 
+    # Optional: a store that can do these in one round trip says so by overriding them.
+
+    def change(
+        self, opened: Iterable[PresenceConnection], closed: Iterable[PresenceConnection]
+    ) -> dict[str, int]:
+        """``heartbeat(opened)``, then ``remove(closed)``, then the ``viewer_counts`` of their
+        topics (what the tracker writes for the connections of a moment, and the counts its
+        viewers' ``hello`` shows)."""
+        opened, closed = list(opened), list(closed)
+        if opened:
+            self.heartbeat(opened)
+        if closed:
+            self.remove(closed)
+        return self.viewer_counts(topics_of(opened + closed))
+
     # Optional: a store spread over several regions (``presence.backends.regions``) tells the
     # other regions its share of a topic and takes in theirs; a store of one region has
     # nothing to tell.
@@ -153,6 +168,16 @@ class PresenceStore:
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
         return await sync_to_async(self.viewer_counts)(list(topics))
 
+    async def achange(
+        self, opened: Iterable[PresenceConnection], closed: Iterable[PresenceConnection]
+    ) -> dict[str, int]:
+        opened, closed = list(opened), list(closed)
+        if opened:
+            await self.aheartbeat(opened)
+        if closed:
+            await self.aremove(closed)
+        return await self.aviewer_counts(topics_of(opened + closed))
+
     async def ausers_on_topic(self, topic: str, user_ids: Iterable[int]) -> set[int]:
         return await sync_to_async(self.users_on_topic)(topic, list(user_ids))
 
@@ -164,3 +189,8 @@ class PresenceStore:
 
     async def aclose(self) -> None:
         self.close()
+
+
+def topics_of(connections: list[PresenceConnection]) -> list[str]:
+    """The topics of ``connections``, each once, in order."""
+    return list(dict.fromkeys(connection.topic for connection in connections))

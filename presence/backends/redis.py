@@ -38,7 +38,13 @@ import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from presence.backends.base import PresenceConnection, PresenceStore, StoreUnavailable, UserState
+from presence.backends.base import (
+    PresenceConnection,
+    PresenceStore,
+    StoreUnavailable,
+    UserState,
+    topics_of,
+)
 from realtime.clients import redis_client
 from realtime.cluster import sync_client
 
@@ -106,6 +112,11 @@ class RedisPresenceStore(PresenceStore):
     def users_presence(self, user_ids: Iterable[int]) -> dict[int, UserState]:
         return self._run(self._users_presence, list(user_ids))
 
+    def change(
+        self, opened: Iterable[PresenceConnection], closed: Iterable[PresenceConnection]
+    ) -> dict[str, int]:
+        return self._run(self._change, list(opened), list(closed))
+
     async def aheartbeat(self, connections: Iterable[PresenceConnection]) -> None:
         await self._arun(self._heartbeat, list(connections))
 
@@ -114,6 +125,11 @@ class RedisPresenceStore(PresenceStore):
 
     async def aviewer_counts(self, topics: Iterable[str]) -> dict[str, int]:
         return await self._arun(self._viewer_counts, list(topics))
+
+    async def achange(
+        self, opened: Iterable[PresenceConnection], closed: Iterable[PresenceConnection]
+    ) -> dict[str, int]:
+        return await self._arun(self._change, list(opened), list(closed))
 
     async def ausers_on_topic(self, topic: str, user_ids: Iterable[int]) -> set[int]:
         return await self._arun(self._users_on_topic, topic, list(user_ids))
@@ -208,6 +224,15 @@ class RedisPresenceStore(PresenceStore):
         if by_user:
             pipe.hset(self._last_seen_key, mapping=dict.fromkeys(by_user, now))
         return lambda replies: None
+
+    def _change(
+        self, pipe: Any, opened: list[PresenceConnection], closed: list[PresenceConnection]
+    ) -> Parse:
+        self._heartbeat(pipe, opened)
+        self._remove(pipe, closed)
+        written = len(pipe)  # the counts' replies follow the writes'
+        counts = self._viewer_counts(pipe, topics_of(opened + closed))
+        return lambda replies: counts(replies[written:])
 
     def _viewer_counts(self, pipe: Any, topics: list[str]) -> Parse:
         now = self.clock()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import Coroutine
@@ -210,8 +211,9 @@ class PubSubHub(Hub):
             if ready is None:
                 ready = self._ready[topic] = self.loop.create_future()
                 await (await self.feed_for(topic)).add(topic)
-        # Redis down: fail (the client retries) rather than hang without a hello.
-        await asyncio.wait_for(asyncio.shield(ready), self.JOIN_TIMEOUT)
+        if not ready.done():  # (wait_for would still wait a turn of the loop, and a timer)
+            # Redis down: fail (the client retries) rather than hang without a hello.
+            await asyncio.wait_for(asyncio.shield(ready), self.JOIN_TIMEOUT)
 
     def leave(self, topic: str, subscriber: Subscriber) -> None:
         super().leave(topic, subscriber)
@@ -337,7 +339,11 @@ class PubSubHub(Hub):
         recent = self._recent.get(topic)
         if after > last or not recent or recent[0].id > after + 1:  # type: ignore[operator]
             return None  # ahead of this process, or older than what it keeps
-        return Replay(last, [event for event in recent if event.id > after])  # type: ignore[operator]
+        first = recent[0].id
+        if recent[-1].id - first != len(recent) - 1:  # type: ignore[operator]
+            return None  # ids that do not follow each other (they do between resets): ask
+        # What comes after ``after`` is the tail, taken without comparing every event kept.
+        return Replay(last, list(itertools.islice(recent, after + 1 - first, None)))  # type: ignore[operator]
 
     def _advance(self, topic: str, event_id: int) -> None:
         """Note the newest id handed on, unless the topic was let go while we waited."""

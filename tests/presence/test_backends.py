@@ -127,6 +127,18 @@ class PresenceStoreContract:
             "broadcast.3": 0,
         }
 
+    async def test_a_change_writes_opens_then_closes_and_counts_their_topics(
+        self, api: Twin
+    ) -> None:
+        await api.heartbeat([conn("a"), conn("b", topic="broadcast.2")])
+        counts = await api.change(
+            [conn("c", 3), conn("d", 4, topic="broadcast.3"), conn("e", 5)],
+            [conn("a"), conn("e", 5)],  # "e" opened and closed at once: removed
+        )
+        assert counts == {"broadcast.1": 1, "broadcast.3": 1}
+        assert await api.viewer_counts(["broadcast.2"]) == {"broadcast.2": 1}
+        assert await api.change([], []) == {}
+
     async def test_a_user_with_many_tabs_is_one_viewer(self, api: Twin) -> None:
         tabs = [conn(f"c{i}", 7) for i in range(3)]
         await api.heartbeat([*tabs, conn("d1", 8)])

@@ -140,6 +140,9 @@ async def test_each_opener_returns_once_its_own_connection_counts(
     async def watch(connection_id: str) -> None:
         await presence.connection_opened(topic=TOPIC, connection_id=connection_id, user=None)
         seen[connection_id] = store.viewer_counts([TOPIC])[TOPIC]
+        counted[connection_id] = presence.viewers_counted(TOPIC)  # what its hello shows
+
+    counted: dict[str, int | None] = {}
 
     first = [asyncio.create_task(watch(f"a{i}")) for i in range(5)]
     await turns()  # their write is under way
@@ -154,6 +157,34 @@ async def test_each_opener_returns_once_its_own_connection_counts(
     await asyncio.gather(*second)
     assert {seen[f"b{i}"] for i in range(5)} == {10}
     assert store.counted("heartbeat") == [5, 5]
+    assert counted == seen
+
+
+async def test_opens_arriving_faster_than_the_write_gap_share_writes(
+    store: CountingStore, published: Capture
+) -> None:
+    """In a storm a write each turn would cost a round trip per handful of viewers: writes
+    start a gap apart, and the opens that arrive meanwhile go together."""
+    presence = make_tracker(store=store, write_gap=0.1)
+    try:
+        opening = []
+        for i in range(10):
+            opening.append(
+                asyncio.create_task(
+                    presence.connection_opened(topic=TOPIC, connection_id=f"c{i}", user=None)
+                )
+            )
+            await asyncio.sleep(0.01)  # one every 10 ms: ten turns, ten batches without a gap
+        await asyncio.gather(*opening)
+        # The first at once; the next waits for the gap, and what comes meanwhile goes in the
+        # one after it (without the gap: ten writes of one).
+        writes = store.counted("heartbeat")
+        assert writes[0] == 1
+        assert sum(writes) == 10
+        assert len(writes) <= 4
+        assert presence.viewers_counted(TOPIC) == 10
+    finally:
+        presence.close()
 
 
 async def test_a_store_failure_is_logged_once_per_batch_and_watching_goes_on(

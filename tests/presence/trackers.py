@@ -27,6 +27,7 @@ def make_tracker(**overrides: Any) -> Tracker:
         "heartbeat_interval": 10,  # no heartbeat tick inside a test unless it asks for one
         "debounce": DEBOUNCE,
         "max_listed_users": 50,
+        "write_gap": 0,  # every write at once (tests of the gap ask for one)
         **overrides,
     }
     return Tracker(**options)
