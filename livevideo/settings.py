@@ -351,9 +351,10 @@ RATE_LIMITS = {
     "ADDRESS_REACTION": (int(os.environ.get("RATE_ADDRESS_REACTIONS", "100")), 1.0),
 }
 
-# REST reactions and comments are stored in batches per broadcast (livevideo/api/writepath.py):
-# under a flood a batch starts this many seconds after the previous one at the least, so
-# batches are fewer and bigger (docs/performance.md, "What bounds each figure", REST).
+# REST reactions and comments are stored in batches per broadcast (livevideo/api/writepath.py;
+# read once, by livevideo.conf): under a flood a batch starts this many seconds after the
+# previous one at the least, so batches are fewer and bigger (docs/performance.md, "What
+# bounds each figure", REST).
 REST_WRITE_BATCH_GAP = float(os.environ.get("REST_WRITE_BATCH_GAP", "0.01"))
 
 # Comment rules against spam (livevideo/abuse.py): seconds; 0 turns a rule off.

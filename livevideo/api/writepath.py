@@ -48,6 +48,7 @@ from livevideo.api import serializers as s
 from livevideo.api import writes
 from livevideo.api.errors import exception_handler, translate
 from livevideo.api.plaininput import plain_input
+from livevideo.conf import write_path_config
 from livevideo.converters import IdConverter
 from livevideo.ingest import Record, batcher_for
 from livevideo.middleware import database_unavailable
@@ -92,7 +93,7 @@ class RestWrites:
         post = _read_post(request, write) if whole else None
         if post is None:
             return await self.django(scope, _replay(body, not whole, receive), send)
-        batcher = batcher_for(broadcast_id, write.record, settings.REST_WRITE_BATCH_GAP)
+        batcher = batcher_for(broadcast_id, write.record, write_path_config().rest_batch_gap)
         try:
             outcome = await batcher.submit(post)
         except Exception as exc:

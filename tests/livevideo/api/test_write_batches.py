@@ -5,6 +5,7 @@ the rate limits hold under concurrency, and a failed batch fails only its own re
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -129,3 +130,17 @@ async def test_a_failed_batch_fails_its_requests_with_503_and_the_next_is_stored
     assert all(a.headers["retry-after"] == "5" for a in refused)
     assert all("unavailable" in a.json()["detail"] for a in refused)
     assert await run(Reaction.objects.count)() == statuses.count(202) + 1
+
+
+async def test_a_post_right_after_a_batch_waits_for_the_configured_gap(live, tokens, settings):
+    settings.REST_WRITE_BATCH_GAP = 0.5  # read once, again after a change
+    assert (await post(reactions(live), {"kind": "like"}, token=tokens[0])).status == 202
+    started = time.monotonic()
+    assert (await post(reactions(live), {"kind": "like"}, token=tokens[1])).status == 202
+    assert time.monotonic() - started >= 0.3  # its batch started 0.5 s after the first's
+    settings.REST_WRITE_BATCH_GAP = 0.0
+    await asyncio.sleep(0.5)  # the idle batcher is dropped, the next made with the new gap
+    assert (await post(reactions(live), {"kind": "like"}, token=tokens[0])).status == 202
+    started = time.monotonic()
+    assert (await post(reactions(live), {"kind": "like"}, token=tokens[1])).status == 202
+    assert time.monotonic() - started < 0.3
