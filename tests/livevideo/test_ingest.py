@@ -152,4 +152,6 @@ async def test_batches_under_a_flood_start_a_gap_apart_and_a_lone_item_at_once()
     # After a pause the first batch at once; what follows within the gap waits for it.
     assert [n for _, n in started] == [1, 3, 5]
     assert started[1][0] - started[0][0] >= 0.25
-    assert 0.2 <= started[2][0] - started[1][0] < 0.35
+    # Timed where ``record`` runs, the database thread: a hop there may take longer for one
+    # batch than for the next.
+    assert 0.18 <= started[2][0] - started[1][0] < 0.35
