@@ -14,13 +14,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited, ServiceError
-from livevideo.models import Broadcast, Comment
+from livevideo.models import Broadcast
 from livevideo.ratelimit import retry_after_many
+from livevideo.write_selectors import comment_texts_since
 
 WHAT = {"SIGN_UP": "new accounts", "COMMENT": "comments", "REACTION": "reactions"}
 
@@ -70,7 +69,10 @@ def comment_spam_refusals(
                 )
     window = rules["DUPLICATE_WINDOW"]
     if window > 0:
-        said = _recent_texts({(b.pk, author.pk) for b, author, _ in posts.values()}, window)
+        said = comment_texts_since(
+            {(b.pk, author.pk) for b, author, _ in posts.values()},
+            timezone.now() - timedelta(seconds=window),
+        )
         for i, (broadcast, author, text) in posts.items():
             if i in refusals:
                 continue
@@ -78,33 +80,3 @@ def comment_spam_refusals(
                 refusals[i] = InvalidInput("You have just posted the same comment.", field="text")
             said.add((broadcast.pk, author.pk, text.lower()))
     return refusals
-
-
-# Pairs per query of ``_recent_texts`` (two parameters each; SQLite's default limit is 32,766).
-RECENT_TEXTS_CHUNK = 500
-
-
-def _recent_texts(pairs: set[tuple[int, int]], window: int) -> set[tuple[int, int, str]]:
-    """What each ``(broadcast id, author id)`` pair's author said on that broadcast in the
-    last ``window`` seconds, as ``(broadcast id, author id, lower-cased text)``."""
-    since = timezone.now() - timedelta(seconds=window)
-    said: set[tuple[int, int, str]] = set()
-    ordered = sorted(pairs)
-    for start in range(0, len(ordered), RECENT_TEXTS_CHUNK):
-        chunk = ordered[start : start + RECENT_TEXTS_CHUNK]
-        # Each broadcast with its own authors only (an index scan of one broadcast's recent
-        # comments per pair), not every broadcast with every author. A row-value IN, which
-        # PostgreSQL and SQLite both have and the ORM does not spell (one Q per pair costs
-        # more to build than the query takes to run: docs/performance.md, "Many broadcasts").
-        pair_in = RawSQL(
-            f"(broadcast_id, author_id) IN ({', '.join(['(%s, %s)'] * len(chunk))})",
-            [value for pair in chunk for value in pair],
-            output_field=BooleanField(),
-        )
-        recent = (
-            Comment.objects.filter(pair_in, created_at__gte=since)
-            .order_by()
-            .values_list("broadcast_id", "author_id", "text")
-        )
-        said.update((b, a, text.lower()) for b, a, text in recent)
-    return said

@@ -25,6 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from livevideo import abuse, services
 from livevideo.models import Broadcast, Comment
+from livevideo.write_selectors import broadcasts_by_id
 from realtime.runtime import runtime
 
 AnyUser = AbstractBaseUser | AnonymousUser  # whoever tapped, signed in or not
@@ -168,7 +169,7 @@ def record_comments(_: int, batch: list[tuple[int, AnyUser, object, str]]) -> li
     all together (``services.comments_create_across``): the broadcasts read in one query,
     the addresses' limits counted in one round trip, each rule's reads made once and the
     accepted stored in one transaction, whatever the broadcasts; each one's outcome."""
-    broadcasts = Broadcast.objects.in_bulk({broadcast_id for broadcast_id, *_ in batch})
+    broadcasts = broadcasts_by_id({broadcast_id for broadcast_id, *_ in batch})
     outcomes: list[object] = [
         None if broadcast_id in broadcasts else BroadcastGone(broadcast_id)
         for broadcast_id, *_ in batch
@@ -191,7 +192,7 @@ def _under_address_limit(
 ) -> list[object]:
     """Count each item against its address's limit first (as over REST), then ``create`` the
     rest on the broadcast; each item's outcome (a refusal is a ``ServiceError``)."""
-    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+    broadcast = broadcasts_by_id([broadcast_id]).get(broadcast_id)
     if broadcast is None:
         raise BroadcastGone(broadcast_id)
     outcomes: list[object] = list(

@@ -15,10 +15,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from livevideo import selectors
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
 from livevideo.models import Broadcast, BroadcastBan
 from livevideo.ratelimit import retry_after_many
+from livevideo.write_selectors import bans_in_force
 
 LINK_PATTERN = re.compile(
     r"(https?://|www\.|\b[a-z0-9-]+\.(com|net|org|io|ly|gg|tv|co|me|xyz|info|biz|app|dev)\b)",
@@ -64,9 +64,7 @@ def participation_refusals_across(
     wanted = set(pairs)
     if not wanted:
         return {}
-    bans = selectors.bans_in_force(
-        broadcast_ids={b for b, _ in wanted}, user_ids={u for _, u in wanted}
-    )
+    bans = bans_in_force(broadcast_ids={b for b, _ in wanted}, user_ids={u for _, u in wanted})
     # At most one ban per broadcast and user (a constraint); the query's cross product of the
     # two id lists may hold others, which are not asked about.
     return {

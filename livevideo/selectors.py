@@ -331,16 +331,6 @@ def bans_active(*, broadcast_id: int) -> QuerySet[BroadcastBan]:
     )
 
 
-def bans_in_force(*, broadcast_ids: set[int], user_ids: set[int]) -> QuerySet[BroadcastBan]:
-    """Bans and time-outs still in force on any of the broadcasts for any of the users (each
-    broadcast with each user: callers pick the pairs they asked about)."""
-    return BroadcastBan.objects.filter(
-        Q(until__isnull=True) | Q(until__gt=timezone.now()),
-        broadcast_id__in=broadcast_ids,
-        user_id__in=user_ids,
-    )
-
-
 def moderation_actions(*, broadcast_id: int) -> QuerySet[ModerationAction]:
     """A broadcast's audit trail, newest first."""
     return ModerationAction.objects.filter(broadcast_id=broadcast_id).select_related(

@@ -18,10 +18,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from rest_framework import exceptions
-from rest_framework.authtoken.models import Token
 
 from livevideo import abuse, selectors, services
 from livevideo.models import Broadcast, Comment
+from livevideo.write_selectors import broadcasts_by_id, users_by_token
 from realtime.auth import user_for_session
 
 ACCEPTED = "accepted"  # a reaction's outcome: stored (202 ``{"accepted": true}``)
@@ -70,7 +70,7 @@ def _record(
     broadcast_id: int, posts: list[Post], action: str, field: str, store: Store
 ) -> list[Outcome]:
     outcomes: list[Outcome] = _authenticate(posts)
-    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+    broadcast = broadcasts_by_id([broadcast_id]).get(broadcast_id)
     waiting = [i for i, o in enumerate(outcomes) if isinstance(o, AbstractBaseUser)]
     if broadcast is None:
         for i in waiting:
@@ -92,8 +92,7 @@ def _authenticate(posts: Sequence[Post]) -> list[AbstractBaseUser | Exception]:
     """Each post's user, or why it has none, as DRF's token and session authentication and
     ``IsAuthenticatedOrReadOnly`` answer (401; 403 for a failed CSRF check); the batch's
     tokens read in one query."""
-    keys = {post.token for post in posts if post.token}
-    tokens = {t.key: t.user for t in Token.objects.select_related("user").filter(key__in=keys)}
+    tokens = users_by_token({post.token for post in posts if post.token})
     users: list[AbstractBaseUser | Exception] = []
     for post in posts:
         if post.token:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
 from livevideo import abuse, moderation, signals
@@ -20,6 +20,7 @@ from livevideo.permissions import (
 from livevideo.services._text import clean_text, require_live
 from livevideo.services.audit import record
 from livevideo.services.pins import pinned_comment_set
+from livevideo.sqltext import db_value, insert
 
 COMMENT_MAX = 500
 
@@ -135,11 +136,13 @@ def comments_record(*, broadcast: Broadcast, posts: Sequence[Post]) -> list[Comm
 def comments_record_across(*, posts: Sequence[Passed]) -> list[Comment]:
     """``comments_record`` for checked ``(broadcast, author, clean text)`` posts on any
     broadcasts: one ``INSERT`` in one transaction."""
+    now = timezone.now()
     comments = [
         Comment(
             broadcast=broadcast,
             author=author,
             text=text,
+            created_at=now,
             is_held=moderation.comment_is_held(broadcast=broadcast, text=text),
         )
         for broadcast, author, text in posts
@@ -147,13 +150,24 @@ def comments_record_across(*, posts: Sequence[Passed]) -> list[Comment]:
     if not comments:
         return comments
     with transaction.atomic():
-        Comment.objects.bulk_create(comments)
+        _insert(comments)
         for comment in comments:
             if not comment.is_held:
                 signals.comment_created.send_on_commit(Comment, comment=comment)
         for broadcast_id in dict.fromkeys(c.broadcast_id for c in comments if c.is_held):
             signals.review_queue_changed.send_on_commit(Comment, broadcast_id=broadcast_id)
     return comments
+
+
+def _insert(comments: list[Comment]) -> None:
+    """Insert new comments (in one statement, up to ``ROWS_PER_INSERT``) and give each its id."""
+    created_at = db_value(Comment, "created_at", comments[0].created_at)
+    names = ("broadcast_id", "author_id", "text", "created_at", "is_removed", "is_held")
+    rows = [(c.broadcast_id, c.author_id, c.text, created_at, False, c.is_held) for c in comments]
+    for comment, pk in zip(comments, insert(Comment, names, rows, ids=True), strict=True):
+        comment.pk = pk
+        comment._state.adding = False
+        comment._state.db = DEFAULT_DB_ALIAS
 
 
 def comment_remove_check(*, comment: Comment, actor: AbstractBaseUser) -> None:

@@ -6,75 +6,62 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Case, ExpressionWrapper, F, PositiveBigIntegerField, Value, When
+from django.db import transaction
+from django.utils import timezone
 
 from livevideo import moderation, signals
 from livevideo.errors import InvalidInput, ServiceError
 from livevideo.models import Broadcast, Reaction, ReactionKind, ReactionTotal
 from livevideo.permissions import require_participant
 from livevideo.services._text import require_live
+from livevideo.sqltext import db_value, execute, insert, placeholders, table
+
+# Checked for every tap: the enum's ``values`` builds a new list at each read.
+KINDS = frozenset(ReactionKind.values)
 
 
 def reaction_kind_clean(kind: object) -> str:
-    if not isinstance(kind, str) or kind not in ReactionKind.values:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise InvalidInput(
             f"Unknown reaction kind; use one of: {', '.join(ReactionKind.values)}.", field="kind"
         )
     return kind
 
 
-class _TotalsMissing(Exception):
-    """Some of the broadcast's total rows do not exist yet."""
-
-
-def _add_to_totals(broadcast_id: int, counts: dict[str, int]) -> None:
-    """Add ``counts`` (by kind) to the broadcast's running totals: the kinds of a batch in
-    one statement."""
-    totals = ReactionTotal.objects.filter(broadcast_id=broadcast_id)
-    added = Case(*(When(kind=kind, then=Value(n)) for kind, n in counts.items()))
-    # Rows locked in kind order (PostgreSQL; SQLite has one writer at a time): two processes
-    # storing a broadcast's taps at once would otherwise deadlock, each holding a kind the
-    # other waits for.
-    in_order = totals.filter(kind__in=counts).order_by("kind").select_for_update().values("pk")
-    try:
-        with transaction.atomic():
-            updated = ReactionTotal.objects.filter(pk__in=in_order).update(
-                count=F("count") + ExpressionWrapper(added, output_field=PositiveBigIntegerField())
-            )
-            if updated != len(counts):
-                raise _TotalsMissing  # undone: added one kind at a time below
-    except _TotalsMissing:
-        pass
-    else:
-        return
-    # A broadcast made outside broadcast_create has no total rows yet.
-    for kind, n in sorted(counts.items()):
-        if totals.filter(kind=kind).update(count=F("count") + n):
-            continue
-        try:
-            with transaction.atomic():
-                ReactionTotal.objects.create(broadcast_id=broadcast_id, kind=kind, count=n)
-        except IntegrityError:  # made meanwhile by another writer
-            totals.filter(kind=kind).update(count=F("count") + n)
-
-
 def reactions_record(*, broadcast: Broadcast, taps: Iterable[tuple[AbstractBaseUser, str]]) -> int:
-    """Store many taps on one live broadcast in one transaction; returns how many were stored.
+    """Store many taps on one live broadcast in one transaction, with the running totals;
+    returns how many were stored.
 
     Each tap is ``(user, kind)`` and must already be checked (signed in, known kind).
     """
-    rows = [Reaction(broadcast_id=broadcast.pk, user=user, kind=kind) for user, kind in taps]
+    now = db_value(Reaction, "created_at", timezone.now())
+    rows = [(broadcast.pk, user.pk, kind, now) for user, kind in taps]
     if not rows:
         return 0
     counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.kind] = counts.get(row.kind, 0) + 1
+    for _, _, kind, _ in rows:
+        counts[kind] = counts.get(kind, 0) + 1
     with transaction.atomic():
-        Reaction.objects.bulk_create(rows)
+        insert(Reaction, ("broadcast_id", "user_id", "kind", "created_at"), rows)
         _add_to_totals(broadcast.pk, counts)
         signals.reaction_recorded.send_on_commit(Reaction, broadcast_id=broadcast.pk, counts=counts)
     return len(rows)
+
+
+def _add_to_totals(broadcast_id: int, counts: dict[str, int]) -> None:
+    """Add ``counts`` (by kind) to the broadcast's running totals in one statement, making the
+    rows a broadcast made outside ``broadcast_create`` lacks. The rows are taken in kind order:
+    two processes storing a broadcast's taps at once would otherwise deadlock on PostgreSQL,
+    each holding a kind the other waits for. (PostgreSQL takes an id from the sequence for
+    each row offered, even one that only adds: ids are 64-bit.)"""
+    kinds = sorted(counts)
+    execute(
+        f"INSERT INTO {table(ReactionTotal)} (broadcast_id, kind, count)"
+        f" VALUES {placeholders(len(kinds), 3)}"
+        " ON CONFLICT (broadcast_id, kind)"
+        f" DO UPDATE SET count = {table(ReactionTotal)}.count + excluded.count",
+        [value for kind in kinds for value in (broadcast_id, kind, counts[kind])],
+    )
 
 
 def reaction_check(*, broadcast: Broadcast, user: AbstractBaseUser, kind: object) -> str:

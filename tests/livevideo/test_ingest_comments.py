@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from livevideo import abuse, ingest, services
+from livevideo import ingest, services, write_selectors
 from livevideo.errors import NotAllowed, RateLimited
 from livevideo.models import Broadcast, Comment
 from realtime.testing import capture_events
@@ -178,7 +178,7 @@ def test_bans_and_repeats_hold_on_their_own_broadcast_only(broadcasts, viewers):
 
 
 def test_repeats_are_found_across_the_reads_chunks(broadcasts, viewers, monkeypatch):
-    monkeypatch.setattr(abuse, "RECENT_TEXTS_CHUNK", 2)
+    monkeypatch.setattr(write_selectors, "PAIRS_PER_STATEMENT", 2)
     for i, broadcast in enumerate(broadcasts):
         services.comment_create(broadcast=broadcast, author=viewers[i], text="first")
     posts = [(b.pk, viewers[i], "FIRST", "") for i, b in enumerate(broadcasts)]
