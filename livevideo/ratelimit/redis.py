@@ -23,23 +23,32 @@ class RedisRateLimiter(RateLimiter):
 
     def hit_many(self, keys: list[str], *, limit: int, window: float) -> list[float]:
         # Every hit sets the window's expiry if the key has none (NX), so a window can never
-        # outlive its length, even after a crash between a first INCR and its expiry.
+        # outlive its length, even after a crash between a first INCR and its expiry. What is
+        # left of a window is read only for the hits over the limit: a second round trip for
+        # refusals alone.
         window_ms = int(window * 1000)
         pipe = self._redis.pipeline(transaction=False)
         for key in keys:
             pipe.incr(self._prefix + key)
             pipe.pexpire(self._prefix + key, window_ms, nx=True)
-            pipe.pttl(self._prefix + key)
         try:
-            replies = pipe.execute()
+            hits = pipe.execute()[0::2]
+            over = [i for i, count in enumerate(hits) if count > limit]
+            left = self._time_left([keys[i] for i in over]) if over else []
         except redis.RedisError:
             logger.warning("rate limit store unavailable; letting %s hit(s) through", len(keys))
             return [0.0] * len(keys)
-        hits, ttls = replies[0::3], replies[2::3]
-        return [
-            0.0 if count <= limit else max(ttl, 0) / 1000 or window
-            for count, ttl in zip(hits, ttls, strict=True)
-        ]
+        waits = [0.0] * len(keys)
+        for i, ttl in zip(over, left, strict=True):
+            waits[i] = max(ttl, 0) / 1000 or window
+        return waits
+
+    def _time_left(self, keys: list[str]) -> list[int]:
+        """Each key's window's milliseconds left, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.pttl(self._prefix + key)
+        return pipe.execute()
 
     def wait(self, key: str, *, limit: int) -> float:
         pipe = self._redis.pipeline(transaction=False)
