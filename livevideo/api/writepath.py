@@ -165,8 +165,8 @@ def _read_post(request: ASGIRequest, write: _Write) -> writes.Post | None:
         request.get_host()
     except DisallowedHost:
         return None
-    if SecurityMiddleware(_no_view).process_request(request) is not None:  # an HTTPS redirect
-        return None
+    if settings.SECURE_SSL_REDIRECT and SecurityMiddleware(_no_view).process_request(request):
+        return None  # an HTTPS redirect (the middleware is made only when it may redirect)
     auth = request.headers.get("Authorization", "").split()
     if auth and auth[0].lower() == "token" and (len(auth) != 2 or not auth[1].isascii()):
         return None  # DRF's own 401 for a malformed token header
