@@ -154,7 +154,7 @@ def _replay(body: bytes, more: bool, receive: Any) -> Callable[[], Awaitable[dic
 
 def _read_post(request: ASGIRequest, write: _Write) -> writes.Post | None:
     """The post as the DRF view would read it, or None for one Django must answer."""
-    accept = request.headers.get("Accept", "")
+    accept = request.META.get("HTTP_ACCEPT", "")  # as DRF reads it (not the headers' dict)
     if accept and not any(
         media_type_matches("application/json", part.strip()) for part in accept.split(",")
     ):
@@ -167,7 +167,7 @@ def _read_post(request: ASGIRequest, write: _Write) -> writes.Post | None:
         return None
     if settings.SECURE_SSL_REDIRECT and SecurityMiddleware(_no_view).process_request(request):
         return None  # an HTTPS redirect (the middleware is made only when it may redirect)
-    auth = request.headers.get("Authorization", "").split()
+    auth = request.META.get("HTTP_AUTHORIZATION", "").split()  # as DRF's TokenAuthentication
     if auth and auth[0].lower() == "token" and (len(auth) != 2 or not auth[1].isascii()):
         return None  # DRF's own 401 for a malformed token header
     post = _credential(request, auth[1] if auth and auth[0].lower() == "token" else None)
