@@ -273,6 +273,9 @@ class PrivateRegions:
         names = set(self.regions)
         return all(r.gateways_up() == names - {n} for n, r in self.regions.items())
 
+    def _apart(self) -> bool:
+        return not any(region.gateways_up() for region in self.regions.values())
+
     def kill(self, name: str) -> None:
         """A region dies (its Redis and NATS server; its app processes are the test's)."""
         self.regions[name].kill()
@@ -283,9 +286,13 @@ class PrivateRegions:
             raise RuntimeError(f"{name} did not join the other regions again")
 
     def partition(self) -> None:
-        """Cut every link between regions (each region's own servers go on)."""
+        """Cut every link between regions (each region's own servers go on), and wait until
+        every gateway is down: a request sent before a server saw its gateway drop is lost
+        in the cut (it times out) instead of finding nobody to answer."""
         for link in self.fronts.values():
             link.cut()
+        if not wait_until(self._apart, timeout=30, interval=0.05):
+            raise RuntimeError("the regions' gateways did not go down")
 
     def heal(self) -> None:
         """Mend the links and wait until every gateway is connected again."""

@@ -7,9 +7,10 @@ Subjects, under ``REALTIME["KEY_PREFIX"]`` (``rt``):
   one queue group per region (the group is the region's name) while they have viewers of the
   topic, so NATS hands each event to one process per region that watches it, and its
   gateways carry it only to those regions.
-- ``rt.append.<region>``: "number and store this event", to the first region in the topic's
-  order of succession that answers (its home while reachable); any of its processes answers
-  (queue group ``serve``).
+- ``rt.append.<region>``: "number and store these events of a topic, in order" (one request
+  for the events a process queued meanwhile), to the first region in the topic's order of
+  succession that answers (its home while reachable); any of its processes answers (queue
+  group ``serve``), in one script, and answers the numbered events.
 - ``rt.replay.<region>``: "what do you keep after id N" for topics numbered in ``region``.
 - ``rt.renew.<region>``: "you number a topic in a lineage older than mine" (to its home).
 
@@ -35,8 +36,8 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
-from realtime.backends.base import Replay
-from realtime.protocol import decode_event
+from realtime.backends.base import Entry, Replay
+from realtime.protocol import Event, decode_event
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,40 @@ class Ticks:
 async def tick(client: Client, subject: str, event_id: int, lineage: Lineage) -> None:
     """Say that ``lineage`` of the subject's topic has reached ``event_id``."""
     await client.publish(subject, b"", headers=lineage.headers(**{LAST_ID: str(event_id)}))
+
+
+def encode_appends(
+    entries: Sequence[Entry], *, asker: tuple[int, int], hops: int
+) -> dict[str, Any]:
+    """An ``rt.append`` request: events of one topic to number in order, the newest lineage
+    the askers hold, and how many regions it passed."""
+    return {
+        "topic": entries[0][0],
+        "events": [
+            {"type": event_type, "ts": ts, "data_json": data_json}
+            for _, event_type, _, ts, data_json in entries
+        ],
+        "epoch": asker[0],
+        "seq": asker[1],
+        "hops": hops,
+    }
+
+
+def decode_appends(raw: dict[str, Any]) -> list[Entry]:
+    topic = raw["topic"]
+    return [
+        (topic, e["type"], json.loads(e["data_json"]), e["ts"], e["data_json"])
+        for e in raw["events"]
+    ]
+
+
+def encode_events(events: Sequence[Event]) -> bytes:
+    """An ``rt.append`` answer: the numbered events, in order."""
+    return json.dumps([event.encoded for event in events]).encode()
+
+
+def decode_events(body: bytes) -> list[Event]:
+    return [decode_event(e) for e in json.loads(body)]
 
 
 def encode_replay(replay: Replay) -> bytes:

@@ -1,9 +1,9 @@
 """Sending events to the history store, in order, one loop at a time.
 
 ``realtime.publish`` hands each event over as an ``Outgoing``; the ``Sender`` of the loop that
-sends it appends it to the topic's history (or announces a snapshot), in order, the events
-queued meanwhile together, and counts what is still pending so ``publish.flush`` can wait for
-it.
+sends it appends it to the topic's history, in order, the events queued meanwhile together (or
+announces a snapshot, in order with the other snapshots), and counts what is still pending so
+``publish.flush`` can wait for it.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def outstanding() -> int:
 
 
 async def _send(history: HistoryStore, items: list[Outgoing]) -> None:
-    """Send a run of items: recoverable ones all together, or one snapshot."""
+    """Send a run of items: events all together, or one snapshot."""
     if items[0].recoverable:
         await history.append_many(
             [(item.topic, item.type, item.data, item.ts, item.data_json) for item in items]
@@ -70,20 +70,36 @@ async def _send(history: HistoryStore, items: list[Outgoing]) -> None:
 
 
 class Sender:
-    """Sends events in submission order, on one event loop (the loop's
-    ``realtime.runtime.Runtime`` holds it): the events queued while one is sent go together
-    next (``HistoryStore.append_many``: one round trip to Redis)."""
+    """Sends what the loop publishes (the loop's ``realtime.runtime.Runtime`` holds it), in two
+    lanes, each in submission order: events, the ones queued while a run is sent going
+    together next (``HistoryStore.append_many``: one round trip to Redis, or to the region
+    that numbers a topic), and snapshots, one at a time. A snapshot never waits for events
+    being numbered: in a region far from a broadcast's home that is a round trip across the
+    link, and a snapshot (latest wins: totals, counts) stands on its own, not after an event."""
 
     MAX_RUN = 200  # events sent together at most
 
     def __init__(self, loop: asyncio.AbstractEventLoop, history: HistoryStore) -> None:
         self.loop = loop
+        self._events = _Lane(loop, history, run=self.MAX_RUN)
+        self._snapshots = _Lane(loop, history, run=1)
+
+    def submit(self, item: Outgoing) -> None:
+        """Queue ``item``; call on the sender's loop."""
+        (self._events if item.recoverable else self._snapshots).submit(item)
+
+
+class _Lane:
+    """Items of one kind, sent in order: up to ``run`` of them at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, history: HistoryStore, *, run: int) -> None:
+        self.loop = loop
         self.history = history
+        self.run = run
         self._queue: deque[Outgoing] = deque()
         self._task: asyncio.Task[None] | None = None
 
     def submit(self, item: Outgoing) -> None:
-        """Queue ``item``; call on the sender's loop."""
         self._queue.append(item)
         if self._task is None:
             self._task = self.loop.create_task(self._drain())
@@ -91,7 +107,7 @@ class Sender:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                items = self._next_run()
+                items = [self._queue.popleft() for _ in range(min(self.run, len(self._queue)))]
                 try:
                     try:
                         await _send(self.history, items)
@@ -111,12 +127,3 @@ class Sender:
                     add_pending(self.loop, -len(items))
         finally:
             self._task = None
-
-    def _next_run(self) -> list[Outgoing]:
-        """The queue's head: every recoverable item queued before the next snapshot (up to
-        ``MAX_RUN``), sent in one go, or the snapshot alone."""
-        items = [self._queue.popleft()]
-        if items[0].recoverable:
-            while self._queue and self._queue[0].recoverable and len(items) < self.MAX_RUN:
-                items.append(self._queue.popleft())
-        return items

@@ -13,9 +13,10 @@ moment its region changes lineage, and goes on with the new one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from realtime.backends.base import counter_start
+from realtime.backends.base import Entry, counter_start
 from realtime.backends.redis import RETAIN_LUA, RedisHistory
 from realtime.clients import redis_client
 from realtime.protocol import RESET, Event, encoded_parts, make_event
@@ -72,12 +73,13 @@ redis.call('SET', KEYS[1], ARGV[1])
     + b"return 1\n"
 )
 
-# KEYS as IMPORT's; ARGV: the encoded event before and after its id (empty: no event, only
-# the lineage), size, ttl, channel, counter_start(), the publish command, this region, '1' in
-# the topic's home, the asker's epoch and newest id, the reset's head and tail.
+# KEYS as IMPORT's; ARGV: the reset's head and tail, size, ttl, channel, counter_start(), the
+# publish command, this region, '1' in the topic's home, the asker's epoch and newest id, then
+# each event's encoded parts before and after its id (none: only the lineage).
 # A region numbers a topic in a lineage of its own: unless the copy here is one already (the
 # home's keys from before lineages had no owner) and no asker holds a newer lineage, a new one
-# starts above every id seen here or by the asker. Returns {id or 0, epoch, 1 if it started}.
+# starts above every id seen here or by the asker. The events get the next ids, one after the
+# other. Returns {the first event's id or 0, epoch, 1 if it started}.
 NUMBER_LUA = (
     b"""
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -88,7 +90,7 @@ local began = 0
 if not mine or tonumber(ARGV[10]) > start then
   local epoch = string.format('%d', math.max(tonumber(ARGV[6]), seq + 1, tonumber(ARGV[11]) + 1))
   if seq > 0 then
-    redis.call(ARGV[7], ARGV[5], ARGV[12] .. epoch .. ARGV[13])
+    redis.call(ARGV[7], ARGV[5], ARGV[1] .. epoch .. ARGV[2])
   end
   redis.call('DEL', KEYS[2])
   redis.call('SET', KEYS[1], epoch)
@@ -102,14 +104,16 @@ if not mine or tonumber(ARGV[10]) > start then
   began = 1
 end
 start = tonumber(redis.call('GET', KEYS[3]))
-if ARGV[1] == '' then
-  return {0, start, began}
-end
-local id = redis.call('INCR', KEYS[1])
-local event = ARGV[1] .. string.format('%d', id) .. ARGV[2]
+local first = 0
+for at = 12, #ARGV, 2 do
+  local id = redis.call('INCR', KEYS[1])
+  if first == 0 then
+    first = id
+  end
+  local event = ARGV[at] .. string.format('%d', id) .. ARGV[at + 1]
 """
     + RETAIN_LUA
-    + b"return {id, start, began}\n"
+    + b"end\nreturn {first, start, began}\n"
 )
 
 # KEYS as IMPORT's; ARGV: the lineage's epoch and owner, channel, publish command, the reset's
@@ -157,31 +161,31 @@ class RegionCopy(RedisHistory):
     async def number(
         self,
         topic: str,
-        event_type: str | None,
+        entries: Sequence[Entry],
         *,
-        ts: float = 0.0,
-        data: dict[str, Any] | None = None,
-        data_json: str = "",
         region: str,
         home: bool,
         asker: tuple[int, int] = (0, 0),
-    ) -> tuple[Event | None, Lineage, bool]:
-        """Give an event the topic's next id in this region's own lineage (started first if
-        needed, or when ``asker``, an (epoch, newest id), holds a newer one); with no
-        ``event_type``, only start that lineage when needed. Returns the event, the lineage
-        and whether it started now."""
-        prefix, suffix = ("", "")
-        if event_type is not None:
-            prefix, suffix = encoded_parts(event_type, ts, data_json)
-        event_id, epoch, began = await self._eval(
-            NUMBER_LUA, topic, prefix, suffix, self.size, self.ttl, self.channel(topic),
+    ) -> tuple[list[Event], Lineage, bool]:
+        """Give ``entries`` (events of ``topic``) its next ids in order, in this region's own
+        lineage (started first if needed, or when ``asker``, an (epoch, newest id), holds a
+        newer one); with no entries, only start that lineage when needed. Returns the events,
+        the lineage and whether it started now."""
+        parts = [
+            encoded_parts(event_type, ts, data_json) for _, event_type, _, ts, data_json in entries
+        ]
+        first_id, epoch, began = await self._eval(
+            NUMBER_LUA, topic, RESET_HEAD, RESET_TAIL, self.size, self.ttl, self.channel(topic),
             counter_start(), self.PUBLISH, region, "1" if home else "0", *asker,
-            RESET_HEAD, RESET_TAIL,
+            *(part for pair in parts for part in pair),
         )  # fmt: skip
-        event = None
-        if event_type is not None:
-            event = Event(event_type, event_id, ts, data or {}, f"{prefix}{event_id}{suffix}")
-        return event, Lineage(int(epoch), region), bool(began)
+        events = [
+            Event(event_type, first_id + n, ts, data, f"{prefix}{first_id + n}{suffix}")
+            for n, ((_, event_type, data, ts, _), (prefix, suffix)) in enumerate(
+                zip(entries, parts, strict=True)
+            )
+        ]
+        return events, Lineage(int(epoch), region), bool(began)
 
     async def import_event(
         self, topic: str, event: Event, lineage: Lineage, *, restart: bool = False

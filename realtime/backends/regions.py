@@ -9,7 +9,8 @@ topic's events, so a topic has one id space wherever it is watched.
 
 - Publishing in the home region appends to the local Redis as the Redis backend does (its
   processes hear it through Redis pub/sub), then publishes the numbered event once to NATS.
-  Elsewhere, publishing asks the home to append it (a NATS request to the home's processes).
+  Elsewhere, publishing asks the home to append it (a NATS request to the home's processes,
+  one for every event of the topic queued meanwhile in the sender: one round trip for them all).
 - A region's processes subscribe a topic's NATS subject while they have viewers of it, in one
   queue group per region. NATS gateways run in interest-only mode, so an event crosses to a
   region only while it has such a subscription, and only once; there one process copies it
@@ -34,9 +35,11 @@ Why NATS gateways rather than a Redis per region fed by the publisher: docs/scal
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -44,7 +47,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from realtime.backends.base import HistoryStore, Replay
+from realtime.backends.base import Entry, HistoryStore, Replay
 from realtime.backends.pubsub import Feed
 from realtime.backends.redis import RedisHub
 from realtime.backends.regionarrivals import Arrivals
@@ -62,7 +65,11 @@ from realtime.regions import (
     RegionUnreachable,
     Subjects,
     Ticks,
+    decode_appends,
+    decode_events,
     decode_replay,
+    encode_appends,
+    encode_events,
     encode_replay,
     request,
     succession,
@@ -118,16 +125,26 @@ class RegionsHistory(HistoryStore):
     async def append(
         self, topic: str, event_type: str, data: dict[str, Any], *, ts: float, data_json: str
     ) -> Event:
-        entry = {"topic": topic, "type": event_type, "ts": ts, "data_json": data_json}
-        return await self._number(entry, data, asker=(0, 0), hops=0)
+        [event] = await self._number([(topic, event_type, data, ts, data_json)], asker=(0, 0))
+        return event
+
+    async def append_many(self, entries: Sequence[Entry]) -> None:
+        # A topic's events go together, in order: one request to the region that numbers
+        # them (one round trip across the link for the lot, not one each; the sender queues
+        # what is published meanwhile), which numbers them in one script.
+        runs: dict[str, list[Entry]] = {}
+        for entry in entries:
+            runs.setdefault(entry[0], []).append(entry)
+        await asyncio.gather(*(self._number(run, asker=(0, 0)) for run in runs.values()))
 
     async def _number(
-        self, entry: dict[str, Any], data: dict[str, Any], *, asker: tuple[int, int], hops: int
-    ) -> Event:
+        self, entries: Sequence[Entry], *, asker: tuple[int, int], hops: int = 0
+    ) -> list[Event]:
         """Have the first region that answers, in the topic's order of succession up to this
-        one, number the event (this one last: it always can). Each asked region is told the
-        newest lineage the askers hold, so it starts a newer one when it is behind."""
-        topic, read = entry["topic"], False
+        one, number the events of one topic, in order (this one last: it always can). Each
+        asked region is told the newest lineage the askers hold, so it starts a newer one
+        when it is behind."""
+        topic, read = entries[0][0], False
         for region in succession(self.home(topic), self.regions):
             if region == self.region:
                 break
@@ -138,11 +155,10 @@ class RegionsHistory(HistoryStore):
                 if lineage is not None and lineage.epoch > asker[0]:
                     asker = (lineage.epoch, seq)
                 read = True
-            body = {**entry, "epoch": asker[0], "seq": asker[1], "hops": hops + 1}
             try:
                 reply = await request(
-                    await self.links.client(), self.subjects.append(region), body,
-                    wait=self.APPEND_TIMEOUT,
+                    await self.links.client(), self.subjects.append(region),
+                    encode_appends(entries, asker=asker, hops=hops + 1), wait=self.APPEND_TIMEOUT,
                 )  # fmt: skip
             except RegionSilent as exc:
                 self._silent[region] = time.monotonic() + self.SILENT_FOR
@@ -150,36 +166,36 @@ class RegionsHistory(HistoryStore):
             except RegionUnreachable:
                 pass  # nobody serves it (down, or cut off): NATS said so at once
             else:
-                return decode_event(reply)
-        event, _ = await self._number_here(topic, entry, data, asker=asker)
-        return event
+                return decode_events(reply)
+        return await self._number_here(topic, entries, asker=asker)
 
     async def _number_here(
-        self, topic: str, entry: dict[str, Any], data: dict[str, Any], *, asker: tuple[int, int]
-    ) -> tuple[Event, Lineage]:
-        """Number, keep and announce an event in this region's lineage of the topic (started
-        first when the copy here holds another), and send it to NATS."""
-        event, lineage, began = await self.local.number(
-            topic, entry["type"], ts=entry["ts"], data=data, data_json=entry["data_json"],
-            region=self.region, home=self.home(topic) == self.region, asker=asker,
+        self, topic: str, entries: Sequence[Entry], *, asker: tuple[int, int]
+    ) -> list[Event]:
+        """Number, keep and announce events in this region's lineage of the topic (started
+        first when the copy here holds another), and send them to NATS."""
+        events, lineage, began = await self.local.number(
+            topic, entries, region=self.region, home=self.home(topic) == self.region,
+            asker=asker,
         )  # fmt: skip
-        assert event is not None
-        assert event.id is not None
         if began and self.home(topic) != self.region:
-            logger.warning("realtime: %s: numbered in %s from %s on", topic, self.region, event.id)
+            logger.warning(
+                "realtime: %s: numbered in %s from %s on", topic, self.region, events[0].id
+            )
         client = await self.links.client()
-        await client.publish(
-            self.subjects.events(topic), event.encoded.encode(), headers=lineage.headers()
-        )
-        self._ticks().note(topic, event.id, lineage, client)  # type: ignore[arg-type]
-        return event, lineage
+        for event in events:
+            await client.publish(
+                self.subjects.events(topic), event.encoded.encode(), headers=lineage.headers()
+            )
+        self._ticks().note(topic, events[-1].id, lineage, client)  # type: ignore[arg-type]
+        return events
 
     async def take_back(self, topic: str, asker: tuple[int, int]) -> None:
         """The home hears of a newer lineage of its topic (numbered elsewhere while it could
         not be reached): it starts one of its own above it, resetting its clients, and tells
         the regions that watch it."""
         _, lineage, began = await self.local.number(
-            topic, None, region=self.region, home=True, asker=asker
+            topic, [], region=self.region, home=True, asker=asker
         )
         if began:
             logger.warning("realtime: %s: numbered here again from %s on", topic, lineage.epoch)
@@ -311,16 +327,14 @@ class RegionsHistory(HistoryStore):
             # REGIONS or REGION_HOME differ between regions: never pass it on (it could loop).
             logger.error("realtime: an append for %s went round the regions", raw["topic"])
             return
-        entry = {key: raw[key] for key in ("topic", "type", "ts", "data_json")}
         try:
-            event = await self._number(
-                entry, json.loads(raw["data_json"]),
-                asker=(raw.get("epoch", 0), raw.get("seq", 0)), hops=raw.get("hops", 1),
-            )  # fmt: skip
+            events = await self._number(
+                decode_appends(raw), asker=(raw["epoch"], raw["seq"]), hops=raw["hops"]
+            )
         except Exception:
             logger.exception("realtime: could not append for another region")
             return  # the asker times out: its publish fails, logged there
-        await message.respond(event.encoded.encode())
+        await message.respond(encode_events(events))
 
     async def _serve_replay(self, message: Msg) -> None:
         raw = json.loads(message.data)

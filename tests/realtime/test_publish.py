@@ -203,3 +203,29 @@ async def test_events_queued_while_one_is_sent_go_out_together_in_order():
         del history.append_many
     assert runs == [[0], [1, 2, 3, 4, 5]]
     assert [e.data["n"] for e in (await history.replay("t", 0)).events] == [0, 1, 3, 5]
+
+
+async def test_a_snapshot_does_not_wait_for_the_events_before_it():
+    """An event's append may be a round trip across regions; a snapshot published after it
+    goes out meanwhile, and the event follows."""
+    history, hub, viewer = get_history(), get_hub(), Collector()
+    appended = asyncio.Event()
+    append_many = history.append_many
+
+    async def slow(entries):
+        await appended.wait()
+        await append_many(entries)
+
+    history.append_many = slow  # type: ignore[method-assign]
+    await hub.join("t", viewer)
+    try:
+        publish("t", "made", {"n": 0})
+        publish("t", "totals", {"n": 1}, recoverable=False)
+        [snapshot] = await viewer.wait_for(1)
+        assert (snapshot.type, snapshot.id) == ("totals", None)
+        appended.set()
+        await aflush()
+        assert [e.type for e in await viewer.wait_for(2)] == ["totals", "made"]
+    finally:
+        del history.append_many
+        hub.leave("t", viewer)
