@@ -170,15 +170,20 @@ def encode_appends(
 
 
 def decode_appends(raw: dict[str, Any]) -> list[Entry]:
+    """The events of an ``rt.append`` request; one that carries a single event in itself is
+    from a process older than batches (regions are deployed one after another)."""
     topic = raw["topic"]
     return [
         (topic, e["type"], json.loads(e["data_json"]), e["ts"], e["data_json"])
-        for e in raw["events"]
+        for e in raw.get("events", [raw])
     ]
 
 
-def encode_events(events: Sequence[Event]) -> bytes:
-    """An ``rt.append`` answer: the numbered events, in order."""
+def encode_events(events: Sequence[Event], raw: dict[str, Any]) -> bytes:
+    """The answer to the ``rt.append`` request ``raw``: the numbered events, in order (the one
+    event itself to a request older than batches)."""
+    if "events" not in raw:
+        return events[0].encoded.encode()
     return json.dumps([event.encoded for event in events]).encode()
 
 

@@ -334,7 +334,7 @@ class RegionsHistory(HistoryStore):
         except Exception:
             logger.exception("realtime: could not append for another region")
             return  # the asker times out: its publish fails, logged there
-        await message.respond(encode_events(events))
+        await message.respond(encode_events(events, raw))
 
     async def _serve_replay(self, message: Msg) -> None:
         raw = json.loads(message.data)

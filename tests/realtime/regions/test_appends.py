@@ -6,6 +6,7 @@ numbered where it was published, as a single publish is."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import nats
@@ -13,7 +14,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from realtime.backends.base import Entry
-from realtime.protocol import RESET, encode_data, now_ms
+from realtime.protocol import RESET, decode_event, encode_data, now_ms
 from realtime.sender import Outgoing, Sender, add_pending
 from tests.realtime.regions.test_across import hub_of, watch
 from tests.realtime.regions.test_rehoming import assert_no_silent_gap
@@ -67,6 +68,27 @@ async def test_a_batch_is_numbered_in_order_after_the_homes_newest(regions, regi
     ]
     other = (await eu.replay("q.3", 0)).events
     assert [e.data["n"] for e in other] == [0, 1]
+
+
+async def test_an_append_from_a_region_not_yet_upgraded_is_numbered_and_answered_alike(
+    regions, region_store
+):
+    """A process from before batches asks with the event in the request itself and reads one
+    event back: mid-deploy, such a region's publishes still get the home's next id."""
+    eu = region_store("eu")
+    await eu.start()
+    first = await append(eu, "q.5", {"from": "eu"})
+    client = await nats.connect(regions["eu"].nats_url)
+    try:
+        data_json = encode_data({"n": 1})
+        ask = {"topic": "q.5", "type": "x", "ts": now_ms(), "data_json": data_json}
+        ask.update(epoch=0, seq=0, hops=1)
+        answer = await client.request(eu.subjects.append("eu"), json.dumps(ask).encode(), 5)
+    finally:
+        await client.close()
+    event = decode_event(answer.data.decode())
+    assert (event.id, event.data) == (first.id + 1, {"n": 1})
+    assert [e.id for e in (await eu.replay("q.5", 0)).events] == [first.id, event.id]
 
 
 @pytest.fixture
