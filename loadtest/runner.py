@@ -30,7 +30,7 @@ from loadtest.proxy import FILES_PER_CONNECTION, Proxy
 from loadtest.redisprobe import RedisProbe, command_rates
 from loadtest.regions import LoadRegions
 from loadtest.restart import RollingRestart
-from loadtest.servers import Server, Usage, cpu_between, server_env
+from loadtest.servers import Server, StormMemory, Usage, cpu_between, server_env
 from loadtest.stats import MAX_SETTLE_SECONDS, SETTLE_SECONDS, Histogram, rate, settled
 from loadtest.tally import tally
 
@@ -273,7 +273,7 @@ class Run(Pipes):
         driver_pipe.send(("start",))
         storm_started: float | None = None
         storm: list[Any] | None = None
-        storm_rss: dict[str, list[int | None]] = {}  # the servers' RSS when back, and at peak
+        memory = StormMemory(self._rss)
         sent: dict[str, int] = {}
         while True:
             self._drain()
@@ -288,10 +288,7 @@ class Run(Pipes):
                 storm_started = time.monotonic()
             if storm_started is not None and storm is None:
                 storm = self._received("storm")
-                rss = self._rss()
-                storm_rss["peak"] = _highest(storm_rss.get("peak"), rss)
-                if storm is not None:
-                    storm_rss["back"] = rss
+                memory.note(back=storm is not None)
             self._roll(elapsed)
             self.progress.show(
                 "drive", elapsed, config.duration, self._detail(start, started, sent)
@@ -304,7 +301,7 @@ class Run(Pipes):
             time.sleep(0.25)
         if storm_started is not None and storm is None:
             storm = self._wait_for("storm", "storm", self._connected)
-            storm_rss["back"] = self._rss()
+            memory.note(back=True)
         self._tell(("measure", False))
         end = self._totals()
         return {
@@ -320,7 +317,7 @@ class Run(Pipes):
             and {
                 "seconds": max(info["seconds"] for info in storm),
                 "ok": sum(info["ok"] for info in storm),
-                "rss_kb": storm_rss,
+                "rss_kb": memory.kb,
             },
         }
 
@@ -391,13 +388,6 @@ class Run(Pipes):
         # timeout here reports nothing at all (round 7's first full-size runs).
         with urllib.request.urlopen(url, timeout=TOTALS_TIMEOUT) as response:
             return json.load(response)
-
-
-def _highest(before: list[int | None] | None, now: list[int | None]) -> list[int | None]:
-    """Each server's highest RSS reading so far (None: not measured)."""
-    if before is None:
-        return now
-    return [a and b and max(a, b) for a, b in zip(before, now, strict=True)]
 
 
 def run(

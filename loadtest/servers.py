@@ -207,6 +207,24 @@ def cpu_between(before: list[Usage | None], after: list[Usage | None], seconds: 
     return out
 
 
+class StormMemory:
+    """The servers' RSS through a storm: the highest total read from the drop on, and the
+    reading when every viewer was back (KB per server, None for one not measured)."""
+
+    def __init__(self, read: Callable[[], list[int | None]]) -> None:
+        self.read = read
+        self.kb: dict[str, list[int | None]] = {}
+        self._highest = -1  # the peak's total, KB; -1 before the first reading
+
+    def note(self, *, back: bool) -> None:
+        rss = self.read()
+        total = -1 if None in rss else sum(rss)  # type: ignore[arg-type]
+        if "peak" not in self.kb or total > self._highest:
+            self.kb["peak"], self._highest = rss, total
+        if back:
+            self.kb["back"] = rss
+
+
 def wait_healthy(
     url: str,
     process: subprocess.Popen[bytes] | None,
