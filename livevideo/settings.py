@@ -282,8 +282,7 @@ REALTIME = {
     # Each region sends its viewers the total it merges from every region's share
     # (presence/backends/regions.py): the `viewers` event itself need not cross.
     "REGION_LOCAL_SNAPSHOTS": ["viewers"],
-    # Reaction totals only grow, so `total` orders their snapshots: one read before another but
-    # arriving after it (another process's or region's) is not handed on (realtime/hub.py).
+    # Totals only grow: a snapshot below one handed on already is stale (realtime/hub.py).
     "SNAPSHOT_ORDER": {"reactions": "total"},
     "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
     # Seconds a topic's history (in Redis) outlives its last event.
@@ -351,10 +350,8 @@ RATE_LIMITS = {
     "ADDRESS_REACTION": (int(os.environ.get("RATE_ADDRESS_REACTIONS", "100")), 1.0),
 }
 
-# REST reactions and comments are stored in batches per broadcast (livevideo/api/writepath.py;
-# read once, by livevideo.conf): under a flood a batch starts this many seconds after the
-# previous one at the least, so batches are fewer and bigger (docs/performance.md, "What
-# bounds each figure", REST).
+# REST reactions and comments are stored in batches per broadcast (livevideo/api/writepath.py,
+# read by livevideo.conf): a batch starts this many seconds after the one before at the least.
 REST_WRITE_BATCH_GAP = float(os.environ.get("REST_WRITE_BATCH_GAP", "0.01"))
 
 # Comment rules against spam (livevideo/abuse.py): seconds; 0 turns a rule off.
