@@ -14,7 +14,7 @@ from livevideo.api.writepath import RestWrites  # noqa: E402
 from livevideo.routing import websocket_urlpatterns  # noqa: E402
 from livevideo.staticfiles import StaticFiles  # noqa: E402
 from livevideo.stream import BroadcastEventStream  # noqa: E402
-from realtime import gcpolicy  # noqa: E402
+from realtime import gcpolicy, gilpolicy  # noqa: E402
 from realtime.auth import TokenOrSessionAuthMiddleware  # noqa: E402
 from realtime.lifespan import lifespan  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
@@ -45,3 +45,5 @@ application = ProtocolTypeRouter(
 # Everything is loaded: the collector need not walk it again (and ten thousand connections
 # would make it walk millions of objects, on the event loop).
 gcpolicy.tune()
+# The database thread gets the GIL back sooner after each statement (realtime/gilpolicy.py).
+gilpolicy.tune()
