@@ -153,11 +153,14 @@ async def tick(client: Client, subject: str, event_id: int, lineage: Lineage) ->
 
 
 def encode_appends(
-    entries: Sequence[Entry], *, asker: tuple[int, int], hops: int
+    entries: Sequence[Entry], *, asker: tuple[int, int], hops: int, until: float
 ) -> dict[str, Any]:
     """An ``rt.append`` request: events of one topic to number in order, the newest lineage
-    the askers hold, and how many regions it passed."""
+    the askers hold, how many regions it passed, and until when (wall clock, ms) its asker
+    waits: one that arrives later (held by a partition) is not numbered, as its asker
+    numbered the events itself meanwhile."""
     return {
+        "until": until,
         "topic": entries[0][0],
         "events": [
             {"type": event_type, "ts": ts, "data_json": data_json}

@@ -53,7 +53,7 @@ from realtime.backends.redis import RedisHub
 from realtime.backends.regionarrivals import Arrivals
 from realtime.backends.regioncopy import OLDER, RegionCopy
 from realtime.conf import RealtimeConfig
-from realtime.protocol import Event, decode_event
+from realtime.protocol import Event, decode_event, now_ms
 from realtime.regions import (
     LAST_ID,
     ORIGIN,
@@ -158,7 +158,10 @@ class RegionsHistory(HistoryStore):
             try:
                 reply = await request(
                     await self.links.client(), self.subjects.append(region),
-                    encode_appends(entries, asker=asker, hops=hops + 1), wait=self.APPEND_TIMEOUT,
+                    encode_appends(
+                        entries, asker=asker, hops=hops + 1,
+                        until=now_ms() + self.APPEND_TIMEOUT * 1000,
+                    ), wait=self.APPEND_TIMEOUT,
                 )  # fmt: skip
             except RegionSilent as exc:
                 self._silent[region] = time.monotonic() + self.SILENT_FOR
@@ -326,6 +329,9 @@ class RegionsHistory(HistoryStore):
         if raw.get("hops", 1) > len(self.regions):
             # REGIONS or REGION_HOME differ between regions: never pass it on (it could loop).
             logger.error("realtime: an append for %s went round the regions", raw["topic"])
+            return
+        if raw.get("until", float("inf")) <= now_ms():  # its asker numbered them (clocks: NTP)
+            logger.warning("realtime: an append for %s came too late", raw["topic"])
             return
         try:
             events = await self._number(

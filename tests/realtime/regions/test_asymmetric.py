@@ -3,7 +3,8 @@ sends us flows. us's requests to the home time out, so us numbers its own writes
 of its own (its viewers refetch once); the home hears nothing of it (its renewals and events
 are held too) and goes on in its own lineage, whose events us gets but drops as older. When
 the held direction flows again the home takes the broadcast back and both sides' viewers
-refetch once. Never a silent gap; both regions end on the home's lineage."""
+refetch once; the requests us gave up on, arriving late, are not numbered. Never a silent
+gap, never a write twice; both regions end on the home's lineage."""
 
 from __future__ import annotations
 
@@ -91,3 +92,10 @@ async def test_a_region_whose_requests_to_the_home_time_out_while_the_homes_even
     async with asyncio.timeout(5):  # the home's ticks bring us to its lineage
         while {(await store.local.position("q.1"))[1].owner for store in (eu, us)} != {"eu"}:  # type: ignore[union-attr]  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+    # The appends us gave up on reached the home when released: too late, so not numbered
+    # (they would reach viewers a second time, under other ids). us's writes reach the home's
+    # viewers through their refetch, as events of no lineage but us's.
+    assert [e.data for e in eu_viewer.events if e.data.get("in") == "us"] == []
+    for viewer in (eu_viewer, us_viewer):
+        numbered = [repr(sorted(e.data.items())) for e in viewer.events if e.type != RESET]
+        assert len(numbered) == len(set(numbered)), numbered
