@@ -4,7 +4,9 @@ with what goes through ASGI's ``send``, and never after the connection closed.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -170,6 +172,28 @@ async def read_chunk(reader: asyncio.StreamReader) -> bytes:
     return chunk[:-2]
 
 
+@contextlib.asynccontextmanager
+async def sse_viewer(broadcast: Any) -> AsyncIterator[asyncio.StreamReader]:
+    """The app under uvicorn and one viewer's SSE stream of ``broadcast``, its request sent; on
+    the way out the viewer leaves (the hub hears of it) and the server stops."""
+    from livevideo.asgi import application
+
+    server, serving_task, port = await serving(application)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        path = f"/sse/broadcasts/{broadcast.pk}/"
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        yield reader
+        writer.close()
+        async with asyncio.timeout(10):
+            while get_hub().topics:  # noqa: ASYNC110 (until the server hears of the close)
+                await asyncio.sleep(0.02)
+    finally:
+        writer.close()  # else the server waits for the stream to end before it stops
+        server.should_exit = True
+        await serving_task
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_under_uvicorn_the_apps_sse_body_is_chunked_and_the_hub_writes_straight_to_it(
     monkeypatch,
@@ -183,15 +207,9 @@ async def test_under_uvicorn_the_apps_sse_body_is_chunked_and_the_hub_writes_str
 
     write = RawBodyWriter.write
     monkeypatch.setattr(RawBodyWriter, "write", spy)
-    from livevideo.asgi import application
-
     broadcast = await database_sync_to_async(BroadcastFactory)(live=True)
-    server, serving_task, port = await serving(application)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with sse_viewer(broadcast) as reader:
         async with asyncio.timeout(10):
-            path = f"/sse/broadcasts/{broadcast.pk}/"
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             head = (await reader.readuntil(b"\r\n\r\n")).lower()
             assert head.startswith(b"http/1.1 200")
             assert b"transfer-encoding: chunked" in head  # no Content-Length: uvicorn chunks
@@ -205,13 +223,6 @@ async def test_under_uvicorn_the_apps_sse_body_is_chunked_and_the_hub_writes_str
             assert events[-1]["data"] == {"n": 1}
             assert written_at_once
             assert all(written_at_once)
-            writer.close()
-            while get_hub().topics:  # noqa: ASYNC110 (until the server hears of the close)
-                await asyncio.sleep(0.02)
-    finally:
-        writer.close()  # else the server waits for the stream to end before it stops
-        server.should_exit = True
-        await serving_task
 
 
 def test_a_lone_keepalive_is_an_sse_comment_and_anything_else_a_message():
@@ -240,16 +251,10 @@ async def test_under_uvicorn_an_sse_viewer_gets_the_same_bytes_straight_from_the
         return written
 
     monkeypatch.setattr(RawBodyWriter, "write", spy)
-    from livevideo.asgi import application
-
     broadcast = await database_sync_to_async(BroadcastFactory)(live=True)
     topic = broadcast_topic(broadcast.pk)
-    server, serving_task, port = await serving(application)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
+    async with sse_viewer(broadcast) as reader:
         async with asyncio.timeout(10):
-            path = f"/sse/broadcasts/{broadcast.pk}/"
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             await reader.readuntil(b"\r\n\r\n")
             await read_chunk(reader)  # retry and hello
             # Until the stream is idle (a viewers snapshot may come first), then the event alone.
@@ -264,10 +269,3 @@ async def test_under_uvicorn_an_sse_viewer_gets_the_same_bytes_straight_from_the
             assert tick == f"id: {event.id}\ndata: [{event.encoded}]\n\n".encode()
             assert http_chunk(tick) in raw_writes  # written straight to the socket
             assert http_chunk(b": keepalive\n\n") in raw_writes
-            writer.close()
-            while get_hub().topics:  # noqa: ASYNC110 (until the server hears of the close)
-                await asyncio.sleep(0.02)
-    finally:
-        writer.close()
-        server.should_exit = True
-        await serving_task
