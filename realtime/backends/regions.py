@@ -12,10 +12,11 @@ topic's events, so a topic has one id space wherever it is watched.
   Elsewhere, publishing asks the home to append it (a NATS request to the home's processes,
   one for every event of the topic queued meanwhile in the sender: one round trip for them all).
 - A region's processes subscribe a topic's NATS subject while they have viewers of it, in one
-  queue group per region. NATS gateways run in interest-only mode, so an event crosses to a
-  region only while it has such a subscription, and only once; there one process copies it
-  into the region's Redis under the same id (``IMPORT_LUA``, idempotent), which announces it
-  to the region's processes as if it had been appended there.
+  queue group per region (the backend's hub, ``realtime.backends.regionhub``). NATS gateways
+  run in interest-only mode, so an event crosses to a region only while it has such a
+  subscription, and only once; there one process copies it into the region's Redis under the
+  same id (``IMPORT_LUA``, idempotent), which announces it to the region's processes as if it
+  had been appended there.
 - An event whose id does not follow the region's copy (messages lost in a partition, a region
   that just started watching) is filled in from the home's history first (a NATS request);
   when the home no longer keeps them the region's copy starts again from that event, and the
@@ -45,17 +46,13 @@ from typing import Any
 from django.utils.module_loading import import_string
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from realtime.backends.base import Entry, HistoryStore, Replay
-from realtime.backends.pubsub import Feed
-from realtime.backends.redis import RedisHub
-from realtime.backends.regionarrivals import Arrivals
 from realtime.backends.regioncopy import OLDER, RegionCopy
+from realtime.backends.regionhub import RegionsHub
 from realtime.conf import RealtimeConfig
-from realtime.protocol import Event, decode_event, now_ms
+from realtime.protocol import Event, now_ms
 from realtime.regions import (
-    LAST_ID,
     ORIGIN,
     SERVE_GROUP,
     TICK_INTERVAL,
@@ -156,13 +153,12 @@ class RegionsHistory(HistoryStore):
                     asker = (lineage.epoch, seq)
                 read = True
             try:
+                until = now_ms() + self.APPEND_TIMEOUT * 1000
+                body = encode_appends(entries, asker=asker, hops=hops + 1, until=until)
+                client = await self.links.client()
                 reply = await request(
-                    await self.links.client(), self.subjects.append(region),
-                    encode_appends(
-                        entries, asker=asker, hops=hops + 1,
-                        until=now_ms() + self.APPEND_TIMEOUT * 1000,
-                    ), wait=self.APPEND_TIMEOUT,
-                )  # fmt: skip
+                    client, self.subjects.append(region), body, wait=self.APPEND_TIMEOUT
+                )
             except RegionSilent as exc:
                 self._silent[region] = time.monotonic() + self.SILENT_FOR
                 logger.warning("realtime: %s; %s is passed over for a while", exc, region)
@@ -356,51 +352,3 @@ class RegionsHistory(HistoryStore):
         raw = json.loads(message.data)
         if self.home(raw["topic"]) == self.region:
             await self.take_back(raw["topic"], (raw["epoch"], raw["seq"]))
-
-
-class RegionsHub(RedisHub):
-    """The Redis backend's hub on the region's Redis, which also subscribes each watched
-    topic's NATS subject (for the region's queue group) while it has viewers."""
-
-    def __init__(self, regions: RegionsHistory, **options: Any) -> None:
-        super().__init__(regions.local, **options)
-        self.regions = regions
-        self._subscriptions: dict[str, tuple[Subscription, Arrivals]] = {}
-
-    async def feed_for(self, topic: str) -> Feed:
-        regions, arrivals = self.regions, Arrivals(self.regions, topic)
-
-        async def arrived(message: Msg) -> None:
-            try:
-                headers = message.headers or {}
-                lineage = Lineage.of(headers)
-                if LAST_ID in headers:
-                    if lineage is not None:
-                        await regions.check(topic, int(headers[LAST_ID]), lineage)
-                    return
-                event = decode_event(message.data)
-                if event.id is not None:
-                    if lineage is not None:
-                        await arrivals.take(event, lineage)
-                elif headers.get(ORIGIN) != regions.region:
-                    await regions.local.announce(topic, event)
-            except Exception:
-                logger.exception("realtime: could not take in an event of %s", topic)
-
-        client = await regions.links.client()
-        subscription = await client.subscribe(
-            regions.subjects.events(topic), queue=regions.region, cb=arrived
-        )
-        self._subscriptions[topic] = (subscription, arrivals)
-        await client.flush()
-        if regions.home(topic) != regions.region:
-            await regions.catch_up(topic)
-        return await super().feed_for(topic)
-
-    async def unfeed(self, topic: str) -> None:
-        found = self._subscriptions.pop(topic, None)
-        if found is not None:
-            subscription, arrivals = found
-            arrivals.stop()
-            await subscription.unsubscribe()
-        await super().unfeed(topic)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 
 from loadtest.privateregions import PrivateRegions
-from realtime.backends.regions import RegionsHistory, RegionsHub
+from realtime.backends.regionhub import RegionsHub
+from realtime.backends.regions import RegionsHistory
 from realtime.hub import Hub
 from realtime.protocol import make_event
 from realtime.regions import Lineage
