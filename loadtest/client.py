@@ -23,8 +23,9 @@ from loadtest.stats import Histogram, Ledger, Reservoir
 
 IGNORED = frozenset({"keepalive", "viewers", "presence"})
 
-# What a viewer does with an event, decided once per distinct frame (``decode``).
-HELLO, ERROR, REACTIONS, COMMENT, RESET, PONG, OTHER = range(7)
+# What a viewer does with an event, decided once per distinct frame (``decode``). The answers
+# to the viewer itself come first: one comparison sets them apart from the stream's events.
+HELLO, ERROR, PONG, REACTIONS, COMMENT, RESET, OTHER = range(7)
 _ACTIONS = {"hello": HELLO, "error": ERROR, "reactions": REACTIONS, "comment.created": COMMENT}
 _ACTIONS.update({"reset": RESET, "pong": PONG})
 
@@ -85,15 +86,8 @@ class Viewer:
         live = self.measuring and self.connected_at is not None  # a first frame's replay isn't
         ledger = self.ledger
         for action, event_id, ts, detail in decode(payload):
-            if action == HELLO:
-                self._hello(detail)
-                continue
-            if action == ERROR:
-                self.errors[detail["code"]] += 1
-                continue
-            if action == PONG:
-                if self.pong is not None and not self.pong.done():
-                    self.pong.set_result(None)
+            if action <= PONG:
+                self._answer(action, detail)
                 continue
             if event_id is not None and not ledger.event(event_id):
                 continue
@@ -108,6 +102,15 @@ class Viewer:
                 latency = now - ts
                 self.histogram.add(latency)
                 self.reservoir.add(now / 1000, latency)
+
+    def _answer(self, action: int, detail: Any) -> None:
+        """A ``hello``, an ``error`` (a refusal) or a ``pong``: not deliveries."""
+        if action == HELLO:
+            self._hello(detail)
+        elif action == ERROR:
+            self.errors[detail["code"]] += 1
+        elif self.pong is not None and not self.pong.done():
+            self.pong.set_result(None)
 
     def _hello(self, data: dict[str, Any]) -> None:
         self.ledger.start(data["last_event_id"])
