@@ -104,7 +104,11 @@ class BroadcastStream(StreamHooks):
 
 def _broadcast_detail(broadcast_id: int) -> dict[str, Any] | None:
     broadcast = Broadcast.objects.select_related("broadcaster").filter(pk=broadcast_id).first()
-    return selectors.broadcast_data(broadcast) if broadcast is not None else None
+    if broadcast is None:
+        return None
+    # Each hello puts in the count read with its viewer's own presence write (get_hello_data):
+    # a count read here, shared and up to HELLO_MAX_AGE old, would only be thrown away.
+    return selectors.broadcast_data(broadcast, viewers=0)
 
 
 # Viewers connecting at once (a reconnect storm) share one read of the broadcast while nothing

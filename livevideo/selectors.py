@@ -3,7 +3,7 @@ they build for REST and the stream follow the shapes in ``livevideo.shapes``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -228,18 +228,23 @@ def status_data(broadcast: Broadcast) -> shapes.Status:
     }
 
 
-def broadcast_data(broadcast: Broadcast) -> shapes.BroadcastData:
-    """A broadcast as the REST detail and the stream's ``hello`` show it."""
-    return broadcasts_data([broadcast])[0]
+def broadcast_data(broadcast: Broadcast, *, viewers: int | None = None) -> shapes.BroadcastData:
+    """A broadcast as the REST detail and the stream's ``hello`` show it; ``viewers``: its
+    count when the caller has one (no presence-store read then)."""
+    counts = None if viewers is None else {broadcast_topic(broadcast.pk): viewers}
+    return broadcasts_data([broadcast], viewers=counts)[0]
 
 
-def broadcasts_data(broadcasts: Sequence[Broadcast]) -> list[shapes.BroadcastData]:
+def broadcasts_data(
+    broadcasts: Sequence[Broadcast], *, viewers: Mapping[str, int] | None = None
+) -> list[shapes.BroadcastData]:
     """Each broadcast as ``broadcast_data`` shows it, in two queries and one presence-store
-    read however many there are."""
+    read however many there are (none when ``viewers`` gives each topic's count)."""
     ids = [b.pk for b in broadcasts]
     reactions = _reaction_totals_of(ids)
     comments = _comments_counts_of(ids)
-    viewers = presence.selectors.topic_viewer_counts([broadcast_topic(pk) for pk in ids])
+    if viewers is None:
+        viewers = presence.selectors.topic_viewer_counts([broadcast_topic(pk) for pk in ids])
     return [
         {
             "id": b.pk,

@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from livevideo import selectors, services
 from livevideo.models import Broadcast
 from presence import tracker
+from presence.backends import get_store
 from realtime.publish import aflush
 from realtime.runtime import get_hub
 from tests.factories import BroadcastFactory, UserFactory
@@ -51,6 +52,26 @@ async def test_hello_comes_first_with_the_broadcast_as_rest_shows_it(broadcast):
     assert hello["data"]["last_event_id"] == 0
     expected = await run(selectors.broadcast_data)(broadcast)
     assert {**hello["data"]["broadcast"], "viewers": 0} == {**expected, "viewers": 0}
+    await ws.close()
+
+
+async def test_a_hello_counts_its_viewers_once(broadcast, monkeypatch):
+    """The hello's count is the one read with the viewer's own presence write: the broadcast's
+    read that hellos share (in a worker thread) reads no count of its own to throw away."""
+    store = get_store()
+    loop_thread, off_loop_reads = threading.get_ident(), []
+    read = store.viewer_counts
+
+    def viewer_counts(topics: Any) -> dict[str, int]:
+        if threading.get_ident() != loop_thread:  # the tracker reads on the loop
+            off_loop_reads.append(list(topics))
+        return read(topics)
+
+    monkeypatch.setattr(store, "viewer_counts", viewer_counts)
+    ws = watch(broadcast)
+    [hello] = await ws.connect()
+    assert hello["data"]["broadcast"]["viewers"] == 1
+    assert off_loop_reads == []
     await ws.close()
 
 
