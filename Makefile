@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/livevideo
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: setup run test test-real test-default test-media test-e2e lint format services bench bench-quick bench-compare bench-db bench-broadcasts test-proxy
+.PHONY: setup run test test-real test-default test-media test-e2e screenshots lint format services bench bench-quick bench-compare bench-db bench-broadcasts test-proxy
 
 setup: $(VENV)/.installed
 
@@ -40,10 +40,19 @@ test-media: setup
 
 # Real browsers (Debian's Chromium) against a forked Daphne, in their own pytest run: Playwright
 # keeps an event loop in the test thread, which the async tests above cannot share.
+E2E_PYTEST := env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers"
+
 test-e2e: setup
 	.ci/chromium
 	.ci/media
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -p no:randomly --override-ini "addopts=-ra --strict-markers" tests/e2e
+	$(E2E_PYTEST) tests/e2e
+
+# The README's pictures, taken again by the browser tests that take them and written to
+# docs/screenshots/ (every other run writes them to a temporary folder).
+screenshots: setup
+	.ci/chromium
+	.ci/media
+	UPDATE_SCREENSHOTS=1 $(E2E_PYTEST) tests/e2e/test_screenshots.py tests/e2e/test_video.py::test_the_watch_page_plays_the_live_stream
 
 # Debian's nginx, configured with deploy/nginx.conf (docs/operations.md), in front of two uvicorn
 # processes (client addresses, limits, fan-out across processes, restarts, a rolling restart

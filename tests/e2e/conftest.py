@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -173,6 +174,16 @@ def _session_for(user) -> str:
 
 
 # The cast of the watch-page and moderation tests.
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests that take the README's pictures write them: docs/screenshots/ when asked
+    (``UPDATE_SCREENSHOTS=1``, ``make screenshots``), else a temporary folder, so that running
+    the browser tests leaves the checkout as it was."""
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        return settings.BASE_DIR / "docs" / "screenshots"
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture

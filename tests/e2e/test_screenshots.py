@@ -1,20 +1,20 @@
 """Screenshots of the watch page and the studio, at desktop and phone sizes, for the docs.
 
-Written to docs/screenshots/ on every run, so they always show the pages as they are.
+Written to docs/screenshots/ by ``make screenshots`` (to a temporary folder otherwise: the
+``screenshots`` fixture), so they show the pages as they are.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from livevideo import services
 from tests.factories import BroadcasterFactory, UserFactory
 
-SHOTS = settings.BASE_DIR / "docs" / "screenshots"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 CHAT = [
     ("ann", "Ann Archer", "Hello from Lisbon! 👋"),
@@ -50,15 +50,14 @@ def scene():
     return broadcast, caster, users["ann"]
 
 
-def _shoot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
+def _shoot(page: Page, folder: Path, name: str) -> None:
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=name.endswith("phone"))
     assert path.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_watch_page(open_as, scene, size):
+def test_watch_page(open_as, scene, screenshots, size):
     broadcast, _, ann = scene
     page = open_as(ann, f"/broadcasts/{broadcast.pk}/", viewport=SIZES[size])
     expect(page.locator(".comment-text")).to_have_count(len(CHAT))
@@ -67,11 +66,11 @@ def test_watch_page(open_as, scene, size):
     for kind in ("love", "like", "celebrate", "love", "like"):
         page.locator(f'[data-reaction="{kind}"]').click()
     page.wait_for_timeout(600)  # the sprites are mid-flight
-    _shoot(page, f"watch-{size}")
+    _shoot(page, screenshots, f"watch-{size}")
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_studio_page(open_as, scene, size):
+def test_studio_page(open_as, scene, screenshots, size):
     broadcast, caster, _ = scene
     page = open_as(
         caster,
@@ -92,11 +91,11 @@ def test_studio_page(open_as, scene, size):
         page.wait_for_timeout(110)
     # 24 connections, one of them the studio's own: the broadcaster is not a viewer.
     expect(page.locator("[data-stat=viewers]")).to_have_text("23")
-    _shoot(page, f"studio-{size}")
+    _shoot(page, screenshots, f"studio-{size}")
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_moderator_watch_page(open_as, scene, size):
+def test_moderator_watch_page(open_as, scene, screenshots, size):
     broadcast, caster, _ = scene
     mod = UserFactory(username="molly", first_name="Molly Mod")
     services.moderator_appoint(broadcast=broadcast, actor=caster, user=mod)
@@ -104,15 +103,15 @@ def test_moderator_watch_page(open_as, scene, size):
     expect(page.locator("[data-watch-mod-tools]").first).to_be_visible()
     page.locator(".comment", has_text="+1 for the mobile layout").locator(".comment-author").click()
     expect(page.locator("dialog.user-card [data-card-comments] li")).to_have_count(2)
-    page.screenshot(path=str(SHOTS / f"moderate-{size}.png"))
-    assert (SHOTS / f"moderate-{size}.png").stat().st_size > 10_000
+    page.screenshot(path=str(screenshots / f"moderate-{size}.png"))
+    assert (screenshots / f"moderate-{size}.png").stat().st_size > 10_000
 
 
-def test_timed_out_viewer(open_as, scene):
+def test_timed_out_viewer(open_as, scene, screenshots):
     broadcast, _, _ = scene
     dev = UserFactory(username="dev")
     page = open_as(dev, f"/broadcasts/{broadcast.pk}/", viewport=SIZES["phone"])
     expect(page.locator("[data-composer-note]")).to_have_text(re.compile("You are timed out"))
     page.locator("[data-composer]").scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "timed-out-phone.png"))
-    assert (SHOTS / "timed-out-phone.png").stat().st_size > 10_000
+    page.screenshot(path=str(screenshots / "timed-out-phone.png"))
+    assert (screenshots / "timed-out-phone.png").stat().st_size > 10_000

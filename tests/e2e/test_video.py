@@ -36,7 +36,6 @@ settings.LIVE_VIDEO = {
     "RECONNECT_GRACE": 4,
 }
 config.cache_clear()
-SHOTS = settings.BASE_DIR / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -55,7 +54,7 @@ def _current_time(page: Page) -> float:
     return page.evaluate("document.querySelector('[data-player-video]').currentTime")
 
 
-def test_the_watch_page_plays_the_live_stream(open_as, fed_broadcast):
+def test_the_watch_page_plays_the_live_stream(open_as, fed_broadcast, screenshots):
     page = open_as(
         None, f"/broadcasts/{fed_broadcast.pk}/", viewport={"width": 1280, "height": 800}
     )
@@ -69,8 +68,7 @@ def test_the_watch_page_plays_the_live_stream(open_as, fed_broadcast):
     expect(player).not_to_have_attribute("data-player-state", "failed")
     expect(page.locator("[data-player-overlay]")).to_be_hidden()
     assert page.evaluate("window.LiveVideoPlayer.hls() !== null"), "hls.js was not used"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "watch-video.png"))
+    page.screenshot(path=str(screenshots / "watch-video.png"))
 
 
 def test_a_broadcast_without_video_says_it_is_waiting(open_as, db):
