@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -57,20 +58,45 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         process.wait()
 
 
+# free_port chooses from here up to the kernel's ephemeral range.
+SPARE_PORTS_FROM = 10000
+_chosen: set[int] = set()  # by free_port in this process, free or not by now
+
+
 def free_port(count: int = 1) -> int:
     """A free port followed by ``count - 1`` free ones (``loadtest --servers N`` listens on
-    port, +1, ...)."""
+    port, +1, ...), at random below the kernel's ephemeral range, none chosen here before.
+
+    A server binds its port seconds after the choice (after private regions start, after its
+    imports). Meanwhile a port of the ephemeral range may become the local port of any outgoing
+    connection on the machine, and the server cannot bind it (uvicorn exits 3); under load,
+    connections hold so much of that range that free neighbours there are rare and callers all
+    got the same few. The kernel hands out no port below the range.
+    """
+    end = _ephemeral_ports_start()
     while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = random.randrange(SPARE_PORTS_FROM, end - count + 1)
+        ports = range(port, port + count)
+        if _chosen.isdisjoint(ports) and all(map(_bindable, ports)):
+            _chosen.update(ports)
+            return port
+
+
+def _ephemeral_ports_start() -> int:
+    """The lowest port the kernel gives outgoing connections (and binds to port 0)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
         try:
-            for following in range(port + 1, port + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", following))
+            sock.bind(("127.0.0.1", port))
         except OSError:
-            continue
-        return port
+            return False
+    return True
 
 
 def http_get(url: str, *, timeout: float = 5) -> tuple[int, bytes]:

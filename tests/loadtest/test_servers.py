@@ -1,8 +1,24 @@
-"""What the load tool reads off its server processes."""
+"""The load tool's server processes: the ports they get, what it reads off them."""
 
 from __future__ import annotations
 
-from loadtest.servers import StormMemory
+from pathlib import Path
+
+from loadtest.servers import SPARE_PORTS_FROM, StormMemory, free_port
+
+
+def test_a_spare_port_is_none_the_kernel_hands_out_meanwhile():
+    """Below the ephemeral range: an outgoing connection may take a port of the range between
+    its choice and the server's bind (the server then exits)."""
+    ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    port = free_port(3)
+    assert SPARE_PORTS_FROM <= port < port + 3 <= ephemeral
+
+
+def test_no_spare_port_is_given_twice():
+    pairs = [free_port(2) for _ in range(50)]
+    ports = [port for first in pairs for port in (first, first + 1)]
+    assert len(set(ports)) == len(ports)
 
 
 def test_a_storms_memory_is_its_highest_total_and_the_reading_when_all_were_back():
