@@ -2,7 +2,9 @@
 
 With no environment at all the app runs on SQLite with in-process channel layer and stores
 (the embedded default). ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL and Redis;
-every process started with the same ``REDIS_URL`` is part of one deployment.
+every process started with the same ``REDIS_URL`` is part of one deployment. The real-time
+platform's settings (``REALTIME``, ``PRESENCE``) are made in ``livevideo/realtime_settings.py``;
+docs/operations.md lists the environment variables.
 """
 
 from __future__ import annotations
@@ -14,15 +16,10 @@ from urllib.parse import urlsplit
 import dj_database_url
 from csp.constants import NONCE
 
+from livevideo import realtime_settings
+from livevideo.env import env_bool, env_float, env_int, env_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -31,7 +28,7 @@ if not SECRET_KEY:
         raise RuntimeError("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "insecure-dev-key-only-for-the-embedded-default"
 
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 
@@ -89,7 +86,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -101,15 +98,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # Fail fast while PostgreSQL is down: requests get a 503, not a hang.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-    if int(os.environ.get("DB_POOL_SIZE", "0")):
+    if env_int("DB_POOL_SIZE", 0):
         # Production: an ASGI server runs each sync view in a new thread, so without a pool
         # every request opens a PostgreSQL connection (most of a request's time under load).
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 1,
-            "max_size": int(os.environ["DB_POOL_SIZE"]),
+            "max_size": env_int("DB_POOL_SIZE", 0),
             # Seconds a request waits for a connection: a refused database answers 503 as
             # soon as without a pool (the connect timeout above), not after psycopg's 30 s.
-            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
+            "timeout": env_float("DB_POOL_TIMEOUT", 3),
         }
     if os.environ.get("TEST_DB_NAME"):
         DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DB_NAME"]}
@@ -138,7 +135,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # The ASGI application serves /static/ itself (livevideo/staticfiles.py), DEBUG or not,
 # straight from the app folders: one process is a whole site and collectstatic is never a
 # required step. Seconds browsers and proxies may keep a static file.
-STATIC_MAX_AGE = int(os.environ.get("STATIC_MAX_AGE", "3600"))
+STATIC_MAX_AGE = env_int("STATIC_MAX_AGE", 3600)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -191,7 +188,7 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -236,17 +233,13 @@ PERMISSIONS_POLICY["autoplay"] = ["self"]  # muted live video starts by itself
 
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): the
 # client address every per-address limit uses (realtime/clientaddress.py). Empty: none.
-TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()]
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 # Who may read /metrics (addresses or networks, comma-separated): the scraper, on the process's
 # own port. By default this machine only.
-METRICS_ALLOWED = [
-    n.strip() for n in os.environ.get("METRICS_ALLOWED", "127.0.0.1,::1").split(",") if n.strip()
-]
+METRICS_ALLOWED = env_list("METRICS_ALLOWED", "127.0.0.1,::1")
 
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 LOGGING = {
     "version": 1,
@@ -258,77 +251,14 @@ LOGGING = {
     "loggers": {"django": {"handlers": [], "propagate": True}},
 }
 
-# --- Real-time platform (realtime/) -------------------------------------------------------
-# Regions (docs/scale-out.md, "Regions"): this process's region, every region's name (the
-# first homes every broadcast unless REALTIME_REGION_HOME names another rule), and the
-# region's NATS server; REDIS_URL is then the region's own Redis.
+# --- Real-time platform (realtime/, presence/: livevideo/realtime_settings.py) ---------------
+# Regions (docs/scale-out.md, "Regions"): this process's region and every region's name.
 REALTIME_REGION = os.environ.get("REALTIME_REGION", "")
-REALTIME_REGIONS = [
-    r.strip() for r in os.environ.get("REALTIME_REGIONS", REALTIME_REGION).split(",") if r.strip()
-]
-REALTIME = {
-    # Bounded per-topic history for recovery after a reconnect.
-    "HISTORY_BACKEND": (
-        "realtime.backends.regions.RegionsHistory"
-        if REDIS_URL and REALTIME_REGION
-        else "realtime.backends.redis.RedisHistory"
-        if REDIS_URL
-        else "realtime.backends.memory.MemoryHistory"
-    ),
-    "REGION": REALTIME_REGION,
-    "REGIONS": REALTIME_REGIONS,
-    "NATS_URL": os.environ.get("NATS_URL", ""),
-    "REGION_HOME": os.environ.get("REALTIME_REGION_HOME", "realtime.regions.first_region"),
-    # Each region sends its viewers the total it merges from every region's share
-    # (presence/backends/regions.py): the `viewers` event itself need not cross.
-    "REGION_LOCAL_SNAPSHOTS": ["viewers"],
-    # Totals only grow: a snapshot below one handed on already is stale (realtime/hub.py).
-    "SNAPSHOT_ORDER": {"reactions": "total"},
-    "HISTORY_SIZE": int(os.environ.get("REALTIME_HISTORY_SIZE", "1000")),
-    # Seconds a topic's history (in Redis) outlives its last event.
-    "HISTORY_TTL": int(os.environ.get("REALTIME_HISTORY_TTL", str(24 * 3600))),
-    "REDIS_URL": REDIS_URL,
-    "KEY_PREFIX": "rt",  # Redis keys rt:{topic}:seq, :log, :start; channels rt:<db>:{topic}
-    # Latest-wins snapshots (reaction totals) go out at most this often per topic.
-    "SNAPSHOT_INTERVAL": float(os.environ.get("REALTIME_SNAPSHOT_INTERVAL", "0.25")),
-    # A broadcast's events go out at most this often per process: what arrives in between
-    # waits and goes in the same frame (fewer socket writes under load; see realtime/hub.py).
-    "FLUSH_INTERVAL": float(os.environ.get("REALTIME_FLUSH_INTERVAL", "0.05")),
-    # A reconnect storm: while about this many viewers a second join a process, its fan-out
-    # takes at most STORM_FANOUT_SHARE of the event loop, so they get back sooner.
-    "STORM_JOINS": int(os.environ.get("REALTIME_STORM_JOINS", "200")),
-    "STORM_FANOUT_SHARE": float(os.environ.get("REALTIME_STORM_FANOUT_SHARE", "0.1")),
-    # A connection whose unsent backlog passes this many events is closed; it can resume.
-    "MAX_BACKLOG": int(os.environ.get("REALTIME_MAX_BACKLOG", "1000")),
-    # Seconds of silence before a keep-alive (WebSocket event, SSE comment).
-    "KEEPALIVE_INTERVAL": float(os.environ.get("REALTIME_KEEPALIVE_INTERVAL", "15")),
-    "SSE_RETRY_MS": 2000,  # the reconnect delay SSE clients are told
-    # Streams one signed-in user, and one client address, may hold open in a process
-    # (realtime/caps.py; 0: no cap).
-    "MAX_STREAMS_PER_USER": int(os.environ.get("REALTIME_MAX_STREAMS_PER_USER", "10")),
-    "MAX_STREAMS_PER_ADDRESS": int(os.environ.get("REALTIME_MAX_STREAMS_PER_ADDRESS", "100")),
-}
-
-# --- Presence (presence/) -----------------------------------------------------------------
-# A connection counts from its first heartbeat; it and its user lapse HEARTBEAT_INTERVAL +
-# GRACE_PERIOD after the last one (a process that died). A closed connection stops counting at
-# once, but its user stays online GRACE_PERIOD longer, so a reconnect shows no offline at all.
-PRESENCE = {
-    "BACKEND": (
-        "presence.backends.regions.RegionsPresenceStore"
-        if REDIS_URL and REALTIME_REGION
-        else "presence.backends.redis.RedisPresenceStore"
-        if REDIS_URL
-        else "presence.backends.memory.MemoryPresenceStore"
-    ),
-    "OPTIONS": {"url": REDIS_URL} if REDIS_URL else {},
-    "HEARTBEAT_INTERVAL": float(os.environ.get("PRESENCE_HEARTBEAT_INTERVAL", "15")),
-    "GRACE_PERIOD": float(os.environ.get("PRESENCE_GRACE_PERIOD", "10")),
-    # `viewers` and `presence` events go out at most this often per topic.
-    "DEBOUNCE": float(os.environ.get("PRESENCE_DEBOUNCE", "1.0")),
-    # Above this many users joining plus leaving in one event, it carries counts only.
-    "MAX_LISTED_USERS": int(os.environ.get("PRESENCE_MAX_LISTED_USERS", "50")),
-}
+REALTIME_REGIONS = env_list("REALTIME_REGIONS", REALTIME_REGION)
+REALTIME = realtime_settings.realtime(
+    redis_url=REDIS_URL, region=REALTIME_REGION, regions=REALTIME_REGIONS
+)
+PRESENCE = realtime_settings.presence(redis_url=REDIS_URL, region=REALTIME_REGION)
 
 # --- Rate limits and moderation (livevideo/ratelimit/) ------------------------------------
 RATE_LIMITS = {
@@ -339,25 +269,25 @@ RATE_LIMITS = {
     ),
     "OPTIONS": {"url": REDIS_URL} if REDIS_URL else {},
     # (hits, seconds) per user and broadcast; sign-in per username and per client address.
-    "COMMENT": (int(os.environ.get("RATE_COMMENTS", "5")), 10.0),
-    "REACTION": (int(os.environ.get("RATE_REACTIONS", "20")), 1.0),
+    "COMMENT": (env_int("RATE_COMMENTS", 5), 10.0),
+    "REACTION": (env_int("RATE_REACTIONS", 20), 1.0),
     # Failed sign-ins per (account, client address) per 5 minutes (livevideo/signin.py).
-    "SIGN_IN": (int(os.environ.get("RATE_SIGN_IN", "10")), 300.0),
+    "SIGN_IN": (env_int("RATE_SIGN_IN", 10), 300.0),
     "SIGN_IN_KNOWN_FOR": 30 * 24 * 3600.0,  # an address an account signed in from stays its own
     # Per client address, every account and broadcast together (livevideo/abuse.py); 0: off.
-    "ADDRESS_SIGN_UP": (int(os.environ.get("RATE_ADDRESS_SIGN_UPS", "5")), 3600.0),
-    "ADDRESS_COMMENT": (int(os.environ.get("RATE_ADDRESS_COMMENTS", "30")), 10.0),
-    "ADDRESS_REACTION": (int(os.environ.get("RATE_ADDRESS_REACTIONS", "100")), 1.0),
+    "ADDRESS_SIGN_UP": (env_int("RATE_ADDRESS_SIGN_UPS", 5), 3600.0),
+    "ADDRESS_COMMENT": (env_int("RATE_ADDRESS_COMMENTS", 30), 10.0),
+    "ADDRESS_REACTION": (env_int("RATE_ADDRESS_REACTIONS", 100), 1.0),
 }
 
 # REST reactions and comments are stored in batches per broadcast (livevideo/api/writepath.py,
 # read by livevideo.conf): a batch starts this many seconds after the one before at the least.
-REST_WRITE_BATCH_GAP = float(os.environ.get("REST_WRITE_BATCH_GAP", "0.01"))
+REST_WRITE_BATCH_GAP = env_float("REST_WRITE_BATCH_GAP", 0.01)
 
 # Comment rules against spam (livevideo/abuse.py): seconds; 0 turns a rule off.
 COMMENT_RULES = {
-    "MIN_ACCOUNT_AGE": int(os.environ.get("COMMENT_MIN_ACCOUNT_AGE", "0")),
-    "DUPLICATE_WINDOW": int(os.environ.get("COMMENT_DUPLICATE_WINDOW", "300")),
+    "MIN_ACCOUNT_AGE": env_int("COMMENT_MIN_ACCOUNT_AGE", 0),
+    "DUPLICATE_WINDOW": env_int("COMMENT_DUPLICATE_WINDOW", 300),
 }
 
 # --- Live video (livevideo/video/; docs/operations.md "Media server") ---------------------
@@ -376,10 +306,10 @@ LIVE_VIDEO = {
     "HOOK_URL": os.environ.get("LIVE_VIDEO_HOOK_URL", "http://127.0.0.1:8000/media-hooks/"),
     "HOOK_SECRET": os.environ.get("LIVE_VIDEO_HOOK_SECRET", ""),
     # Seconds a disconnected encoder has to come back before the broadcast ends by itself.
-    "RECONNECT_GRACE": float(os.environ.get("LIVE_VIDEO_RECONNECT_GRACE", "60")),
+    "RECONNECT_GRACE": env_float("LIVE_VIDEO_RECONNECT_GRACE", 60),
     # Seconds without a new live playlist before a publish counts as gone (a missed hook).
-    "STALE_AFTER": float(os.environ.get("LIVE_VIDEO_STALE_AFTER", "15")),
-    "SWEEP_INTERVAL": float(os.environ.get("LIVE_VIDEO_SWEEP_INTERVAL", "2")),
+    "STALE_AFTER": env_float("LIVE_VIDEO_STALE_AFTER", 15),
+    "SWEEP_INTERVAL": env_float("LIVE_VIDEO_SWEEP_INTERVAL", 2),
     "NGINX": os.environ.get("LIVE_VIDEO_NGINX", "/usr/sbin/nginx"),
     "RTMP_MODULE": os.environ.get(
         "LIVE_VIDEO_RTMP_MODULE", "/usr/lib/nginx/modules/ngx_rtmp_module.so"
