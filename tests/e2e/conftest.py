@@ -173,9 +173,6 @@ def _session_for(user) -> str:
     return session.session_key
 
 
-# The cast of the watch-page and moderation tests.
-
-
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the tests that take the README's pictures write them: docs/screenshots/ when asked
@@ -184,6 +181,9 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         return settings.BASE_DIR / "docs" / "screenshots"
     return tmp_path_factory.mktemp("screenshots")
+
+
+# The cast of the watch-page and moderation tests.
 
 
 @pytest.fixture
