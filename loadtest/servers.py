@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,14 +58,21 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         process.wait()
 
 
-# free_port chooses from here up to the kernel's ephemeral range.
+# spare_port chooses from here up to the kernel's ephemeral range.
 SPARE_PORTS_FROM = 10000
-_chosen: set[int] = set()  # by free_port in this process, free or not by now
+_chosen: set[int] = set()  # by spare_port in this process, free or not by now
 
 
 def free_port(count: int = 1) -> int:
     """A free port followed by ``count - 1`` free ones (``loadtest --servers N`` listens on
-    port, +1, ...), at random below the kernel's ephemeral range, none chosen here before.
+    port, +1, ...), as ``spare_port`` chooses them."""
+    return spare_port(range(count))
+
+
+def spare_port(offsets: Sequence[int]) -> int:
+    """A port ``p``, at random, with ``p + offset`` free for each of ``offsets`` (a Redis
+    Cluster node listens on ``p`` and ``p + 10000``): all of them below the kernel's ephemeral
+    range, none chosen here before.
 
     A server binds its port seconds after the choice (after private regions start, after its
     imports). Meanwhile a port of the ephemeral range may become the local port of any outgoing
@@ -75,8 +82,8 @@ def free_port(count: int = 1) -> int:
     """
     end = _ephemeral_ports_start()
     while True:
-        port = random.randrange(SPARE_PORTS_FROM, end - count + 1)
-        ports = range(port, port + count)
+        port = random.randrange(SPARE_PORTS_FROM, end - max(offsets))
+        ports = [port + offset for offset in offsets]
         if _chosen.isdisjoint(ports) and all(map(_bindable, ports)):
             _chosen.update(ports)
             return port

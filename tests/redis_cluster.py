@@ -4,32 +4,17 @@ over. Built from the same ``redis-server`` the rest of the suite uses; nothing t
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-from loadtest.servers import stop_process
+from loadtest.servers import spare_port, stop_process
 from tests.servers import wait_until
 
 BUS_PORT_OFFSET = 10_000  # Redis Cluster's node-to-node bus listens on port + 10000
 NODE_TIMEOUT_MS = 1_000  # how long a master may be silent before its replica is promoted
-
-
-def _cluster_port(taken: set[int]) -> int:
-    """A port that is free, and whose cluster bus port is free too."""
-    for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port + BUS_PORT_OFFSET > 65535 or port in taken:
-            continue
-        with socket.socket() as bus, contextlib.suppress(OSError):
-            bus.bind(("127.0.0.1", port + BUS_PORT_OFFSET))
-            return port
-    raise RuntimeError("no free pair of ports for a cluster node")
 
 
 def _answers(port: int, command: bytes = b"PING") -> bytes:
@@ -46,10 +31,7 @@ class PrivateRedisCluster:
             raise RuntimeError("no redis-server / redis-cli on PATH")
         self.dir = Path(tempfile.mkdtemp(prefix="private-redis-cluster-"))
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
-        ports: set[int] = set()
-        for _ in range(masters * 2):
-            ports.add(_cluster_port(ports))
-        self.ports = sorted(ports)
+        self.ports = sorted(spare_port((0, BUS_PORT_OFFSET)) for _ in range(masters * 2))
         try:
             for port in self.ports:
                 self._start_node(port)

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loadtest.servers import SPARE_PORTS_FROM, StormMemory, free_port
+from loadtest.servers import SPARE_PORTS_FROM, StormMemory, free_port, spare_port
+
+CLUSTER_BUS = 10_000  # a Redis Cluster node's bus port is its port + 10000
+
+
+def _ephemeral_ports_start() -> int:
+    return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
 
 
 def test_a_spare_port_is_none_the_kernel_hands_out_meanwhile():
     """Below the ephemeral range: an outgoing connection may take a port of the range between
     its choice and the server's bind (the server then exits)."""
-    ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     port = free_port(3)
-    assert SPARE_PORTS_FROM <= port < port + 3 <= ephemeral
+    assert SPARE_PORTS_FROM <= port < port + 3 <= _ephemeral_ports_start()
+
+
+def test_a_cluster_nodes_bus_port_is_below_the_ephemeral_range_too():
+    port = spare_port((0, CLUSTER_BUS))
+    assert SPARE_PORTS_FROM <= port < port + CLUSTER_BUS < _ephemeral_ports_start()
 
 
 def test_no_spare_port_is_given_twice():
+    """Nor as another choice's offset port (a cluster node's bus port is no other's port)."""
     pairs = [free_port(2) for _ in range(50)]
+    nodes = [spare_port((0, CLUSTER_BUS)) for _ in range(50)]
     ports = [port for first in pairs for port in (first, first + 1)]
+    ports += [port for node in nodes for port in (node, node + CLUSTER_BUS)]
     assert len(set(ports)) == len(ports)
 
 
