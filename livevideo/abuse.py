@@ -19,6 +19,7 @@ from django.utils import timezone
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited, ServiceError
 from livevideo.models import Broadcast
 from livevideo.ratelimit import retry_after_many
+from livevideo.ratelimit.conf import rate_limits
 from livevideo.write_selectors import comment_texts_since
 
 WHAT = {"SIGN_UP": "new accounts", "COMMENT": "comments", "REACTION": "reactions"}
@@ -34,7 +35,7 @@ def address_rate_check(*, action: str, client: str) -> None:
 def address_rate_refusals(*, action: str, clients: list[str]) -> list[RateLimited | None]:
     """``address_rate_check`` for many, in turn, in one round trip to the store (a batch of
     WebSocket taps): each one's refusal, or None."""
-    limit, window = settings.RATE_LIMITS[f"ADDRESS_{action}"]
+    limit, window = rate_limits().address[action]
     counted = [i for i, client in enumerate(clients) if client]
     refusals: list[RateLimited | None] = [None] * len(clients)
     if limit <= 0 or not counted:

@@ -11,13 +11,13 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from livevideo.errors import InvalidInput, NotAllowed, RateLimited
 from livevideo.models import Broadcast, BroadcastBan
 from livevideo.ratelimit import retry_after_many
+from livevideo.ratelimit.conf import rate_limits
 from livevideo.write_selectors import bans_in_force
 
 LINK_PATTERN = re.compile(
@@ -102,7 +102,7 @@ def comment_rate_refusals(
     """The per-user limit, then slow mode where a broadcast has it, for each of ``posts``
     (by position, ``(broadcast, author, text)`` on any broadcasts) in turn: one round trip to
     the rate-limit store for the per-user limit, one per slow-mode length: the refused."""
-    limit, window = settings.RATE_LIMITS["COMMENT"]
+    limit, window = rate_limits().comment
     order = list(posts)
     keys = [f"comment:{posts[i][0].pk}:{posts[i][1].pk}" for i in order]
     waits = retry_after_many(keys, limit=limit, window=window)
@@ -126,7 +126,7 @@ def reaction_rate_refusals(
 ) -> list[RateLimited | None]:
     """One tap counted per user (a user may repeat), in one round trip to the rate-limit
     store; each tap's refusal or None, in order."""
-    limit, window = settings.RATE_LIMITS["REACTION"]
+    limit, window = rate_limits().reaction
     keys = [f"reaction:{broadcast.pk}:{user.pk}" for user in users]
     waits = retry_after_many(keys, limit=limit, window=window)
     return [_rate_refusal(wait, "reactions") for wait in waits]

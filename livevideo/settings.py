@@ -260,7 +260,7 @@ REALTIME = realtime_settings.realtime(
 )
 PRESENCE = realtime_settings.presence(redis_url=REDIS_URL, region=REALTIME_REGION)
 
-# --- Rate limits and moderation (livevideo/ratelimit/) ------------------------------------
+# --- Rate limits and moderation (livevideo/ratelimit/, read by livevideo.ratelimit.conf) -----
 RATE_LIMITS = {
     "BACKEND": (
         "livevideo.ratelimit.redis.RedisRateLimiter"

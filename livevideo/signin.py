@@ -16,10 +16,9 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.conf import settings
-
 from livevideo.errors import RateLimited
 from livevideo.ratelimit import get_limiter, retry_after, wait
+from livevideo.ratelimit.conf import rate_limits
 
 PER_CLIENT_FACTOR = 5
 PER_ACCOUNT_FACTOR = 10
@@ -37,7 +36,7 @@ def _keys(username: str, client: str) -> tuple[str, str, str, str]:
 
 def sign_in_check(*, username: str, client: str) -> None:
     """Refuse (``RateLimited``) an attempt that one of the windows above has closed."""
-    limit, _ = settings.RATE_LIMITS["SIGN_IN"]
+    limit = rate_limits().sign_in.hits
     pair, per_client, per_account, known = _keys(username, client)
     waits = [wait(pair, limit=limit), wait(per_client, limit=limit * PER_CLIENT_FACTOR)]
     if not wait(known, limit=1):
@@ -52,7 +51,7 @@ def sign_in_check(*, username: str, client: str) -> None:
 
 def sign_in_failed(*, username: str, client: str) -> None:
     """Count a wrong password (or unknown account) in every window."""
-    limit, window = settings.RATE_LIMITS["SIGN_IN"]
+    limit, window = rate_limits().sign_in
     pair, per_client, per_account, _ = _keys(username, client)
     for key in (pair, per_client, per_account):
         retry_after(key, limit=limit, window=window)
@@ -64,7 +63,7 @@ def sign_in_succeeded(*, username: str, client: str) -> None:
     limiter = get_limiter()
     limiter.clear(pair)
     limiter.clear(known)  # a fresh window: known for SIGN_IN_KNOWN_FOR from the latest sign-in
-    limiter.hit(known, limit=1, window=settings.RATE_LIMITS["SIGN_IN_KNOWN_FOR"])
+    limiter.hit(known, limit=1, window=rate_limits().sign_in_known_for)
 
 
 @contextmanager

@@ -1,12 +1,12 @@
-"""Rate limits shared by every server process: the store is chosen by
-``settings.RATE_LIMITS["BACKEND"]`` (in-process by default, Redis in production)."""
+"""Rate limits shared by every server process: the store is chosen by ``RATE_LIMITS["BACKEND"]``
+(in-process by default, Redis in production; ``livevideo.ratelimit.conf``)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
 from livevideo.ratelimit.base import RateLimiter
+from livevideo.ratelimit.conf import rate_limits
 from realtime.runtime import shared
 
 
@@ -17,8 +17,8 @@ def get_limiter() -> RateLimiter:
 
 
 def _limiter_from_settings() -> RateLimiter:
-    config = settings.RATE_LIMITS
-    return import_string(config["BACKEND"])(**config.get("OPTIONS", {}))
+    config = rate_limits()
+    return import_string(config.backend)(**config.options)
 
 
 def retry_after(key: str, *, limit: int, window: float) -> float:

@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -39,6 +38,7 @@ from rest_framework.authtoken.models import Token
 
 from livevideo import services
 from livevideo.models import Comment, Reaction
+from livevideo.ratelimit.conf import rate_limits
 from loadtest import report, runner
 from loadtest.proxy import FILES_PER_CONNECTION
 from loadtest.servers import SERVERS
@@ -114,7 +114,7 @@ def setup_data(config: runner.LoadConfig) -> dict[str, Any]:
 def senders_per_broadcast(comments_per_sec: float, users: int) -> int:
     """WebSocket senders each broadcast needs so its comments stay well under the per-user
     limit (two thirds of it): the driver's ``sockets_per_broadcast``."""
-    hits, seconds = settings.RATE_LIMITS["COMMENT"]
+    hits, seconds = rate_limits().comment
     return max(1, min(users, math.ceil(1.5 * comments_per_sec * seconds / hits)))
 
 
