@@ -124,25 +124,37 @@ class SlowViewer(Collector):
         return super().push(batch)
 
 
-async def two_passes(settings: Any, *, joins: int, quiet: float = 0) -> float:
+async def two_passes(
+    settings: Any, *, joins: int, quiet: float = 0, trickle: float = 0, storm: int = 5
+) -> float:
     """The time between two fan-out passes of a slow topic, an event asking for the second
-    right after the first, once ``joins`` subscribers have joined (a storm is 5)."""
+    right after the first, once ``joins`` subscribers have joined at once (a storm is
+    ``storm``), then one every 0.2 s for ``trickle`` seconds and on through the passes."""
     realtime_settings(
         settings,
         HISTORY_BACKEND="realtime.backends.memory.MemoryHistory",
         FLUSH_INTERVAL=0,
-        STORM_JOINS=5,
+        STORM_JOINS=storm,
         STORM_FANOUT_SHARE=0.25,
     )
     hub, viewer = get_hub(), SlowViewer()
     await hub.join("t", viewer)
     for _ in range(joins - 1):
         await hub.join("other", Collector())
-    await asyncio.sleep(quiet)  # no joins meanwhile
+
+    async def trickling() -> None:
+        while True:
+            await hub.join("other", Collector())
+            await asyncio.sleep(0.2)
+
+    trickler = asyncio.get_running_loop().create_task(trickling()) if trickle else None
+    await asyncio.sleep(quiet + trickle)  # no joins meanwhile, or the trickle
     hub.deliver("t", make_event("x", {"n": 1}))
     await viewer.wait_for(1)
     hub.deliver("t", make_event("x", {"n": 2}))
     await viewer.wait_for(2)
+    if trickler is not None:
+        trickler.cancel()
     return viewer.handed_at[1] - viewer.handed_at[0]
 
 
@@ -157,6 +169,16 @@ async def test_without_a_storm_the_next_pass_is_not_held_back(settings):
 
 async def test_a_storm_is_over_once_the_joins_stop(settings):
     assert await two_passes(settings, joins=5, quiet=0.3) < 0.15
+
+
+async def test_a_storm_goes_on_while_the_joins_come_more_slowly(settings):
+    # 20 at once start it; 5 a second (a quarter of that rate) keep it going once those 20
+    # are over two seconds old.
+    assert await two_passes(settings, joins=20, trickle=2.2, storm=20) >= 0.19
+
+
+async def test_joins_at_that_slower_rate_start_no_storm(settings):
+    assert await two_passes(settings, joins=1, trickle=2.2, storm=20) < 0.15
 
 
 def _use(settings: Any, url: str) -> str:
