@@ -126,8 +126,11 @@ class Hub:
             state.owed[subscriber] = state.end
             state.order.append(subscriber)
         self._count_joins()
+        now = self.loop.time()
+        if now - self._joined_at > self.STORM_OVER_AFTER:
+            self._storm = False  # over with the quiet, whether or not a sweep looked meanwhile
         self._joins += 1
-        self._joined_at = self.loop.time()
+        self._joined_at = now
         if self._joins + self._joins_before >= self.storm_joins:
             self._storm = True
 
