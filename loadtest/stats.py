@@ -86,9 +86,9 @@ class Histogram:
 class Reservoir:
     """A uniform sample of ``(seconds, latency_ms)`` points for the plot, at most ``size``.
 
-    Once full, the point after the last one taken that is taken next is drawn ahead (Li's
-    Algorithm L, the same sample as drawing for every point): a worker adds every delivery,
-    and a draw for each was a third of its CPU per delivery."""
+    Once full, which point is taken next is drawn ahead (Li's Algorithm L: the same sample as a
+    draw for every point). A worker adds every delivery, and a draw for each was a third of
+    ``Viewer.frame``'s time per delivery (docs/performance-rounds.md, round 10)."""
 
     def __init__(self, size: int, rng: random.Random | None = None) -> None:
         self.size = size
