@@ -83,7 +83,10 @@ class Viewer:
         # The hot path of the load generator (a call per frame per viewer): kept plain.
         now = time.time() * 1000
         self.frames += 1
-        live = self.measuring and self.connected_at is not None  # a first frame's replay isn't
+        # A first frame's replay is not live; the live ones' latencies are added together.
+        latencies: list[float] | None = (
+            [] if self.measuring and self.connected_at is not None else None
+        )
         ledger = self.ledger
         for action, event_id, ts, detail in decode(payload):
             if action <= PONG:
@@ -98,10 +101,11 @@ class Viewer:
                 ledger.comment(detail)
             elif action == RESET:
                 ledger.reset(detail)
-            if live:
-                latency = now - ts
-                self.histogram.add(latency)
-                self.reservoir.add(now / 1000, latency)
+            if latencies is not None:
+                latencies.append(now - ts)
+        if latencies:
+            self.histogram.add_all(latencies)
+            self.reservoir.add_all(now / 1000, latencies)
 
     def _answer(self, action: int, detail: Any) -> None:
         """A ``hello``, an ``error`` (a refusal) or a ``pong``: not deliveries."""

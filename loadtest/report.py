@@ -81,6 +81,9 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
     if drive["storm"]:
         out["storm_seconds"] = round(drive["storm"]["seconds"], 2)
         out["storm_ok"] = drive["storm"]["ok"]
+        # how long until half of them, and nine in ten, were back (whole seconds, rounded up)
+        for share in (50, 90):
+            out[f"storm_{share}pct_s"] = back_within(drive["storm"].get("back", {}), share)
         # the servers' RSS in total, MB, at the moment all were back and at its highest
         # from the drop until then
         for moment, rss in drive["storm"].get("rss_kb", {}).items():
@@ -161,6 +164,17 @@ def _rolling_restart(report: dict[str, Any]) -> dict[str, Any]:
 
 def _per(cpu_seconds: float | None, count: float) -> float | None:
     return round(cpu_seconds / count * 1e6, 1) if count and cpu_seconds is not None else None
+
+
+def back_within(back: dict[Any, int], share: float) -> int | None:
+    """The whole seconds within which ``share`` percent of a storm's viewers were back, from
+    how many came back in each second (keys are seconds, as numbers or, read from JSON, text)."""
+    needed, seen = sum(back.values()) * share / 100, 0
+    for second, count in sorted((int(k), v) for k, v in back.items()):
+        seen += count
+        if seen >= needed:
+            return second + 1
+    return None
 
 
 def one_line(summary: dict[str, Any]) -> str:

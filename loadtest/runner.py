@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
@@ -317,6 +318,7 @@ class Run(Pipes):
             and {
                 "seconds": max(info["seconds"] for info in storm),
                 "ok": sum(info["ok"] for info in storm),
+                "back": sum((Counter(info["back"]) for info in storm), Counter()),
                 "rss_kb": memory.kb,
             },
         }

@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -21,13 +21,6 @@ T = TypeVar("T")
 FLOOR_MS = 0.05  # latencies below this share bucket 0
 _STEP = math.log(1.02)
 _SCALE = 1 / _STEP
-
-
-def bucket_of(ms: float) -> int:
-    """The histogram bucket of a latency in milliseconds."""
-    if ms < FLOOR_MS:
-        return 0
-    return int(math.log(ms / FLOOR_MS) * _SCALE) + 1
 
 
 def bucket_top(index: int) -> float:
@@ -44,10 +37,17 @@ class Histogram:
     max_ms: float = 0.0
 
     def add(self, ms: float) -> None:
-        self.counts[bucket_of(ms)] += 1
-        self.total += 1
-        if ms > self.max_ms:
-            self.max_ms = ms
+        self.add_all((ms,))
+
+    def add_all(self, latencies: Sequence[float]) -> None:
+        """Add each of ``latencies`` (a viewer's frame's: the worker's hot path, kept plain)."""
+        counts, log = self.counts, math.log
+        for ms in latencies:
+            counts[int(log(ms / FLOOR_MS) * _SCALE) + 1 if ms >= FLOOR_MS else 0] += 1
+        self.total += len(latencies)
+        top = max(latencies)
+        if top > self.max_ms:
+            self.max_ms = top
 
     def merge(self, other: Histogram) -> None:
         self.counts.update(other.counts)
@@ -84,23 +84,41 @@ class Histogram:
 
 
 class Reservoir:
-    """A uniform sample of ``(seconds, latency_ms)`` points for the plot, at most ``size``."""
+    """A uniform sample of ``(seconds, latency_ms)`` points for the plot, at most ``size``.
+
+    Once full, which point is taken next is drawn ahead (Li's Algorithm L: the same sample as a
+    draw for every point). A worker adds every delivery, and a draw for each was a third of
+    ``Viewer.frame``'s time per delivery (docs/performance-rounds.md, round 10)."""
 
     def __init__(self, size: int, rng: random.Random | None = None) -> None:
         self.size = size
         self.seen = 0
         self.points: list[tuple[float, float]] = []
         self._random = (rng or random.Random()).random
+        self._weight = 1.0  # Algorithm L's W
+        self._next = 0  # the number of the next point taken, once full
 
     def add(self, at: float, ms: float) -> None:
-        self.seen += 1
-        if len(self.points) < self.size:
-            self.points.append((at, ms))
-        else:
-            # Point ``seen`` replaces a random one with probability size/seen (algorithm R).
-            slot = int(self._random() * self.seen)
-            if slot < self.size:
-                self.points[slot] = (at, ms)
+        self.add_all(at, (ms,))
+
+    def add_all(self, at: float, latencies: Sequence[float]) -> None:
+        """Add a point ``(at, ms)`` for each of ``latencies``."""
+        first = self.seen  # latencies[i] is point number first + i + 1
+        self.seen += len(latencies)
+        points, size = self.points, self.size
+        if len(points) < size:
+            points.extend((at, ms) for ms in latencies[: size - len(points)])
+            if len(points) < size:
+                return
+            self._next = size + self._skip()
+        while self._next <= self.seen:
+            points[int(self._random() * size)] = (at, latencies[self._next - first - 1])
+            self._next += self._skip()
+
+    def _skip(self) -> int:
+        """How many points on the next one taken is (and W for the one after it)."""
+        self._weight *= math.exp(math.log(1.0 - self._random()) / self.size)
+        return int(math.log(1.0 - self._random()) / math.log1p(-self._weight)) + 1
 
 
 @dataclass(slots=True)

@@ -182,15 +182,18 @@ class Worker:
         self, seats: list[Seat], attempts: int = CONNECT_ATTEMPTS
     ) -> dict[str, Any]:
         """Connect ``seats`` with at most ``connect_concurrency`` handshakes in flight, each
-        in up to ``attempts`` tries."""
+        in up to ``attempts`` tries; how long it took, and how many were connected in each
+        second of it (``back``)."""
         gate = asyncio.Semaphore(self.config.connect_concurrency)
         started = time.monotonic()
+        back: Counter[int] = Counter()  # connected, by the whole second since ``started``
 
         async def one(seat: Seat) -> bool:
             async with gate:
                 for attempt in range(attempts):
                     try:
                         await asyncio.wait_for(seat.connect(), 30)
+                        back[int(time.monotonic() - started)] += 1
                         return True
                     except (OSError, ConnectionError, TimeoutError, asyncio.CancelledError):
                         # A connection's wait for its hello is cancelled when it is dropped
@@ -205,7 +208,11 @@ class Worker:
         results = await asyncio.gather(*(one(seat) for seat in seats))
         failed = results.count(False)
         self.connect_failures += failed
-        return {"seconds": time.monotonic() - started, "ok": len(results) - failed}
+        return {
+            "seconds": time.monotonic() - started,
+            "ok": len(results) - failed,
+            "back": dict(back),
+        }
 
     async def quiet(self) -> None:
         """Wait until events stop arriving: the stored figures the viewers are checked

@@ -18,7 +18,8 @@ still goes out as soon as it arrives. A sweep begins at most once per ``FLUSH_IN
 events that arrive within that share a frame.
 
 In a reconnect storm (``STORM_JOINS`` viewers or more joining the process's topics in a second
-or two, and over once none has joined for ``STORM_OVER_AFTER``) the fan-out yields: after
+or two; it goes on while they keep joining at ``STORM_GOES_ON`` of that rate, and is over once
+they join more slowly or none has joined for ``STORM_OVER_AFTER``) the fan-out yields: after
 each step the sweep waits until that step took no more than ``STORM_FANOUT_SHARE`` of the time
 since it began, so the loop spends most of its time taking the viewers back (their handshakes,
 their replays) and the viewers already back get fewer, fuller frames meanwhile (what that
@@ -90,6 +91,11 @@ class Hub:
 
     SWEEP_STEP = 500  # subscribers visited before the sweep lets the loop run other work
     STORM_OVER_AFTER = 0.25  # seconds without a join that end a storm
+    # A storm goes on while the joins keep coming at this share of the rate that started it.
+    # Without it, a storm whose joins slowed below that rate (the machine busy) handed the
+    # loop back to the fan-out to those already back, and the joins slowed further: in the
+    # 50,000-viewer storm they all but stopped until the events did (performance-rounds.md).
+    STORM_GOES_ON = 0.1
 
     def __init__(
         self,
@@ -108,6 +114,7 @@ class Hub:
         # Joins counted per second of loop time: since ``_joins_since``, and the second before.
         self._joins = self._joins_before = 0
         self._joins_since = self._joined_at = self.loop.time()
+        self._storm = False  # started by a join, over at a look (``_storming``)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Start handing the topic's events to ``subscriber``. Once this returns, every event
@@ -119,8 +126,13 @@ class Hub:
             state.owed[subscriber] = state.end
             state.order.append(subscriber)
         self._count_joins()
+        now = self.loop.time()
+        if now - self._joined_at > self.STORM_OVER_AFTER:
+            self._storm = False  # over with the quiet, whether or not a sweep looked meanwhile
         self._joins += 1
-        self._joined_at = self.loop.time()
+        self._joined_at = now
+        if self._joins + self._joins_before >= self.storm_joins:
+            self._storm = True
 
     def leave(self, topic: str, subscriber: Subscriber) -> None:
         """Stop handing events to ``subscriber`` (idempotent)."""
@@ -172,9 +184,10 @@ class Hub:
         self._count_joins()
         # Over as soon as the joins stop: a storm's come every few milliseconds, and the
         # viewers back after a mass connect should not wait for the count to age out.
-        if self.loop.time() - self._joined_at > self.STORM_OVER_AFTER:
-            return False
-        return self._joins + self._joins_before >= self.storm_joins
+        quiet = self.loop.time() - self._joined_at > self.STORM_OVER_AFTER
+        if quiet or self._joins + self._joins_before < self.storm_joins * self.STORM_GOES_ON:
+            self._storm = False
+        return self._storm
 
     def _sweep(self, topic: str, state: _TopicFanout) -> None:
         """One step of a sweep: the next ``SWEEP_STEP`` subscribers get what they are owed,

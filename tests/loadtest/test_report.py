@@ -30,6 +30,7 @@ def run_report(*, gaps: int = 0, converged: int = 1000, storm: bool = False) -> 
             "storm": {
                 "seconds": 3.5,
                 "ok": 1000,
+                "back": {"0": 400, "1": 450, "3": 150},  # connected in each second, from JSON
                 "rss_kb": {"peak": [150_000], "back": [130_000]},
             }
             if storm
@@ -112,6 +113,11 @@ def test_one_line_carries_the_figures():
 def test_a_storm_reports_the_servers_memory_when_all_are_back_and_at_its_peak():
     summary = report.summarize(run_report(storm=True))
     assert (summary["storm_rss_mb_back"], summary["storm_rss_mb_peak"]) == (127, 146)
+
+
+def test_a_storm_reports_when_half_and_nine_in_ten_were_back():
+    summary = report.summarize(run_report(storm=True))
+    assert (summary["storm_50pct_s"], summary["storm_90pct_s"]) == (2, 4)
 
 
 def test_the_table_has_a_column_per_run():

@@ -50,6 +50,18 @@ class TestHistogram:
         again = Histogram.from_dict(raw)
         assert again.summary() == histogram.summary()
 
+    def test_latencies_added_together_count_as_added_one_by_one(self):
+        values = [-1.0, 0.0, 0.04, 0.05, 3.0, 250.0, 250.0, 9_000.0]
+        together = Histogram()
+        together.add_all(values[:3])
+        together.add_all(values[3:])
+        one_by_one = histogram_of(values)
+        assert (together.counts, together.total, together.max_ms) == (
+            one_by_one.counts,
+            one_by_one.total,
+            one_by_one.max_ms,
+        )
+
 
 def test_reservoir_keeps_a_bounded_uniform_sample():
     reservoir = Reservoir(100, random.Random(1))
@@ -164,3 +176,22 @@ def test_a_server_that_never_settles_is_read_as_it_stands_at_the_limit():
     slept: list[float] = []
     assert settled(lambda: next(reads), 1.0, 3.0, sleep=slept.append) == 2
     assert sum(slept) == 3.0
+
+
+def test_a_reservoir_fed_whole_frames_takes_every_point_with_the_same_chance():
+    # 200 reservoirs of 50 points over 10,000 latencies (0..9,999, in frames of 1 to 12):
+    # each tenth of them should hold a tenth of the 10,000 points taken (std ~30).
+    rng = random.Random(7)
+    tenths = [0] * 10
+    for _ in range(200):
+        reservoir = Reservoir(50, rng)
+        latencies = [float(ms) for ms in range(10_000)]
+        while latencies:
+            size = rng.randint(1, 12)
+            reservoir.add_all(1.0, latencies[:size])
+            del latencies[:size]
+        assert reservoir.seen == 10_000
+        assert len(reservoir.points) == 50
+        for _, ms in reservoir.points:
+            tenths[int(ms) // 1_000] += 1
+    assert all(850 < count < 1_150 for count in tenths), tenths

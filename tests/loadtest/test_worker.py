@@ -41,6 +41,7 @@ async def test_a_hello_wait_cancelled_by_a_drop_is_a_failed_attempt_not_a_dead_w
     outcome = await viewers_worker.connect_all(seats, attempts=3)  # type: ignore[arg-type]
     assert outcome["ok"] == 3
     assert [seat.connects for seat in seats] == [2, 2, 1]
+    assert outcome["back"] == {0: 3}  # all three within its first second
 
 
 async def test_stopping_the_worker_still_stops_its_connects(viewers_worker):

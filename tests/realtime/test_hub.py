@@ -4,7 +4,6 @@ silently loses a recoverable event."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -109,54 +108,6 @@ async def test_an_event_that_arrives_during_a_sweep_joins_the_frames_of_those_no
     # The first step (two viewers) had gone by when 2 arrived: they get it from the next sweep.
     assert frames == [[[1], [2]]] * 2 + [[[1, 2]]] * 3
     assert later[1].batches[0] is later[2].batches[0]  # one frame, built once
-
-
-class SlowViewer(Collector):
-    """A subscriber that takes 50 ms to write: a fan-out pass as long as a big audience's."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.handed_at: list[float] = []
-
-    def push(self, batch: Any) -> bool:
-        time.sleep(0.05)
-        self.handed_at.append(time.monotonic())
-        return super().push(batch)
-
-
-async def two_passes(settings: Any, *, joins: int, quiet: float = 0) -> float:
-    """The time between two fan-out passes of a slow topic, an event asking for the second
-    right after the first, once ``joins`` subscribers have joined (a storm is 5)."""
-    realtime_settings(
-        settings,
-        HISTORY_BACKEND="realtime.backends.memory.MemoryHistory",
-        FLUSH_INTERVAL=0,
-        STORM_JOINS=5,
-        STORM_FANOUT_SHARE=0.25,
-    )
-    hub, viewer = get_hub(), SlowViewer()
-    await hub.join("t", viewer)
-    for _ in range(joins - 1):
-        await hub.join("other", Collector())
-    await asyncio.sleep(quiet)  # no joins meanwhile
-    hub.deliver("t", make_event("x", {"n": 1}))
-    await viewer.wait_for(1)
-    hub.deliver("t", make_event("x", {"n": 2}))
-    await viewer.wait_for(2)
-    return viewer.handed_at[1] - viewer.handed_at[0]
-
-
-async def test_in_a_reconnect_storm_the_fan_out_leaves_most_of_the_loop_to_the_joins(settings):
-    # A 50 ms pass may take a quarter of the loop: the next starts 200 ms after the last began.
-    assert await two_passes(settings, joins=5) >= 0.19
-
-
-async def test_without_a_storm_the_next_pass_is_not_held_back(settings):
-    assert await two_passes(settings, joins=4) < 0.15
-
-
-async def test_a_storm_is_over_once_the_joins_stop(settings):
-    assert await two_passes(settings, joins=5, quiet=0.3) < 0.15
 
 
 def _use(settings: Any, url: str) -> str:

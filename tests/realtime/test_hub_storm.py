@@ -1,0 +1,91 @@
+"""The hub's storm mode: while viewers come back in a reconnect storm, a topic's fan-out takes
+a share of the loop; when a storm starts, goes on and ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from realtime.protocol import make_event
+from realtime.runtime import get_hub
+from tests.realtime.streamtools import realtime_settings
+from tests.realtime.test_history import Collector
+
+
+class SlowViewer(Collector):
+    """A subscriber that takes 50 ms to write: a fan-out pass as long as a big audience's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed_at: list[float] = []
+
+    def push(self, batch: Any) -> bool:
+        time.sleep(0.05)
+        self.handed_at.append(time.monotonic())
+        return super().push(batch)
+
+
+async def two_passes(
+    settings: Any, *, joins: int, quiet: float = 0, trickle: float = 0, storm: int = 5
+) -> float:
+    """The time between two fan-out passes of a slow topic, an event asking for the second
+    right after the first, once ``joins`` subscribers have joined at once (a storm is
+    ``storm``), then none for ``quiet`` seconds, then one every 0.2 s for ``trickle`` seconds
+    and on through the passes."""
+    realtime_settings(
+        settings,
+        HISTORY_BACKEND="realtime.backends.memory.MemoryHistory",
+        FLUSH_INTERVAL=0,
+        STORM_JOINS=storm,
+        STORM_FANOUT_SHARE=0.25,
+    )
+    hub, viewer = get_hub(), SlowViewer()
+    await hub.join("t", viewer)
+    for _ in range(joins - 1):
+        await hub.join("other", Collector())
+
+    async def trickling() -> None:
+        while True:
+            await hub.join("other", Collector())
+            await asyncio.sleep(0.2)
+
+    await asyncio.sleep(quiet)  # no joins meanwhile
+    trickler = asyncio.get_running_loop().create_task(trickling()) if trickle else None
+    await asyncio.sleep(trickle)
+    hub.deliver("t", make_event("x", {"n": 1}))
+    await viewer.wait_for(1)
+    hub.deliver("t", make_event("x", {"n": 2}))
+    await viewer.wait_for(2)
+    if trickler is not None:
+        trickler.cancel()
+    return viewer.handed_at[1] - viewer.handed_at[0]
+
+
+async def test_in_a_reconnect_storm_the_fan_out_leaves_most_of_the_loop_to_the_joins(settings):
+    # A 50 ms pass may take a quarter of the loop: the next starts 200 ms after the last began.
+    assert await two_passes(settings, joins=5) >= 0.19
+
+
+async def test_without_a_storm_the_next_pass_is_not_held_back(settings):
+    assert await two_passes(settings, joins=4) < 0.15
+
+
+async def test_a_storm_is_over_once_the_joins_stop(settings):
+    assert await two_passes(settings, joins=5, quiet=0.3) < 0.15
+
+
+async def test_a_storm_goes_on_while_the_joins_come_more_slowly(settings):
+    # 20 at once start it; 5 a second (a quarter of that rate) keep it going once those 20
+    # are over two seconds old.
+    assert await two_passes(settings, joins=20, trickle=2.2, storm=20) >= 0.19
+
+
+async def test_joins_at_that_slower_rate_start_no_storm(settings):
+    assert await two_passes(settings, joins=1, trickle=2.2, storm=20) < 0.15
+
+
+async def test_nor_do_they_continue_one_that_ended_in_a_quiet_spell(settings):
+    # No event, so no pass looked at the storm during the quiet spell (as when a load test's
+    # drive starts a while after its viewers connected): the joins after it end it.
+    assert await two_passes(settings, joins=20, quiet=2.2, trickle=0.5, storm=20) < 0.15
