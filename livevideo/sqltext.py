@@ -9,18 +9,29 @@ holds what they share: a model's table and columns, rows read back into model in
 the ORM reads them (the backend's converters: SQLite's datetimes and booleans), values
 written as the ORM writes them, and placeholders. The SQL is what both PostgreSQL and SQLite
 take (a row-value ``IN``, ``ON CONFLICT ... DO UPDATE``, ``RETURNING``: SQLite 3.35 or later).
+
+A batch's time is mostly its round trips to the database, each ended by a wait for the GIL
+behind the event loop (docs/performance.md, "What bounds each figure", REST). So statements
+that do not depend on each other go together: ``read_together`` sends reads, and
+``execute_together`` a transaction's writes, as one query of several statements on
+PostgreSQL (one round trip; the server runs such a query as one transaction), one after
+another elsewhere (SQLite's driver takes one statement a call; it has no round trips).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
+R = TypeVar("R")
+Rows = list[tuple[Any, ...]]
+Statement = tuple[str, Sequence[Any]]  # SQL text with ``%s`` placeholders, and their values
 # Rows per INSERT: the write path's rows have at most a few columns, so a statement stays under
 # PostgreSQL's limit of 65,535 parameters and SQLite's default of 32,766.
 ROWS_PER_INSERT = 1000
@@ -69,41 +80,100 @@ def db_value(model: type[Model], name: str, value: Any) -> Any:
     return field.get_db_prep_save(value, connections[DEFAULT_DB_ALIAS])  # type: ignore[union-attr]
 
 
-def insert(
-    model: type[Model], names: Sequence[str], rows: Sequence[Sequence[Any]], *, ids: bool = False
-) -> list[int]:
-    """Insert ``rows`` (each the values of the columns ``names``, as ``db_value`` gives them)
-    into the model's table, ``ROWS_PER_INSERT`` a statement; with ``ids``, each row's new id,
-    in the order of ``rows``."""
-    made: list[int] = []
+def inserts(
+    model: type[Model], names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[Statement]:
+    """The statements that insert ``rows`` (each the values of the columns ``names``, as
+    ``db_value`` gives them) into the model's table, ``ROWS_PER_INSERT`` a statement."""
+    made: list[Statement] = []
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
         sql = (
             f"INSERT INTO {table(model)} ({', '.join(names)})"
             f" VALUES {placeholders(len(chunk), len(names))}"
         )
-        params = [value for row in chunk for value in row]
-        if ids:
-            # The ids rise in the order of the VALUES (one sequence, one statement), whatever
-            # the order RETURNING gives them in.
-            made.extend(sorted(pk for (pk,) in fetch(f"{sql} RETURNING id", params)))
-        else:
-            execute(sql, params)
+        made.append((sql, [value for row in chunk for value in row]))
     return made
 
 
-def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+def insert_returning_ids(
+    model: type[Model], names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """Insert ``rows`` as ``inserts`` does; each row's new id, in the order of ``rows``."""
+    made: list[int] = []
+    for sql, params in inserts(model, names, rows):
+        # The ids rise in the order of the VALUES (one sequence, one statement), whatever
+        # the order RETURNING gives them in.
+        made.extend(sorted(pk for (pk,) in fetch(f"{sql} RETURNING id", params)))
+    return made
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Generic[R]):
+    """A read: its statement, and what its rows make (``read``). No ``sql``: nothing to
+    ask (an empty list of ids), read as no rows without a statement."""
+
+    sql: str
+    params: Sequence[Any]
+    read: Callable[[Rows], R]
+
+
+def read(query: Query[R]) -> R:
+    """What one query's rows make."""
+    [found] = read_together(query)
+    return found
+
+
+def read_together(*queries: Query[Any]) -> list[Any]:
+    """What each query's rows make, in order: on PostgreSQL in one round trip."""
+    rows = iter(_rows([(query.sql, query.params) for query in queries if query.sql]))
+    return [query.read(next(rows) if query.sql else []) for query in queries]
+
+
+def _rows(statements: Sequence[Statement]) -> list[Rows]:
+    if len(statements) < 2 or not _together():
+        return [fetch(sql, params) for sql, params in statements]
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(*_joined(statements))
+        found = [cursor.fetchall()]
+        while cursor.nextset():
+            found.append(cursor.fetchall())
+        return found
+
+
+def execute_together(statements: Sequence[Statement]) -> None:
+    """Run the statements as one transaction (inside the caller's, if one is open): on
+    PostgreSQL in one round trip, elsewhere in ``transaction.atomic()``."""
+    if not statements:
+        return
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        if len(statements) == 1 or _together():
+            cursor.execute(*_joined(statements))
+            return
+        with transaction.atomic():
+            for sql, params in statements:
+                cursor.execute(sql, params)
+
+
+def _together() -> bool:
+    """Whether several statements may go as one query: PostgreSQL with psycopg's
+    client-side binding (Django's default; server-side binding takes one statement a
+    query)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    return connection.vendor == "postgresql" and not connection.settings_dict["OPTIONS"].get(
+        "server_side_binding"
+    )
+
+
+def _joined(statements: Sequence[Statement]) -> Statement:
+    return "; ".join(sql for sql, _ in statements), [v for _, params in statements for v in params]
+
+
+def fetch(sql: str, params: Sequence[Any]) -> Rows:
     """The rows of one statement."""
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def execute(sql: str, params: Sequence[Any]) -> int:
-    """Run one statement; the rows it changed."""
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
 
 
 def _quote(name: str) -> str:

@@ -1,6 +1,8 @@
 """The reads a batch of writes makes: who the tokens belong to, the broadcasts, the bans in
 force and what the authors just said. Each is one statement a batch, as SQL text
-(``livevideo.sqltext``: the ORM's building of them cost more than running them)."""
+(``livevideo.sqltext``: the ORM's building of them cost more than running them); those a
+batch makes before it knows anything else (its tokens, its broadcasts) are also queries to
+send together (``sqltext.read_together``)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,17 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from livevideo.models import Broadcast, BroadcastBan, Comment
-from livevideo.sqltext import columns, db_value, fetch, instances, placeholders, table
+from livevideo.sqltext import (
+    Query,
+    Rows,
+    columns,
+    db_value,
+    fetch,
+    instances,
+    placeholders,
+    read,
+    table,
+)
 
 # Pairs per statement of ``comment_texts_since`` (two parameters each; SQLite's default limit
 # is 32,766).
@@ -23,27 +35,46 @@ PAIRS_PER_STATEMENT = 500
 def users_by_token(keys: Collection[str]) -> dict[str, AbstractBaseUser]:
     """The user each of ``keys`` (DRF tokens) belongs to, by key; unknown keys are left out
     (inactive users are not: callers refuse them)."""
+    return read(users_by_token_query(keys))
+
+
+def users_by_token_query(keys: Collection[str]) -> Query[dict[str, AbstractBaseUser]]:
+    """``users_by_token`` as a query."""
     if not keys:
-        return {}
+        return Query("", (), _users_by_key)
     user = get_user_model()
-    rows = fetch(
+    return Query(
         f"SELECT t.key, {columns(user, 'u')} FROM {table(Token)} t"
         f" JOIN {table(user)} u ON u.id = t.user_id"
         f" WHERE t.key IN ({placeholders(len(keys))})",
         list(keys),
+        _users_by_key,
     )
-    return dict(zip([row[0] for row in rows], instances(user, rows, start=1), strict=True))
+
+
+def _users_by_key(rows: Rows) -> dict[str, AbstractBaseUser]:
+    users = instances(get_user_model(), rows, start=1)
+    return dict(zip([row[0] for row in rows], users, strict=True))
 
 
 def broadcasts_by_id(ids: Collection[int]) -> dict[int, Broadcast]:
     """The broadcasts of ``ids`` that exist, by id."""
+    return read(broadcasts_by_id_query(ids))
+
+
+def broadcasts_by_id_query(ids: Collection[int]) -> Query[dict[int, Broadcast]]:
+    """``broadcasts_by_id`` as a query."""
     if not ids:
-        return {}
-    rows = fetch(
+        return Query("", (), _broadcasts_by_id)
+    return Query(
         f"SELECT {columns(Broadcast, 'b')} FROM {table(Broadcast)} b"
         f" WHERE b.id IN ({placeholders(len(ids))})",
         list(ids),
+        _broadcasts_by_id,
     )
+
+
+def _broadcasts_by_id(rows: Rows) -> dict[int, Broadcast]:
     return {broadcast.pk: broadcast for broadcast in instances(Broadcast, rows)}
 
 

@@ -12,7 +12,7 @@ per batch, its events sent once it commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,8 @@ from rest_framework import exceptions
 
 from livevideo import abuse, selectors, services
 from livevideo.models import Broadcast, Comment
-from livevideo.write_selectors import broadcasts_by_id, users_by_token
+from livevideo.sqltext import read_together
+from livevideo.write_selectors import broadcasts_by_id_query, users_by_token_query
 from realtime.auth import user_for_session
 
 ACCEPTED = "accepted"  # a reaction's outcome: stored (202 ``{"accepted": true}``)
@@ -69,8 +70,12 @@ Store = Callable[[Broadcast, list[tuple[AbstractBaseUser, Any]]], list[Outcome]]
 def _record(
     broadcast_id: int, posts: list[Post], action: str, field: str, store: Store
 ) -> list[Outcome]:
-    outcomes: list[Outcome] = _authenticate(posts)
-    broadcast = broadcasts_by_id([broadcast_id]).get(broadcast_id)
+    tokens, broadcasts = read_together(  # one round trip on PostgreSQL
+        users_by_token_query({post.token for post in posts if post.token}),
+        broadcasts_by_id_query([broadcast_id]),
+    )
+    outcomes: list[Outcome] = _authenticate(posts, tokens)
+    broadcast = broadcasts.get(broadcast_id)
     waiting = [i for i, o in enumerate(outcomes) if isinstance(o, AbstractBaseUser)]
     if broadcast is None:
         for i in waiting:
@@ -88,11 +93,12 @@ def _record(
     return outcomes
 
 
-def _authenticate(posts: Sequence[Post]) -> list[AbstractBaseUser | Exception]:
+def _authenticate(
+    posts: Sequence[Post], tokens: Mapping[str, AbstractBaseUser]
+) -> list[AbstractBaseUser | Exception]:
     """Each post's user, or why it has none, as DRF's token and session authentication and
-    ``IsAuthenticatedOrReadOnly`` answer (401; 403 for a failed CSRF check); the batch's
-    tokens read in one query."""
-    tokens = users_by_token({post.token for post in posts if post.token})
+    ``IsAuthenticatedOrReadOnly`` answer (401; 403 for a failed CSRF check); ``tokens``: the
+    users of the batch's tokens (``users_by_token``)."""
     users: list[AbstractBaseUser | Exception] = []
     for post in posts:
         if post.token:

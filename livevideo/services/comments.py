@@ -20,7 +20,7 @@ from livevideo.permissions import (
 from livevideo.services._text import clean_text, require_live
 from livevideo.services.audit import record
 from livevideo.services.pins import pinned_comment_set
-from livevideo.sqltext import db_value, insert
+from livevideo.sqltext import db_value, insert_returning_ids
 
 COMMENT_MAX = 500
 
@@ -164,7 +164,7 @@ def _insert(comments: list[Comment]) -> None:
     created_at = db_value(Comment, "created_at", comments[0].created_at)
     names = ("broadcast_id", "author_id", "text", "created_at", "is_removed", "is_held")
     rows = [(c.broadcast_id, c.author_id, c.text, created_at, False, c.is_held) for c in comments]
-    for comment, pk in zip(comments, insert(Comment, names, rows, ids=True), strict=True):
+    for comment, pk in zip(comments, insert_returning_ids(Comment, names, rows), strict=True):
         comment.pk = pk
         comment._state.adding = False
         comment._state.db = DEFAULT_DB_ALIAS

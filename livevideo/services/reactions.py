@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 from django.utils import timezone
 
 from livevideo import moderation, signals
@@ -14,7 +13,7 @@ from livevideo.errors import InvalidInput, ServiceError
 from livevideo.models import Broadcast, Reaction, ReactionKind, ReactionTotal
 from livevideo.permissions import require_participant
 from livevideo.services._text import require_live
-from livevideo.sqltext import db_value, execute, insert, placeholders, table
+from livevideo.sqltext import Statement, db_value, execute_together, inserts, placeholders, table
 
 # Checked for every tap: the enum's ``values`` builds a new list at each read.
 KINDS = frozenset(ReactionKind.values)
@@ -41,21 +40,20 @@ def reactions_record(*, broadcast: Broadcast, taps: Iterable[tuple[AbstractBaseU
     counts: dict[str, int] = {}
     for _, _, kind, _ in rows:
         counts[kind] = counts.get(kind, 0) + 1
-    with transaction.atomic():
-        insert(Reaction, ("broadcast_id", "user_id", "kind", "created_at"), rows)
-        _add_to_totals(broadcast.pk, counts)
-        signals.reaction_recorded.send_on_commit(Reaction, broadcast_id=broadcast.pk, counts=counts)
+    names = ("broadcast_id", "user_id", "kind", "created_at")
+    execute_together([*inserts(Reaction, names, rows), _totals_added(broadcast.pk, counts)])
+    signals.reaction_recorded.send_on_commit(Reaction, broadcast_id=broadcast.pk, counts=counts)
     return len(rows)
 
 
-def _add_to_totals(broadcast_id: int, counts: dict[str, int]) -> None:
-    """Add ``counts`` (by kind) to the broadcast's running totals in one statement, making the
-    rows a broadcast made outside ``broadcast_create`` lacks. The rows are taken in kind order:
-    two processes storing a broadcast's taps at once would otherwise deadlock on PostgreSQL,
-    each holding a kind the other waits for. (PostgreSQL takes an id from the sequence for
-    each row offered, even one that only adds: ids are 64-bit.)"""
+def _totals_added(broadcast_id: int, counts: dict[str, int]) -> Statement:
+    """The statement that adds ``counts`` (by kind) to the broadcast's running totals, making
+    the rows a broadcast made outside ``broadcast_create`` lacks. The rows are taken in kind
+    order: two processes storing a broadcast's taps at once would otherwise deadlock on
+    PostgreSQL, each holding a kind the other waits for. (PostgreSQL takes an id from the
+    sequence for each row offered, even one that only adds: ids are 64-bit.)"""
     kinds = sorted(counts)
-    execute(
+    return (
         f"INSERT INTO {table(ReactionTotal)} (broadcast_id, kind, count)"
         f" VALUES {placeholders(len(kinds), 3)}"
         " ON CONFLICT (broadcast_id, kind)"
