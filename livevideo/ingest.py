@@ -82,13 +82,9 @@ class Batcher:
                 started = self.loop.time()
                 batch, self._pending = self._pending, []
                 try:
-                    outcomes = await database_sync_to_async(self.record)(
-                        self.broadcast_id, [item for item, _ in batch]
-                    )
-                except Exception as exc:  # the whole batch failed (database down, ...)
-                    outcomes = [exc] * len(batch)
-                for (_, done), outcome in zip(batch, outcomes, strict=True):
-                    _settle(done, outcome)
+                    await database_sync_to_async(self._store)(batch)
+                except Exception as exc:  # the hop failed, not the batch's own work
+                    _settle([(done, exc) for _, done in batch])
         finally:
             self._task = None
             # Idle: forget it (``batcher_for()`` makes a new one; the caller submits at once).
@@ -96,15 +92,29 @@ class Batcher:
             if self._batchers.get(key) is self:
                 del self._batchers[key]
 
+    def _store(self, batch: list[tuple[Any, asyncio.Future[Any]]]) -> None:
+        """In the database thread: store a batch, and have the loop tell its callers as soon
+        as it can. (Awaiting the result here first would take the loop three turns more to
+        pass it on, each a wait for a step of the fan-out under load: docs/performance.md.)"""
+        try:
+            outcomes = self.record(self.broadcast_id, [item for item, _ in batch])
+            settled = list(zip([done for _, done in batch], outcomes, strict=True))
+        except Exception as exc:  # the whole batch failed (database down, ...)
+            settled = [(done, exc) for _, done in batch]
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(_settle, settled)
 
-def _settle(done: asyncio.Future[Any], outcome: object) -> None:
-    """Tell an item's caller how it went, unless it stopped waiting (its connection closed)."""
-    if done.cancelled():
-        return
-    if isinstance(outcome, BaseException):
-        done.set_exception(outcome)
-    else:
-        done.set_result(outcome)
+
+def _settle(settled: list[tuple[asyncio.Future[Any], object]]) -> None:
+    """Tell each item's caller how it went, unless it stopped waiting (its connection
+    closed) or was told already."""
+    for done, outcome in settled:
+        if done.done():
+            continue
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
 
 
 def batcher_for(broadcast_id: int, record: Record, gap: float = 0.0) -> Batcher:

@@ -155,3 +155,39 @@ async def test_batches_under_a_flood_start_a_gap_apart_and_a_lone_item_at_once()
     # Timed where ``record`` runs, the database thread: a hop there may take longer for one
     # batch than for the next.
     assert 0.18 <= started[2][0] - started[1][0] < 0.35
+
+
+async def test_callers_are_told_once_their_batch_is_stored_not_when_the_batcher_is_back(
+    monkeypatch,
+):
+    back = asyncio.Event()
+    hop = ingest.database_sync_to_async
+
+    def held_on_its_way_back(function: Any) -> Any:
+        async def hopped(*args: Any) -> Any:
+            result = await hop(function)(*args)
+            await back.wait()  # the batcher's own way back from the database thread
+            return result
+
+        return hopped
+
+    monkeypatch.setattr(ingest, "database_sync_to_async", held_on_its_way_back)
+    batcher = ingest.Batcher(1, lambda _, batch: [item * 2 for item in batch], {})
+    try:
+        assert await asyncio.wait_for(batcher.submit(21), timeout=5) == 42
+    finally:
+        back.set()
+
+
+async def test_a_batch_that_fails_fails_each_of_its_callers_and_the_next_is_stored():
+    def record(_: int, batch: list[int]) -> list[int]:
+        if 0 in batch:
+            raise RuntimeError("database down")
+        return [] if 1 in batch else batch  # an outcome short for the batch: a bug
+
+    batcher = ingest.Batcher(1, record, {})
+    failed = await asyncio.gather(batcher.submit(0), batcher.submit(2), return_exceptions=True)
+    assert [type(outcome) for outcome in failed] == [RuntimeError, RuntimeError]
+    with pytest.raises(ValueError):
+        await batcher.submit(1)
+    assert await batcher.submit(3) == 3
