@@ -7,15 +7,16 @@ thread that wants the GIL wait up to the switch interval (5 ms by default) for t
 one to give it up. Under load the loop always has work, so each database round trip's result
 waited up to 5 ms for the GIL before the database thread could go on: a batch of a handful of
 statements was held back by several such waits, and the REST writes behind it with it. At
-1 ms those waits are a fifth, and the loop loses nothing that shows (docs/performance.md,
-"What bounds each figure", REST).
+0.2 ms those waits are a twenty-fifth. The loop gives the GIL up that often only while
+another thread wants it (the database thread's Python between its round trips), and loses
+nothing that shows (docs/performance.md, "What bounds each figure", REST).
 """
 
 from __future__ import annotations
 
 import sys
 
-SWITCH_INTERVAL = 0.001  # seconds
+SWITCH_INTERVAL = 0.0002  # seconds
 
 
 def tune() -> None:
