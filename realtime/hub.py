@@ -89,7 +89,9 @@ class _TopicFanout:
 class Hub:
     """Local fan-out for one event loop."""
 
-    SWEEP_STEP = 500  # subscribers visited before the sweep lets the loop run other work
+    # Subscribers visited before the sweep lets the loop run other work: a step is a wait for
+    # everything else the loop does (a REST write's answer waits for two or three).
+    SWEEP_STEP = 200
     STORM_OVER_AFTER = 0.25  # seconds without a join that end a storm
     # A storm goes on while the joins keep coming at this share of the rate that started it.
     # Without it, a storm whose joins slowed below that rate (the machine busy) handed the
