@@ -128,7 +128,7 @@ class Hub:
         self._joins, self._leaves = _PerSecond(now), _PerSecond(now)
         self._joined_at = self._stirred_at = now  # the last join; the last join or leave
         self._storm = False  # started by a join, over at a look (``_storming``)
-        self._subscribed = 0  # subscriptions to all topics
+        self._subscribers = 0  # subscribers of all topics (one per topic it watches)
         self._drop_owed = 0  # the joins a mass drop still waits for
         self._drop_until = now  # the end of a mass drop's hold (its cap)
 
@@ -186,7 +186,7 @@ class Hub:
         if now - self._joined_at > self.STORM_OVER_AFTER:
             self._storm = False  # over with the quiet, whether or not a sweep looked meanwhile
         self._joined_at = self._stirred_at = now
-        self._subscribed += 1
+        self._subscribers += 1
         self._drop_owed -= 1
         if self._joins.add(now) >= self.storm_joins:
             self._storm = True
@@ -196,11 +196,11 @@ class Hub:
         now = self.loop.time()
         dropped = self._dropped(now)
         self._stirred_at = now
-        self._subscribed -= 1
+        self._subscribers -= 1
         left = self._leaves.add(now)
         if dropped:
             self._drop_owed += 1
-        elif left >= self.storm_joins and left > self.STORM_DROP_SHARE * (self._subscribed + left):
+        elif left >= self.storm_joins and left > self.STORM_DROP_SHARE * (self._subscribers + left):
             self._drop_owed, self._drop_until = left, now + self.STORM_DROP_HOLD
 
     def _dropped(self, now: float) -> bool:
