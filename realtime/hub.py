@@ -101,11 +101,14 @@ class Hub:
     STORM_GOES_ON = 0.1
     # A mass drop (more than this share of the process's subscribers, and a storm's worth,
     # leaving within a second or two) keeps storm mode on until as many have joined again,
-    # at whatever rate, unless nobody joins or leaves for STORM_DROP_QUIET, and for
-    # STORM_DROP_HOLD at most. When the machine is full, a drop's last joins come in bursts
-    # with gaps over STORM_OVER_AFTER, and a storm that ended in one of those gave the loop
-    # back to the fan-out to those already back (performance-rounds.md, round 10). A mass
-    # connect has no drop before it: its storm ends with the quiet, as before.
+    # at whatever rate, while they keep coming at least as fast as a storm goes on
+    # (STORM_GOES_ON), once STORM_DROP_QUIET has passed since the drop; not after nobody
+    # joins or leaves for STORM_DROP_QUIET, nor past STORM_DROP_HOLD. When the machine is
+    # full, a drop's last joins come in bursts with gaps over STORM_OVER_AFTER, and a storm
+    # that ended in one of those gave the loop back to the fan-out to those already back
+    # (performance-rounds.md, round 10). An audience that leaves for good (a broadcast over)
+    # while others trickle in holds nothing past the grace. A mass connect has no drop
+    # before it: its storm ends with the quiet, as before.
     STORM_DROP_SHARE = 0.5
     STORM_DROP_QUIET = 2.0
     STORM_DROP_HOLD = 60.0
@@ -130,6 +133,7 @@ class Hub:
         self._storm = False  # started by a join, over at a look (``_storming``)
         self._subscribers = 0  # subscribers of all topics (one per topic it watches)
         self._drop_owed = 0  # the joins a mass drop still waits for
+        self._drop_since = now  # when the mass drop under way began
         self._drop_until = now  # the end of a mass drop's hold (its cap)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
@@ -201,11 +205,16 @@ class Hub:
         if dropped:
             self._drop_owed += 1
         elif left >= self.storm_joins and left > self.STORM_DROP_SHARE * (self._subscribers + left):
-            self._drop_owed, self._drop_until = left, now + self.STORM_DROP_HOLD
+            self._drop_owed, self._drop_since = left, now
+            self._drop_until = now + self.STORM_DROP_HOLD
 
     def _dropped(self, now: float) -> bool:
         """Whether a mass drop's viewers are still coming back (``Hub.STORM_DROP_SHARE``)."""
-        if self._drop_owed <= 0 or now - self._stirred_at > self.STORM_DROP_QUIET:
+        slow = (
+            now - self._drop_since > self.STORM_DROP_QUIET
+            and self._joins.recent(now) < self.storm_joins * self.STORM_GOES_ON
+        )
+        if self._drop_owed <= 0 or slow or now - self._stirred_at > self.STORM_DROP_QUIET:
             self._drop_until = min(self._drop_until, now)  # over; later leaves do not revive it
         return now < self._drop_until
 

@@ -53,12 +53,20 @@ async def two_passes(
 
 
 async def after_a_drop(
-    settings: Any, *, leaving: int, back: int = 0, after: float, subscribers: int = 40
+    settings: Any,
+    *,
+    leaving: int,
+    back: int = 0,
+    after: float,
+    subscribers: int = 40,
+    burst: int = 3,
+    every: float = 0.4,
 ) -> float:
     """The time between two fan-out passes of a slow topic ``after`` seconds after ``leaving``
     of the process's ``subscribers`` left at once (a storm is 20, the one their joins made
-    long over), ``back`` of them joining again three at a time every 0.4 s: a quarter second
-    of quiet between two bursts, and a rate that makes no storm of its own."""
+    long over), ``back`` of them joining again ``burst`` at a time every ``every`` seconds (by
+    default a quarter second of quiet between two bursts, and a rate that makes no storm of
+    its own)."""
     hub, viewer = await slow_topic(settings, storm=20)
     others = [Collector() for _ in range(subscribers - 1)]
     for other in others:
@@ -70,8 +78,8 @@ async def after_a_drop(
     async def coming_back() -> None:
         for done in range(back):
             await hub.join("other", Collector())
-            if done % 3 == 2:
-                await asyncio.sleep(0.4)
+            if done % burst == burst - 1:
+                await asyncio.sleep(every)
 
     returning = asyncio.get_running_loop().create_task(coming_back())
     await asyncio.sleep(after)
@@ -152,6 +160,17 @@ async def test_a_drop_nobody_comes_back_from_ends_after_a_quiet_spell(settings, 
 async def test_nor_does_a_drop_hold_storm_mode_past_its_cap(settings, monkeypatch):
     monkeypatch.setattr(Hub, "STORM_DROP_HOLD", 1.0)
     assert await after_a_drop(settings, leaving=30, back=30, after=1.3) < 0.15
+
+
+async def test_a_drop_followed_by_a_trickle_of_joins_holds_no_longer_than_the_grace(
+    settings, monkeypatch
+):
+    # A big audience leaving for good (its broadcast is over) while other viewers keep
+    # joining now and then: the other broadcasts' fan-out is held back only for the grace.
+    monkeypatch.setattr(Hub, "STORM_DROP_QUIET", 0.5)
+    monkeypatch.setattr(Hub, "STORM_GOES_ON", 0.5)  # 10 joins in a second or two
+    assert await after_a_drop(settings, leaving=30, back=30, burst=1, every=0.3, after=0.1) >= 0.19
+    assert await after_a_drop(settings, leaving=30, back=30, burst=1, every=0.3, after=1.3) < 0.15
 
 
 async def test_fewer_than_half_leaving_is_no_mass_drop(settings):
