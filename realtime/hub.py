@@ -19,7 +19,8 @@ events that arrive within that share a frame.
 
 In a reconnect storm (``STORM_JOINS`` viewers or more joining the process's topics in a second
 or two; it goes on while they keep joining at ``STORM_GOES_ON`` of that rate, and is over once
-they join more slowly or none has joined for ``STORM_OVER_AFTER``) the fan-out yields: after
+they join more slowly or none has joined for ``STORM_OVER_AFTER``; after a mass drop, until
+those who left are back, see ``Hub.STORM_DROP_SHARE``) the fan-out yields: after
 each step the sweep waits until that step took no more than ``STORM_FANOUT_SHARE`` of the time
 since it began, so the loop spends most of its time taking the viewers back (their handshakes,
 their replays) and the viewers already back get fewer, fuller frames meanwhile (what that
@@ -98,6 +99,19 @@ class Hub:
     # loop back to the fan-out to those already back, and the joins slowed further: in the
     # 50,000-viewer storm they all but stopped until the events did (performance-rounds.md).
     STORM_GOES_ON = 0.1
+    # A mass drop (more than this share of the process's subscribers, and a storm's worth,
+    # leaving within a second or two) keeps storm mode on until as many have joined again,
+    # at whatever rate, while they keep coming at least as fast as a storm goes on
+    # (STORM_GOES_ON), once STORM_DROP_QUIET has passed since the drop; not after nobody
+    # joins or leaves for STORM_DROP_QUIET, nor past STORM_DROP_HOLD. When the machine is
+    # full, a drop's last joins come in bursts with gaps over STORM_OVER_AFTER, and a storm
+    # that ended in one of those gave the loop back to the fan-out to those already back
+    # (performance-rounds.md, round 10). An audience that leaves for good (a broadcast over)
+    # while others trickle in holds nothing past the grace. A mass connect has no drop
+    # before it: its storm ends with the quiet, as before.
+    STORM_DROP_SHARE = 0.5
+    STORM_DROP_QUIET = 2.0
+    STORM_DROP_HOLD = 60.0
 
     def __init__(
         self,
@@ -113,10 +127,14 @@ class Hub:
         self.storm_joins = storm_joins
         self.storm_share = storm_share
         self.snapshot_order = dict(snapshot_order or {})  # type -> the data field that orders
-        # Joins counted per second of loop time: since ``_joins_since``, and the second before.
-        self._joins = self._joins_before = 0
-        self._joins_since = self._joined_at = self.loop.time()
+        now = self.loop.time()
+        self._joins, self._leaves = _PerSecond(now), _PerSecond(now)
+        self._joined_at = self._stirred_at = now  # the last join; the last join or leave
         self._storm = False  # started by a join, over at a look (``_storming``)
+        self._subscribers = 0  # subscribers of all topics (one per topic it watches)
+        self._drop_owed = 0  # the joins a mass drop still waits for
+        self._drop_since = now  # when the mass drop under way began
+        self._drop_until = now  # the end of a mass drop's hold (its cap)
 
     async def join(self, topic: str, subscriber: Subscriber) -> None:
         """Start handing the topic's events to ``subscriber``. Once this returns, every event
@@ -127,20 +145,13 @@ class Hub:
         if subscriber not in state.owed:
             state.owed[subscriber] = state.end
             state.order.append(subscriber)
-        self._count_joins()
-        now = self.loop.time()
-        if now - self._joined_at > self.STORM_OVER_AFTER:
-            self._storm = False  # over with the quiet, whether or not a sweep looked meanwhile
-        self._joins += 1
-        self._joined_at = now
-        if self._joins + self._joins_before >= self.storm_joins:
-            self._storm = True
+            self._joined()
 
     def leave(self, topic: str, subscriber: Subscriber) -> None:
         """Stop handing events to ``subscriber`` (idempotent)."""
         state = self.topics.get(topic)
-        if state is not None:
-            state.owed.pop(subscriber, None)
+        if state is not None and state.owed.pop(subscriber, None) is not None:
+            self._left()
             if not state.owed:
                 del self.topics[topic]
 
@@ -173,21 +184,49 @@ class Hub:
         else:
             self.loop.call_at(at, self._sweep, topic, state)
 
-    def _count_joins(self) -> None:
-        """Start a new second of join counting when the current one is over."""
-        elapsed = self.loop.time() - self._joins_since
-        if elapsed >= 1.0:
-            self._joins_before = self._joins if elapsed < 2.0 else 0
-            self._joins = 0
-            self._joins_since += elapsed
+    def _joined(self) -> None:
+        """Count a join: it may start a storm, or end one that went quiet."""
+        now = self.loop.time()
+        if now - self._joined_at > self.STORM_OVER_AFTER:
+            self._storm = False  # over with the quiet, whether or not a sweep looked meanwhile
+        self._joined_at = self._stirred_at = now
+        self._subscribers += 1
+        self._drop_owed -= 1
+        if self._joins.add(now) >= self.storm_joins:
+            self._storm = True
+
+    def _left(self) -> None:
+        """Count a leave: it may make a mass drop, or add to one."""
+        now = self.loop.time()
+        dropped = self._dropped(now)
+        self._stirred_at = now
+        self._subscribers -= 1
+        left = self._leaves.add(now)
+        if dropped:
+            self._drop_owed += 1
+        elif left >= self.storm_joins and left > self.STORM_DROP_SHARE * (self._subscribers + left):
+            self._drop_owed, self._drop_since = left, now
+            self._drop_until = now + self.STORM_DROP_HOLD
+
+    def _dropped(self, now: float) -> bool:
+        """Whether a mass drop's viewers are still coming back (``Hub.STORM_DROP_SHARE``)."""
+        slow = (
+            now - self._drop_since > self.STORM_DROP_QUIET
+            and self._joins.recent(now) < self.storm_joins * self.STORM_GOES_ON
+        )
+        if self._drop_owed <= 0 or slow or now - self._stirred_at > self.STORM_DROP_QUIET:
+            self._drop_until = min(self._drop_until, now)  # over; later leaves do not revive it
+        return now < self._drop_until
 
     def _storming(self) -> bool:
         """Whether viewers are joining in a storm (see the module's docstring)."""
-        self._count_joins()
+        now = self.loop.time()
+        if self._dropped(now):
+            return True
         # Over as soon as the joins stop: a storm's come every few milliseconds, and the
         # viewers back after a mass connect should not wait for the count to age out.
-        quiet = self.loop.time() - self._joined_at > self.STORM_OVER_AFTER
-        if quiet or self._joins + self._joins_before < self.storm_joins * self.STORM_GOES_ON:
+        quiet = now - self._joined_at > self.STORM_OVER_AFTER
+        if quiet or self._joins.recent(now) < self.storm_joins * self.STORM_GOES_ON:
             self._storm = False
         return self._storm
 
@@ -238,6 +277,31 @@ class Hub:
         state.cycle_from = None
         if state.log:
             self._schedule_cycle(topic, state)
+
+
+class _PerSecond:
+    """Things counted per second of loop time: in the second under way and the one before."""
+
+    __slots__ = ("before", "count", "since")
+
+    def __init__(self, now: float) -> None:
+        self.count = self.before = 0
+        self.since = now  # when the second under way began
+
+    def recent(self, now: float) -> int:
+        """How many in the second under way and the one before."""
+        elapsed = now - self.since
+        if elapsed >= 1.0:
+            self.before = self.count if elapsed < 2.0 else 0
+            self.count = 0
+            self.since += elapsed
+        return self.count + self.before
+
+    def add(self, now: float) -> int:
+        """Count one; how many now."""
+        recent = self.recent(now)
+        self.count += 1
+        return recent + 1
 
 
 def _outdated(state: _TopicFanout, snapshot: Event, field: str) -> bool:
