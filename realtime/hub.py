@@ -210,10 +210,7 @@ class Hub:
 
     def _dropped(self, now: float) -> bool:
         """Whether a mass drop's viewers are still coming back (``Hub.STORM_DROP_SHARE``)."""
-        slow = (
-            now - self._drop_since > self.STORM_DROP_QUIET
-            and self._joins.recent(now) < self.storm_joins * self.STORM_GOES_ON
-        )
+        slow = now - self._drop_since > self.STORM_DROP_QUIET and self._joining_slowly(now)
         if self._drop_owed <= 0 or slow or now - self._stirred_at > self.STORM_DROP_QUIET:
             self._drop_until = min(self._drop_until, now)  # over; later leaves do not revive it
         return now < self._drop_until
@@ -226,9 +223,13 @@ class Hub:
         # Over as soon as the joins stop: a storm's come every few milliseconds, and the
         # viewers back after a mass connect should not wait for the count to age out.
         quiet = now - self._joined_at > self.STORM_OVER_AFTER
-        if quiet or self._joins.recent(now) < self.storm_joins * self.STORM_GOES_ON:
+        if quiet or self._joining_slowly(now):
             self._storm = False
         return self._storm
+
+    def _joining_slowly(self, now: float) -> bool:
+        """Whether the joins of the last second or two came slower than a storm goes on."""
+        return self._joins.recent(now) < self.storm_joins * self.STORM_GOES_ON
 
     def _sweep(self, topic: str, state: _TopicFanout) -> None:
         """One step of a sweep: the next ``SWEEP_STEP`` subscribers get what they are owed,
