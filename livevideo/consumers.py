@@ -31,12 +31,14 @@ from django.dispatch import receiver
 from livevideo import ingest, selectors
 from livevideo.converters import MAX_ID
 from livevideo.errors import ServiceError
+from livevideo.events import REACTIONS_EVENT
 from livevideo.models import Broadcast
 from livevideo.stream_moderation import ModerationMessages, client_error
 from presence import tracker
 from presence.selectors import atopic_viewer_count
 from realtime.clientaddress import scope_client_address
 from realtime.consumers import ClientError, StreamConsumer
+from realtime.protocol import Event
 from realtime.snapshots import TopicSnapshots
 from realtime.transport import StreamHooks
 
@@ -111,12 +113,31 @@ def _broadcast_detail(broadcast_id: int) -> dict[str, Any] | None:
     return selectors.broadcast_data(broadcast, viewers=0)
 
 
+def _amended_detail(detail: dict[str, Any] | None, event: Event) -> dict[str, Any] | None:
+    """The hello's broadcast after ``event``, as far as the event tells (None: read again).
+    The viewer count and who came and went are not in it (each hello puts in the count read
+    with its viewer's own presence write); newer reaction totals replace the older."""
+    if detail is None:
+        return None
+    if event.type in (tracker.VIEWERS_EVENT, tracker.PRESENCE_EVENT):
+        return detail
+    if event.type == REACTIONS_EVENT:
+        total = event.data.get("total")
+        if not isinstance(total, int):
+            return None
+        newer = total > detail["reactions"]["total"]
+        return {**detail, "reactions": event.data} if newer else detail
+    return None
+
+
 # Viewers connecting at once (a reconnect storm) share one read of the broadcast while nothing
-# is announced on its topic (realtime.snapshots): a thousand connects cost a few queries.
+# but snapshots that amend it is announced on its topic (realtime.snapshots): a thousand
+# connects cost a few queries.
 _details: TopicSnapshots[int, dict[str, Any] | None] = TopicSnapshots(
     database_sync_to_async(_broadcast_detail),
     topic_of=selectors.broadcast_topic,
     max_age=HELLO_MAX_AGE,
+    amend=_amended_detail,
 )
 
 

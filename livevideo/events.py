@@ -13,6 +13,9 @@ from livevideo.models import Broadcast, BroadcastBan, Comment
 from livevideo.video import selectors as video
 from realtime.publish import publish, publish_latest
 
+# The reaction totals' snapshot (``{totals, total}``, the total never decreasing).
+REACTIONS_EVENT = "reactions"
+
 
 def comment_created(sender: type, *, comment: Comment, **kwargs: Any) -> None:
     publish(
@@ -43,7 +46,7 @@ def reactions_changed(sender: type, *, broadcast_id: int, **kwargs: Any) -> None
     """Totals are coalesced: viewers get the absolute totals a few times a second at most."""
     publish_latest(
         selectors.broadcast_topic(broadcast_id),
-        "reactions",
+        REACTIONS_EVENT,
         lambda: selectors.reaction_totals(broadcast_id=broadcast_id),
     )
 

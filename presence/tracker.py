@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 UserInfo = dict[str, Any]  # {id, username, display_name}: what presence events list
 T = TypeVar("T")
 
+# The snapshots presence announces on a topic: its viewer count, and who came and went.
+VIEWERS_EVENT = "viewers"
+PRESENCE_EVENT = "presence"
+
 # A left check waits this much past the grace period, so the store has surely expired it.
 SETTLE = 0.05
 # Seconds between the starts of two writes of opens and closes at least: in a storm, what
@@ -231,11 +235,11 @@ class Tracker:
                 count = (await self.store.aviewer_counts([topic]))[topic]
                 if count != state.last_count:
                     state.last_count = count
-                    self._publish(topic, "viewers", {"count": count})
+                    self._publish(topic, VIEWERS_EVENT, {"count": count})
             left = await self._gone(topic, state, now)
             joined, state.joined = list(state.joined.values()), {}
             if joined or left:
-                self._publish(topic, "presence", self._presence_data(joined, left))
+                self._publish(topic, PRESENCE_EVENT, self._presence_data(joined, left))
             await self.store.ashare(topic)  # the other regions' totals count this one's
         except Exception:
             logger.exception("presence flush failed for %s", topic)

@@ -11,10 +11,13 @@ loop's hub when the read began (``_Mark``: the hub's state of the topic and how 
 had been handed). A viewer that has joined gets that read as long as the hub has been handed
 nothing on the topic since: a change made after the read began has then not reached the hub,
 so it reaches this viewer, who joined earlier, live; the viewer is as well off as with a read
-of its own. Any event handed on (a snapshot such as the reaction totals too), or the topic
-emptying, and the next viewer reads again, sharing that read as ``NextFlight`` shares. What
-changes with nothing announced (a title edited) shows within ``max_age``, at once in the
-process that made the change when it calls ``forget``.
+of its own. An event handed on, or the topic emptying, and the next viewer reads again,
+sharing that read as ``NextFlight`` shares; unless the owner says what the event does to the
+read (``amend``): a snapshot such as the reaction totals, handed on several times a second,
+then changes the read kept instead of starting the next one (a storm's viewers otherwise keep
+the database reading back to back). What changes with nothing announced (a title edited)
+shows within ``max_age``, at once in the process that made the change when it calls
+``forget``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from realtime.coalesce import NextFlight
+from realtime.protocol import Event
 from realtime.runtime import runtime
 
 K = TypeVar("K", bound=Hashable)
@@ -46,10 +50,13 @@ class _Mark:
         state = runtime().hub.topics.get(topic)
         return None if state is None else cls(state, state.end)
 
-    def unchanged(self, topic: str) -> bool:
-        """Nothing has been handed to ``topic`` since this mark, and it has not emptied."""
+    def since(self, topic: str) -> list[Event] | None:
+        """The events handed to ``topic`` since this mark, while the hub still holds them all
+        (until every subscriber has had them); None once it does not, or the topic emptied."""
         state = runtime().hub.topics.get(topic)
-        return state is self.state and state.end == self.handed
+        if state is not self.state or self.handed < state.log_start:
+            return None
+        return state.log[self.handed - state.log_start :]
 
 
 class _Read(Generic[V]):
@@ -63,14 +70,24 @@ class _Read(Generic[V]):
 
 class TopicSnapshots(Generic[K, V]):
     """``await snapshots.get(key)``: ``load(key)``'s answer, shared while the topic
-    ``topic_of(key)`` is quiet (see the module's docstring)."""
+    ``topic_of(key)`` is quiet (see the module's docstring).
+
+    ``amend(value, event)``, when given, is what a read would be after ``event``, as far as
+    the event tells: the value itself when the event changes nothing in it, a changed copy,
+    or None when only a new read can say (and for a value of None)."""
 
     def __init__(
-        self, load: Callable[[K], Awaitable[V]], *, topic_of: Callable[[K], str], max_age: float
+        self,
+        load: Callable[[K], Awaitable[V]],
+        *,
+        topic_of: Callable[[K], str],
+        max_age: float,
+        amend: Callable[[V, Event], V | None] | None = None,
     ) -> None:
         self.load = load
         self.topic_of = topic_of
         self.max_age = max_age
+        self.amend = amend
         self._reads: dict[K, _Read[V]] = {}
         self._flights: NextFlight[K, V] = NextFlight(self._read)
         self._forgotten = 0  # bumped by forget(): a read under way then is not kept
@@ -79,13 +96,29 @@ class TopicSnapshots(Generic[K, V]):
     async def get(self, key: K) -> V:
         """The state for a viewer that has joined the topic: as fresh as a read of its own."""
         read = self._reads.get(key)
-        if (
-            read is not None
-            and time.monotonic() - read.at < self.max_age
-            and read.mark.unchanged(self.topic_of(key))
-        ):
-            return read.value
+        if read is not None and time.monotonic() - read.at < self.max_age:
+            read = self._brought_up_to_date(key, read)
+            if read is not None:
+                return read.value
         return await self._flights.get(key)
+
+    def _brought_up_to_date(self, key: K, read: _Read[V]) -> _Read[V] | None:
+        """``read`` as it stands after what has been handed to the topic since it began,
+        kept so; None when that takes a new read."""
+        events = read.mark.since(self.topic_of(key))
+        if not events:
+            return None if events is None else read
+        if self.amend is None:
+            return None
+        forgotten, value = self._forgotten, read.value
+        for event in events:
+            value = self.amend(value, event)  # type: ignore[arg-type]
+            if value is None:
+                return None
+        read = _Read(value, _Mark(read.mark.state, read.mark.handed + len(events)), read.at)
+        if forgotten == self._forgotten:
+            self._reads[key] = read
+        return read
 
     async def get_recent(self, key: K) -> V:
         """The state as it was at most ``max_age`` ago, or as a read under way finds it: for

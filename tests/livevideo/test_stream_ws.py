@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from livevideo import selectors, services
+from livevideo import consumers, selectors, services
 from livevideo.models import Broadcast
 from presence import tracker
 from presence.backends import get_store
@@ -73,6 +73,41 @@ async def test_a_hello_counts_its_viewers_once(broadcast, monkeypatch):
     assert hello["data"]["broadcast"]["viewers"] == 1
     assert off_loop_reads == []
     await ws.close()
+
+
+async def test_a_hello_after_a_totals_snapshot_shows_it_without_reading_again(
+    broadcast, viewer, settings, monkeypatch
+):
+    """Viewers joining while only snapshots are announced (a reconnect storm with reactions
+    coming in) share one read of the broadcast, the newest totals put in."""
+    realtime_settings(settings, FLUSH_INTERVAL=30.0)  # the hub holds what it is handed
+    reads = []
+    load = consumers._details.load
+
+    async def counted(broadcast_id: int) -> Any:
+        reads.append(broadcast_id)
+        return await load(broadcast_id)
+
+    monkeypatch.setattr(consumers._details, "load", counted)
+    first = watch(broadcast)
+    [hello] = await first.connect()
+    assert hello["data"]["broadcast"]["reactions"]["total"] == 0
+    read_before = len(reads)
+    await run(services.reaction_create)(broadcast=broadcast, user=viewer, kind="like")
+    await aflush()
+    fanout = get_hub().topics[selectors.broadcast_topic(broadcast.pk)]
+    for _ in range(500):  # the snapshot reaches this loop's hub (over Redis: a moment later)
+        if any(event.type == "reactions" for event in fanout.log):
+            break
+        await asyncio.sleep(0.01)
+    second = watch(broadcast)
+    [hello] = await second.connect()
+    stored = await run(selectors.reaction_totals)(broadcast_id=broadcast.pk)
+    assert stored["total"] == 1
+    assert hello["data"]["broadcast"]["reactions"] == stored
+    assert len(reads) == read_before
+    await first.close()
+    await second.close()
 
 
 @pytest.mark.parametrize("broadcast_id", [999999, 2**64])

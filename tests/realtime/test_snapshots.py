@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from realtime.hub import Hub
-from realtime.protocol import make_event
+from realtime.protocol import Event, make_event
 from realtime.runtime import get_hub
 from realtime.snapshots import TopicSnapshots
 from tests.realtime.streamtools import realtime_settings
@@ -111,4 +111,49 @@ async def test_before_joining_a_recent_read_will_do(settings):
     assert await snapshots.get("a") == ("a", 0)
     source.version = 1
     assert await snapshots.get_recent("a") == ("a", 0)
+    assert source.calls == 2
+
+
+def amend_totals(value: tuple[str, int], event: Event) -> tuple[str, int] | None:
+    """An owner's knowledge of its events: ``viewers`` changes nothing it reads, ``reactions``
+    sets its number, anything else takes a new read."""
+    if event.type == "viewers":
+        return value
+    if event.type == "reactions":
+        return (value[0], event.data["total"])
+    return None
+
+
+async def test_events_the_owner_applies_change_the_read_kept_instead_of_reading_again(settings):
+    hub = await joined(settings)
+    source = Source()
+    snapshots = TopicSnapshots(
+        source.load, topic_of=lambda key: f"topic.{key}", max_age=60.0, amend=amend_totals
+    )
+    assert await snapshots.get("a") == ("a", 0)
+    hub.deliver("topic.a", make_event("viewers", {"count": 3}))
+    hub.deliver("topic.a", make_event("reactions", {"total": 5}))
+    assert [await snapshots.get("a") for _ in range(3)] == [("a", 5)] * 3
+    hub.deliver("topic.a", make_event("reactions", {"total": 6}))
+    assert await snapshots.get("a") == ("a", 6)
+    assert source.calls == 1
+    source.version = 7
+    hub.deliver("topic.a", make_event("comment.created", {}, event_id=1))  # not the owner's
+    assert await snapshots.get("a") == ("a", 7)
+    assert source.calls == 2
+
+
+async def test_events_the_hub_no_longer_holds_take_a_new_read(settings):
+    hub = await joined(settings)
+    source = Source()
+    snapshots = TopicSnapshots(
+        source.load, topic_of=lambda key: f"topic.{key}", max_age=60.0, amend=amend_totals
+    )
+    await snapshots.get("a")
+    hub.deliver("topic.a", make_event("reactions", {"total": 5}))
+    [viewer] = hub.topics["topic.a"].owed
+    await viewer.wait_for(1)
+    assert not hub.topics["topic.a"].log  # every subscriber has it: the hub let it go
+    source.version = 1
+    assert await snapshots.get("a") == ("a", 1)
     assert source.calls == 2
