@@ -34,6 +34,9 @@ def realtime(*, redis_url: str, region: str, regions: list[str]) -> dict[str, An
         "REGION_LOCAL_SNAPSHOTS": ["viewers"],
         # Totals only grow: a snapshot below one handed on already is stale (realtime/hub.py).
         "SNAPSHOT_ORDER": {"reactions": "total"},
+        # Absolute figures (CONTRACT.md: "the latest one wins"): a viewer behind is sent the
+        # newest only.
+        "LATEST_WINS": ["reactions", "viewers"],
         "HISTORY_SIZE": env_int("REALTIME_HISTORY_SIZE", 1000),
         # Seconds a topic's history (in Redis) outlives its last event.
         "HISTORY_TTL": env_int("REALTIME_HISTORY_TTL", 24 * 3600),

@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     # Snapshot types whose data carries a number that never decreases, by the field's name
     # ({"reactions": "total"}): a hub hands on none below the last it handed on for the topic.
     "SNAPSHOT_ORDER": {},
+    # Snapshot types whose newest replaces any older (absolute figures, as a count): a frame
+    # carries only the newest of each that a connection is owed.
+    "LATEST_WINS": (),
 }
 
 
@@ -66,11 +69,12 @@ class RealtimeConfig:
     region_home: str
     region_local_snapshots: tuple[str, ...]
     snapshot_order: tuple[tuple[str, str], ...]
+    latest_wins: tuple[str, ...]
 
     @classmethod
     def from_settings(cls) -> RealtimeConfig:
         options = {**DEFAULTS, **getattr(settings, "REALTIME", {})}
-        for name in ("REGIONS", "REGION_LOCAL_SNAPSHOTS"):
+        for name in ("REGIONS", "REGION_LOCAL_SNAPSHOTS", "LATEST_WINS"):
             options[name] = tuple(options[name])
         options["SNAPSHOT_ORDER"] = tuple(dict(options["SNAPSHOT_ORDER"]).items())
         return cls(**{name.lower(): options[name] for name in DEFAULTS})

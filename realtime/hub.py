@@ -30,7 +30,9 @@ Snapshots (events without an id) are handed on as they come, latest wins, except
 type in ``snapshot_order``, whose data carries a number that never decreases (reaction totals
 only grow): one below the last handed on for the topic was read before it and is dropped. It
 comes later because another process or region announced it (docs/scale-out.md, "Snapshots
-that only grow").
+that only grow"). Of a type in ``latest_wins`` (absolute figures), a subscriber owed several
+gets the newest only: one that fell behind (a storm's sweeps, a slow sweep) is not sent the
+figures it missed one by one.
 
 A hub is one half of a backend (``realtime.backends``): the history store decides ids and
 announces events, and its hub hands them to this process's connections. ``Hub`` is fed
@@ -43,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from realtime import metrics
@@ -120,6 +122,7 @@ class Hub:
         storm_joins: int,
         storm_share: float,
         snapshot_order: Mapping[str, str] | None = None,
+        latest_wins: Collection[str] = (),
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.topics: dict[str, _TopicFanout] = {}
@@ -127,6 +130,7 @@ class Hub:
         self.storm_joins = storm_joins
         self.storm_share = storm_share
         self.snapshot_order = dict(snapshot_order or {})  # type -> the data field that orders
+        self.latest_wins = frozenset(latest_wins)
         now = self.loop.time()
         self._joins, self._leaves = _PerSecond(now), _PerSecond(now)
         self._joined_at = self._stirred_at = now  # the last join; the last join or leave
@@ -250,10 +254,10 @@ class Hub:
                 continue  # it left, or has everything
             batch = batches.get(first)
             if batch is None:
-                batch = batches[first] = Batch(log[first - log_start :])
+                batch = batches[first] = Batch(self._newest_only(log[first - log_start :]))
             owed[subscriber] = end
             frames += subscriber.push(batch)
-            delivered += end - first
+            delivered += len(batch.events)
         state.cursor = stop
         metrics.FRAMES_SENT.inc(frames)
         metrics.EVENTS_DELIVERED.inc(delivered)
@@ -265,6 +269,22 @@ class Hub:
             self._schedule(topic, state, state.next_at)
         else:
             self._cycle_done(topic, state)
+
+    def _newest_only(self, events: list[Event]) -> list[Event]:
+        """``events`` without the ``latest_wins`` snapshots that a later one of their type
+        replaces."""
+        if len(events) < 2 or not self.latest_wins:
+            return events
+        kept: list[Event] = []
+        seen: set[str] = set()
+        for event in reversed(events):
+            if event.id is None and event.type in self.latest_wins:
+                if event.type in seen:
+                    continue
+                seen.add(event.type)
+            kept.append(event)
+        kept.reverse()
+        return kept
 
     def _cycle_done(self, topic: str, state: _TopicFanout) -> None:
         """Everyone has what arrived before the cycle began; what arrived since is owed to

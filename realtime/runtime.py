@@ -93,6 +93,7 @@ class Runtime:
                 storm_joins=config.storm_joins,
                 storm_share=config.storm_fanout_share,
                 snapshot_order=dict(config.snapshot_order),
+                latest_wins=config.latest_wins,
             )
         return self._hub
 

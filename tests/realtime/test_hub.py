@@ -69,6 +69,26 @@ async def test_events_that_arrive_together_go_out_together_in_order(settings):
     assert (viewer.batches[0].first_id, viewer.batches[0].last_id) == (1, 3)
 
 
+async def test_a_subscriber_owed_several_absolute_snapshots_of_a_type_gets_the_newest(settings):
+    realtime_settings(
+        settings,
+        HISTORY_BACKEND="realtime.backends.memory.MemoryHistory",
+        FLUSH_INTERVAL=0,
+        LATEST_WINS=["count"],
+    )
+    hub, viewer = get_hub(), Collector()
+    await hub.join("t", viewer)
+    count_1, count_2 = make_event("count", {"n": 1}), make_event("count", {"n": 2})
+    first, second = make_event("x", {}, event_id=1), make_event("x", {}, event_id=2)
+    joined, left = make_event("list", {"joined": [1]}), make_event("list", {"left": [1]})
+    for event in [count_1, first, count_2, joined, left, second]:  # behind: one frame
+        hub.deliver("t", event)
+    # Events with ids all go, and snapshots of other types (a list of who came and went).
+    assert await viewer.wait_for(5) == [first, count_2, joined, left, second]
+    hub.deliver("t", count_1)  # a lone one goes as it is
+    assert (await viewer.wait_for(6))[-1] is count_1
+
+
 async def test_a_topic_gets_at_most_one_fan_out_per_flush_interval(settings):
     hub, viewer = await watching(settings, flush_interval=0.2)
     loop = asyncio.get_running_loop()
