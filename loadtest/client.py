@@ -33,23 +33,71 @@ _ACTIONS.update({"reset": RESET, "pong": PONG})
 # needs: the hello's data, the reactions totals, the comment's pk, the reset's last id.
 Check = tuple[int, "int | None", float, Any]
 
-DECODED_KEPT = 256  # recent frames' decoded events, shared by the worker's viewers
+DECODED_KEPT = 2048  # frames whose decoded events are kept, in each of two generations
 
-_decoded: dict[bytes | str, list[Check]] = {}
+# Frames met recently, and those met before them. A frame found in ``_older`` moves to
+# ``_recent``; when ``_recent`` is full it becomes ``_older`` (the older ones go): the frames
+# of a fan-out still under way stay, where clearing everything made them decoded again.
+_Key = bytes | str | tuple[int, str]
+_recent: dict[_Key, list[Check]] = {}
+_older: dict[_Key, list[Check]] = {}
+
+# A first frame: the viewer's own ``hello``, then the events it missed (the same text for every
+# viewer resuming from the same id). Encoded as ``realtime.protocol.encoded_parts`` writes it.
+_HELLO_TEXT = '[{"type":"hello",'
+_HELLO_BYTES = _HELLO_TEXT.encode()
+_decoder = json.JSONDecoder()
+_REPLAY = 0  # a replay's key: (_REPLAY, its text after the hello)
 
 
 def decode(payload: bytes | str) -> list[Check]:
     """A frame's events, as checks. The server sends every viewer of a broadcast the same
     frame, byte for byte, so a worker decodes each distinct frame once and its viewers share
-    the result (they only read it); every viewer still checks every event."""
-    checks = _decoded.get(payload)
+    the result (they only read it); every viewer still checks every event. A first frame is
+    distinct (its ``hello``): the ``hello`` is decoded alone and the replay after it shared."""
+    checks = _recent.get(payload)
     if checks is None:
-        if len(_decoded) >= DECODED_KEPT:
-            _decoded.clear()
-        checks = _decoded[payload] = [
-            _check(event) for event in json.loads(payload) if event["type"] not in IGNORED
-        ]
+        checks = _older.get(payload)
+        if checks is None:
+            if payload.startswith(_HELLO_BYTES if isinstance(payload, bytes) else _HELLO_TEXT):
+                return _decode_first(payload)
+            checks = _checks(payload)
+        _keep(payload, checks)
     return checks
+
+
+def _decode_first(payload: bytes | str) -> list[Check]:
+    """A first frame's checks: its ``hello``'s own, then those of the events after it."""
+    text = payload.decode() if isinstance(payload, bytes) else payload
+    try:
+        hello, end = _decoder.raw_decode(text, 1)
+    except json.JSONDecodeError:
+        return _checks(payload)  # not as the server writes it (it raises as before)
+    rest = text[end:]  # "]", or ",{...},{...}]": the same for viewers resuming alike
+    if rest == "]":
+        checks = []
+    elif not rest.startswith(","):
+        return _checks(payload)
+    else:
+        key = (_REPLAY, rest)  # never equal to a whole frame's key
+        checks = _recent.get(key)
+        if checks is None:
+            checks = _older.get(key)
+            if checks is None:
+                checks = _checks("[" + rest[1:])
+            _keep(key, checks)
+    return [_check(hello), *checks] if hello["type"] not in IGNORED else checks
+
+
+def _keep(key: _Key, checks: list[Check]) -> None:
+    global _recent, _older
+    if len(_recent) >= DECODED_KEPT:
+        _recent, _older = {}, _recent
+    _recent[key] = checks
+
+
+def _checks(payload: bytes | str) -> list[Check]:
+    return [_check(event) for event in json.loads(payload) if event["type"] not in IGNORED]
 
 
 def _check(event: dict[str, Any]) -> Check:
