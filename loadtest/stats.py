@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import Counter
+from collections import Counter, _count_elements  # type: ignore[attr-defined]
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
@@ -40,10 +40,13 @@ class Histogram:
         self.add_all((ms,))
 
     def add_all(self, latencies: Sequence[float]) -> None:
-        """Add each of ``latencies`` (a viewer's frame's: the worker's hot path, kept plain)."""
-        counts, log = self.counts, math.log
-        for ms in latencies:
-            counts[int(log(ms / FLOOR_MS) * _SCALE) + 1 if ms >= FLOOR_MS else 0] += 1
+        """Add each of ``latencies`` (a viewer's frame's: the worker's hot path, kept plain:
+        the buckets in one comprehension, counted by ``Counter.update``'s C helper)."""
+        log = math.log
+        _count_elements(
+            self.counts,
+            [int(log(ms / FLOOR_MS) * _SCALE) + 1 if ms >= FLOOR_MS else 0 for ms in latencies],
+        )
         self.total += len(latencies)
         top = max(latencies)
         if top > self.max_ms:
