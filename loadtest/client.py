@@ -17,6 +17,7 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from loadtest.stats import Histogram, Ledger, Reservoir
@@ -32,6 +33,49 @@ _ACTIONS.update({"reset": RESET, "pong": PONG})
 # One event as a viewer checks it: (action, id, ts, detail). ``detail`` is what the action
 # needs: the hello's data, the reactions totals, the comment's pk, the reset's last id.
 Check = tuple[int, "int | None", float, Any]
+_NO_TOTALS: Any = object()
+
+
+class Run:
+    """What a frame's events come to for a viewer that has seen none of their ids: worked out
+    once per distinct frame, for frames of deliveries only (no answer, no ``reset``) whose ids
+    rise. A viewer whose ledger ends before ``first_id`` takes them all at once, as checking
+    them one by one would (``Ledger.events``); any other checks them one by one."""
+
+    __slots__ = ("comment_sum", "comments", "deliveries", "first_id", "ids", "last_id")
+    __slots__ += ("stamps", "totals")
+
+    def __init__(self, checks: list[Check]) -> None:
+        ids = [check[1] for check in checks if check[1] is not None]
+        self.first_id, self.last_id = (ids[0], ids[-1]) if ids else (None, None)
+        self.ids, self.deliveries = len(ids), len(checks)
+        pks = [detail for action, _, _, detail in checks if action == COMMENT]
+        self.comments, self.comment_sum = len(pks), sum(pks)
+        totals = [detail for action, _, _, detail in checks if action == REACTIONS]
+        self.totals = totals[-1] if totals else _NO_TOTALS
+        self.stamps = [check[2] for check in checks]  # every event's ``ts``, in order
+
+    @staticmethod
+    def of(checks: list[Check]) -> Run | None:
+        """The run of ``checks``, or None when they must be checked one by one."""
+        ids = [check[1] for check in checks if check[1] is not None]
+        if any(check[0] not in (REACTIONS, COMMENT, OTHER) for check in checks):
+            return None
+        if any(type(i) is not int or i <= 0 for i in ids) or any(b <= a for a, b in pairwise(ids)):
+            return None
+        return Run(checks)
+
+
+class Checks(list[Check]):
+    """A frame's checks, in order; ``run`` what they come to (None: check them one by one),
+    after ``hello``, the data of a first frame's ``hello`` (answered first)."""
+
+    __slots__ = ("hello", "run")
+
+    def __init__(self, checks: list[Check], run: Run | None, hello: Any = None) -> None:
+        super().__init__(checks)
+        self.run, self.hello = run, hello
+
 
 DECODED_KEPT = 2048  # frames whose decoded events are kept, in each of two generations
 
@@ -39,8 +83,8 @@ DECODED_KEPT = 2048  # frames whose decoded events are kept, in each of two gene
 # ``_recent``; when ``_recent`` is full it becomes ``_older`` (the older ones go): the frames
 # of a fan-out still under way stay, where clearing everything made them decoded again.
 _Key = bytes | str | tuple[int, str]
-_recent: dict[_Key, list[Check]] = {}
-_older: dict[_Key, list[Check]] = {}
+_recent: dict[_Key, Checks] = {}
+_older: dict[_Key, Checks] = {}
 
 # A first frame: the viewer's own ``hello``, then the events it missed (the same text for every
 # viewer resuming from the same id). Encoded as ``realtime.protocol.encoded_parts`` writes it.
@@ -48,9 +92,10 @@ _HELLO_TEXT = '[{"type":"hello",'
 _HELLO_BYTES = _HELLO_TEXT.encode()
 _decoder = json.JSONDecoder()
 _REPLAY = 0  # a replay's key: (_REPLAY, its text after the hello)
+_NOTHING = Checks([], Run([]))
 
 
-def decode(payload: bytes | str) -> list[Check]:
+def decode(payload: bytes | str) -> Checks:
     """A frame's events, as checks. The server sends every viewer of a broadcast the same
     frame, byte for byte, so a worker decodes each distinct frame once and its viewers share
     the result (they only read it); every viewer still checks every event. A first frame is
@@ -66,7 +111,7 @@ def decode(payload: bytes | str) -> list[Check]:
     return checks
 
 
-def _decode_first(payload: bytes | str) -> list[Check]:
+def _decode_first(payload: bytes | str) -> Checks:
     """A first frame's checks: its ``hello``'s own, then those of the events after it."""
     text = payload.decode() if isinstance(payload, bytes) else payload
     try:
@@ -75,7 +120,7 @@ def _decode_first(payload: bytes | str) -> list[Check]:
         return _checks(payload)  # not as the server writes it (it raises as before)
     rest = text[end:]  # "]", or ",{...},{...}]": the same for viewers resuming alike
     if rest == "]":
-        checks = []
+        checks = _NOTHING
     elif not rest.startswith(","):
         return _checks(payload)
     else:
@@ -86,18 +131,24 @@ def _decode_first(payload: bytes | str) -> list[Check]:
             if checks is None:
                 checks = _checks("[" + rest[1:])
             _keep(key, checks)
-    return [_check(hello), *checks] if hello["type"] not in IGNORED else checks
+    if hello["type"] in IGNORED:
+        return checks
+    first = _check(hello)
+    if first[0] != HELLO:
+        return Checks([first, *checks], None)
+    return Checks([first, *checks], checks.run, hello=first[3])
 
 
-def _keep(key: _Key, checks: list[Check]) -> None:
+def _keep(key: _Key, checks: Checks) -> None:
     global _recent, _older
     if len(_recent) >= DECODED_KEPT:
         _recent, _older = {}, _recent
     _recent[key] = checks
 
 
-def _checks(payload: bytes | str) -> list[Check]:
-    return [_check(event) for event in json.loads(payload) if event["type"] not in IGNORED]
+def _checks(payload: bytes | str) -> Checks:
+    checks = [_check(event) for event in json.loads(payload) if event["type"] not in IGNORED]
+    return Checks(checks, Run.of(checks))
 
 
 def _check(event: dict[str, Any]) -> Check:
@@ -132,11 +183,29 @@ class Viewer:
         now = time.time() * 1000
         self.frames += 1
         # A first frame's replay is not live; the live ones' latencies are added together.
-        latencies: list[float] | None = (
-            [] if self.measuring and self.connected_at is not None else None
-        )
+        live = self.measuring and self.connected_at is not None
+        checks = decode(payload)
+        run = checks.run
+        if run is not None:
+            if checks.hello is not None:
+                self._hello(checks.hello)
+                checks = checks[1:]  # type: ignore[assignment]
+            if run.first_id is None or self.ledger.events(run.first_id, run.last_id, run.ids):
+                self.deliveries += run.deliveries
+                if run.comments:
+                    self.ledger.comments_of(run.comments, run.comment_sum)
+                if run.totals is not _NO_TOTALS:
+                    self.totals = run.totals
+                if live and run.stamps:
+                    self._measure(now, [now - ts for ts in run.stamps])
+                return
+        self._each(checks, now, live)
+
+    def _each(self, checks: list[Check], now: float, live: bool) -> None:
+        """Check ``checks`` one by one (answers, resets, an id already seen)."""
+        latencies: list[float] | None = [] if live else None
         ledger = self.ledger
-        for action, event_id, ts, detail in decode(payload):
+        for action, event_id, ts, detail in checks:
             if action <= PONG:
                 self._answer(action, detail)
                 continue
@@ -152,8 +221,11 @@ class Viewer:
             if latencies is not None:
                 latencies.append(now - ts)
         if latencies:
-            self.histogram.add_all(latencies)
-            self.reservoir.add_all(now / 1000, latencies)
+            self._measure(now, latencies)
+
+    def _measure(self, now: float, latencies: list[float]) -> None:
+        self.histogram.add_all(latencies)
+        self.reservoir.add_all(now / 1000, latencies)
 
     def _answer(self, action: int, detail: Any) -> None:
         """A ``hello``, an ``error`` (a refusal) or a ``pong``: not deliveries."""

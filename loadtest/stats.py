@@ -157,9 +157,26 @@ class Ledger:
         self.last_id = event_id
         return True
 
+    def events(self, first_id: int, last_id: int, count: int) -> bool:
+        """Note ``count`` replayable events whose ids rise from ``first_id`` to ``last_id`` (all
+        above 0), as ``event`` for each would; False, noting nothing, when the first is not
+        above the last seen (then some may be duplicates: note them one by one)."""
+        if self.last_id is not None and first_id <= self.last_id:
+            return False
+        if self.last_id:
+            self.gaps += first_id - self.last_id - 1
+        self.gaps += last_id - first_id - (count - 1)
+        self.last_id = last_id
+        return True
+
     def comment(self, pk: int) -> None:
         self.comments += 1
         self.comment_sum += pk
+
+    def comments_of(self, count: int, pk_sum: int) -> None:
+        """``count`` comments whose pks add up to ``pk_sum``, as ``comment`` for each would."""
+        self.comments += count
+        self.comment_sum += pk_sum
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import struct
 import time
 
@@ -144,7 +145,8 @@ class TestDecode:
     def test_viewers_resuming_alike_share_the_replay_each_with_its_own_hello(self, monkeypatch):
         replay = [comment(i, 100 + i) for i in (5, 6, 7)]
         loads = []
-        monkeypatch.setattr(client, "_checks", lambda text: loads.append(text) or whole(text))
+        checks = client._checks
+        monkeypatch.setattr(client, "_checks", lambda text: loads.append(text) or checks(text))
         viewers = [new_viewer() for _ in range(3)]
         for count, viewer in enumerate(viewers):
             payload = first_frame(4, replay, viewers=count)
@@ -176,7 +178,8 @@ class TestDecode:
     def test_frames_still_in_use_outlast_a_full_cache(self, monkeypatch):
         monkeypatch.setattr(client, "DECODED_KEPT", 2)
         loads = []
-        monkeypatch.setattr(client, "_checks", lambda text: loads.append(text) or whole(text))
+        checks = client._checks
+        monkeypatch.setattr(client, "_checks", lambda text: loads.append(text) or checks(text))
         shared = json.dumps([comment(1, 100)])
         others = [json.dumps([comment(i, 100 + i)]) for i in range(2, 9)]
         decode(shared)
@@ -185,6 +188,97 @@ class TestDecode:
             assert decode(shared) == whole(shared)  # used between the others: kept
         assert loads.count(shared) == 1
         assert all(decode(other) == whole(other) for other in others)
+
+
+class Reference:
+    """A viewer as first written: every event of every frame checked one by one."""
+
+    def __init__(self) -> None:
+        self.viewer = new_viewer()
+        self.viewer.reservoir = Reservoir(5, random.Random(1))
+
+    def frame(self, payload: str) -> None:
+        viewer, now = self.viewer, time.time() * 1000
+        viewer.frames += 1
+        latencies = [] if viewer.measuring and viewer.connected_at is not None else None
+        for event in json.loads(payload):
+            kind, event_id, data = event["type"], event["id"], event["data"]
+            if kind in IGNORED:
+                continue
+            if kind in ("hello", "error", "pong"):
+                viewer._answer(client._ACTIONS[kind], data)  # answers: as before
+                continue
+            if event_id is not None and not viewer.ledger.event(event_id):
+                continue
+            viewer.deliveries += 1
+            if kind == "reactions":
+                viewer.totals = data
+            elif kind == "comment.created":
+                viewer.ledger.comment(data["id"])
+            elif kind == "reset":
+                viewer.ledger.reset(data["last_event_id"])
+            if latencies is not None:
+                latencies.append(now - event["ts"])
+        if latencies:
+            viewer.histogram.add_all(latencies)
+            viewer.reservoir.add_all(now / 1000, latencies)
+
+
+def random_frame(rng: random.Random, next_id: int) -> tuple[list[dict], int]:
+    events = []
+    for _ in range(rng.randint(0, 6)):
+        roll = rng.random()
+        if roll < 0.1:
+            events.append({"type": "keepalive", "id": None, "ts": 1, "data": {}})
+        elif roll < 0.15:
+            events.append(
+                {"type": "reset", "id": None, "ts": 1, "data": {"last_event_id": next_id}}
+            )
+        elif roll < 0.3:
+            events.append(reactions({"totals": {"like": next_id}, "total": next_id}))
+        else:
+            # Mostly the next id; sometimes one skipped, repeated, older, or none at all.
+            next_id += rng.choice([1, 1, 1, 1, 2, 0, -1])
+            event = comment(next_id, rng.randint(1, 1000), ts=rng.uniform(0, 2000))
+            event["id"] = rng.choice([event["id"]] * 9 + [None, 0])
+            events.append(event)
+    return events, next_id
+
+
+@pytest.mark.usefixtures("fresh_cache")
+def test_frames_taken_at_once_come_to_what_checking_each_event_does(monkeypatch):
+    monkeypatch.setattr(time, "time", lambda: 2.0)  # one clock: latencies alike
+    rng = random.Random(5)
+    for _ in range(300):
+        viewer, reference = new_viewer(), Reference()
+        viewer.reservoir = Reservoir(5, random.Random(1))
+        viewer.measuring = reference.viewer.measuring = rng.random() < 0.8
+        start = rng.choice([0, 10])
+        frames = [json.dumps([hello(start)])] if rng.random() < 0.8 else []  # or none yet
+        next_id = start
+        for _ in range(rng.randint(1, 12)):
+            events, next_id = random_frame(rng, next_id)
+            if rng.random() < 0.1:  # a reconnect: a hello and a replay
+                events.insert(0, hello(next_id - rng.randint(0, 3)))
+            frames.append(json.dumps(events, separators=(",", ":")))
+        for payload in frames:
+            for one in (viewer, reference):
+                one.frame(payload if rng.random() < 0.5 else payload.encode())
+        got, want = viewer, reference.viewer
+        assert got.ledger == want.ledger
+        assert (got.deliveries, got.frames, got.totals) == (
+            want.deliveries,
+            want.frames,
+            want.totals,
+        )
+        assert got.histogram == want.histogram
+        assert got.reservoir.points == want.reservoir.points
+
+
+def test_an_id_of_0_before_any_hello_is_checked_as_one_by_one():
+    viewer = new_viewer()
+    viewer.frame(json.dumps([comment(0, 1), comment(5, 2)]))
+    assert (viewer.ledger.gaps, viewer.ledger.last_id, viewer.ledger.comments) == (0, 5, 2)
 
 
 class FakeTransport:
