@@ -4,7 +4,8 @@ A general client (``websockets``) spends tens of microseconds of Python per fram
 only what a viewer receives (unmasked server frames, or a chunked ``text/event-stream``), so a
 worker process can take well over 100,000 events a second. Each distinct frame is decoded once
 per worker (``decode``) and every event in it is checked by every viewer that received it:
-latency from its ``ts``, its id in the viewer's ``Ledger``.
+latency from its ``ts``, its id in the viewer's ``Ledger`` (a frame whose ids rise, all after
+the viewer's last, at once: ``Run``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
-from loadtest.stats import Histogram, Ledger, Reservoir
+from loadtest.stats import Histogram, Ledger, Reservoir, Tally
 
 IGNORED = frozenset({"keepalive", "viewers", "presence"})
 
@@ -39,14 +40,13 @@ _NO_TOTALS: Any = object()
 class Run:
     """What a frame's events come to for a viewer that has seen none of their ids: worked out
     once per distinct frame, for frames of deliveries only (no answer, no ``reset``) whose ids
-    rise. A viewer whose ledger ends before ``first_id`` takes them all at once, as checking
-    them one by one would (``Ledger.events``); any other checks them one by one."""
+    rise from above 0 (``Run.of``). A viewer whose ledger ends before ``first_id`` takes them
+    all at once, as checking each would (``Ledger.events``); any other checks each."""
 
     __slots__ = ("comment_sum", "comments", "deliveries", "first_id", "ids", "last_id")
     __slots__ += ("stamps", "totals")
 
-    def __init__(self, checks: list[Check]) -> None:
-        ids = [check[1] for check in checks if check[1] is not None]
+    def __init__(self, checks: list[Check], ids: list[int]) -> None:
         self.first_id, self.last_id = (ids[0], ids[-1]) if ids else (None, None)
         self.ids, self.deliveries = len(ids), len(checks)
         pks = [detail for action, _, _, detail in checks if action == COMMENT]
@@ -63,7 +63,7 @@ class Run:
             return None
         if any(type(i) is not int or i <= 0 for i in ids) or any(b <= a for a, b in pairwise(ids)):
             return None
-        return Run(checks)
+        return Run(checks, ids)
 
 
 class Checks(list[Check]):
@@ -92,7 +92,7 @@ _HELLO_TEXT = '[{"type":"hello",'
 _HELLO_BYTES = _HELLO_TEXT.encode()
 _decoder = json.JSONDecoder()
 _REPLAY = 0  # a replay's key: (_REPLAY, its text after the hello)
-_NOTHING = Checks([], Run([]))
+_NOTHING = Checks([], Run([], []))
 
 
 def decode(payload: bytes | str) -> Checks:
@@ -164,15 +164,16 @@ def _check(event: dict[str, Any]) -> Check:
 class Viewer:
     """One viewer's state across reconnects; fed decoded frames by a transport."""
 
-    def __init__(self, histogram: Histogram, reservoir: Reservoir) -> None:
+    def __init__(
+        self, histogram: Histogram, reservoir: Reservoir, tally: Tally | None = None
+    ) -> None:
         self.ledger = Ledger()
         self.totals: dict[str, Any] | None = None  # the last reactions data seen
         self.histogram = histogram
         self.reservoir = reservoir
         self.hello: asyncio.Future[None] | None = None  # resolved by the next hello
         self.pong: asyncio.Future[None] | None = None  # resolved by the next pong
-        self.deliveries = 0
-        self.frames = 0
+        self.tally = Tally() if tally is None else tally
         self.connected_at: float | None = None  # when the first frame (hello) arrived
         self.measuring = False  # latencies count only while the driver runs
         self.close_code: int | None = None
@@ -181,7 +182,7 @@ class Viewer:
     def frame(self, payload: bytes | str) -> None:
         # The hot path of the load generator (a call per frame per viewer): kept plain.
         now = time.time() * 1000
-        self.frames += 1
+        self.tally.frames += 1
         # A first frame's replay is not live; the live ones' latencies are added together.
         live = self.measuring and self.connected_at is not None
         checks = decode(payload)
@@ -191,7 +192,7 @@ class Viewer:
                 self._hello(checks.hello)
                 checks = checks[1:]  # type: ignore[assignment]
             if run.first_id is None or self.ledger.events(run.first_id, run.last_id, run.ids):
-                self.deliveries += run.deliveries
+                self.tally.deliveries += run.deliveries
                 if run.comments:
                     self.ledger.comments_of(run.comments, run.comment_sum)
                 if run.totals is not _NO_TOTALS:
@@ -204,14 +205,14 @@ class Viewer:
     def _each(self, checks: list[Check], now: float, live: bool) -> None:
         """Check ``checks`` one by one (answers, resets, an id already seen)."""
         latencies: list[float] | None = [] if live else None
-        ledger = self.ledger
+        ledger, deliveries = self.ledger, 0
         for action, event_id, ts, detail in checks:
             if action <= PONG:
                 self._answer(action, detail)
                 continue
             if event_id is not None and not ledger.event(event_id):
                 continue
-            self.deliveries += 1
+            deliveries += 1
             if action == REACTIONS:
                 self.totals = detail
             elif action == COMMENT:
@@ -220,12 +221,19 @@ class Viewer:
                 ledger.reset(detail)
             if latencies is not None:
                 latencies.append(now - ts)
+        self.tally.deliveries += deliveries
         if latencies:
             self._measure(now, latencies)
 
     def _measure(self, now: float, latencies: list[float]) -> None:
         self.histogram.add_all(latencies)
         self.reservoir.add_all(now / 1000, latencies)
+
+    def connecting(self) -> None:
+        """A new connection begins: the viewer is connected again once its hello arrives."""
+        if self.connected_at is not None:
+            self.tally.connected -= 1
+        self.connected_at, self.close_code = None, None
 
     def _answer(self, action: int, detail: Any) -> None:
         """A ``hello``, an ``error`` (a refusal) or a ``pong``: not deliveries."""
@@ -239,6 +247,8 @@ class Viewer:
     def _hello(self, data: dict[str, Any]) -> None:
         self.ledger.start(data["last_event_id"])
         self.totals = data["broadcast"]["reactions"]
+        if self.connected_at is None:
+            self.tally.connected += 1
         self.connected_at = time.monotonic()
         if self.hello is not None and not self.hello.done():
             self.hello.set_result(None)

@@ -179,6 +179,17 @@ class Ledger:
         self.comment_sum += pk_sum
 
 
+class Tally:
+    """What viewers received and how many are connected, counted as it happens: a worker's
+    viewers share one, which it reports twice a second (summing every viewer's own took a
+    share of the worker)."""
+
+    __slots__ = ("connected", "deliveries", "frames")
+
+    def __init__(self) -> None:
+        self.connected = self.deliveries = self.frames = 0
+
+
 @dataclass
 class LedgerTotals:
     """The ledgers of many viewers against what the driver stored."""

@@ -55,7 +55,7 @@ class TestViewer:
         viewer.frame(json.dumps([comment(5, 100, ts=time.time() * 1000 - 30), reactions(TOTALS)]))
         assert viewer.ledger.comments == 1
         assert viewer.totals == TOTALS
-        assert viewer.deliveries == 2
+        assert viewer.tally.deliveries == 2
         assert viewer.histogram.total == 2
         assert 25 <= viewer.histogram.max_ms < 1000
 
@@ -83,7 +83,7 @@ class TestViewer:
             error = {"code": code, "message": "no"}
             viewer.frame(json.dumps([{"type": "error", "id": None, "ts": 0, "data": error}]))
         assert viewer.errors == {"rate_limited": 2, "forbidden": 1}
-        assert viewer.deliveries == 0
+        assert viewer.tally.deliveries == 0
 
     def test_viewers_given_the_same_frame_each_check_it(self):
         viewers = [new_viewer(), new_viewer()]
@@ -91,7 +91,7 @@ class TestViewer:
         for viewer in viewers:
             viewer.frame(json.dumps([hello(0)]))
             viewer.frame(shared)
-        assert [(v.ledger.comments, v.deliveries, v.totals) for v in viewers] == [
+        assert [(v.ledger.comments, v.tally.deliveries, v.totals) for v in viewers] == [
             (1, 2, TOTALS),
             (1, 2, TOTALS),
         ]
@@ -106,13 +106,13 @@ class TestViewer:
             assert viewer.pong.done()
         finally:
             loop.close()
-        assert viewer.deliveries == 0
+        assert viewer.tally.deliveries == 0
 
     def test_keepalives_are_not_deliveries(self):
         viewer = new_viewer()
         viewer.frame(json.dumps([hello(0)]))
         viewer.frame('[{"type":"keepalive","id":null,"ts":1,"data":{}}]')
-        assert viewer.deliveries == 0
+        assert viewer.tally.deliveries == 0
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ class Reference:
 
     def frame(self, payload: str) -> None:
         viewer, now = self.viewer, time.time() * 1000
-        viewer.frames += 1
+        viewer.tally.frames += 1
         latencies = [] if viewer.measuring and viewer.connected_at is not None else None
         for event in json.loads(payload):
             kind, event_id, data = event["type"], event["id"], event["data"]
@@ -210,7 +210,7 @@ class Reference:
                 continue
             if event_id is not None and not viewer.ledger.event(event_id):
                 continue
-            viewer.deliveries += 1
+            viewer.tally.deliveries += 1
             if kind == "reactions":
                 viewer.totals = data
             elif kind == "comment.created":
@@ -266,9 +266,9 @@ def test_frames_taken_at_once_come_to_what_checking_each_event_does(monkeypatch)
                 one.frame(payload if rng.random() < 0.5 else payload.encode())
         got, want = viewer, reference.viewer
         assert got.ledger == want.ledger
-        assert (got.deliveries, got.frames, got.totals) == (
-            want.deliveries,
-            want.frames,
+        assert (got.tally.deliveries, got.tally.frames, got.totals) == (
+            want.tally.deliveries,
+            want.tally.frames,
             want.totals,
         )
         assert got.histogram == want.histogram
@@ -373,7 +373,7 @@ class TestSSEStream:
         data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
         for i in range(0, len(data), 33):
             stream.data_received(data[i : i + 33])
-        assert (viewer.ledger.comments, viewer.ledger.last_id, viewer.frames) == (1, 4, 2)
+        assert (viewer.ledger.comments, viewer.ledger.last_id, viewer.tally.frames) == (1, 4, 2)
 
     def test_the_end_of_the_response_hangs_up_to_reconnect(self):
         # A stopping server ends its SSE responses; nginx keeps the client's connection open.
