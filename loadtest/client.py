@@ -67,8 +67,8 @@ class Run:
 
 
 class Checks(list[Check]):
-    """A frame's checks, in order; ``run`` what they come to (None: check them one by one),
-    after ``hello``, the data of a first frame's ``hello`` (answered first)."""
+    """A frame's checks, in order. ``hello``: a first frame's ``hello`` data, answered before
+    the rest; ``run``: what the rest come to (None: check them one by one)."""
 
     __slots__ = ("hello", "run")
 
