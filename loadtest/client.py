@@ -4,7 +4,8 @@ A general client (``websockets``) spends tens of microseconds of Python per fram
 only what a viewer receives (unmasked server frames, or a chunked ``text/event-stream``), so a
 worker process can take well over 100,000 events a second. Each distinct frame is decoded once
 per worker (``decode``) and every event in it is checked by every viewer that received it:
-latency from its ``ts``, its id in the viewer's ``Ledger``.
+latency from its ``ts``, its id in the viewer's ``Ledger`` (a frame whose ids rise, all after
+the viewer's last, at once: ``Run``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
-from loadtest.stats import Histogram, Ledger, Reservoir
+from loadtest.stats import Histogram, Ledger, Reservoir, Tally
 
 IGNORED = frozenset({"keepalive", "viewers", "presence"})
 
@@ -32,24 +34,121 @@ _ACTIONS.update({"reset": RESET, "pong": PONG})
 # One event as a viewer checks it: (action, id, ts, detail). ``detail`` is what the action
 # needs: the hello's data, the reactions totals, the comment's pk, the reset's last id.
 Check = tuple[int, "int | None", float, Any]
-
-DECODED_KEPT = 256  # recent frames' decoded events, shared by the worker's viewers
-
-_decoded: dict[bytes | str, list[Check]] = {}
+_NO_TOTALS: Any = object()
 
 
-def decode(payload: bytes | str) -> list[Check]:
+class Run:
+    """What a frame's events come to for a viewer that has seen none of their ids: worked out
+    once per distinct frame, for frames of deliveries only (no answer, no ``reset``) whose ids
+    rise from above 0 (``Run.of``). A viewer whose ledger ends before ``first_id`` takes them
+    all at once, as checking each would (``Ledger.events``); any other checks each."""
+
+    __slots__ = ("comment_sum", "comments", "deliveries", "first_id", "ids", "last_id")
+    __slots__ += ("stamps", "totals")
+
+    def __init__(self, checks: list[Check], ids: list[int]) -> None:
+        self.first_id, self.last_id = (ids[0], ids[-1]) if ids else (None, None)
+        self.ids, self.deliveries = len(ids), len(checks)
+        pks = [detail for action, _, _, detail in checks if action == COMMENT]
+        self.comments, self.comment_sum = len(pks), sum(pks)
+        totals = [detail for action, _, _, detail in checks if action == REACTIONS]
+        self.totals = totals[-1] if totals else _NO_TOTALS
+        self.stamps = [check[2] for check in checks]  # every event's ``ts``, in order
+
+    @staticmethod
+    def of(checks: list[Check]) -> Run | None:
+        """The run of ``checks``, or None when they must be checked one by one."""
+        ids = [check[1] for check in checks if check[1] is not None]
+        if any(check[0] not in (REACTIONS, COMMENT, OTHER) for check in checks):
+            return None
+        if any(type(i) is not int or i <= 0 for i in ids) or any(b <= a for a, b in pairwise(ids)):
+            return None
+        return Run(checks, ids)
+
+
+class Checks(list[Check]):
+    """A frame's checks, in order. ``hello``: a first frame's ``hello`` data, answered before
+    the rest; ``run``: what the rest come to (None: check them one by one)."""
+
+    __slots__ = ("hello", "run")
+
+    def __init__(self, checks: list[Check], run: Run | None, hello: Any = None) -> None:
+        super().__init__(checks)
+        self.run, self.hello = run, hello
+
+
+DECODED_KEPT = 2048  # frames whose decoded events are kept, in each of two generations
+
+# Frames met recently, and those met before them. A frame found in ``_older`` moves to
+# ``_recent``; when ``_recent`` is full it becomes ``_older`` (the older ones go): the frames
+# of a fan-out still under way stay, where clearing everything made them decoded again.
+_Key = bytes | str | tuple[int, str]
+_recent: dict[_Key, Checks] = {}
+_older: dict[_Key, Checks] = {}
+
+# A first frame: the viewer's own ``hello``, then the events it missed (the same text for every
+# viewer resuming from the same id). Encoded as ``realtime.protocol.encoded_parts`` writes it.
+_HELLO_TEXT = '[{"type":"hello",'
+_HELLO_BYTES = _HELLO_TEXT.encode()
+_decoder = json.JSONDecoder()
+_REPLAY = 0  # a replay's key: (_REPLAY, its text after the hello)
+_NOTHING = Checks([], Run([], []))
+
+
+def decode(payload: bytes | str) -> Checks:
     """A frame's events, as checks. The server sends every viewer of a broadcast the same
     frame, byte for byte, so a worker decodes each distinct frame once and its viewers share
-    the result (they only read it); every viewer still checks every event."""
-    checks = _decoded.get(payload)
+    the result (they only read it); every viewer still checks every event. A first frame is
+    distinct (its ``hello``): the ``hello`` is decoded alone and the replay after it shared."""
+    checks = _recent.get(payload)
     if checks is None:
-        if len(_decoded) >= DECODED_KEPT:
-            _decoded.clear()
-        checks = _decoded[payload] = [
-            _check(event) for event in json.loads(payload) if event["type"] not in IGNORED
-        ]
+        checks = _older.get(payload)
+        if checks is None:
+            if payload.startswith(_HELLO_BYTES if isinstance(payload, bytes) else _HELLO_TEXT):
+                return _decode_first(payload)
+            checks = _checks(payload)
+        _keep(payload, checks)
     return checks
+
+
+def _decode_first(payload: bytes | str) -> Checks:
+    """A first frame's checks: its ``hello``'s own, then those of the events after it."""
+    text = payload.decode() if isinstance(payload, bytes) else payload
+    try:
+        hello, end = _decoder.raw_decode(text, 1)
+    except json.JSONDecodeError:
+        return _checks(payload)  # not as the server writes it (it raises as before)
+    rest = text[end:]  # "]", or ",{...},{...}]": the same for viewers resuming alike
+    if rest == "]":
+        checks = _NOTHING
+    elif not rest.startswith(","):
+        return _checks(payload)
+    else:
+        key = (_REPLAY, rest)  # never equal to a whole frame's key
+        checks = _recent.get(key)
+        if checks is None:
+            checks = _older.get(key)
+            if checks is None:
+                checks = _checks("[" + rest[1:])
+            _keep(key, checks)
+    if hello["type"] in IGNORED:
+        return checks
+    first = _check(hello)
+    if first[0] != HELLO:
+        return Checks([first, *checks], None)
+    return Checks([first, *checks], checks.run, hello=first[3])
+
+
+def _keep(key: _Key, checks: Checks) -> None:
+    global _recent, _older
+    if len(_recent) >= DECODED_KEPT:
+        _recent, _older = {}, _recent
+    _recent[key] = checks
+
+
+def _checks(payload: bytes | str) -> Checks:
+    checks = [_check(event) for event in json.loads(payload) if event["type"] not in IGNORED]
+    return Checks(checks, Run.of(checks))
 
 
 def _check(event: dict[str, Any]) -> Check:
@@ -65,15 +164,16 @@ def _check(event: dict[str, Any]) -> Check:
 class Viewer:
     """One viewer's state across reconnects; fed decoded frames by a transport."""
 
-    def __init__(self, histogram: Histogram, reservoir: Reservoir) -> None:
+    def __init__(
+        self, histogram: Histogram, reservoir: Reservoir, tally: Tally | None = None
+    ) -> None:
         self.ledger = Ledger()
         self.totals: dict[str, Any] | None = None  # the last reactions data seen
         self.histogram = histogram
         self.reservoir = reservoir
         self.hello: asyncio.Future[None] | None = None  # resolved by the next hello
         self.pong: asyncio.Future[None] | None = None  # resolved by the next pong
-        self.deliveries = 0
-        self.frames = 0
+        self.tally = Tally() if tally is None else tally
         self.connected_at: float | None = None  # when the first frame (hello) arrived
         self.measuring = False  # latencies count only while the driver runs
         self.close_code: int | None = None
@@ -82,19 +182,37 @@ class Viewer:
     def frame(self, payload: bytes | str) -> None:
         # The hot path of the load generator (a call per frame per viewer): kept plain.
         now = time.time() * 1000
-        self.frames += 1
+        self.tally.frames += 1
         # A first frame's replay is not live; the live ones' latencies are added together.
-        latencies: list[float] | None = (
-            [] if self.measuring and self.connected_at is not None else None
-        )
-        ledger = self.ledger
-        for action, event_id, ts, detail in decode(payload):
+        live = self.measuring and self.connected_at is not None
+        checks = decode(payload)
+        run = checks.run
+        if run is not None:
+            if checks.hello is not None:
+                self._hello(checks.hello)
+                checks = checks[1:]  # type: ignore[assignment]
+            if run.first_id is None or self.ledger.events(run.first_id, run.last_id, run.ids):
+                self.tally.deliveries += run.deliveries
+                if run.comments:
+                    self.ledger.comments_of(run.comments, run.comment_sum)
+                if run.totals is not _NO_TOTALS:
+                    self.totals = run.totals
+                if live and run.stamps:
+                    self._measure(now, [now - ts for ts in run.stamps])
+                return
+        self._each(checks, now, live)
+
+    def _each(self, checks: list[Check], now: float, live: bool) -> None:
+        """Check ``checks`` one by one (answers, resets, an id already seen)."""
+        latencies: list[float] | None = [] if live else None
+        ledger, deliveries = self.ledger, 0
+        for action, event_id, ts, detail in checks:
             if action <= PONG:
                 self._answer(action, detail)
                 continue
             if event_id is not None and not ledger.event(event_id):
                 continue
-            self.deliveries += 1
+            deliveries += 1
             if action == REACTIONS:
                 self.totals = detail
             elif action == COMMENT:
@@ -103,9 +221,19 @@ class Viewer:
                 ledger.reset(detail)
             if latencies is not None:
                 latencies.append(now - ts)
+        self.tally.deliveries += deliveries
         if latencies:
-            self.histogram.add_all(latencies)
-            self.reservoir.add_all(now / 1000, latencies)
+            self._measure(now, latencies)
+
+    def _measure(self, now: float, latencies: list[float]) -> None:
+        self.histogram.add_all(latencies)
+        self.reservoir.add_all(now / 1000, latencies)
+
+    def connecting(self) -> None:
+        """A new connection begins: the viewer is connected again once its hello arrives."""
+        if self.connected_at is not None:
+            self.tally.connected -= 1
+        self.connected_at, self.close_code = None, None
 
     def _answer(self, action: int, detail: Any) -> None:
         """A ``hello``, an ``error`` (a refusal) or a ``pong``: not deliveries."""
@@ -119,6 +247,8 @@ class Viewer:
     def _hello(self, data: dict[str, Any]) -> None:
         self.ledger.start(data["last_event_id"])
         self.totals = data["broadcast"]["reactions"]
+        if self.connected_at is None:
+            self.tally.connected += 1
         self.connected_at = time.monotonic()
         if self.hello is not None and not self.hello.done():
             self.hello.set_result(None)

@@ -20,7 +20,7 @@ from typing import Any
 
 from loadtest.audience import Assignment
 from loadtest.client import SSEStream, Viewer, WebSocketStream
-from loadtest.stats import Histogram, Reservoir, check_ledgers
+from loadtest.stats import Histogram, Reservoir, Tally, check_ledgers
 
 RECONNECT_DELAY = 0.5  # after an unexpected close (a slow-consumer close, a server restart)
 CONNECT_ATTEMPTS = 5  # a viewer's first connection; the waits between them double from...
@@ -70,7 +70,7 @@ class Seat:
         """Open a connection and wait for its first frame."""
         loop = asyncio.get_running_loop()
         config, viewer = self.worker.config, self.viewer
-        viewer.connected_at, viewer.close_code = None, None
+        viewer.connecting()
         viewer.hello = loop.create_future()
         last = viewer.ledger.last_id
         if self.sse:
@@ -125,10 +125,11 @@ class Worker:
         self.window = Histogram()  # latencies during a window the runner opens ("window")
         self.away: list[float] = []  # seconds from each unasked-for close to the next hello
         self.seats: list[Seat] = []
+        self.tally = Tally()  # what every viewer of the worker received, and how many are on
         for broadcast, count in config.assignments:
             histogram, first = self.histograms[broadcast], config.first + len(self.seats)
             self.seats += [
-                Seat(self, first + i, broadcast, Viewer(histogram, self.reservoir))
+                Seat(self, first + i, broadcast, Viewer(histogram, self.reservoir, self.tally))
                 for i in range(count)
             ]
         self.reconnects = 0
@@ -220,7 +221,7 @@ class Worker:
         deadline = time.monotonic() + MAX_QUIET_WAIT
         delivered = -1
         while time.monotonic() < deadline:
-            now = sum(seat.viewer.deliveries for seat in self.seats)
+            now = self.tally.deliveries
             if now == delivered:
                 return
             delivered = now
@@ -234,14 +235,13 @@ class Worker:
         task.add_done_callback(self._tasks.discard)
 
     def progress(self) -> dict[str, Any]:
-        viewers = [seat.viewer for seat in self.seats]
         histogram = Histogram()
         for one in [*self.histograms.values(), self.window]:
             histogram.merge(one)
         return {
-            "connected": sum(1 for v in viewers if v.connected_at is not None),
-            "deliveries": sum(v.deliveries for v in viewers),
-            "frames": sum(v.frames for v in viewers),
+            "connected": self.tally.connected,
+            "deliveries": self.tally.deliveries,
+            "frames": self.tally.frames,
             "histogram": histogram.to_dict(),
             "reconnects": self.reconnects,
         }

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import struct
 import time
 
-from loadtest.client import SSEStream, Viewer, WebSocketStream
+import pytest
+
+from loadtest import client
+from loadtest.client import IGNORED, SSEStream, Viewer, WebSocketStream, _check, decode
 from loadtest.stats import Histogram, Reservoir
 
 TOTALS = {"totals": {"like": 1}, "total": 1}
@@ -51,7 +55,7 @@ class TestViewer:
         viewer.frame(json.dumps([comment(5, 100, ts=time.time() * 1000 - 30), reactions(TOTALS)]))
         assert viewer.ledger.comments == 1
         assert viewer.totals == TOTALS
-        assert viewer.deliveries == 2
+        assert viewer.tally.deliveries == 2
         assert viewer.histogram.total == 2
         assert 25 <= viewer.histogram.max_ms < 1000
 
@@ -79,7 +83,7 @@ class TestViewer:
             error = {"code": code, "message": "no"}
             viewer.frame(json.dumps([{"type": "error", "id": None, "ts": 0, "data": error}]))
         assert viewer.errors == {"rate_limited": 2, "forbidden": 1}
-        assert viewer.deliveries == 0
+        assert viewer.tally.deliveries == 0
 
     def test_viewers_given_the_same_frame_each_check_it(self):
         viewers = [new_viewer(), new_viewer()]
@@ -87,7 +91,7 @@ class TestViewer:
         for viewer in viewers:
             viewer.frame(json.dumps([hello(0)]))
             viewer.frame(shared)
-        assert [(v.ledger.comments, v.deliveries, v.totals) for v in viewers] == [
+        assert [(v.ledger.comments, v.tally.deliveries, v.totals) for v in viewers] == [
             (1, 2, TOTALS),
             (1, 2, TOTALS),
         ]
@@ -102,13 +106,179 @@ class TestViewer:
             assert viewer.pong.done()
         finally:
             loop.close()
-        assert viewer.deliveries == 0
+        assert viewer.tally.deliveries == 0
 
     def test_keepalives_are_not_deliveries(self):
         viewer = new_viewer()
         viewer.frame(json.dumps([hello(0)]))
         viewer.frame('[{"type":"keepalive","id":null,"ts":1,"data":{}}]')
-        assert viewer.deliveries == 0
+        assert viewer.tally.deliveries == 0
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch):
+    monkeypatch.setattr(client, "_recent", {})
+    monkeypatch.setattr(client, "_older", {})
+
+
+def whole(payload: bytes | str) -> list:
+    """A frame's checks as decoding it whole gives them."""
+    return [_check(event) for event in json.loads(payload) if event["type"] not in IGNORED]
+
+
+def first_frame(last_id: int, replay: list[dict], viewers: int = 1) -> bytes:
+    event = hello(last_id)
+    event["data"]["broadcast"]["viewers"] = viewers  # each viewer's hello is its own
+    return json.dumps([event, *replay], separators=(",", ":")).encode()
+
+
+@pytest.mark.usefixtures("fresh_cache")
+class TestDecode:
+    def test_a_hello_and_its_replay_decode_as_the_whole_frame_does(self):
+        replay = [comment(i, 100 + i) for i in (5, 6, 7)]
+        replay.append({"type": "keepalive", "id": None, "ts": 1, "data": {}})
+        for payload in (first_frame(4, replay), first_frame(4, replay).decode()):
+            assert decode(payload) == whole(payload)
+        alone = first_frame(7, [])
+        assert decode(alone) == whole(alone)
+
+    def test_viewers_resuming_alike_share_the_replay_each_with_its_own_hello(self, monkeypatch):
+        replay = [comment(i, 100 + i) for i in (5, 6, 7)]
+        loads = []
+        checks = client._checks
+        monkeypatch.setattr(client, "_checks", lambda text: loads.append(text) or checks(text))
+        viewers = [new_viewer() for _ in range(3)]
+        for count, viewer in enumerate(viewers):
+            payload = first_frame(4, replay, viewers=count)
+            viewer.frame(payload)
+            assert decode(payload) == whole(payload)
+        assert len(loads) == 1  # the replay, once
+        assert [(v.ledger.last_id, v.ledger.comments, v.ledger.gaps) for v in viewers] == [
+            (7, 3, 0)
+        ] * 3
+
+    def test_a_hello_written_otherwise_is_still_decoded_right(self):
+        replay = json.dumps([comment(5, 105)])[1:-1]
+        spaced_hello = '{"type":"hello", "id": null, "ts": 1, "data": {"last_event_id": 4}}'
+        spaced = "[" + spaced_hello + " ," + replay + "]"
+        assert decode(spaced) == whole(spaced)
+        tricky = hello(4)
+        tricky["data"]["title"] = '"},{"type":"comment.created","id":9,"ts":1,"data":{"id":1}}'
+        payload = json.dumps([tricky, comment(5, 105)], separators=(",", ":"))
+        assert decode(payload) == whole(payload)
+
+    def test_a_replay_is_never_taken_for_a_frame_with_the_same_text(self):
+        replay = [comment(5, 105), comment(6, 106)]
+        first = first_frame(4, replay)
+        rest = first[first.index(b"},{") + 1 :]  # ",{...},{...}]"
+        decode(first)
+        with pytest.raises(json.JSONDecodeError):
+            decode(rest)
+
+    def test_frames_still_in_use_outlast_a_full_cache(self, monkeypatch):
+        monkeypatch.setattr(client, "DECODED_KEPT", 2)
+        loads = []
+        checks = client._checks
+        monkeypatch.setattr(client, "_checks", lambda text: loads.append(text) or checks(text))
+        shared = json.dumps([comment(1, 100)])
+        others = [json.dumps([comment(i, 100 + i)]) for i in range(2, 9)]
+        decode(shared)
+        for other in others:
+            decode(other)
+            assert decode(shared) == whole(shared)  # used between the others: kept
+        assert loads.count(shared) == 1
+        assert all(decode(other) == whole(other) for other in others)
+
+
+class Reference:
+    """A viewer as first written: every event of every frame checked one by one."""
+
+    def __init__(self) -> None:
+        self.viewer = new_viewer()
+        self.viewer.reservoir = Reservoir(5, random.Random(1))
+
+    def frame(self, payload: str) -> None:
+        viewer, now = self.viewer, time.time() * 1000
+        viewer.tally.frames += 1
+        latencies = [] if viewer.measuring and viewer.connected_at is not None else None
+        for event in json.loads(payload):
+            kind, event_id, data = event["type"], event["id"], event["data"]
+            if kind in IGNORED:
+                continue
+            if kind in ("hello", "error", "pong"):
+                viewer._answer(client._ACTIONS[kind], data)  # answers: as before
+                continue
+            if event_id is not None and not viewer.ledger.event(event_id):
+                continue
+            viewer.tally.deliveries += 1
+            if kind == "reactions":
+                viewer.totals = data
+            elif kind == "comment.created":
+                viewer.ledger.comment(data["id"])
+            elif kind == "reset":
+                viewer.ledger.reset(data["last_event_id"])
+            if latencies is not None:
+                latencies.append(now - event["ts"])
+        if latencies:
+            viewer.histogram.add_all(latencies)
+            viewer.reservoir.add_all(now / 1000, latencies)
+
+
+def random_frame(rng: random.Random, next_id: int) -> tuple[list[dict], int]:
+    events = []
+    for _ in range(rng.randint(0, 6)):
+        roll = rng.random()
+        if roll < 0.1:
+            events.append({"type": "keepalive", "id": None, "ts": 1, "data": {}})
+        elif roll < 0.15:
+            events.append(
+                {"type": "reset", "id": None, "ts": 1, "data": {"last_event_id": next_id}}
+            )
+        elif roll < 0.3:
+            events.append(reactions({"totals": {"like": next_id}, "total": next_id}))
+        else:
+            # Mostly the next id; sometimes one skipped, repeated, older, or none at all.
+            next_id += rng.choice([1, 1, 1, 1, 2, 0, -1])
+            event = comment(next_id, rng.randint(1, 1000), ts=rng.uniform(0, 2000))
+            event["id"] = rng.choice([event["id"]] * 9 + [None, 0])
+            events.append(event)
+    return events, next_id
+
+
+@pytest.mark.usefixtures("fresh_cache")
+def test_frames_taken_at_once_come_to_what_checking_each_event_does(monkeypatch):
+    monkeypatch.setattr(time, "time", lambda: 2.0)  # one clock: latencies alike
+    rng = random.Random(5)
+    for _ in range(300):
+        viewer, reference = new_viewer(), Reference()
+        viewer.reservoir = Reservoir(5, random.Random(1))
+        viewer.measuring = reference.viewer.measuring = rng.random() < 0.8
+        start = rng.choice([0, 10])
+        frames = [json.dumps([hello(start)])] if rng.random() < 0.8 else []  # or none yet
+        next_id = start
+        for _ in range(rng.randint(1, 12)):
+            events, next_id = random_frame(rng, next_id)
+            if rng.random() < 0.1:  # a reconnect: a hello and a replay
+                events.insert(0, hello(next_id - rng.randint(0, 3)))
+            frames.append(json.dumps(events, separators=(",", ":")))
+        for payload in frames:
+            for one in (viewer, reference):
+                one.frame(payload if rng.random() < 0.5 else payload.encode())
+        got, want = viewer, reference.viewer
+        assert got.ledger == want.ledger
+        assert (got.tally.deliveries, got.tally.frames, got.totals) == (
+            want.tally.deliveries,
+            want.tally.frames,
+            want.totals,
+        )
+        assert got.histogram == want.histogram
+        assert got.reservoir.points == want.reservoir.points
+
+
+def test_an_id_of_0_before_any_hello_is_checked_as_one_by_one():
+    viewer = new_viewer()
+    viewer.frame(json.dumps([comment(0, 1), comment(5, 2)]))
+    assert (viewer.ledger.gaps, viewer.ledger.last_id, viewer.ledger.comments) == (0, 5, 2)
 
 
 class FakeTransport:
@@ -203,7 +373,7 @@ class TestSSEStream:
         data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
         for i in range(0, len(data), 33):
             stream.data_received(data[i : i + 33])
-        assert (viewer.ledger.comments, viewer.ledger.last_id, viewer.frames) == (1, 4, 2)
+        assert (viewer.ledger.comments, viewer.ledger.last_id, viewer.tally.frames) == (1, 4, 2)
 
     def test_the_end_of_the_response_hangs_up_to_reconnect(self):
         # A stopping server ends its SSE responses; nginx keeps the client's connection open.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
+from collections import Counter
 
 import pytest
 
-from loadtest.stats import Histogram, Ledger, Reservoir, check_ledgers, settled
+from loadtest.stats import _SCALE, FLOOR_MS, Histogram, Ledger, Reservoir, check_ledgers, settled
 
 TOTALS = {"totals": {"like": 3}, "total": 3}
 
@@ -61,6 +63,18 @@ class TestHistogram:
             one_by_one.total,
             one_by_one.max_ms,
         )
+
+    def test_buckets_are_the_log_spaced_ones(self):
+        # The bucket of each latency as it was written first, one at a time.
+        rng = random.Random(3)
+        values = [rng.lognormvariate(2, 2) for _ in range(5_000)]
+        values += [FLOOR_MS, math.nextafter(FLOOR_MS, 0), 1.0, 1.02, 1e6, 1e9, -0.0]
+        expected = Counter(
+            int(math.log(ms / FLOOR_MS) * _SCALE) + 1 if ms >= FLOOR_MS else 0 for ms in values
+        )
+        histogram = Histogram()
+        histogram.add_all(values)
+        assert histogram.counts == expected
 
 
 def test_reservoir_keeps_a_bounded_uniform_sample():

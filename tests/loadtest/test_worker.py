@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -52,3 +53,22 @@ async def test_stopping_the_worker_still_stops_its_connects(viewers_worker):
     connecting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await connecting
+
+
+def test_progress_counts_what_every_viewer_received_and_who_is_connected():
+    config = WorkerConfig(
+        host="127.0.0.1", ports=[1], assignments=[(1, 2), (2, 1)], first=0, sse_percent=0
+    )
+    worker_of = Worker(config, pipe=None)  # type: ignore[arg-type]
+    viewers = [seat.viewer for seat in worker_of.seats]
+    hello = {"broadcast": {"reactions": {}}, "last_event_id": 0}
+    for viewer in viewers:
+        viewer.frame(json.dumps([{"type": "hello", "id": None, "ts": 1, "data": hello}]))
+    comments = [{"type": "comment.created", "id": i, "ts": 1, "data": {"id": i}} for i in (1, 2)]
+    viewers[0].frame(json.dumps(comments))
+    viewers[1].frame(json.dumps(comments[:1]))
+    viewers[1].frame(json.dumps(comments))  # the first again: one delivery
+    viewers[2].connecting()  # a reconnect begins: not connected until its hello
+    viewers[2].connecting()  # and fails, and is tried again
+    progress = worker_of.progress()
+    assert (progress["connected"], progress["deliveries"], progress["frames"]) == (2, 4, 6)
