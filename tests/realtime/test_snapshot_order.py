@@ -23,7 +23,9 @@ def totals(total: int) -> Event:
 
 
 async def viewing(settings: Any, topic: str, **options: Any) -> Collector:
-    realtime_settings(settings, SNAPSHOT_ORDER=ORDER, FLUSH_INTERVAL=0.0, **options)
+    """A viewer of ``topic`` handed every snapshot that is not dropped as older (none replaces
+    another here: ``LATEST_WINS`` is the hub's other rule, tests/realtime/test_hub.py)."""
+    realtime_settings(settings, SNAPSHOT_ORDER=ORDER, LATEST_WINS=(), FLUSH_INTERVAL=0.0, **options)
     viewer = Collector()
     await get_hub().join(topic, viewer)
     return viewer
