@@ -50,7 +50,7 @@ def realtime(*, redis_url: str, region: str, regions: list[str]) -> dict[str, An
         # A reconnect storm: while about this many viewers a second join a process, its fan-out
         # takes at most STORM_FANOUT_SHARE of the event loop, so they get back sooner.
         "STORM_JOINS": env_int("REALTIME_STORM_JOINS", 200),
-        "STORM_FANOUT_SHARE": env_float("REALTIME_STORM_FANOUT_SHARE", 0.1),
+        "STORM_FANOUT_SHARE": env_float("REALTIME_STORM_FANOUT_SHARE", 0.05),
         # A connection whose unsent backlog passes this many events is closed; it can resume.
         "MAX_BACKLOG": env_int("REALTIME_MAX_BACKLOG", 1000),
         # Seconds of silence before a keep-alive (WebSocket event, SSE comment).
