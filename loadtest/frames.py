@@ -12,6 +12,7 @@ it at once, as checking each event would.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -94,12 +95,9 @@ def decode(payload: bytes | str) -> Checks:
     distinct (its ``hello``): the ``hello`` is decoded alone and the replay after it shared."""
     checks = _recent.get(payload)
     if checks is None:
-        checks = _older.get(payload)
-        if checks is None:
-            if payload.startswith(_HELLO_BYTES if isinstance(payload, bytes) else _HELLO_TEXT):
-                return _decode_first(payload)
-            checks = _checks(payload)
-        _keep(payload, checks)
+        if payload.startswith(_HELLO_BYTES if isinstance(payload, bytes) else _HELLO_TEXT):
+            return _decode_first(payload)  # never kept whole: its hello is its own
+        checks = _older_or_made(payload, lambda: _checks(payload))
     return checks
 
 
@@ -119,10 +117,7 @@ def _decode_first(payload: bytes | str) -> Checks:
         key = (_REPLAY, rest)  # never equal to a whole frame's key
         checks = _recent.get(key)
         if checks is None:
-            checks = _older.get(key)
-            if checks is None:
-                checks = _checks("[" + rest[1:])
-            _keep(key, checks)
+            checks = _older_or_made(key, lambda: _checks("[" + rest[1:]))
     if hello["type"] in IGNORED:
         return checks
     first = _check(hello)
@@ -131,11 +126,16 @@ def _decode_first(payload: bytes | str) -> Checks:
     return Checks([first, *checks], checks.run, hello=first[3])
 
 
-def _keep(key: _Key, checks: Checks) -> None:
+def _older_or_made(key: _Key, make: Callable[[], Checks]) -> Checks:
+    """The checks of a key not in ``_recent``: moved from ``_older``, or made; kept recent."""
     global _recent, _older
+    checks = _older.get(key)
+    if checks is None:
+        checks = make()
     if len(_recent) >= DECODED_KEPT:
         _recent, _older = {}, _recent
     _recent[key] = checks
+    return checks
 
 
 def _checks(payload: bytes | str) -> Checks:
